@@ -1,0 +1,27 @@
+"""vflog: explain what happened to Azure Accelerated Networking from a Linux kernel log."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .analyze import Analyzer, RoutedEvent, analyze, analyze_files, events
+from .catalogue import CODES, Code, Severity, explain
+from .config import Config
+from .errors import GrammarError, InputError, ParseError, UsageError, VflogError
+from .events import Event, Level
+from .grammar import parse_message
+from .machine import STATES, TRANSITIONS, State
+from .report import (BootReport, Finding, NicReport, OutageReport, Quote, Report, Stats,
+                     TimelineEntry, Unrecognised, VfReport)
+
+__all__ = [
+    "__version__",
+    "Analyzer", "RoutedEvent", "analyze", "analyze_files", "events",
+    "CODES", "Code", "Severity", "explain",
+    "Config",
+    "GrammarError", "InputError", "ParseError", "UsageError", "VflogError",
+    "Event", "Level", "parse_message",
+    "STATES", "TRANSITIONS", "State",
+    "BootReport", "Finding", "NicReport", "OutageReport", "Quote", "Report", "Stats",
+    "TimelineEntry", "Unrecognised", "VfReport",
+]

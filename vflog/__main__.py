@@ -1,0 +1,5 @@
+"""Allow ``python -m vflog``."""
+
+from .cli import run
+
+run()

@@ -1,0 +1,259 @@
+"""Run the pipeline: lines -> events -> boots -> per-NIC machines -> findings -> Report."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Iterator
+
+import attrs
+
+from . import framing, grammar
+from .config import Config
+from .correlate import Correlator
+from .errors import InputError, ParseError
+from .events import Event
+from .machine import INPUTS
+from .nic import Nic, VfGeneration
+from .report import (BootReport, NicReport, OutageReport, Report, Stats, TimelineEntry,
+                     Unrecognised, VfReport)
+from .rules import Rules
+from .sources import Source, open_input
+
+#: Kinds worth a timeline entry even though they do not drive the machine.
+_TIMELINE_EXTRA = frozenset({"renamed", "association_wait", "udev_rename_failed"})
+
+EventSink = Callable[[int, "str | None", Event], None]
+
+
+class Boot:
+    """The replay of one boot: its NICs, the correlator that feeds them and the rules that judge them."""
+
+    def __init__(self, index: int, start_line: int, config: Config, sink: EventSink | None) -> None:
+        self.index = index
+        self.start_line = start_line
+        self.end_line = start_line
+        self.config = config
+        self.nics: dict[str, Nic] = {}
+        self.rules = Rules(config)
+        self.correlator = Correlator(self._deliver, self.nics, self._new_nic)
+        self.kernel: str | None = None
+        self.clock: str | None = None
+        self.t_start: float | None = None
+        self.t_end: float | None = None
+        self.events = 0
+        self.last_other_line = 0
+        self._sink = sink
+
+    def _new_nic(self, key: str) -> Nic:
+        return Nic(key, timeline_limit=self.config.timeline_limit,
+                   vmbus_id=None if key.startswith("pci:") else key)
+
+    def add(self, event: Event) -> None:
+        """Take one event of this boot."""
+        self.events += 1
+        self.end_line = event.line
+        if event.t is not None:
+            if self.t_start is None:
+                self.t_start = event.t
+            self.t_end = event.t if self.t_end is None else max(self.t_end, event.t)
+        if event.kind == "boot":
+            self.kernel = str(event.get("text", "")).split(" ", 1)[0] or None
+        self.correlator.route(event)
+
+    def _deliver(self, key: str | None, event: Event) -> None:
+        nic = self.nics.get(key) if key is not None else None
+        if key is not None and nic is None:
+            nic = self.nics[key] = self._new_nic(key)
+        if self._sink is not None:
+            self._sink(self.index, key, event)
+        before = None
+        if nic is not None:
+            if event.kind in INPUTS and event.line >= nic.last_input_line:
+                before, after = nic.apply(event)
+                if after is None:
+                    self.rules.refused(nic, event)
+                    before = None
+            elif event.kind in INPUTS or event.kind in _TIMELINE_EXTRA or event.level.value != "info":
+                nic.record(event, nic.state, "attributed late" if event.kind in INPUTS else "")
+            nic.note(event)
+        self.rules.observe(nic, event, before)
+
+    def finish(self, end_t: float | None) -> BootReport:
+        """Close the boot at time *end_t* (the last time seen in it) and report it."""
+        self.correlator.finish()
+        if end_t is not None and (self.t_end is None or end_t > self.t_end):
+            self.t_end = end_t
+        self.rules.finish(self.nics.values(), self.t_end, self.last_other_line)
+        nics = tuple(_nic_report(nic) for nic in sorted(self.nics.values(), key=_nic_order))
+        return BootReport(self.index, self.start_line, self.end_line, self.t_start, self.t_end,
+                          self.clock, self.kernel, nics, self.rules.findings())
+
+
+def _nic_order(nic: Nic) -> tuple[int, str]:
+    return (nic.key.startswith("pci:"), nic.synthetic or "~", nic.key)  # type: ignore[return-value]
+
+
+def _vf_report(generation: VfGeneration) -> VfReport | None:
+    if not (generation.names or generation.pci or generation.driver or generation.device_id):
+        return None
+    return VfReport(generation.names[-1] if generation.names else None, tuple(generation.names),
+                    generation.pci, generation.driver, generation.device_id)
+
+
+def _nic_report(nic: Nic) -> NicReport:
+    first = next((g for g in nic.generations if g.switched_to_vf_t is not None), None)
+    time_to_vf = None
+    if first is not None and first.slot_added_t is not None and first.switched_to_vf_t is not None:
+        time_to_vf = round(first.switched_to_vf_t - first.slot_added_t, 6)
+    timeline = tuple(sorted((TimelineEntry(s.line, s.t, s.event, s.state, s.detail) for s in nic.timeline),
+                            key=lambda s: s.line))
+    outages = tuple(OutageReport(o.start_line, o.start_t, o.end_line, o.end_t, o.seconds, o.vf_removed)
+                    for o in nic.outages)
+    return NicReport(
+        key=nic.key, synthetic=nic.synthetic, synthetic_names=tuple(nic.synthetic_names),
+        vmbus_id=nic.vmbus_id, slot=nic.slot,
+        vf=_vf_report(nic.vf) if nic.vf is not None else None,
+        state=nic.state.value, datapath=nic.datapath,
+        switches_to_vf=nic.switches_to_vf, switches_from_vf=nic.switches_from_vf,
+        time_to_vf=time_to_vf, outages=outages, timeline=timeline,
+        timeline_dropped=nic.timeline.dropped,
+        previous_vfs=tuple(v for v in map(_vf_report, nic.generations[:-1]) if v is not None),
+    )
+
+
+class Analyzer:
+    """Feed raw lines in, get a Report out; boots are split and replayed as the lines arrive."""
+
+    def __init__(self, config: Config | None = None, sink: EventSink | None = None) -> None:
+        self.config = config or Config()
+        self._sink = sink
+        self.boots: list[BootReport] = []
+        self.unrecognised: list[Unrecognised] = []
+        self.unrecognised_count = 0
+        self.lines = 0
+        self.events = 0
+        self._boot = Boot(0, 1, self.config, sink)
+        self._last_mono: float | None = None
+        self._previous_raw = ""
+
+    def feed(self, number: int, raw: str) -> None:
+        """Take raw line *number*."""
+        self.lines += 1
+        framed = framing.frame(raw)
+        previous, self._previous_raw = self._previous_raw, raw
+        if framed is None:
+            if len(raw.strip()) > 3:
+                self._boot.last_other_line = number
+            return
+        try:
+            template = grammar.parse_message(framed.message)
+        except ParseError:
+            self.unrecognised_count += 1
+            if len(self.unrecognised) < self.config.unrecognised_limit:
+                self.unrecognised.append(Unrecognised(number, raw))
+            return
+        stamp = framing.stamp(framed.prefix)
+        event = attrs.evolve(template, line=number, t=stamp.t if stamp else None)
+        self.events += 1
+        self._place(event, stamp, previous)
+
+    def _place(self, event: Event, stamp: framing.Stamp | None, previous_raw: str) -> None:
+        """Start a new boot when the event says so, then hand the event to the current boot."""
+        boot = self._boot
+        if event.kind == "boot" and boot.events:
+            self._new_boot(event.line, previous_raw)
+        elif stamp is not None and stamp.clock == framing.MONOTONIC and self._last_mono is not None:
+            if stamp.t < self._last_mono - self.config.boot_regression:
+                self._new_boot(event.line, previous_raw)
+            elif stamp.t < self._last_mono:
+                boot.rules.time_regression(event, self._last_mono)
+        boot = self._boot
+        if stamp is not None:
+            if boot.clock is None:
+                boot.clock = stamp.clock
+            if stamp.clock != boot.clock:
+                event = attrs.evolve(event, t=None)
+            elif stamp.clock == framing.MONOTONIC:
+                self._last_mono = stamp.t if self._last_mono is None else max(self._last_mono, stamp.t) if stamp.t >= self._last_mono - self.config.boot_regression else stamp.t
+        boot.add(event)
+
+    def _new_boot(self, line: int, previous_raw: str) -> None:
+        self.boots.append(self._boot.finish(self._end_time(previous_raw)))
+        self._boot = Boot(len(self.boots), line, self.config, self._sink)
+        self._last_mono = None
+
+    def _end_time(self, raw: str) -> float | None:
+        """Return the time of the last line of a boot, if its prefix has one on the boot's clock."""
+        framed = framing.frame(raw)
+        prefix = framed.prefix if framed is not None else raw[:100]
+        stamp = framing.stamp(prefix)
+        if stamp is None or stamp.clock != self._boot.clock:
+            return None
+        return stamp.t
+
+    def finish(self, source: str = "<input>", sources: tuple[str, ...] = ()) -> Report:
+        """Close the last boot and return the report."""
+        if self._boot.events or not self.boots:
+            self.boots.append(self._boot.finish(self._end_time(self._previous_raw)))
+        stats = Stats(self.lines, self.events, self.unrecognised_count)
+        return Report(source, tuple(self.boots), stats, tuple(self.unrecognised), sources or (source,))
+
+
+def _run(analyzer: Analyzer, sources: Iterable[Source]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Feed every source to *analyzer* as one log; return the names read and the input errors."""
+    names: list[str] = []
+    errors: list[str] = []
+    number = 0
+    for source in sources:
+        try:
+            item = open_input(source)
+            names.append(item.name)
+            for raw in item.lines:
+                number += 1
+                analyzer.feed(number, raw)
+        except InputError as exc:
+            errors.append(str(exc))
+    return tuple(names), tuple(errors)
+
+
+def analyze(source: Source, *, config: Config | None = None) -> Report:
+    """Analyse a kernel log (a path, text, bytes, a stream or lines) and return its Report.
+
+    Raise InputError when the source cannot be read at all.
+    """
+    analyzer = Analyzer(config)
+    names, errors = _run(analyzer, [source])
+    if errors and not analyzer.lines:
+        raise InputError(names[0] if names else str(source)[:80], errors[0].split(": ", 1)[-1])
+    report = analyzer.finish(names[0] if names else "<input>", names)
+    return attrs.evolve(report, errors=errors)
+
+
+def analyze_files(paths: list[str], *, config: Config | None = None,
+                  sink: EventSink | None = None) -> Report:
+    """Analyse several files (``-`` for stdin) as one log, in the order given; unreadable ones are listed in errors."""
+    analyzer = Analyzer(config, sink)
+    names, errors = _run(analyzer, paths)
+    report = analyzer.finish(", ".join(names) or ", ".join(paths), names)
+    return attrs.evolve(report, errors=errors)
+
+
+@attrs.frozen
+class RoutedEvent:
+    """An event with the boot and NIC it was assigned to."""
+
+    boot: int
+    nic: str | None
+    event: Event
+
+
+def events(source: Source, *, config: Config | None = None) -> Iterator[RoutedEvent]:
+    """Yield every recognised event of *source* with its boot and NIC, in line order per boot."""
+    collected: list[RoutedEvent] = []
+    analyzer = Analyzer(config, lambda boot, nic, event: collected.append(RoutedEvent(boot, nic, event)))
+    sources = source if isinstance(source, list) else [source]
+    _run(analyzer, sources)
+    analyzer.finish()
+    collected.sort(key=lambda r: (r.boot, r.event.line))
+    yield from collected
+
+

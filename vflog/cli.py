@@ -1,0 +1,168 @@
+"""The command line: parse arguments, call one library function, hand the result to a renderer."""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import os
+import sys
+import traceback
+from typing import IO, Mapping, Sequence
+
+from . import __version__
+from .analyze import analyze_files, events
+from .catalogue import CODES, Severity
+from .config import Config
+from .errors import UsageError, VflogError
+from .render import render_code, render_codes, render_events, render_json, render_table
+
+COMMANDS = ("report", "events", "explain")
+
+
+class ExitStatus(enum.IntEnum):
+    """Exit statuses of the vflog command (a documented contract)."""
+
+    OK = 0
+    FINDINGS = 1
+    ERROR = 2
+    INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see vflog --help)")
+
+
+def _thresholds(values: list[str]) -> dict[str, str]:
+    settings = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        if not sep:
+            raise UsageError(f"--threshold needs NAME=VALUE, not {value!r}")
+        settings[name.strip()] = number.strip()
+    return settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the vflog command."""
+    parser = _Parser(prog="vflog", description="Explain Azure Accelerated Networking (SR-IOV VF) events in a Linux kernel log.")
+    parser.add_argument("--version", action="version", version=f"vflog {__version__}")
+    parser.add_argument("--traceback", action="store_true", help="show a Python traceback on internal errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    report = sub.add_parser("report", help="per-NIC verdicts and findings (the default command)")
+    report.add_argument("files", nargs="*", metavar="FILE", help="log files read as one log, in order; '-' or none for stdin")
+    report.add_argument("--format", choices=("table", "json"), default="table")
+    report.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
+                        help="exit 1 when a finding has at least this severity (default: error)")
+    report.add_argument("--show-unrecognised", action="store_true", help="list driver lines the grammar does not know")
+    report.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
+                        help="change a threshold, e.g. readd_max=600 (see README)")
+    report.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+
+    ev = sub.add_parser("events", help="one JSON object per recognised line (JSON Lines)")
+    ev.add_argument("files", nargs="*", metavar="FILE")
+    ev.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE", help=argparse.SUPPRESS)
+    ev.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+
+    ex = sub.add_parser("explain", help="what a finding code means, why it happens, what to check")
+    ex.add_argument("code", nargs="?", help="a finding code; without one, list them all")
+    ex.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def _with_default_command(argv: Sequence[str]) -> list[str]:
+    """Insert ``report`` when the first argument is not a command (so ``dmesg | vflog`` works)."""
+    args = list(argv)
+    for index, arg in enumerate(args):
+        if arg in ("-h", "--help", "--version"):
+            return args
+        if arg == "--traceback":
+            continue
+        if arg in COMMANDS:
+            return args
+        return args[:index] + ["report"] + args[index:]
+    return args + ["report"]
+
+
+def _report(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    config = Config().with_settings(_thresholds(args.threshold))
+    report = analyze_files(args.files or ["-"], config=config)
+    for error in report.errors:
+        print(f"vflog: {error}", file=stderr)
+    if report.errors and len(report.errors) == len(args.files or ["-"]):
+        return ExitStatus.ERROR
+    render = render_json if args.format == "json" else render_table
+    stdout.write(render(report, show_unrecognised=args.show_unrecognised))
+    if args.fail_on == "never":
+        return ExitStatus.OK
+    threshold = Severity(args.fail_on).rank
+    failing = any(f.severity.rank >= threshold for f in report.findings)
+    return ExitStatus.FINDINGS if failing else ExitStatus.OK
+
+
+def _events(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    config = Config().with_settings(_thresholds(args.threshold))
+    for line in render_events(events(args.files or ["-"], config=config)):
+        stdout.write(line)
+    return ExitStatus.OK
+
+
+def _explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    if not args.code:
+        stdout.write(render_codes())
+        return ExitStatus.OK
+    code = CODES.get(args.code)
+    if code is None:
+        raise UsageError(f"unknown finding code {args.code!r}; run 'vflog explain' for the list")
+    stdout.write(render_code(code))
+    return ExitStatus.OK
+
+
+_HANDLERS = {"report": _report, "events": _events, "explain": _explain}
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
+         stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
+    """Run vflog with *argv*; the one place where errors become messages and exit statuses."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    env = os.environ if env is None else env
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    show_traceback = "--traceback" in argv or bool(env.get("VFLOG_TRACEBACK"))
+    try:
+        args = build_parser().parse_args(_with_default_command(argv))
+        return int(_HANDLERS[args.command](args, stdout, stderr))
+    except SystemExit as exc:  # --help and --version
+        return int(exc.code or 0)
+    except UsageError as exc:
+        print(f"vflog: usage error: {exc}", file=stderr)
+        return ExitStatus.ERROR
+    except VflogError as exc:
+        print(f"vflog: error: {exc}", file=stderr)
+        return ExitStatus.ERROR
+    except KeyboardInterrupt:
+        print("vflog: interrupted", file=stderr)
+        return ExitStatus.INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return ExitStatus.OK
+    except Exception as exc:  # the single error boundary: never a bare traceback
+        if show_traceback:
+            traceback.print_exc(file=stderr)
+        print(f"vflog: internal error: {type(exc).__name__}: {exc} (run with --traceback for details)", file=stderr)
+        return ExitStatus.ERROR
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush after a closed pipe stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The typed event that one recognised kernel line becomes."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Mapping
+
+import attrs
+
+
+class Level(str, enum.Enum):
+    """How bad the message of an event is, as the driver logged it."""
+
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @classmethod
+    def of_kind(cls, kind: str) -> "Level":
+        """Return the level that the grammar's naming convention gives *kind*."""
+        if kind.startswith("err_"):
+            return cls.ERROR
+        if kind.startswith("warn_"):
+            return cls.WARNING
+        return cls.INFO
+
+
+@attrs.frozen(eq=True, hash=False)
+class Event:
+    """One recognised kernel line: its kind, printk prefix, message fields and place in the log."""
+
+    kind: str
+    driver: str | None = None
+    device: str | None = None
+    ifname: str | None = None
+    regstate: str | None = None
+    fields: Mapping[str, Any] = attrs.field(factory=dict)
+    message: str = ""
+    line: int = 0
+    t: float | None = None
+
+    @property
+    def level(self) -> Level:
+        """Return the severity that the kind of this event carries."""
+        return Level.of_kind(self.kind)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """Return message field *name*, or *default* when the message has none."""
+        return self.fields.get(name, default)
+
+    @property
+    def pci_domain(self) -> str | None:
+        """Return the PCI domain (``cf63``) that this event's device or message names, if any."""
+        for value in (self.get("pci"), self.get("bus"), self.device):
+            if value and ":" in value and "-" not in value:
+                return value.split(":", 1)[0]
+        return None

@@ -1,0 +1,161 @@
+"""Turn one kernel message into an Event with the shipped Lark grammar."""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+from pathlib import Path
+from typing import Any
+
+import attrs
+import lark
+
+from .errors import GrammarError, ParseError
+from .events import Event
+
+#: The grammar file, relative to the installed package and to the checkout root.
+GRAMMAR_FILE = "grammars/kernel.lark"
+
+#: Token types that name the printk device of a line.
+_DEVICE_TOKENS = frozenset({"GUID", "VMBUS_DEV", "PCI", "BUS"})
+#: Token types that name the driver of a line.
+_DRIVER_TOKENS = frozenset({"NETVSC", "HVPCI", "PCICORE", "PCIBUS", "VFDRV", "MLX4EN", "UDEVD", "VMBUS"})
+#: Token types kept as integers in event fields.
+_INT_TOKENS = frozenset({"SLOT", "NUM", "ERR", "VPORT", "PORT", "PD", "DB"})
+#: Token types that are part of the printk prefix, not message fields.
+_PREFIX_TOKENS = frozenset({"FUNCLINE"})
+
+_CACHE_LIMIT = 1 << 16
+_cache: dict[str, Event | ParseError] = {}
+
+
+def grammar_text() -> str:
+    """Return the grammar source, from the installed package or else from the checkout."""
+    candidates: list[Any] = [importlib.resources.files("vflog").joinpath(GRAMMAR_FILE)]
+    candidates.append(Path(__file__).resolve().parent.parent / GRAMMAR_FILE)
+    for path in candidates:
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError:
+            continue
+    raise GrammarError(f"grammar file {GRAMMAR_FILE} is not installed with vflog")
+
+
+def _fields(children: list[Any]) -> dict[str, Any]:
+    """Collect the named tokens (and nested events) of a message into event fields."""
+    fields: dict[str, Any] = {}
+    for child in children:
+        if isinstance(child, Event):
+            fields.update(child.fields)
+            continue
+        if not isinstance(child, lark.Token) or child.type in _PREFIX_TOKENS:
+            continue
+        name = "text" if child.type == "REST" else child.type.lower()
+        value: Any = int(child) if child.type in _INT_TOKENS else str(child)
+        key, n = name, 2
+        while key in fields:
+            key, n = f"{name}_{n}", n + 1
+        fields[key] = value
+    return fields
+
+
+class EventBuilder(lark.Transformer):
+    """Build Event values straight from the parse tree (used inline by the LALR parser)."""
+
+    def __default__(self, data: str, children: list[Any], meta: Any) -> Event:
+        nested = [c for c in children if isinstance(c, Event)]
+        if len(nested) == 1 and data in ("start",):
+            return nested[0]
+        return Event(kind=str(data), fields=_fields(children))
+
+    def netvsc_dev(self, children: list[Any]) -> lark.Token:
+        return children[0]
+
+    def netdev(self, children: list[Any]) -> tuple[str, str | None]:
+        ifname = str(children[0])
+        regstate = str(children[1]).strip("()") if len(children) > 1 else None
+        return ifname, regstate
+
+    def mlx4en_pr_msg(self, children: list[Any]) -> Event:
+        inner = children[-1]
+        head = children[0]
+        extra = {k: v for k, v in _fields(children[1:-1]).items()}
+        if head.type == "PCI":
+            return attrs.evolve(inner, device=str(head), fields={**extra, **inner.fields})
+        return attrs.evolve(inner, ifname=str(head))
+
+    def line(self, children: list[Any]) -> Event:
+        driver = device = ifname = regstate = None
+        message: Event | None = None
+        for child in children:
+            if isinstance(child, Event):
+                message = child
+            elif isinstance(child, tuple):
+                ifname, regstate = child
+            elif child.type in _DRIVER_TOKENS and driver is None:
+                driver = str(child)
+            elif child.type in _DEVICE_TOKENS and device is None:
+                device = str(child)
+        assert message is not None
+        if driver and driver.startswith("systemd-udevd"):
+            driver = "systemd-udevd"
+        return attrs.evolve(
+            message,
+            driver=driver,
+            device=message.device or device,
+            ifname=message.ifname or ifname,
+            regstate=regstate,
+        )
+
+
+@functools.cache
+def parser() -> lark.Lark:
+    """Return the LALR parser, built once per process."""
+    try:
+        return lark.Lark(
+            grammar_text(),
+            parser="lalr",
+            lexer="contextual",
+            transformer=EventBuilder(),
+            maybe_placeholders=False,
+        )
+    except lark.exceptions.LarkError as exc:  # a broken grammar file is a packaging bug
+        raise GrammarError(f"{GRAMMAR_FILE} does not compile: {exc}") from exc
+
+
+@functools.cache
+def kinds() -> frozenset[str]:
+    """Return every event kind the grammar can produce (its aliases)."""
+    names = set()
+    for rule in parser().rules:
+        alias = rule.alias
+        if alias:
+            names.add(str(alias))
+    names.discard("line")
+    names.add("renamed")
+    return frozenset(names)
+
+
+def parse_message(text: str) -> Event:
+    """Return the event for kernel message *text* (prefix included), or raise ParseError."""
+    cached = _cache.get(text)
+    if cached is None:
+        cached = _parse_uncached(text)
+        if len(_cache) >= _CACHE_LIMIT:
+            _cache.clear()
+        _cache[text] = cached
+    if isinstance(cached, ParseError):
+        raise cached
+    return cached
+
+
+def _parse_uncached(text: str) -> Event | ParseError:
+    """Parse *text* with Lark, translating Lark's errors into ParseError values."""
+    try:
+        event = parser().parse(text)
+    except lark.exceptions.UnexpectedInput as exc:
+        column = getattr(exc, "column", None)
+        return ParseError(f"not a known message (column {column})", text, column)
+    except lark.exceptions.LarkError as exc:
+        return ParseError(f"not a known message ({type(exc).__name__})", text)
+    return attrs.evolve(event, message=text)

@@ -1,0 +1,227 @@
+"""What vflog knows about one virtual NIC while a boot is replayed: machine state plus facts."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterator
+
+import attrs
+
+from . import machine
+from .events import Event
+from .machine import State
+
+#: Event kinds that show the VF's driver taking the device.
+DRIVER_KINDS = frozenset({"driver_init", "probe_failed"})
+#: Event kinds that start a new VF generation (the host offers the VF again).
+READD_KINDS = frozenset({"slot_added", "vpci_probe", "host_bridge", "pci_device", "driver_init", "vf_registering", "vf_joined"})
+#: Kinds of VF-side lines whose driver is the VF driver (for mlx4 the core driver is the device's).
+_DRIVER_ALIASES = {"mlx4_en": "mlx4_core"}
+#: Message fields that name the VF netdev.
+_VF_NAME_FIELDS = ("vf",)
+
+
+@attrs.frozen
+class Step:
+    """One entry of a NIC's timeline: a line, its time, its event kind and the state after it."""
+
+    line: int
+    t: float | None
+    event: str
+    state: str
+    detail: str = ""
+
+
+@attrs.define
+class Outage:
+    """Traffic back on the synthetic path, from a switch away from the VF to the next switch to it."""
+
+    start_line: int
+    start_t: float | None
+    end_line: int | None = None
+    end_t: float | None = None
+    vf_removed: bool = False
+
+    @property
+    def seconds(self) -> float | None:
+        """Return the length of the outage when both ends have times."""
+        if self.start_t is None or self.end_t is None:
+            return None
+        return round(self.end_t - self.start_t, 6)
+
+
+@attrs.define
+class VfGeneration:
+    """One appearance of the VF, from its offer to its removal."""
+
+    start_line: int
+    start_t: float | None
+    pci: str | None = None
+    driver: str | None = None
+    device_id: str | None = None
+    names: list[str] = attrs.field(factory=list)
+    switched_to_vf_t: float | None = None
+    switched_to_vf_line: int | None = None
+    slot_added_t: float | None = None
+
+    def add_name(self, name: str | None) -> None:
+        """Remember *name* as one of this VF's interface names."""
+        if name and name not in self.names:
+            self.names.append(name)
+
+
+@attrs.define
+class Bounded:
+    """A timeline that keeps its first and last entries and counts what it dropped between."""
+
+    limit: int
+    head: list[Step] = attrs.field(factory=list)
+    tail: deque[Step] = attrs.field(factory=deque)
+    dropped: int = 0
+
+    def append(self, step: Step) -> None:
+        """Add *step*, dropping the oldest middle entry when over the limit."""
+        if len(self.head) < self.limit // 2:
+            self.head.append(step)
+            return
+        self.tail.append(step)
+        if len(self.tail) > self.limit - len(self.head):
+            self.tail.popleft()
+            self.dropped += 1
+
+    def __iter__(self) -> Iterator[Step]:
+        yield from self.head
+        yield from self.tail
+
+    def __len__(self) -> int:
+        return len(self.head) + len(self.tail)
+
+
+@attrs.define
+class Nic:
+    """Machine state and collected facts of one virtual NIC during one boot."""
+
+    key: str
+    timeline_limit: int = 1000
+    vmbus_id: str | None = None
+    synthetic: str | None = None
+    synthetic_names: list[str] = attrs.field(factory=list)
+    slot: int | None = None
+    state: State = State.UNKNOWN
+    state_line: int = 0
+    state_t: float | None = None
+    last_input_line: int = 0
+    last_t: float | None = None
+    generations: list[VfGeneration] = attrs.field(factory=list)
+    outages: list[Outage] = attrs.field(factory=list)
+    switches_to_vf: int = 0
+    switches_from_vf: int = 0
+    flaps: list[tuple[int, float | None]] = attrs.field(factory=list)
+    timeline: Bounded = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.timeline = Bounded(self.timeline_limit)
+
+    @property
+    def vf(self) -> VfGeneration | None:
+        """Return the current (last) VF generation, if the VF was ever seen."""
+        return self.generations[-1] if self.generations else None
+
+    @property
+    def datapath(self) -> str:
+        """Return where the NIC's traffic runs now."""
+        return machine.datapath(self.state)
+
+    def rename_synthetic(self, name: str | None) -> None:
+        """Record *name* as the synthetic interface's current name."""
+        if name and name != self.synthetic:
+            self.synthetic = name
+            if name not in self.synthetic_names:
+                self.synthetic_names.append(name)
+
+    def _generation_for(self, event: Event) -> VfGeneration:
+        """Return the VF generation *event* belongs to, opening a new one on a re-add."""
+        current = self.vf
+        removed = self.state in (State.VF_REMOVED, State.VF_GOING_AWAY, State.PROBE_FAILED)
+        if current is None or (removed and event.kind in READD_KINDS):
+            current = VfGeneration(event.line, event.t)
+            self.generations.append(current)
+        return current
+
+    def note(self, event: Event) -> None:
+        """Take the VF identity facts (PCI address, driver, device ID, names) from *event*."""
+        if event.driver == "hv_netvsc":
+            self.rename_synthetic(event.ifname)
+            if event.kind == "renamed":
+                self.rename_synthetic(event.ifname)
+            if event.kind in ("slot_added", "slot_removed"):
+                self.slot = event.get("slot")
+            vf_name = event.get("vf")
+            if vf_name and self.vf is not None:
+                self.vf.add_name(vf_name)
+            return
+        if self.vf is None:
+            return
+        generation = self.vf
+        if event.kind == "pci_device":
+            generation.device_id = event.get("vendev", "").strip("[]") or None
+            generation.pci = event.device
+        if event.driver in ("mlx5_core", "mlx4_core", "mlx4_en", "mana"):
+            generation.driver = _DRIVER_ALIASES.get(event.driver, event.driver)
+            pci = event.device if event.device and ":" in event.device else event.get("pci")
+            if pci and generation.pci is None:
+                generation.pci = pci
+            generation.add_name(event.ifname)
+            if event.kind == "renamed":
+                generation.add_name(event.get("old"))
+                generation.names.remove(event.ifname)
+                generation.names.append(event.ifname)
+
+    def apply(self, event: Event) -> tuple[State, State | None]:
+        """Feed lifecycle *event* to the machine; return (state before, state after or None if refused)."""
+        before = self.state
+        after = machine.next_state(before, event.kind)
+        if event.kind in READD_KINDS or event.kind == "datapath_to_vf" or self.vf is None:
+            if after is not None:
+                self._generation_for(event)
+        if after is None:
+            self.record(event, before, "refused")
+            return before, None
+        self._facts(event, before, after)
+        if after is not before:
+            self.state_line, self.state_t = event.line, event.t
+        self.state = after
+        self.last_input_line = event.line
+        self.record(event, after)
+        return before, after
+
+    def record(self, event: Event, state: State, detail: str = "") -> None:
+        """Append *event* to the timeline with the state after it."""
+        self.timeline.append(Step(event.line, event.t, event.kind, state.value, detail))
+        if event.t is not None:
+            self.last_t = event.t
+
+    def _facts(self, event: Event, before: State, after: State) -> None:
+        """Update switch counts, outages, flaps and durations for an allowed input."""
+        kind = event.kind
+        generation = self.vf
+        if kind == "slot_added" and generation is not None and generation.slot_added_t is None:
+            generation.slot_added_t = event.t if event.t is not None else None
+        if kind == "datapath_to_vf":
+            self.switches_to_vf += 1
+            if generation is not None and generation.switched_to_vf_t is None:
+                generation.switched_to_vf_t, generation.switched_to_vf_line = event.t, event.line
+            outage = self.outages[-1] if self.outages else None
+            if outage is not None and outage.end_line is None:
+                outage.end_line, outage.end_t = event.line, event.t
+                if not outage.vf_removed:
+                    self.flaps.append((event.line, event.t))
+        elif kind == "datapath_from_vf":
+            self.switches_from_vf += 1
+            self.outages.append(Outage(event.line, event.t))
+        elif kind in ("vf_unregistering", "slot_removed", "device_gone"):
+            outage = self.outages[-1] if self.outages else None
+            if outage is not None and outage.end_line is None:
+                outage.vf_removed = True
+            elif before is State.DATAPATH_VF or (before is State.UNKNOWN and kind != "slot_removed"):
+                self.outages.append(Outage(event.line, event.t, vf_removed=True))

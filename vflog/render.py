@@ -1,0 +1,142 @@
+"""Turn a Report (or events) into text for people or programs; the only module that knows tabulate."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from typing import Any, Iterable
+
+import tabulate
+
+from .analyze import RoutedEvent
+from .catalogue import CODES, Code
+from .report import BootReport, Finding, NicReport, Report
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: str) -> str:
+    """Return *text* with control characters and escape sequences made visible and harmless."""
+    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group(0)), text)
+
+
+def _time(t: float | None, clock: str | None) -> str:
+    if t is None:
+        return "-"
+    if clock == "wall":
+        when = datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
+        return when.strftime("%Y-%m-%d %H:%M:%S") if when.year > 1970 else when.strftime("%b %d %H:%M:%S")
+    return f"{t:.6f}"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
+
+
+def _nic_row(nic: NicReport) -> list[str]:
+    vf = nic.vf
+    names = " <- ".join(reversed(vf.names)) if vf and vf.names else "-"
+    return [
+        clean(nic.synthetic or "-"),
+        clean(nic.key),
+        clean(names),
+        vf.driver if vf and vf.driver else "-",
+        vf.pci if vf and vf.pci else "-",
+        nic.state,
+        nic.datapath,
+        f"{nic.switches_to_vf}/{nic.switches_from_vf}",
+        _seconds(nic.time_to_vf),
+        ", ".join(_seconds(o.seconds) for o in nic.outages if o.vf_removed) or "-",
+    ]
+
+
+def _finding_block(finding: Finding, boot: BootReport, nics: dict[str, NicReport]) -> list[str]:
+    nic = nics.get(finding.nic or "")
+    where = nic.synthetic or nic.key if nic else (finding.nic or "VM")
+    head = f"  {finding.severity.value.upper():7} {finding.code:22} {clean(where)}  line {finding.line or '-'}"
+    if finding.t is not None:
+        head += f"  t={_time(finding.t, boot.clock)}"
+    lines = [head, f"          {clean(finding.message)}"]
+    for quote in finding.evidence_text[:8]:
+        lines.append(f"          | {quote.line:>6}: {clean(quote.text)}")
+    missing = len(finding.evidence) - min(len(finding.evidence_text), 8)
+    if missing > 0:
+        lines.append(f"          | ... {missing} more evidence line(s): {', '.join(map(str, finding.evidence[8:][:20]))}")
+    return lines
+
+
+def render_table(report: Report, *, show_unrecognised: bool = False) -> str:
+    """Return the human report: per boot a NIC table and the findings with their evidence."""
+    out: list[str] = [f"vflog report for {clean(report.source)}: {report.stats.lines} lines, "
+                      f"{report.stats.events} recognised, {report.stats.unrecognised} unrecognised"]
+    for error in report.errors:
+        out.append(f"input error: {clean(error)}")
+    for boot in report.boots:
+        span = f"{_time(boot.t_start, boot.clock)} .. {_time(boot.t_end, boot.clock)}"
+        clock = f" ({boot.clock} clock)" if boot.clock else " (no timestamps)"
+        kernel = f", kernel {clean(boot.kernel)}" if boot.kernel else ""
+        out.append("")
+        out.append(f"Boot {boot.index}: lines {boot.start_line}-{boot.end_line}, {span}{clock}{kernel}")
+        if boot.nics:
+            headers = ["NIC", "VMBus id", "VF (names)", "driver", "PCI", "state", "data path",
+                       "to/from VF", "time to VF", "servicing outages"]
+            out.append(tabulate.tabulate([_nic_row(n) for n in boot.nics], headers=headers, tablefmt="simple"))
+        else:
+            out.append("  no virtual NIC with Accelerated Networking lines in this boot")
+        nics = {n.key: n for n in boot.nics}
+        if boot.findings:
+            out.append("Findings:")
+            for finding in boot.findings:
+                out.extend(_finding_block(finding, boot, nics))
+        else:
+            out.append("Findings: none")
+    if show_unrecognised and report.unrecognised:
+        out.append("")
+        out.append(f"Unrecognised driver lines ({report.stats.unrecognised}):")
+        out.extend(f"  {u.line:>6}: {clean(u.text)}" for u in report.unrecognised)
+    elif report.stats.unrecognised:
+        out.append("")
+        out.append(f"{report.stats.unrecognised} driver line(s) not recognised; list them with --show-unrecognised")
+    return "\n".join(out) + "\n"
+
+
+def render_json(report: Report, *, show_unrecognised: bool = False) -> str:
+    """Return the report as one JSON document (the documented contract)."""
+    return json.dumps(report.to_dict(unrecognised=show_unrecognised), indent=2) + "\n"
+
+
+def event_record(routed: RoutedEvent) -> dict[str, Any]:
+    """Return the JSON Lines record of one routed event."""
+    event = routed.event
+    return {
+        "line": event.line,
+        "t": event.t,
+        "boot": routed.boot,
+        "kind": event.kind,
+        "level": event.level.value,
+        "driver": event.driver,
+        "device": event.device,
+        "ifname": event.ifname,
+        "nic": routed.nic,
+        "fields": dict(event.fields),
+        "message": event.message,
+    }
+
+
+def render_events(routed: Iterable[RoutedEvent]) -> Iterable[str]:
+    """Yield one JSON line per routed event."""
+    for item in routed:
+        yield json.dumps(event_record(item)) + "\n"
+
+
+def render_code(code: Code) -> str:
+    """Return the explanation of one finding code."""
+    return (f"{code.code} ({code.severity.value})\n\n{code.summary}\n\n"
+            f"Why it happens: {code.cause}\n\nWhat to check: {code.check}\n")
+
+
+def render_codes() -> str:
+    """Return the list of every finding code with its summary."""
+    rows = [[c.code, c.severity.value, c.summary] for c in CODES.values()]
+    return tabulate.tabulate(rows, headers=["code", "severity", "meaning"], tablefmt="simple") + "\n"

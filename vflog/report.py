@@ -1,0 +1,159 @@
+"""The result of an analysis as plain frozen values, and its JSON-ready form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from .catalogue import Severity
+
+
+@attrs.frozen
+class Quote:
+    """The text of one evidence line."""
+
+    line: int
+    text: str
+
+
+@attrs.frozen
+class Finding:
+    """One anomaly: code, severity, NIC, where and when, a one-sentence message and evidence lines."""
+
+    code: str
+    severity: Severity
+    nic: str | None
+    line: int | None
+    t: float | None
+    message: str
+    evidence: tuple[int, ...] = ()
+    evidence_text: tuple[Quote, ...] = ()
+
+
+@attrs.frozen
+class TimelineEntry:
+    """A line in a NIC's life: line number, time, event kind and the state after it."""
+
+    line: int
+    t: float | None
+    event: str
+    state: str
+    detail: str = ""
+
+
+@attrs.frozen
+class OutageReport:
+    """A period on the synthetic path between a switch from the VF and the switch back."""
+
+    start_line: int
+    start_t: float | None
+    end_line: int | None
+    end_t: float | None
+    seconds: float | None
+    vf_removed: bool
+
+
+@attrs.frozen
+class VfReport:
+    """The VF as last seen: current name, every name it had, PCI address, driver and device ID."""
+
+    name: str | None
+    names: tuple[str, ...]
+    pci: str | None
+    driver: str | None
+    device_id: str | None
+
+
+@attrs.frozen
+class NicReport:
+    """One virtual NIC at the end of a boot."""
+
+    key: str
+    synthetic: str | None
+    synthetic_names: tuple[str, ...]
+    vmbus_id: str | None
+    slot: int | None
+    vf: VfReport | None
+    state: str
+    datapath: str
+    switches_to_vf: int
+    switches_from_vf: int
+    time_to_vf: float | None
+    outages: tuple[OutageReport, ...]
+    timeline: tuple[TimelineEntry, ...]
+    timeline_dropped: int = 0
+    previous_vfs: tuple[VfReport, ...] = ()
+
+
+@attrs.frozen
+class BootReport:
+    """One boot of the log: its NICs and findings."""
+
+    index: int
+    start_line: int
+    end_line: int
+    t_start: float | None
+    t_end: float | None
+    clock: str | None
+    kernel: str | None
+    nics: tuple[NicReport, ...]
+    findings: tuple[Finding, ...]
+
+
+@attrs.frozen
+class Unrecognised:
+    """A line from one of the drivers that the grammar does not know."""
+
+    line: int
+    text: str
+
+
+@attrs.frozen
+class Stats:
+    """Counts over the whole input."""
+
+    lines: int
+    events: int
+    unrecognised: int
+
+
+@attrs.frozen
+class Report:
+    """Everything vflog concluded from one input."""
+
+    source: str
+    boots: tuple[BootReport, ...]
+    stats: Stats
+    unrecognised: tuple[Unrecognised, ...] = ()
+    sources: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        """Return the findings of every boot, in order."""
+        return tuple(f for boot in self.boots for f in boot.findings)
+
+    def worst(self) -> Severity | None:
+        """Return the highest severity among the findings, or None when there are none."""
+        ranked = sorted(self.findings, key=lambda f: f.severity.rank)
+        return ranked[-1].severity if ranked else None
+
+    def to_dict(self, *, unrecognised: bool = False) -> dict[str, Any]:
+        """Return the documented JSON form of the report."""
+        data = attrs.asdict(self, value_serializer=_serialize, filter=_public)
+        if unrecognised:
+            data["unrecognised"] = [attrs.asdict(u) for u in self.unrecognised]
+        return data
+
+
+def _public(attribute: attrs.Attribute, value: Any) -> bool:
+    return attribute.name != "unrecognised" or attribute.type in ("int", int)
+
+
+def _serialize(instance: Any, attribute: Any, value: Any) -> Any:
+    if isinstance(value, Severity):
+        return value.value
+    if isinstance(value, tuple) and attribute is not None and attribute.name == "evidence":
+        return list(value)
+    return value

@@ -1,0 +1,311 @@
+"""Judge a boot's events and NIC machines and turn anomalies into findings.
+
+The rules only read facts: the events as they are routed, the state before
+and after each machine step (machine.py) and what each Nic collected
+(nic.py).  Time-based rules compare against the boot's own clock: a state
+left unfinished when the log ends is ``incomplete`` (info) unless the log
+goes on past the threshold, in which case it becomes the state's finding.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+import attrs
+
+from .catalogue import CODES, Severity
+from .config import Config
+from .events import Event
+from .machine import State
+from .nic import Nic
+from .report import Finding, Quote
+
+_TEMP_NAME = re.compile(r"^(?:rename|cirename)\d+$")
+_OUR_DRIVERS = re.compile(r"netvsc|hv_pci|pci_hyperv|hv_vmbus|vmbus|mlx5|mlx4|mana|gdma")
+_TRACE_KINDS = frozenset({"trace_start", "trace_calls", "trace_rip", "trace_frame", "trace_end"})
+_TRACE_GAP = 80
+_EVIDENCE_LIMIT = 50
+_TEXT_LIMIT = 4096
+
+#: Error kinds that netvsc logs on the VF device; everything else follows the driver.
+_NETVSC_ON_VF = frozenset({"err_pairing", "err_namespace_move", "err_enslave", "err_vf_open"})
+#: Kinds with a finding code of their own.
+_KIND_CODES = {
+    "err_switch_failed": "switch-failed",
+    "err_isolation_refused": "isolated-vm",
+    "probe_failed": "driver-probe-failed",
+    "domain_collision": "pci-domain-collision",
+    "udev_rename_failed": "udev-rename-failed",
+    "warn_mana_reset": "vf-driver-error",
+}
+_DRIVER_CODES = {
+    "hv_netvsc": "netvsc-error",
+    "hv_pci": "hv-pci-error",
+    "pci": "hv-pci-error",
+    "pci_bus": "hv-pci-error",
+    "mlx5_core": "vf-driver-error",
+    "mlx4_core": "vf-driver-error",
+    "mlx4_en": "vf-driver-error",
+    "mana": "vf-driver-error",
+}
+#: State left unfinished -> (finding code, threshold name, what was awaited).
+_TIMEOUTS = {
+    State.SLOT_OFFERED: ("slot-without-device", "slot_to_device", "no VF PCI device followed the slot offer"),
+    State.PCI_PRESENT: ("device-without-driver", "device_to_driver", "no VF driver took the PCI device"),
+    State.DRIVER_BOUND: ("vf-not-registered", "driver_to_register", "the VF never registered with netvsc"),
+    State.VF_REGISTERED: ("datapath-not-switched", "register_to_datapath", "the data path never switched to the VF"),
+    State.LINK_UP: ("datapath-not-switched", "register_to_datapath", "the data path never switched to the VF"),
+    State.DATAPATH_SYNTHETIC: ("ends-on-synthetic", "synthetic_max", "traffic stayed on the synthetic path with the VF present"),
+    State.VF_GOING_AWAY: ("vf-not-readded", "readd_max", "the VF was not added back"),
+    State.VF_REMOVED: ("vf-not-readded", "readd_max", "the VF was not added back"),
+}
+#: Severity of surprise removals by the state the NIC was in.
+_REGISTERED = frozenset({State.VF_REGISTERED, State.LINK_UP, State.DATAPATH_VF, State.DATAPATH_SYNTHETIC})
+
+
+@attrs.define
+class _Draft:
+    code: str
+    severity: Severity
+    nic: str | None
+    line: int | None
+    t: float | None
+    message: str
+    evidence: list[int]
+    texts: dict[int, str]
+    group: object = None
+
+    def freeze(self) -> Finding:
+        evidence = tuple(sorted(set(self.evidence)))[:_EVIDENCE_LIMIT]
+        quotes = tuple(Quote(line, self.texts[line]) for line in evidence if line in self.texts)
+        return Finding(self.code, self.severity, self.nic, self.line, self.t, self.message, evidence, quotes)
+
+
+def _ago(seconds: float) -> str:
+    return f"{seconds:.1f} s"
+
+
+def _name(nic: Nic | None) -> str:
+    if nic is None:
+        return "the VM"
+    return nic.synthetic or nic.key
+
+
+class Rules:
+    """Collect the findings of one boot from routed events and machine steps."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._drafts: list[_Draft] = []
+        self._groups: dict[object, _Draft] = {}
+        self._waits: dict[str, Event] = {}
+        self._trace: list[Event] = []
+        self._last_lifecycle_t: float | None = None
+        self._temp_named: set[str] = set()
+        self._changed: set[tuple[str, int]] = set()
+        self._texts: dict[int, str] = {}
+        self._state_text: dict[str, tuple[int, str]] = {}
+
+    # -- recording ---------------------------------------------------------
+    def add(self, code: str, nic: Nic | str | None, event: Event | None, message: str,
+            evidence: Iterable[int] = (), *, severity: Severity | None = None, group: object = None,
+            quotes: dict[int, str] | None = None) -> None:
+        """Add a finding, or extend the finding of the same *group* with more evidence."""
+        key = nic.key if isinstance(nic, Nic) else nic
+        lines = [event.line] if event is not None else []
+        lines.extend(evidence)
+        texts = {line: self._texts[line] for line in lines if line in self._texts}
+        texts.update(quotes or {})
+        if group is not None:
+            existing = self._groups.get((code, key, group))
+            if existing is not None:
+                if len(existing.evidence) < _EVIDENCE_LIMIT:
+                    existing.evidence.extend(lines)
+                    existing.texts.update(texts)
+                return
+        draft = _Draft(code, severity or CODES[code].severity, key,
+                       event.line if event is not None else (lines[0] if lines else None),
+                       event.t if event is not None else None, message, lines, texts)
+        if group is not None:
+            self._groups[(code, key, group)] = draft
+        self._drafts.append(draft)
+
+    def findings(self) -> tuple[Finding, ...]:
+        """Return the findings so far, ordered by line."""
+        return tuple(sorted((d.freeze() for d in self._drafts), key=lambda f: (f.line or 0, f.code)))
+
+    # -- per event ---------------------------------------------------------
+    def refused(self, nic: Nic, event: Event) -> None:
+        """Report an input the transition table does not allow in the NIC's state."""
+        self.add("unexpected-event", nic, event,
+                 f"{_name(nic)}: {event.kind} is not expected in state {nic.state.value}; state left unchanged")
+
+    def observe(self, nic: Nic | None, event: Event, before: State | None) -> None:
+        """Judge one routed event; *before* is the NIC's state before it (None if not a machine input)."""
+        kind = event.kind
+        self._remember(event)
+        if kind in _TRACE_KINDS:
+            self._trace_event(event)
+            return
+        self._close_trace()
+        if before is not None:
+            self._last_lifecycle_t = event.t if event.t is not None else self._last_lifecycle_t
+        if nic is not None:
+            if before is not None and nic.state_line == event.line:
+                self._state_text[nic.key] = (event.line, event.message)
+            self._names(nic, event)
+            self._driver_change(nic, event)
+        if kind == "association_wait" and nic is not None:
+            self._waits.setdefault(nic.key, event)
+        elif kind == "datapath_to_vf" and nic is not None and nic.key in self._waits:
+            wait = self._waits.pop(nic.key)
+            self.add("association-wait", nic, wait,
+                     f"{_name(nic)}: netvsc waited for the host's VF association before switching; it came",
+                     [event.line], severity=Severity.INFO)
+        if kind in ("slot_removed", "device_gone", "err_pci_slot_unavailable") and nic is not None:
+            state = before if before is not None else nic.state
+            if state in _REGISTERED:
+                self.add("surprise-removal", nic, event,
+                         f"{_name(nic)}: {kind.replace('_', ' ')} while the VF was {state.value}")
+        elif kind == "vf_unregistering" and before is State.DATAPATH_VF and nic is not None:
+            self.add("surprise-removal", nic, event,
+                     f"{_name(nic)}: VF unregistered while still carrying traffic (no switch from VF first)",
+                     severity=Severity.WARNING)
+        code = _KIND_CODES.get(kind)
+        if code is None and event.level is not None and kind.startswith("err_"):
+            code = "netvsc-error" if kind in _NETVSC_ON_VF else _DRIVER_CODES.get(event.driver or "")
+            if code is None:
+                code = "hv-pci-error" if kind == "err_pci_create_slot" else "netvsc-error"
+        if code is not None:
+            generation = len(nic.generations) if nic is not None else 0
+            self.add(code, nic, event, self._message(code, nic, event), group=(kind if code != "driver-probe-failed" else generation))
+
+    def _remember(self, event: Event) -> None:
+        """Keep the text of recent lines so findings can quote their evidence."""
+        if len(self._texts) >= _TEXT_LIMIT:
+            for line in list(self._texts)[: _TEXT_LIMIT // 2]:
+                del self._texts[line]
+        self._texts[event.line] = event.message
+
+    def _message(self, code: str, nic: Nic | None, event: Event) -> str:
+        text = event.message.split(": ", 1)[-1] if event.message else event.kind
+        if code == "driver-probe-failed":
+            return f"{_name(nic)}: the VF driver failed to initialise {event.device or event.get('pci') or 'the VF'} ({text})"
+        if code == "pci-domain-collision":
+            return f"PCI domain {event.get('requested')} was taken; hv_pci used {event.get('domain')} instead"
+        if code == "udev-rename-failed":
+            return f"systemd-udevd could not rename {event.get('quoted')} to {event.get('quoted_2')}: {event.get('text')}"
+        return f"{_name(nic)}: {text}"
+
+    def _names(self, nic: Nic, event: Event) -> None:
+        for name in (event.get("vf"), event.ifname if event.driver != "hv_netvsc" else None):
+            if name and _TEMP_NAME.match(name) and (nic.key, name) not in self._temp_named:
+                self._temp_named.add((nic.key, name))
+                self.add("vf-temp-name", nic, event,
+                         f"{_name(nic)}: the VF carried the kernel temporary name {name}; a udev rename failed", group="temp")
+
+    def _driver_change(self, nic: Nic, event: Event) -> None:
+        if len(nic.generations) < 2:
+            return
+        now, before = nic.generations[-1], nic.generations[-2]
+        index = len(nic.generations)
+        if (nic.key, index) in self._changed:
+            return
+        for field in ("driver", "device_id"):
+            new, old = getattr(now, field), getattr(before, field)
+            if new and old and new != old:
+                self._changed.add((nic.key, index))
+                self.add("driver-changed", nic, event,
+                         f"{_name(nic)}: after the re-add the VF {field.replace('_', ' ')} is {new} (was {old}): the VM moved to other hardware")
+                return
+
+    def _trace_event(self, event: Event) -> None:
+        if self._trace and event.line - self._trace[-1].line > _TRACE_GAP:
+            self._close_trace()
+        self._trace.append(event)
+
+    def _close_trace(self) -> None:
+        trace, self._trace = self._trace, []
+        if not trace:
+            return
+        text = " ".join(e.message for e in trace)
+        named = _OUR_DRIVERS.search(text)
+        first = trace[0]
+        near = (first.t is not None and self._last_lifecycle_t is not None
+                and 0 <= first.t - self._last_lifecycle_t <= self.config.trace_window)
+        if named or near:
+            why = f"names {named.group(0)}" if named else "follows a VF lifecycle event"
+            self.add("kernel-trace", None, first, f"a kernel trace {why}: {first.message[:120]}",
+                     [e.line for e in trace])
+
+    # -- whole boot ----------------------------------------------------------
+    def time_regression(self, event: Event, previous: float) -> None:
+        """Report a timestamp that went back by less than a reboot would."""
+        self.add("time-regression", None, event,
+                 f"time went back from {previous:.6f} to {event.t:.6f} within one boot", group="boot")
+
+    def finish(self, nics: Iterable[Nic], end_t: float | None, last_other_line: int) -> None:
+        """Apply the end-of-boot rules: timeouts, incomplete states, outages and flapping.
+
+        *last_other_line* is the last line of the boot that came from no driver of ours: an
+        absence is only evidence when the log demonstrably went on after the awaited step.
+        """
+        self._close_trace()
+        for nic in nics:
+            self._outages(nic)
+            self._flapping(nic)
+            self._unfinished(nic, end_t, last_other_line)
+
+    def _unfinished(self, nic: Nic, end_t: float | None, last_other_line: int) -> None:
+        wait = self._waits.get(nic.key)
+        timeout = _TIMEOUTS.get(nic.state)
+        if wait is not None and nic.state is not State.DATAPATH_VF:
+            code, limit, awaited = "association-wait", "association_max", "the host's VF association never came"
+            since_line, since_t = wait.line, wait.t
+        elif timeout is not None:
+            code, limit, awaited = timeout
+            since_line, since_t = nic.state_line, nic.state_t
+        else:
+            return
+        threshold = getattr(self.config, limit)
+        elapsed = None if (end_t is None or since_t is None) else end_t - since_t
+        quotes = dict([self._state_text[nic.key]]) if nic.key in self._state_text else {}
+        if wait is not None:
+            quotes[wait.line] = wait.message
+        if elapsed is not None and elapsed >= threshold and last_other_line > since_line:
+            self.add(code, nic, None, f"{_name(nic)}: {awaited} ({_ago(elapsed)} in state {nic.state.value} until the log ends)",
+                     [since_line], quotes=quotes)
+        else:
+            if elapsed is None:
+                how_long = "no timestamps"
+            elif elapsed < threshold:
+                how_long = f"only {_ago(elapsed)} later"
+            else:
+                how_long = "no other log lines after it: the log looks filtered or cut"
+            self.add("incomplete", nic, None,
+                     f"{_name(nic)}: the log ends in state {nic.state.value} ({how_long}); it cannot tell whether {awaited}",
+                     [since_line], quotes=quotes)
+
+    def _outages(self, nic: Nic) -> None:
+        for outage in nic.outages:
+            seconds = outage.seconds
+            if seconds is not None and seconds > self.config.outage_max:
+                self.add("long-outage", nic, None,
+                         f"{_name(nic)}: traffic ran on the synthetic path for {_ago(seconds)}",
+                         [outage.start_line, outage.end_line or outage.start_line])
+
+    def _flapping(self, nic: Nic) -> None:
+        flaps = [(line, t) for line, t in nic.flaps if t is not None]
+        window, allowed = self.config.flap_window, self.config.flap_allowed
+        start = 0
+        worst: list[tuple[int, float]] = []
+        for end in range(len(flaps)):
+            while flaps[end][1] - flaps[start][1] > window:
+                start += 1
+            if end - start + 1 > len(worst):
+                worst = flaps[start:end + 1]
+        if len(worst) > allowed:
+            self.add("datapath-flapping", nic, None,
+                     f"{_name(nic)}: the data path left the VF and came back {len(worst)} times within {_ago(window)}",
+                     [line for line, _ in worst])
