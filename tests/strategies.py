@@ -732,7 +732,7 @@ def _logs(draw, max_nics: int = 4, max_cycles: int = 3, fault: str | None = None
 
     # ---- tail: unrelated lines after the last relevant one ---------------------------------
     last = activity_end()
-    end = last + draw(st.integers(1 * US, 100 * US))
+    end = last + draw(st.integers(1 * US + 1 * MS, 100 * US - 100 * MS))  # margin: see _render
     if fault:  # let every timeout expire: go on >= 400 s after the affected NIC's last line
         end = max(end, tracks[affected].t + draw(st.integers(400 * US, 900 * US)))
     _add_noise(draw, noise, last + 1, end - 1, 0, 4)
