@@ -218,7 +218,8 @@ class Nic:
                     self.flaps.append((event.line, event.t))
         elif kind == "datapath_from_vf":
             self.switches_from_vf += 1
-            self.outages.append(Outage(event.line, event.t))
+            if not self.outages or self.outages[-1].end_line is not None:
+                self.outages.append(Outage(event.line, event.t))
         elif kind in ("vf_unregistering", "slot_removed", "device_gone"):
             outage = self.outages[-1] if self.outages else None
             if outage is not None and outage.end_line is None:
