@@ -1,0 +1,166 @@
+"""Tests of the vflog command line: verbs, formats, exit statuses and error messages."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vflog.catalogue import CODES
+from vflog.cli import ExitStatus, main
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+REAL = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"
+
+
+def run(*argv: str, stdin: str | None = None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    if stdin is not None:
+        old = sys.stdin
+        sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode()), encoding="utf-8")
+        try:
+            status = main(list(argv), {}, out, err)
+        finally:
+            sys.stdin = old
+    else:
+        status = main(list(argv), {}, out, err)
+    return status, out.getvalue(), err.getvalue()
+
+
+def test_report_table_on_a_clean_boot() -> None:
+    """A clean boot prints the NIC table, no findings, and exits 0."""
+    status, out, err = run("report", str(SAMPLES / "normal-boot.log"))
+    assert status == ExitStatus.OK, err
+    assert "eth0" in out and "datapath-vf" in out and "Findings: none" in out
+
+
+def test_default_command_is_report_and_reads_stdin() -> None:
+    """`dmesg | vflog` works: no verb means report, no file means stdin."""
+    text = (SAMPLES / "normal-boot.log").read_text()
+    status, out, _ = run(stdin=text)
+    assert status == ExitStatus.OK
+    assert "enP53091s1np0" in out
+    status, out, _ = run("--format", "json", "-", stdin=text)
+    assert json.loads(out)["boots"][0]["nics"][0]["datapath"] == "vf"
+
+
+def test_json_contract_fields() -> None:
+    """The JSON document has the documented fields at every level."""
+    status, out, _ = run("report", "--format", "json", str(SAMPLES / "host-servicing.log"))
+    doc = json.loads(out)
+    assert {"source", "boots", "stats"} <= doc.keys()
+    assert set(doc["stats"]) == {"lines", "events", "unrecognised"}
+    boot = doc["boots"][0]
+    assert {"index", "nics", "findings"} <= boot.keys()
+    nic = boot["nics"][0]
+    assert {"key", "synthetic", "vmbus_id", "slot", "vf", "state", "datapath",
+            "switches_to_vf", "switches_from_vf", "timeline"} <= nic.keys()
+    assert set(nic["vf"]) >= {"name", "names", "pci", "driver", "device_id"}
+    assert nic["datapath"] in ("vf", "synthetic", "unknown")
+    assert {"line", "t", "event", "state"} <= nic["timeline"][0].keys()
+
+
+def test_findings_exit_one_and_fail_on() -> None:
+    """An error finding exits 1; --fail-on never exits 0; warnings fail only when asked."""
+    log = str(REAL / "03-linux-pci-hv-fast-add-remove-fw-timeout.log")
+    assert run(log)[0] == ExitStatus.FINDINGS
+    assert run("report", "--fail-on", "never", log)[0] == ExitStatus.OK
+    temp = str(REAL / "08-walinuxagent-2129-rename6-vf-removed.log")
+    assert run(temp)[0] == ExitStatus.OK
+    assert run("report", "--fail-on", "warning", temp)[0] == ExitStatus.FINDINGS
+
+
+def test_json_findings_carry_evidence_lines() -> None:
+    """Each finding names its code, severity, NIC, line, time, message and evidence line numbers."""
+    _, out, _ = run("report", "--format", "json", str(REAL / "03-linux-pci-hv-fast-add-remove-fw-timeout.log"))
+    finding = next(f for b in json.loads(out)["boots"] for f in b["findings"] if f["code"] == "driver-probe-failed")
+    assert set(finding) >= {"code", "severity", "nic", "line", "t", "message", "evidence"}
+    assert finding["severity"] == "error" and finding["line"] in finding["evidence"]
+    assert all(isinstance(n, int) and n >= 1 for n in finding["evidence"])
+
+
+def test_events_are_json_lines() -> None:
+    """`vflog events` prints one JSON object per recognised line with the documented fields."""
+    status, out, _ = run("events", str(REAL / "16-vyos-5338-mana-multinic-vf-eth.log"))
+    records = [json.loads(line) for line in out.splitlines()]
+    assert status == 0 and len(records) == 15
+    assert {"line", "t", "boot", "kind", "driver", "device", "ifname", "nic", "message"} <= records[0].keys()
+    switch = next(r for r in records if r["kind"] == "datapath_to_vf" and r["fields"]["vf"] == "vf_eth2")
+    assert switch["nic"] == "f8615163-0002-1000-2000-6045bdf3fe82"
+
+
+def test_explain_every_code() -> None:
+    """`vflog explain CODE` explains every code; without a code it lists them."""
+    for code in CODES:
+        status, out, _ = run("explain", code)
+        assert status == 0 and out.startswith(code) and "What to check" in out
+    status, out, _ = run("explain")
+    assert all(code in out for code in CODES)
+    status, _, err = run("explain", "no-such-code")
+    assert status == ExitStatus.ERROR and "unknown finding code" in err
+
+
+def test_show_unrecognised_lists_unknown_driver_lines(tmp_path: Path) -> None:
+    """Unknown driver lines are counted and listed on request, never silently dropped."""
+    log = tmp_path / "x.log"
+    log.write_text("[ 1.0] hv_netvsc 000d3af5-76bd-000d-3af5-76bd000d3af5 eth0: brand new message\n"
+                   "[ 2.0] some unrelated line\n")
+    _, out, _ = run("report", str(log))
+    assert "1 driver line(s) not recognised" in out
+    _, out, _ = run("report", "--show-unrecognised", str(log))
+    assert "brand new message" in out
+    _, out, _ = run("report", "--format", "json", "--show-unrecognised", str(log))
+    doc = json.loads(out)
+    assert doc["stats"]["unrecognised"] == 1 and doc["unrecognised"][0]["line"] == 1
+
+
+def test_input_errors_are_one_line_messages(tmp_path: Path) -> None:
+    """A missing file or a directory is a clear message and exit 2, not a traceback."""
+    status, _, err = run("report", str(tmp_path / "missing.log"))
+    assert status == ExitStatus.ERROR and "no such file" in err and "Traceback" not in err
+    status, _, err = run("report", str(tmp_path))
+    assert status == ExitStatus.ERROR and "is a directory" in err
+
+
+def test_unreadable_file_does_not_stop_the_others(tmp_path: Path) -> None:
+    """With several files, a bad one is reported and the rest analysed."""
+    status, out, err = run("report", str(tmp_path / "missing.log"), str(SAMPLES / "normal-boot.log"))
+    assert status == ExitStatus.OK and "no such file" in err and "eth0" in out
+
+
+def test_usage_errors() -> None:
+    """Bad options give a usage message and exit 2."""
+    status, _, err = run("report", "--format", "xml")
+    assert status == ExitStatus.ERROR and "usage error" in err
+    status, _, err = run("report", "--threshold", "nonsense=3")
+    assert status == ExitStatus.ERROR and "unknown threshold" in err
+
+
+def test_threshold_changes_a_verdict() -> None:
+    """Thresholds are configurable: a 65 s outage is long when outage_max is 60 s."""
+    log = str(SAMPLES / "host-servicing.log")
+    _, out, _ = run("report", "--format", "json", "--threshold", "outage_max=60", log)
+    codes = {f["code"] for b in json.loads(out)["boots"] for f in b["findings"]}
+    assert "long-outage" in codes
+
+
+def test_python_dash_m_and_broken_pipe() -> None:
+    """`python -m vflog` runs; closing the pipe early is quiet."""
+    proc = subprocess.run([sys.executable, "-m", "vflog", "explain", "incomplete"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "incomplete" in proc.stdout
+    log = (SAMPLES / "host-servicing.log").read_text() * 50
+    proc = subprocess.run(f"{sys.executable} -m vflog events - | head -1", shell=True, input=log,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stderr == ""
+
+
+def test_installed_package_works_outside_the_checkout(tmp_path: Path) -> None:
+    """The grammar ships inside the package: vflog runs from a directory far from the checkout."""
+    proc = subprocess.run([sys.executable, "-m", "vflog", "report", str(SAMPLES / "normal-boot.log")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "datapath-vf" in proc.stdout
