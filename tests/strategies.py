@@ -606,6 +606,8 @@ def _add_noise(draw, track: _Track, lo: int, hi: int, min_count: int, max_count:
 
 
 def _render(tracks: list[_Track]) -> str:
+    """Merge all tracks by time.  Lines that share a timestamp are pushed 1 µs apart, so
+    durations chosen above may shift by a few µs; the choices keep 1 ms of margin."""
     entries = []
     seq = 0
     for tr in tracks:
@@ -700,7 +702,7 @@ def _logs(draw, max_nics: int = 4, max_cycles: int = 3, fault: str | None = None
     readd_no = 0
     for kind, what in episodes:
         prev_end = activity_end()
-        start = prev_end + draw(st.integers(600 * US, 20_000 * US))
+        start = prev_end + draw(st.integers(600 * US + 1 * MS, 20_000 * US))
         if kind == "flap":
             i = what
             nic, tr, drv, vf = nics[i], tracks[i], drivers[i], vf_names[i]
@@ -734,7 +736,7 @@ def _logs(draw, max_nics: int = 4, max_cycles: int = 3, fault: str | None = None
     last = activity_end()
     end = last + draw(st.integers(1 * US + 1 * MS, 100 * US - 100 * MS))  # margin: see _render
     if fault:  # let every timeout expire: go on >= 400 s after the affected NIC's last line
-        end = max(end, tracks[affected].t + draw(st.integers(400 * US, 900 * US)))
+        end = max(end, tracks[affected].t + draw(st.integers(400 * US + 1 * MS, 900 * US)))
     _add_noise(draw, noise, last + 1, end - 1, 0, 4)
     for msg in draw(st.sampled_from(_NOISE))(draw)[:1]:
         noise.emit_at(end, msg)

@@ -159,13 +159,18 @@ class Analyzer:
     def _place(self, event: Event, stamp: framing.Stamp | None, previous_raw: str) -> None:
         """Start a new boot when the event says so, then hand the event to the current boot."""
         boot = self._boot
+        last = self._last_mono
+        if stamp is not None and stamp.clock == framing.MONOTONIC and previous_raw:
+            prior = framing.stamp(previous_raw[:64])
+            if prior is not None and prior.clock == framing.MONOTONIC and (last is None or prior.t > last):
+                last = prior.t
         if event.kind == "boot" and boot.events:
             self._new_boot(event.line, previous_raw)
-        elif stamp is not None and stamp.clock == framing.MONOTONIC and self._last_mono is not None:
-            if stamp.t < self._last_mono - self.config.boot_regression:
+        elif stamp is not None and stamp.clock == framing.MONOTONIC and last is not None:
+            if stamp.t < last - self.config.boot_regression:
                 self._new_boot(event.line, previous_raw)
-            elif stamp.t < self._last_mono:
-                boot.rules.time_regression(event, self._last_mono)
+            elif stamp.t < last:
+                boot.rules.time_regression(event, last)
         boot = self._boot
         if stamp is not None:
             if boot.clock is None:
@@ -173,7 +178,7 @@ class Analyzer:
             if stamp.clock != boot.clock:
                 event = attrs.evolve(event, t=None)
             elif stamp.clock == framing.MONOTONIC:
-                self._last_mono = stamp.t if self._last_mono is None else max(self._last_mono, stamp.t) if stamp.t >= self._last_mono - self.config.boot_regression else stamp.t
+                self._last_mono = stamp.t if self._last_mono is None else max(self._last_mono, stamp.t)
         boot.add(event)
 
     def _new_boot(self, line: int, previous_raw: str) -> None:

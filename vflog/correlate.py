@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+import attrs
+
 from .events import Event
 from .nic import Nic
 
@@ -64,6 +66,12 @@ class Correlator:
             self._domain_event(event.pci_domain, event)
         elif driver in _VF_DRIVERS:
             self._vf(event)
+        elif event.kind == "err_vmbus_probe":
+            guid = str(event.get("guid"))
+            if guid in self._nics:
+                self._deliver(guid, event)
+            else:
+                self._hv_pci(attrs.evolve(event, device=guid))
         elif event.kind == "udev_rename_failed":
             old = str(event.get("quoted", "")).strip("'")
             self._named(old, event)
@@ -201,15 +209,16 @@ class Correlator:
             if not held:
                 continue
             kind, _, name = where.partition(":")
-            if kind == "guid":
-                self._pending.pop(where)
-                for event in held:
-                    self._deliver(None, event)
-                continue
             owned = set(self._domain_owner.values())
             candidates = [k for k, nic in self._nics.items() if k not in owned and not k.startswith("pci:")]
             if len(self._nics) == 1:
                 candidates = list(self._nics)
+            if kind == "guid":
+                self._pending.pop(where)
+                target = candidates[0] if len(candidates) == 1 else None
+                for event in held:
+                    self._deliver(target, event)
+                continue
             if kind == "domain":
                 if not any(e.kind == "pci_device" or e.driver in _VF_DRIVERS for e in held):
                     self._pending.pop(where)

@@ -10,7 +10,7 @@ import attrs
 #: Where a message of one of our drivers starts, after any outer prefix.
 ANCHOR = re.compile(
     r"""(?:^|(?<=[\s\]>:]))(?=
-        hv_netvsc[ :]
+        hv_netvsc(?:\ [0-9a-f]{8}-|\ vmbus_\d|:\ )
       | hv_pci\ [0-9a-f]{8}-
       | hv_vmbus:\ 
       | pci(?:_bus)?\ (?!0000:)[0-9a-f]{4,8}:
@@ -23,6 +23,7 @@ ANCHOR = re.compile(
       | Oops:\ 
       | general\ protection\ fault
       | Call\ Trace:
+      | Modules\ linked\ in:
       | RIP:\ 
       | (?:\?\ )?[\w.$]+\+0x[0-9a-f]+/0x[0-9a-f]+
       | ---\[\ end\ trace

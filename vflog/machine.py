@@ -103,6 +103,8 @@ TRANSITIONS: Mapping[State, Mapping[str, State]] = {
     RM: {
         "slot_added": SO, **_PCI, "driver_init": DB, "probe_failed": RM, "bus_released": RM,
         "device_gone": RM, "vf_registering": VR, "vf_joined": VR,
+        # after a surprise removal the guest still tears the VF down
+        "datapath_from_vf": RM, "vf_unregistering": RM, "link_down": RM, "vf_down": RM,
     },
 }
 

@@ -23,10 +23,11 @@ from .report import Finding, Quote
 
 _TEMP_NAME = re.compile(r"^(?:rename|cirename)\d+$")
 _OUR_DRIVERS = re.compile(r"netvsc|hv_pci|pci_hyperv|hv_vmbus|vmbus|mlx5|mlx4|mana|gdma")
-_TRACE_KINDS = frozenset({"trace_start", "trace_calls", "trace_rip", "trace_frame", "trace_end"})
+_TRACE_KINDS = frozenset({"trace_start", "trace_calls", "trace_modules", "trace_rip", "trace_frame", "trace_end"})
 _TRACE_GAP = 80
 _EVIDENCE_LIMIT = 50
 _TEXT_LIMIT = 4096
+_BURST = 60.0
 
 #: Error kinds that netvsc logs on the VF device; everything else follows the driver.
 _NETVSC_ON_VF = frozenset({"err_pairing", "err_namespace_move", "err_enslave", "err_vf_open"})
@@ -60,6 +61,7 @@ _TIMEOUTS = {
     State.VF_GOING_AWAY: ("vf-not-readded", "readd_max", "the VF was not added back"),
     State.VF_REMOVED: ("vf-not-readded", "readd_max", "the VF was not added back"),
 }
+_NO_DEVICE = ("slot-without-device", "slot_to_device", "no VF PCI device appeared on the vPCI bus")
 #: Severity of surprise removals by the state the NIC was in.
 _REGISTERED = frozenset({State.VF_REGISTERED, State.LINK_UP, State.DATAPATH_VF, State.DATAPATH_SYNTHETIC})
 
@@ -105,6 +107,7 @@ class Rules:
         self._temp_named: set[str] = set()
         self._changed: set[tuple[str, int]] = set()
         self._texts: dict[int, str] = {}
+        self._bursts: dict[tuple[str, str | None], tuple[int, float | None]] = {}
         self._state_text: dict[str, tuple[int, str]] = {}
 
     # -- recording ---------------------------------------------------------
@@ -174,12 +177,27 @@ class Rules:
                      severity=Severity.WARNING)
         code = _KIND_CODES.get(kind)
         if code is None and event.level is not None and kind.startswith("err_"):
-            code = "netvsc-error" if kind in _NETVSC_ON_VF else _DRIVER_CODES.get(event.driver or "")
-            if code is None:
-                code = "hv-pci-error" if kind == "err_pci_create_slot" else "netvsc-error"
+            if kind in _NETVSC_ON_VF or (kind == "err_vmbus_probe" and nic is not None and nic.key == event.get("guid")):
+                code = "netvsc-error"
+            elif kind in ("err_pci_create_slot", "err_vmbus_probe"):
+                code = "hv-pci-error"
+            else:
+                code = _DRIVER_CODES.get(event.driver or "", "netvsc-error")
         if code is not None:
-            generation = len(nic.generations) if nic is not None else 0
-            self.add(code, nic, event, self._message(code, nic, event), group=(kind if code != "driver-probe-failed" else generation))
+            self.add(code, nic, event, self._message(code, nic, event), group=self._group(code, nic, event))
+
+    def _group(self, code: str, nic: Nic | None, event: Event) -> object:
+        """Return what makes repeated lines one finding: one probe failure per VF generation,
+        one finding per burst of driver errors (lines less than a minute apart)."""
+        if code == "driver-probe-failed":
+            return len(nic.generations) if nic is not None else 0
+        key = (code, nic.key if nic is not None else None)
+        last = self._bursts.get(key)
+        if last is not None and (event.t is None or last[1] is None or event.t - last[1] <= _BURST):
+            self._bursts[key] = (last[0], event.t)
+            return last[0]
+        self._bursts[key] = (event.line, event.t)
+        return event.line
 
     def _remember(self, event: Event) -> None:
         """Keep the text of recent lines so findings can quote their evidence."""
@@ -265,6 +283,8 @@ class Rules:
             since_line, since_t = wait.line, wait.t
         elif timeout is not None:
             code, limit, awaited = timeout
+            if nic.state is State.PCI_PRESENT and (nic.vf is None or nic.vf.device_id is None):
+                code, limit, awaited = _NO_DEVICE
             since_line, since_t = nic.state_line, nic.state_t
         else:
             return
