@@ -1,0 +1,31 @@
+"""A compact, stable summary of a Report, used by the golden-file tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import vflog
+
+
+def verdict(report: vflog.Report) -> dict[str, Any]:
+    """Return per boot the NIC verdicts and the findings (code, severity, NIC, line)."""
+    return {
+        "unrecognised": report.stats.unrecognised,
+        "boots": [
+            {
+                "nics": [
+                    {
+                        "key": nic.key,
+                        "synthetic": nic.synthetic,
+                        "state": nic.state,
+                        "datapath": nic.datapath,
+                        "vf": None if nic.vf is None else [nic.vf.name, nic.vf.pci, nic.vf.driver, nic.vf.device_id],
+                        "switches": [nic.switches_to_vf, nic.switches_from_vf],
+                    }
+                    for nic in boot.nics
+                ],
+                "findings": [[f.code, f.severity.value, f.nic, f.line] for f in boot.findings],
+            }
+            for boot in report.boots
+        ],
+    }
