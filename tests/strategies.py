@@ -9,7 +9,8 @@ Public API::
 
     GeneratedLog                         # attrs frozen class, see below
     valid_logs(max_nics=4, max_cycles=3) # -> SearchStrategy[GeneratedLog]
-    faulty_logs()                        # -> SearchStrategy[tuple[GeneratedLog, str]]
+    faulty_logs(max_nics=4, max_cycles=3, faults=None)
+                                         # -> SearchStrategy[tuple[GeneratedLog, str]]
     FAULTS                               # fault name -> expected finding code
 
 Everything is drawn through Hypothesis (no ``random``), so examples are reproducible from the
@@ -51,10 +52,21 @@ _BOOT_TRUNCATING_FAULTS = ("no-device", "no-driver", "no-switch")
 
 @attrs.frozen
 class GeneratedLog:
+    """A generated log and what a correct analyser must conclude from it.
+
+    * ``final_datapath``: every NIC's GUID -> ``"vf"`` or ``"synthetic"`` at the end.
+    * ``vf_drivers``: GUID -> last VF driver that bound (``mlx5_core``/``mlx4_core``/``mana``);
+      NICs on which no VF driver ever bound (faults no-device, no-driver) are absent.
+    * ``expected_codes``: finding codes expected at warning/error severity, empty for valid
+      logs (exception: ``driver-changed`` is an info finding but is listed too).
+    * ``servicing_cycles``: GUID -> completed host-servicing cycles (removal followed by a
+      re-add that got the data path back on the VF); a removal never re-added is not counted.
+    """
+
     text: str  # the whole log, '\n'-terminated lines
     final_datapath: dict[str, str]  # netvsc GUID -> "vf" | "synthetic" at end of log
-    vf_drivers: dict[str, str]  # netvsc GUID -> last VF driver that bound
-    expected_codes: frozenset[str]  # codes expected at warning/error (driver-changed: info)
+    vf_drivers: dict[str, str]  # netvsc GUID -> last VF driver
+    expected_codes: frozenset[str]  # finding codes expected (see above)
     servicing_cycles: dict[str, int]  # netvsc GUID -> completed remove/re-add cycles
 
 
@@ -250,9 +262,6 @@ def msg_vf_unregistering(nic: _Nic, vf: str) -> str:
 # --------------------------------------------------------------------------------------
 # Unrelated kernel chatter (each returns one or more messages logged in quick succession)
 # --------------------------------------------------------------------------------------
-
-_HEX = "0123456789abcdef"
-
 
 def _hexstr(draw, n: int) -> str:
     return f"{draw(st.integers(0, 16**n - 1)):0{n}x}"
