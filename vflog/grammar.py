@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import importlib.resources
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,14 @@ class EventBuilder(lark.Transformer):
         )
 
 
+def _cache_file() -> str | bool:
+    """Return where Lark keeps the compiled parser between runs (a per-user file in the temp dir)."""
+    import hashlib
+    import tempfile
+    digest = hashlib.sha256((grammar_text() + lark.__version__).encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), f"vflog-{os.getuid() if hasattr(os, 'getuid') else 0}-{digest}.lark")
+
+
 @functools.cache
 def parser() -> lark.Lark:
     """Return the LALR parser, built once per process."""
@@ -118,6 +127,7 @@ def parser() -> lark.Lark:
             lexer="contextual",
             transformer=EventBuilder(),
             maybe_placeholders=False,
+            cache=_cache_file(),
         )
     except lark.exceptions.LarkError as exc:  # a broken grammar file is a packaging bug
         raise GrammarError(f"{GRAMMAR_FILE} does not compile: {exc}") from exc
