@@ -47,7 +47,7 @@ def _nic_row(nic: NicReport) -> list[str]:
         nic.datapath,
         f"{nic.switches_to_vf}/{nic.switches_from_vf}",
         _seconds(nic.time_to_vf),
-        ", ".join(_seconds(o.seconds) for o in nic.outages if o.vf_removed) or "-",
+        ", ".join(_seconds(o.seconds) if o.end_line else "open" for o in nic.outages if o.vf_removed) or "-",
     ]
 
 

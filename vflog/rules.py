@@ -113,7 +113,7 @@ class Rules:
     # -- recording ---------------------------------------------------------
     def add(self, code: str, nic: Nic | str | None, event: Event | None, message: str,
             evidence: Iterable[int] = (), *, severity: Severity | None = None, group: object = None,
-            quotes: dict[int, str] | None = None) -> None:
+            quotes: dict[int, str] | None = None, t: float | None = None) -> None:
         """Add a finding, or extend the finding of the same *group* with more evidence."""
         key = nic.key if isinstance(nic, Nic) else nic
         lines = [event.line] if event is not None else []
@@ -129,7 +129,7 @@ class Rules:
                 return
         draft = _Draft(code, severity or CODES[code].severity, key,
                        event.line if event is not None else (lines[0] if lines else None),
-                       event.t if event is not None else None, message, lines, texts)
+                       event.t if event is not None else t, message, lines, texts)
         if group is not None:
             self._groups[(code, key, group)] = draft
         self._drafts.append(draft)
@@ -293,9 +293,12 @@ class Rules:
         quotes = dict([self._state_text[nic.key]]) if nic.key in self._state_text else {}
         if wait is not None:
             quotes[wait.line] = wait.message
+        evidence = [since_line]
+        if code == "vf-not-readded" and nic.outages and nic.outages[-1].end_line is None:
+            evidence.append(nic.outages[-1].start_line)
         if elapsed is not None and elapsed >= threshold and last_other_line > since_line:
             self.add(code, nic, None, f"{_name(nic)}: {awaited} ({_ago(elapsed)} in state {nic.state.value} until the log ends)",
-                     [since_line], quotes=quotes)
+                     evidence, quotes=quotes, t=since_t)
         else:
             if elapsed is None:
                 how_long = "no timestamps"
@@ -305,7 +308,7 @@ class Rules:
                 how_long = "no other log lines after it: the log looks filtered or cut"
             self.add("incomplete", nic, None,
                      f"{_name(nic)}: the log ends in state {nic.state.value} ({how_long}); it cannot tell whether {awaited}",
-                     [since_line], quotes=quotes)
+                     [since_line], quotes=quotes, t=since_t)
 
     def _outages(self, nic: Nic) -> None:
         for outage in nic.outages:

@@ -1,0 +1,83 @@
+"""Properties over generated lifecycles: valid logs are clean, each injected fault gives its code."""
+
+from __future__ import annotations
+
+import hypothesis.strategies as st
+from hypothesis import HealthCheck, given, settings
+
+import vflog
+from vflog.catalogue import Severity
+
+from .strategies import FAULTS, GeneratedLog, faulty_logs, valid_logs
+
+_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _above_info(report: vflog.Report) -> set[str]:
+    return {f.code for f in report.findings if f.severity.rank > Severity.INFO.rank}
+
+
+def _final(report: vflog.Report) -> dict[str, str]:
+    return {nic.key: nic.datapath for nic in report.boots[-1].nics}
+
+
+@_SETTINGS
+@given(valid_logs())
+def test_valid_lifecycles_have_no_finding_above_info(log: GeneratedLog) -> None:
+    """Any number of NICs, servicing cycles, interleavings and start-up flaps: nothing above info."""
+    report = vflog.analyze(log.text)
+    assert _above_info(report) == set(), [f for f in report.findings if f.severity is not Severity.INFO]
+    assert len(report.boots) == 1
+    assert report.stats.unrecognised == 0
+
+
+@_SETTINGS
+@given(valid_logs())
+def test_valid_lifecycles_end_where_the_log_says(log: GeneratedLog) -> None:
+    """Final data path, VF driver and the number of servicing cycles match the generator."""
+    report = vflog.analyze(log.text)
+    assert _final(report) == log.final_datapath
+    nics = {nic.key: nic for nic in report.boots[-1].nics}
+    assert {key: nics[key].vf.driver for key in log.vf_drivers} == log.vf_drivers
+    for key, cycles in log.servicing_cycles.items():
+        closed = [o for o in nics[key].outages if o.vf_removed and o.end_line is not None]
+        assert len(closed) == cycles
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(faulty_logs())
+def test_each_injected_fault_gives_its_code(case: tuple[GeneratedLog, str]) -> None:
+    """A dropped line, swapped order, duplicated switch, missing re-add or driver swap gives exactly its code."""
+    log, fault = case
+    report = vflog.analyze(log.text)
+    codes = {f.code for f in report.findings}
+    assert FAULTS[fault] in codes, (fault, report.findings)
+    assert _above_info(report) <= {FAULTS[fault]}, (fault, report.findings)
+    assert _final(report) == log.final_datapath
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_arbitrary_text_never_raises(text: str) -> None:
+    """Whatever text comes in, analysis returns a report."""
+    report = vflog.analyze(text + "\n")
+    assert report.stats.lines >= 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from([
+    "[ 1.0] hv_netvsc 000d3af5-76bd-000d-3af5-76bd000d3af5 eth0: VF slot 1 added",
+    "[ 2.0] hv_netvsc 000d3af5-76bd-000d-3af5-76bd000d3af5 eth0: Data path switched to VF: eth1",
+    "[ 3.0] hv_netvsc 000d3af5-76bd-000d-3af5-76bd000d3af5 eth0: VF unregistering: eth1",
+    "[ 0.5] pci cf63:00:02.0: [15b3:1016] type 00 class 0x020000",
+    "[ 9.0] mlx5_core cf63:00:02.0 eth1: joined to eth0",
+    "[ 4.0] hv_pci e9ac9b28-cf63-4466-9ae3-4b849c3ee03b: PCI host bridge to bus cf63:00",
+    "[ 5.0] mana 7870:00:00.0 vf_eth0: Configured vPort 0 PD 18 DB 16",
+    "Linux version 6.8.0",
+    "[ 6.0] Call Trace:",
+    "garbage \x1b[31m line",
+]), max_size=40))
+def test_shuffled_driver_lines_never_raise(lines: list[str]) -> None:
+    """Lifecycle lines in any order, with boots and traces mixed in, give a report, never an exception."""
+    report = vflog.analyze("\n".join(lines) + "\n")
+    assert report.stats.lines == max(len(lines), 1) or not lines
