@@ -41,6 +41,7 @@ EXPECTED = {
     "finding-kernel-trace.log": {"kernel-trace"},
     "finding-time-regression.log": {"time-regression"},
     "finding-incomplete.log": set(),
+    "finding-vf-managed-by-userspace.log": {"vf-managed-by-userspace"},
 }
 
 #: Sample -> the final data path of every NIC, by synthetic name.

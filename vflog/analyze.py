@@ -10,6 +10,7 @@ from . import framing, grammar
 from .config import Config
 from .correlate import Correlator
 from .errors import InputError, ParseError
+from .formats import Reader, Record
 from .events import Event
 from .machine import INPUTS
 from .nic import Nic, VfGeneration
@@ -134,16 +135,40 @@ class Analyzer:
         self._boot = Boot(0, 1, self.config, sink)
         self._last_mono: float | None = None
         self._previous_raw = ""
+        self._reader = Reader()
+        self._boot_id: str | None = None
+        self._tz = self.config.tzinfo()
+
+    def start_input(self, name: str) -> None:
+        """Begin a new input (file, archive member, stream): its format is detected afresh."""
+        for record in self._reader.flush():
+            self.record(record)
+        self._reader = Reader()
 
     def feed(self, number: int, raw: str) -> None:
-        """Take raw line *number*."""
+        """Take raw line *number* of the current input."""
         self.lines += 1
-        framed = framing.frame(raw)
-        previous, self._previous_raw = self._previous_raw, raw
-        if framed is None:
-            if len(raw.strip()) > 3:
-                self._boot.last_other_line = number
+        for record in self._reader.feed(number, raw):
+            self.record(record)
+
+    def record(self, record: Record) -> None:
+        """Take one decoded record: find the driver message, parse it, place it in its boot."""
+        previous, raw = self._previous_raw, record.text
+        if record.boot_id is not None and record.boot_id != self._boot_id:
+            if self._boot_id is not None or self._boot.events:
+                self._new_boot(record.number, previous)
+            self._boot_id = record.boot_id
+        if raw is None:
+            if record.structured and not record.filler:
+                self._boot.last_other_line = record.number
             return
+        self._previous_raw = raw
+        framed = framing.frame(raw)
+        if framed is None:
+            if record.structured or len(raw.strip()) > 3:
+                self._boot.last_other_line = record.number
+            return
+        number = record.number
         try:
             template = grammar.parse_message(framed.message)
         except ParseError:
@@ -151,10 +176,10 @@ class Analyzer:
             if len(self.unrecognised) < self.config.unrecognised_limit:
                 self.unrecognised.append(Unrecognised(number, raw))
             return
-        stamp = framing.stamp(framed.prefix)
+        stamp = record.stamp or framing.stamp(framed.prefix, self._tz)
         event = attrs.evolve(template, line=number, t=stamp.t if stamp else None)
         self.events += 1
-        self._place(event, stamp, previous)
+        self._place(event, stamp, "" if record.structured else previous)
 
     def _place(self, event: Event, stamp: framing.Stamp | None, previous_raw: str) -> None:
         """Start a new boot when the event says so, then hand the event to the current boot."""
@@ -190,13 +215,15 @@ class Analyzer:
         """Return the time of the last line of a boot, if its prefix has one on the boot's clock."""
         framed = framing.frame(raw)
         prefix = framed.prefix if framed is not None else raw[:100]
-        stamp = framing.stamp(prefix)
+        stamp = framing.stamp(prefix, self._tz)
         if stamp is None or stamp.clock != self._boot.clock:
             return None
         return stamp.t
 
     def finish(self, source: str = "<input>", sources: tuple[str, ...] = ()) -> Report:
         """Close the last boot and return the report."""
+        for record in self._reader.flush():
+            self.record(record)
         if self._boot.events or not self.boots:
             self.boots.append(self._boot.finish(self._end_time(self._previous_raw)))
         stats = Stats(self.lines, self.events, self.unrecognised_count)
@@ -212,6 +239,7 @@ def _run(analyzer: Analyzer, sources: Iterable[Source]) -> tuple[tuple[str, ...]
         try:
             item = open_input(source)
             names.append(item.name)
+            analyzer.start_input(item.name)
             for raw in item.lines:
                 number += 1
                 analyzer.feed(number, raw)

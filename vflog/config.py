@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import zoneinfo
+
 import attrs
 
 from .errors import UsageError
@@ -25,10 +28,20 @@ class Config:
     boot_regression: float = 1.0
     timeline_limit: int = 1000
     unrecognised_limit: int = 1000
+    tz: str = "UTC"
+
+    def tzinfo(self) -> datetime.tzinfo:
+        """Return the time zone that wall-clock times without an offset are read in."""
+        if self.tz.upper() in ("UTC", "Z"):
+            return datetime.timezone.utc
+        try:
+            return zoneinfo.ZoneInfo(self.tz)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise UsageError(f"unknown time zone {self.tz!r} (use a name such as Europe/Berlin or UTC)") from None
 
     def with_settings(self, settings: dict[str, str]) -> "Config":
         """Return a copy with the named thresholds replaced by the given textual values."""
-        names = {f.name: f for f in attrs.fields(Config)}
+        names = {f.name: f for f in attrs.fields(Config) if f.name != "tz"}
         changes: dict[str, float | int] = {}
         for name, text in settings.items():
             key = name.replace("-", "_")

@@ -26,7 +26,11 @@ VF_DEVICE_IDS = frozenset({
     "15b3:1002", "15b3:1004", "15b3:1012", "15b3:1014", "15b3:1016", "15b3:1018",
     "15b3:101a", "15b3:101c", "15b3:101e", "15b3:a2d3", "1414:00ba",
 })
-_VF_DRIVERS = frozenset({"mlx5_core", "mlx4_core", "mlx4_en", "mana"})
+_VF_DRIVERS = frozenset({"mlx5_core", "mlx4_core", "mlx4_en", "mana", "mce", "mlxen"})
+#: Drivers of the synthetic NIC: Linux hv_netvsc and FreeBSD hn(4).
+_SYNTHETIC_DRIVERS = frozenset({"hv_netvsc", "hn"})
+#: User-space programs whose lines name an interface.
+_USERSPACE = frozenset({"systemd-networkd", "NetworkManager"})
 _PENDING_LIMIT = 256
 
 Deliver = Callable[[str | None, Event], None]
@@ -58,7 +62,7 @@ class Correlator:
     def route(self, event: Event) -> None:
         """Deliver *event* to its NIC now, or hold it until something ties it to one."""
         driver = event.driver
-        if driver == "hv_netvsc" and event.device:
+        if driver in _SYNTHETIC_DRIVERS and event.device:
             self._netvsc(event)
         elif driver == "hv_pci" and event.device:
             self._hv_pci(event)
@@ -75,6 +79,12 @@ class Correlator:
         elif event.kind == "udev_rename_failed":
             old = str(event.get("quoted", "")).strip("'")
             self._named(old, event)
+        elif driver in _USERSPACE and event.ifname:
+            key = self._by_synthetic.get(event.ifname)
+            if key is not None and event.ifname not in self._by_vf_name:
+                self._deliver(key, event)
+            else:
+                self._named(event.ifname, event)
         else:
             self._deliver(None, event)
 

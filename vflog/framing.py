@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import calendar
+import datetime
 import re
 
 import attrs
 
 #: Where a message of one of our drivers starts, after any outer prefix.
 ANCHOR = re.compile(
-    r"""(?:^|(?<=[\s\]>:]))(?=
+    r"""(?:^|(?<=[\s\]>:"]))(?=
         hv_netvsc(?:\ [0-9a-f]{8}-|\ vmbus_\d|:\ )
       | hv_pci\ [0-9a-f]{8}-
       | hv_vmbus:\ 
@@ -27,12 +28,17 @@ ANCHOR = re.compile(
       | RIP:\ 
       | (?:\?\ )?[\w.$]+\+0x[0-9a-f]+/0x[0-9a-f]+
       | ---\[\ end\ trace
+      | hn\d+:\ 
+      | (?:mce|mlxen)\d+:\ link\ state
+      | systemd-networkd\[\d+\]:\ \S+:\ (?:Link\ (?:UP|DOWN)|Gained\ carrier|Lost\ carrier|Configuring\ with|DHCPv[46]\ address)
+      | NetworkManager\[\d+\]:\ .{0,60}?(?:device\ \(\S+\):\ (?:state\ change|Activation)|manager:\ \(\S+\):\ new\ Ethernet\ device)
     )""",
     re.X,
 )
 
-_MONOTONIC = re.compile(r"\[\s*(\d+\.\d+)\]")
-_MONTHS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
+_MONOTONIC = re.compile(r"\[\s*(\d+\.\d+)(?:\s*<\s*[\d.]+>)?\]")
+#: Month abbreviations as syslog and dmesg print them, and their numbers.
+MONTH_NUMBERS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
 _CTIME = re.compile(
     r"\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\d{4})\]"
 )
@@ -71,37 +77,54 @@ def frame(raw: str) -> Framed | None:
 
 
 def _month(name: str) -> int | None:
-    return _MONTHS.get(name)
+    return MONTH_NUMBERS.get(name)
 
 
-def stamp(prefix: str) -> Stamp | None:
-    """Return the innermost time the outer prefix carries: monotonic seconds before wall clock."""
+#: The year assumed for syslog stamps that carry none (a leap year, so Feb 29 exists).
+NO_YEAR = 2000
+
+
+def _epoch(parts: tuple[int, int, int, int, int, int], fraction: str | None, tz: datetime.tzinfo) -> float:
+    """Return Unix time of a calendar time read in *tz* (offsets found in the text win)."""
+    when = datetime.datetime(*parts, tzinfo=tz)
+    t = when.timestamp()
+    return t + float("0." + fraction) if fraction else t
+
+
+def stamp(prefix: str, tz: datetime.tzinfo = datetime.timezone.utc) -> Stamp | None:
+    """Return the innermost time the outer prefix carries: monotonic seconds before wall clock.
+
+    Wall-clock times without an offset in the text are read in *tz* (UTC unless told).
+    """
     found = _MONOTONIC.findall(prefix)
     if found:
         return Stamp(float(found[-1]), MONOTONIC)
     best: tuple[int, float] | None = None
-    for match in _CTIME.finditer(prefix):
-        month = _month(match[1])
-        if month:
-            t = calendar.timegm((int(match[6]), month, int(match[2]), int(match[3]), int(match[4]), int(match[5])))
-            best = (match.start(), float(t))
-    for match in _ISO.finditer(prefix):
-        if best is not None and match.start() < best[0]:
-            continue
-        t = float(calendar.timegm(tuple(int(match[i]) for i in range(1, 7)) + (0, 0, 0)))
-        if match[7]:
-            t += float("0." + match[7])
-        zone = match[8]
-        if zone and zone != "Z":
-            sign = -1 if zone[0] == "+" else 1
-            hours, minutes = int(zone[1:3]), int(zone[-2:])
-            t += sign * (hours * 3600 + minutes * 60)
-        best = (match.start(), t)
-    if best is None:
-        match = _BSD.search(prefix)
-        if match and _month(match[1]):
-            t = float(calendar.timegm((1970, _month(match[1]), int(match[2]), int(match[3]), int(match[4]), int(match[5]))))
-            if match[6]:
-                t += float("0." + match[6])
-            best = (match.start(), t)
+    try:
+        for match in _CTIME.finditer(prefix):
+            month = _month(match[1])
+            if month:
+                parts = (int(match[6]), month, int(match[2]), int(match[3]), int(match[4]), int(match[5]))
+                best = (match.start(), _epoch(parts, None, tz))
+        for match in _ISO.finditer(prefix):
+            if best is not None and match.start() < best[0]:
+                continue
+            zone = match[8]
+            zone_info = tz
+            if zone == "Z":
+                zone_info = datetime.timezone.utc
+            elif zone:
+                sign = 1 if zone[0] == "+" else -1
+                minutes = int(zone[1:3]) * 60 + int(zone[-2:])
+                zone_info = datetime.timezone(sign * datetime.timedelta(minutes=minutes))
+            parts = tuple(int(match[i]) for i in range(1, 7))
+            best = (match.start(), _epoch(parts, match[7], zone_info))  # type: ignore[arg-type]
+        if best is None:
+            match = _BSD.search(prefix)
+            month = _month(match[1]) if match else None
+            if match and month:
+                parts = (NO_YEAR, month, int(match[2]), int(match[3]), int(match[4]), int(match[5]))
+                best = (match.start(), _epoch(parts, match[6], tz))
+    except ValueError:  # a date that does not exist (Feb 30, hour 25): no time rather than a wrong one
+        return None
     return Stamp(best[1], WALL) if best else None

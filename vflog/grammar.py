@@ -20,11 +20,16 @@ GRAMMAR_FILE = "grammars/kernel.lark"
 #: Token types that name the printk device of a line.
 _DEVICE_TOKENS = frozenset({"GUID", "VMBUS_DEV", "PCI", "BUS"})
 #: Token types that name the driver of a line.
-_DRIVER_TOKENS = frozenset({"NETVSC", "HVPCI", "PCICORE", "PCIBUS", "VFDRV", "MLX4EN", "UDEVD", "VMBUS"})
+_DRIVER_TOKENS = frozenset({"NETVSC", "HVPCI", "PCICORE", "PCIBUS", "VFDRV", "MLX4EN", "UDEVD", "VMBUS",
+                            "NETWORKD", "NM", "HN", "BSD_VF"})
+#: Drivers whose printk name is also the interface they speak of (FreeBSD's if_printf).
+_IF_DRIVERS = frozenset({"HN", "BSD_VF"})
+_PREFIX_TOKENS = frozenset({"FUNCLINE", "NM_LEVEL", "NM_TIME"})
 #: Token types kept as integers in event fields.
 _INT_TOKENS = frozenset({"SLOT", "NUM", "ERR", "VPORT", "PORT", "PD", "DB"})
-#: Token types that are part of the printk prefix, not message fields.
-_PREFIX_TOKENS = frozenset({"FUNCLINE"})
+
+#: Token types whose field has another name than the terminal.
+_FIELD_NAMES = {"REST": "text", "VF_UNIT": "vf"}
 
 _CACHE_LIMIT = 1 << 16
 _cache: dict[str, Event | ParseError] = {}
@@ -51,7 +56,7 @@ def _fields(children: list[Any]) -> dict[str, Any]:
             continue
         if not isinstance(child, lark.Token) or child.type in _PREFIX_TOKENS:
             continue
-        name = "text" if child.type == "REST" else child.type.lower()
+        name = _FIELD_NAMES.get(child.type, child.type.lower())
         value: Any = int(child) if child.type in _INT_TOKENS else str(child)
         key, n = name, 2
         while key in fields:
@@ -64,13 +69,14 @@ class EventBuilder(lark.Transformer):
     """Build Event values straight from the parse tree (used inline by the LALR parser)."""
 
     def __default__(self, data: str, children: list[Any], meta: Any) -> Event:
-        nested = [c for c in children if isinstance(c, Event)]
-        if len(nested) == 1 and data in ("start",):
-            return nested[0]
-        return Event(kind=str(data), fields=_fields(children))
+        ifname = next((c[0] for c in children if isinstance(c, tuple)), None)
+        return Event(kind=str(data), ifname=ifname, fields=_fields(children))
 
     def netvsc_dev(self, children: list[Any]) -> lark.Token:
         return children[0]
+
+    def nm_dev(self, children: list[Any]) -> tuple[str, str | None]:
+        return str(children[0]), None
 
     def netdev(self, children: list[Any]) -> tuple[str, str | None]:
         ifname = str(children[0])
@@ -91,15 +97,16 @@ class EventBuilder(lark.Transformer):
         for child in children:
             if isinstance(child, Event):
                 message = child
+                ifname = ifname or message.ifname
             elif isinstance(child, tuple):
                 ifname, regstate = child
             elif child.type in _DRIVER_TOKENS and driver is None:
-                driver = str(child)
+                driver = str(child).split("[", 1)[0]
+                if child.type in _IF_DRIVERS:  # FreeBSD: `hn0: ...`, the device is the interface
+                    driver, device, ifname = driver.rstrip("0123456789"), str(child), str(child)
             elif child.type in _DEVICE_TOKENS and device is None:
                 device = str(child)
         assert message is not None
-        if driver and driver.startswith("systemd-udevd"):
-            driver = "systemd-udevd"
         return attrs.evolve(
             message,
             driver=driver,

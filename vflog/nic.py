@@ -150,7 +150,7 @@ class Nic:
 
     def note(self, event: Event) -> None:
         """Take the VF identity facts (PCI address, driver, device ID, names) from *event*."""
-        if event.driver == "hv_netvsc":
+        if event.driver in ("hv_netvsc", "hn"):
             self.rename_synthetic(event.ifname)
             if event.kind == "renamed":
                 self.rename_synthetic(event.ifname)
@@ -166,7 +166,7 @@ class Nic:
         if event.kind == "pci_device":
             generation.device_id = event.get("vendev", "").strip("[]") or None
             generation.pci = event.device
-        if event.driver in ("mlx5_core", "mlx4_core", "mlx4_en", "mana"):
+        if event.driver in ("mlx5_core", "mlx4_core", "mlx4_en", "mana", "mce", "mlxen"):
             generation.driver = _DRIVER_ALIASES.get(event.driver, event.driver)
             pci = event.device if event.device and ":" in event.device else event.get("pci")
             if pci and generation.pci is None:

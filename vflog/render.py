@@ -11,6 +11,7 @@ import tabulate
 
 from .analyze import RoutedEvent
 from .catalogue import CODES, Code
+from .framing import NO_YEAR
 from .report import BootReport, Finding, NicReport, Report
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -26,7 +27,7 @@ def _time(t: float | None, clock: str | None) -> str:
         return "-"
     if clock == "wall":
         when = datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
-        return when.strftime("%Y-%m-%d %H:%M:%S") if when.year > 1970 else when.strftime("%b %d %H:%M:%S")
+        return when.strftime("%b %d %H:%M:%S") if when.year == NO_YEAR else when.strftime("%Y-%m-%d %H:%M:%S")
     return f"{t:.6f}"
 
 

@@ -84,6 +84,12 @@ class _Draft:
         return Finding(self.code, self.severity, self.nic, self.line, self.t, self.message, evidence, quotes)
 
 
+def _vf_names(nic: Nic) -> set[str]:
+    """Return every name any VF of *nic* had in this boot (never the synthetic names)."""
+    names = {name for generation in nic.generations for name in generation.names}
+    return names - set(nic.synthetic_names)
+
+
 def _ago(seconds: float) -> str:
     return f"{seconds:.1f} s"
 
@@ -159,6 +165,10 @@ class Rules:
                 self._state_text[nic.key] = (event.line, event.message)
             self._names(nic, event)
             self._driver_change(nic, event)
+        if kind in ("userspace_configures",) and nic is not None and event.ifname in _vf_names(nic):
+            self.add("vf-managed-by-userspace", nic, event,
+                     f"{_name(nic)}: {event.driver} configures the VF interface {event.ifname}; only the synthetic "
+                     f"interface {nic.synthetic or ''} should be configured", group="userspace")
         if kind == "association_wait" and nic is not None:
             self._waits.setdefault(nic.key, event)
         elif kind == "datapath_to_vf" and nic is not None and nic.key in self._waits:

@@ -1,0 +1,208 @@
+"""Turn the lines of any kernel-log format into records: message text, time and boot identity.
+
+Plain text formats (dmesg in all its flavours, syslog, journalctl's short outputs, serial
+console captures, pastes) keep their outer prefix; framing.py finds the driver message inside
+it.  Structured formats give message and time explicitly and are decoded here, per line, so
+files that mix formats work:
+
+* ``dmesg --json`` (one object per line, or objects spread over several lines, also the
+  unterminated stream of ``dmesg -w --json``),
+* ``journalctl -o json`` (``MESSAGE`` as text or as a byte array, ``_BOOT_ID``,
+  ``_SOURCE_MONOTONIC_TIMESTAMP`` / ``__MONOTONIC_TIMESTAMP``), and ``-o export`` (converted to
+  the same JSON objects by sources.py),
+* ``/dev/kmsg`` records (``6,339,5140900,-;message`` with indented continuation lines),
+* ``dmesg -H`` / ``-d`` relative stamps (``[  +0.113671]``), summed into a running clock,
+* journal boot separators (``-- Reboot --``, ``-- Boot 5ba2... --``).
+
+JSON is only decoded when the raw text could hold one of our messages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterator
+
+import attrs
+
+from . import framing
+from .framing import MONOTONIC, WALL, Stamp
+
+_ESCAPES = re.compile(r"\x1b(?:\[[0-9;?<=>]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_KMSG = re.compile(r"^(\d+),(\d+),(\d+),[^;]*;(.*)$")
+_DELTA = re.compile(r"^\s*\[\s*\+(\d+\.\d+)\]\s?")
+_HUMAN = re.compile(r"^\s*\[([A-Z][a-z]{2})\s?(\d{1,2}) (\d\d):(\d\d)\]\s?")
+_JOURNAL_MARK = re.compile(r"^-- (?:Reboot|Boot ([0-9a-f]{32})) --\s*$")
+_BOOT_ID = re.compile(r'"_BOOT_ID"\s*:\s*"([0-9a-f]+)"')
+_MULTILINE_LIMIT = 64
+
+
+@attrs.frozen
+class Record:
+    """One log record: its first line number, its text, and time/boot the structure gave."""
+
+    number: int
+    text: str | None
+    stamp: Stamp | None = None
+    boot_id: str | None = None
+    structured: bool = False
+    filler: bool = False
+
+
+def clean_line(line: str) -> str:
+    """Return *line* without terminal escape sequences and carriage returns."""
+    if "\x1b" in line:
+        line = _ESCAPES.sub("", line)
+    if "\r" in line:
+        line = line.rsplit("\r", 1)[-1] if not line.endswith("\r") else line.rstrip("\r")
+    return line
+
+
+def _message_of(value: Any) -> str | None:
+    """Return a journal MESSAGE given as text or as a list of bytes."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(b, int) for b in value):
+        return bytes(b & 0xFF for b in value).decode("utf-8", errors="replace")
+    return None
+
+
+def _json_record(number: int, data: dict[str, Any]) -> Record | None:
+    """Return the record of a decoded dmesg or journal JSON object, or None when it is neither."""
+    if "msg" in data:  # dmesg --json
+        t = data.get("time", data.get("time_usec"))
+        stamp = None
+        if isinstance(t, (int, float)):
+            stamp = Stamp(float(t) / (1e6 if "time_usec" in data else 1), MONOTONIC)
+        elif isinstance(t, str):
+            stamp = framing.stamp(t)
+        text = data.get("msg")
+        return Record(number, text if isinstance(text, str) else None, stamp, structured=True)
+    if "MESSAGE" in data:  # journalctl -o json / export
+        text = _message_of(data.get("MESSAGE"))
+        stamp = None
+        for key in ("_SOURCE_MONOTONIC_TIMESTAMP", "__MONOTONIC_TIMESTAMP"):
+            value = data.get(key)
+            if isinstance(value, (str, int)) and str(value).isdigit():
+                stamp = Stamp(int(value) / 1e6, MONOTONIC)
+                break
+        if stamp is None and str(data.get("__REALTIME_TIMESTAMP", "")).isdigit():
+            stamp = Stamp(int(data["__REALTIME_TIMESTAMP"]) / 1e6, WALL)
+        ident = data.get("SYSLOG_IDENTIFIER")
+        if isinstance(text, str) and isinstance(ident, str) and ident not in ("kernel", "") and not text.startswith(ident):
+            pid = data.get("SYSLOG_PID") or data.get("_PID")
+            text = f"{ident}[{pid}]: {text}" if pid else f"{ident}: {text}"
+        boot = data.get("_BOOT_ID")
+        return Record(number, text, stamp, boot if isinstance(boot, str) else None, structured=True)
+    return None
+
+
+class Reader:
+    """Decode the lines of one input into records, detecting the format of each line."""
+
+    def __init__(self) -> None:
+        self._pending: list[str] = []
+        self._pending_number = 0
+        self._clock: float | None = None
+        self._clock_kind = MONOTONIC
+        self._boot: str | None = None
+        self._marks = 0
+
+    def feed(self, number: int, line: str) -> Iterator[Record]:
+        """Yield the records that *line* completes (none while a multi-line object is open)."""
+        line = clean_line(line)
+        if self._pending:
+            yield from self._continue_json(number, line)
+            return
+        head = line.lstrip()[:1]
+        if head == "{":
+            yield from self._json_line(number, line)
+            return
+        if head == "-" and line.startswith("-- "):
+            match = _JOURNAL_MARK.match(line)
+            if match:
+                self._marks += 1
+                self._boot = match[1] or f"reboot-{self._marks}"
+                yield Record(number, None, boot_id=self._boot, filler=True)
+                return
+        if head.isdigit():
+            match = _KMSG.match(line)
+            if match:
+                stamp = Stamp(int(match[3]) / 1e6, MONOTONIC)
+                yield Record(number, match[4], stamp, structured=True)
+                return
+        elif head == "[" and "+" in line[:16]:
+            match = _DELTA.match(line)
+            if match:
+                self._clock = (self._clock or 0.0) + float(match[1])
+                yield Record(number, line[match.end():], Stamp(self._clock, self._clock_kind), structured=True)
+                return
+        elif head == "[" and line[1:2].isalpha():
+            match = _HUMAN.match(line)
+            if match and match[1] in framing.MONTH_NUMBERS:
+                base = framing.stamp(f" {match[1]} {match[2]} {match[3]}:{match[4]}:00 ")
+                if base is not None:
+                    self._clock, self._clock_kind = base.t, WALL
+                    yield Record(number, line[match.end():], Stamp(self._clock, WALL), structured=True)
+                    return
+        elif line[:1] == " " and "=" in line and self._last_was_kmsg(line):
+            yield Record(number, None, filler=True)
+            return
+        yield Record(number, line)
+
+    @staticmethod
+    def _last_was_kmsg(line: str) -> bool:
+        """Return whether *line* looks like a /dev/kmsg continuation (`` SUBSYSTEM=pci``)."""
+        key = line.strip().split("=", 1)[0]
+        return key.isupper() and key.replace("_", "").isalnum()
+
+    def _json_line(self, number: int, line: str) -> Iterator[Record]:
+        text = line.strip().rstrip(",")
+        if text.endswith("}"):
+            yield self._decode(number, text, line)
+            return
+        if text.startswith("{") and text.endswith(("[", "{")) or text == "{":
+            self._pending, self._pending_number = [text], number
+            return
+        yield Record(number, line)
+
+    def _continue_json(self, number: int, line: str) -> Iterator[Record]:
+        stripped = line.strip()
+        if stripped.startswith("}") and stripped.endswith("{"):  # pretty-printed `},{`
+            self._pending.append("}")
+            yield from self._continue_json(number, "")
+            self._pending, self._pending_number = ["{"], number
+            return
+        self._pending.append(stripped)
+        joined = "".join(self._pending).rstrip(",")
+        if joined.endswith("}") and joined.count("{") == joined.count("}"):
+            self._pending = []
+            yield self._decode(self._pending_number, joined, joined)
+        elif joined.endswith("[") and '"dmesg"' in joined:  # {"dmesg": [  -- the records follow
+            self._pending = []
+            yield Record(self._pending_number, None, filler=True)
+        elif len(self._pending) > _MULTILINE_LIMIT:
+            pending, self._pending = self._pending, []
+            for offset, text in enumerate(pending):
+                yield Record(self._pending_number + offset, text)
+
+    def _decode(self, number: int, text: str, raw: str) -> Record:
+        """Decode one JSON object, only when it could hold one of our messages."""
+        boot = _BOOT_ID.search(text)
+        boot_id = boot[1] if boot else None
+        if framing.ANCHOR.search(text) is None and "Linux version" not in text:
+            return Record(number, None, boot_id=boot_id, structured=True)
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return Record(number, raw)
+        if not isinstance(data, dict):
+            return Record(number, raw)
+        record = _json_record(number, data)
+        return record if record is not None else Record(number, raw)
+
+    def flush(self) -> Iterator[Record]:
+        """Yield what is left of an unterminated multi-line object at the end of the input."""
+        pending, self._pending = self._pending, []
+        for offset, text in enumerate(pending):
+            yield Record(self._pending_number + offset, text)
