@@ -123,7 +123,7 @@ def test_input_errors_are_one_line_messages(tmp_path: Path) -> None:
     status, _, err = run("report", str(tmp_path / "missing.log"))
     assert status == ExitStatus.ERROR and "no such file" in err and "Traceback" not in err
     status, _, err = run("report", str(tmp_path))
-    assert status == ExitStatus.ERROR and "is a directory" in err
+    assert status == ExitStatus.ERROR and "holds no kernel log" in err
 
 
 def test_unreadable_file_does_not_stop_the_others(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+
 from typing import Callable, Iterable, Iterator
 
 import attrs
@@ -14,10 +16,10 @@ from .formats import Reader, Record
 from .events import Event
 from .machine import INPUTS
 from .nic import Nic, VfGeneration
-from .report import (BootReport, NicReport, OutageReport, Report, Stats, TimelineEntry,
+from .report import (BootReport, InputSpan, NicReport, OutageReport, Report, Stats, TimelineEntry,
                      Unrecognised, VfReport)
 from .rules import Rules
-from .sources import Source, open_input
+from .sources import Limits, Selection, Source, open_inputs
 
 #: Kinds worth a timeline entry even though they do not drive the machine.
 _TIMELINE_EXTRA = frozenset({"renamed", "association_wait", "udev_rename_failed"})
@@ -136,14 +138,16 @@ class Analyzer:
         self._last_mono: float | None = None
         self._previous_raw = ""
         self._reader = Reader()
+        self.spans: list[InputSpan] = []
         self._boot_id: str | None = None
         self._tz = self.config.tzinfo()
 
-    def start_input(self, name: str) -> None:
-        """Begin a new input (file, archive member, stream): its format is detected afresh."""
+    def start_input(self, name: str, first_line: int) -> None:
+        """Begin a new input (file, archive member, stream) at global line *first_line*."""
         for record in self._reader.flush():
             self.record(record)
         self._reader = Reader()
+        self.spans.append(InputSpan(name, first_line))
 
     def feed(self, number: int, raw: str) -> None:
         """Take raw line *number* of the current input."""
@@ -206,8 +210,21 @@ class Analyzer:
                 self._last_mono = stamp.t if self._last_mono is None else max(self._last_mono, stamp.t)
         boot.add(event)
 
+    def _locate(self, line: int) -> str | None:
+        """Return ``input:line`` for global line number *line*."""
+        index = bisect.bisect_right([span.first_line for span in self.spans], line) - 1
+        if index < 0:
+            return None
+        span = self.spans[index]
+        return f"{span.name}:{line - span.first_line + 1}"
+
+    def _close_boot(self, end_t: float | None) -> BootReport:
+        boot = self._boot.finish(end_t)
+        findings = tuple(attrs.evolve(f, origin=self._locate(f.line)) if f.line else f for f in boot.findings)
+        return attrs.evolve(boot, findings=findings)
+
     def _new_boot(self, line: int, previous_raw: str) -> None:
-        self.boots.append(self._boot.finish(self._end_time(previous_raw)))
+        self.boots.append(self._close_boot(self._end_time(previous_raw)))
         self._boot = Boot(len(self.boots), line, self.config, self._sink)
         self._last_mono = None
 
@@ -225,49 +242,58 @@ class Analyzer:
         for record in self._reader.flush():
             self.record(record)
         if self._boot.events or not self.boots:
-            self.boots.append(self._boot.finish(self._end_time(self._previous_raw)))
+            self.boots.append(self._close_boot(self._end_time(self._previous_raw)))
         stats = Stats(self.lines, self.events, self.unrecognised_count)
-        return Report(source, tuple(self.boots), stats, tuple(self.unrecognised), sources or (source,))
+        return Report(source, tuple(self.boots), stats, tuple(self.unrecognised), sources or (source,),
+                      inputs=tuple(self.spans))
 
 
-def _run(analyzer: Analyzer, sources: Iterable[Source]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Feed every source to *analyzer* as one log; return the names read and the input errors."""
+def _run(analyzer: Analyzer, sources: Iterable[Source], selection: Selection,
+         limits: Limits) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Feed every input of every source to *analyzer* as one log; return names, errors and notes."""
     names: list[str] = []
     errors: list[str] = []
+    notes: list[str] = []
     number = 0
     for source in sources:
-        try:
-            item = open_input(source)
+        for item in open_inputs(source, selection=selection, limits=limits):
             names.append(item.name)
-            analyzer.start_input(item.name)
-            for raw in item.lines:
-                number += 1
-                analyzer.feed(number, raw)
-        except InputError as exc:
-            errors.append(str(exc))
-    return tuple(names), tuple(errors)
+            if item.note:
+                notes.append(f"{item.name}: {item.note}")
+            analyzer.start_input(item.name, number + 1)
+            try:
+                for raw in item.lines:
+                    number += 1
+                    analyzer.feed(number, raw)
+            except InputError as exc:
+                errors.append(str(exc))
+    return tuple(names), tuple(errors), tuple(notes)
 
 
-def analyze(source: Source, *, config: Config | None = None) -> Report:
+def analyze(source: Source, *, config: Config | None = None, selection: Selection = Selection(),
+            limits: Limits = Limits()) -> Report:
     """Analyse a kernel log (a path, text, bytes, a stream or lines) and return its Report.
 
-    Raise InputError when the source cannot be read at all.
+    Raise InputError when nothing at all could be read from *source*.
     """
-    analyzer = Analyzer(config)
-    names, errors = _run(analyzer, [source])
-    if errors and not analyzer.lines:
-        raise InputError(names[0] if names else str(source)[:80], errors[0].split(": ", 1)[-1])
-    report = analyzer.finish(names[0] if names else "<input>", names)
-    return attrs.evolve(report, errors=errors)
+    return analyze_files([source], config=config, selection=selection, limits=limits, strict=True)
 
 
-def analyze_files(paths: list[str], *, config: Config | None = None,
-                  sink: EventSink | None = None) -> Report:
-    """Analyse several files (``-`` for stdin) as one log, in the order given; unreadable ones are listed in errors."""
+def analyze_files(sources: Iterable[Source], *, config: Config | None = None, sink: EventSink | None = None,
+                  selection: Selection = Selection(), limits: Limits = Limits(), strict: bool = False) -> Report:
+    """Analyse several sources (``-`` for stdin) as one log, in the order given.
+
+    Inputs that cannot be read are listed in the report's errors; with *strict*, InputError is
+    raised instead when no line at all could be read.
+    """
     analyzer = Analyzer(config, sink)
-    names, errors = _run(analyzer, paths)
-    report = analyzer.finish(", ".join(names) or ", ".join(paths), names)
-    return attrs.evolve(report, errors=errors)
+    names, errors, notes = _run(analyzer, sources, selection, limits)
+    if strict and errors and not analyzer.lines:
+        first = errors[0]
+        name, _, reason = first.partition(": ")
+        raise InputError(name, reason)
+    report = analyzer.finish(", ".join(names) or "<input>", names)
+    return attrs.evolve(report, errors=errors, notes=notes)
 
 
 @attrs.frozen
@@ -279,12 +305,12 @@ class RoutedEvent:
     event: Event
 
 
-def events(source: Source, *, config: Config | None = None) -> Iterator[RoutedEvent]:
+def events(source: Source, *, config: Config | None = None, selection: Selection = Selection()) -> Iterator[RoutedEvent]:
     """Yield every recognised event of *source* with its boot and NIC, in line order per boot."""
     collected: list[RoutedEvent] = []
     analyzer = Analyzer(config, lambda boot, nic, event: collected.append(RoutedEvent(boot, nic, event)))
     sources = source if isinstance(source, list) else [source]
-    _run(analyzer, sources)
+    _run(analyzer, sources, selection, Limits())
     analyzer.finish()
     collected.sort(key=lambda r: (r.boot, r.event.line))
     yield from collected

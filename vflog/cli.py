@@ -13,6 +13,7 @@ from . import __version__
 from .analyze import analyze_files, events
 from .catalogue import CODES, Severity
 from .config import Config
+from .sources import Selection
 from .errors import UsageError, VflogError
 from .render import render_code, render_codes, render_events, render_json, render_table
 
@@ -43,6 +44,23 @@ def _thresholds(values: list[str]) -> dict[str, str]:
     return settings
 
 
+def _input_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options that say how inputs are read."""
+    parser.add_argument("--include", action="append", default=[], metavar="GLOB",
+                        help="in directories and archives, read the members matching GLOB (default: the kernel logs)")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="in directories and archives, never read members matching GLOB")
+    parser.add_argument("--tz", default="UTC", metavar="ZONE",
+                        help="time zone of wall-clock times that carry no offset (default: UTC)")
+
+
+def _settings(args: argparse.Namespace) -> tuple[Config, Selection]:
+    """Return the analysis settings and the member selection the options ask for."""
+    config = Config(tz=args.tz).with_settings(_thresholds(args.threshold))
+    config.tzinfo()
+    return config, Selection(tuple(args.include), tuple(args.exclude))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the vflog command."""
     parser = _Parser(prog="vflog", description="Explain Azure Accelerated Networking (SR-IOV VF) events in a Linux kernel log.")
@@ -58,11 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--show-unrecognised", action="store_true", help="list driver lines the grammar does not know")
     report.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
                         help="change a threshold, e.g. readd_max=600 (see README)")
+    _input_options(report)
     report.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
     ev = sub.add_parser("events", help="one JSON object per recognised line (JSON Lines)")
     ev.add_argument("files", nargs="*", metavar="FILE")
     ev.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE", help=argparse.SUPPRESS)
+    _input_options(ev)
     ev.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
     ex = sub.add_parser("explain", help="what a finding code means, why it happens, what to check")
@@ -86,11 +106,13 @@ def _with_default_command(argv: Sequence[str]) -> list[str]:
 
 
 def _report(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    config = Config().with_settings(_thresholds(args.threshold))
-    report = analyze_files(args.files or ["-"], config=config)
+    config, selection = _settings(args)
+    report = analyze_files(args.files or ["-"], config=config, selection=selection)
     for error in report.errors:
         print(f"vflog: {error}", file=stderr)
-    if report.errors and len(report.errors) == len(args.files or ["-"]):
+    for note in report.notes:
+        print(f"vflog: note: {note}", file=stderr)
+    if report.errors and not report.stats.lines:
         return ExitStatus.ERROR
     render = render_json if args.format == "json" else render_table
     stdout.write(render(report, show_unrecognised=args.show_unrecognised))
@@ -102,8 +124,8 @@ def _report(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 def _events(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    config = Config().with_settings(_thresholds(args.threshold))
-    for line in render_events(events(args.files or ["-"], config=config)):
+    config, selection = _settings(args)
+    for line in render_events(events(args.files or ["-"], config=config, selection=selection)):
         stdout.write(line)
     return ExitStatus.OK
 

@@ -29,6 +29,7 @@ class Finding:
     message: str
     evidence: tuple[int, ...] = ()
     evidence_text: tuple[Quote, ...] = ()
+    origin: str | None = None
 
 
 @attrs.frozen
@@ -110,6 +111,14 @@ class Unrecognised:
 
 
 @attrs.frozen
+class InputSpan:
+    """One input (file, archive member, stream) and the global line number its first line got."""
+
+    name: str
+    first_line: int
+
+
+@attrs.frozen
 class Stats:
     """Counts over the whole input."""
 
@@ -128,6 +137,8 @@ class Report:
     unrecognised: tuple[Unrecognised, ...] = ()
     sources: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    inputs: tuple[InputSpan, ...] = ()
 
     @property
     def findings(self) -> tuple[Finding, ...]:

@@ -1,15 +1,32 @@
-"""Open what the caller gives (paths, text, bytes, streams, line iterables) as numbered text lines."""
+"""Open what the caller gives as named inputs of text lines.
+
+A source is a path (file, directory, archive, glob), ``-`` for standard input, text, bytes,
+a stream or an iterable of lines.  Compression (gzip, bzip2, xz, zstd) is recognised by
+content, not by name.  Archives (tar in any compression, zip) and directories are read in
+memory, member by member, without extracting anything to disk; from them vflog picks the
+kernel logs (sosreport, WALinuxAgent ``logs.zip``, ``/var/log``): the best family of
+``kern.log*``, ``messages*``, ``syslog*``, journal exports, ``dmesg*``, rotated files oldest
+first.  A member that cannot be read becomes an input whose reading raises InputError, so
+the other members are still analysed.
+"""
 
 from __future__ import annotations
 
 import bz2
+import fnmatch
+import glob as globbing
 import gzip
 import io
+import json
 import lzma
 import os
+import re
 import sys
-from pathlib import Path
-from typing import IO, Iterable, Iterator, Union
+import tarfile
+import zipfile
+import zlib
+from pathlib import Path, PurePosixPath
+from typing import IO, Callable, Iterable, Iterator, Union
 
 import attrs
 
@@ -17,12 +34,29 @@ from .errors import InputError
 
 Source = Union[str, bytes, os.PathLike, IO[str], IO[bytes], Iterable[str]]
 
-_MAGIC = (
-    (b"\x1f\x8b", gzip.open),
-    (b"BZh", bz2.open),
-    (b"\xfd7zXZ\x00", lzma.open),
+_GZIP, _BZIP2, _XZ, _ZSTD = b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd"
+_ZIP = b"PK\x03\x04"
+_EXPORT = (b"__CURSOR=", b"__REALTIME_TIMESTAMP=", b"__MONOTONIC_TIMESTAMP=", b"_BOOT_ID=")
+_ROTATION = re.compile(r"^(?P<base>.+?)(?:[.-](?P<n>\d{1,3}|\d{8}))?(?:\.(?:gz|bz2|xz|zst))?$")
+#: Kernel-log families in order of preference, with the name patterns that belong to them.
+FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("kern.log", ("kern.log",)),
+    ("messages", ("messages",)),
+    ("syslog", ("syslog",)),
+    ("journal", ("journalctl*", "journal*.txt", "journal*.json", "journal*.export")),
+    ("dmesg", ("dmesg*",)),
+    ("console", ("*serial*console*", "*console*.log", "boot.log")),
 )
-_ZSTD = b"\x28\xb5\x2f\xfd"
+
+
+@attrs.frozen
+class Limits:
+    """Bounds that keep hostile archives from exhausting the machine."""
+
+    max_bytes: int = 4 << 30
+    max_ratio: float = 200.0
+    max_depth: int = 3
+    max_line: int = 1 << 20
 
 
 @attrs.frozen
@@ -31,73 +65,361 @@ class Input:
 
     name: str
     lines: Iterable[str]
+    note: str | None = None
 
 
-def _decode(binary: IO[bytes]) -> Iterator[str]:
-    """Yield the lines of a binary stream as text: UTF-8, bad bytes replaced, CR/CRLF folded."""
-    text = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline=None)
-    for line in text:
-        yield line.rstrip("\n")
+@attrs.frozen
+class Selection:
+    """Which members of a directory or archive to read: explicit globs, or the kernel-log families."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def pick(self, names: list[str]) -> tuple[list[str], list[str]]:
+        """Return (members to read in order, members left out) from the member *names*."""
+        names = [n for n in names if not any(fnmatch.fnmatch(n, p) or fnmatch.fnmatch(_base(n), p) for p in self.exclude)]
+        if self.include:
+            chosen = [n for n in names if any(fnmatch.fnmatch(n, p) or fnmatch.fnmatch(_base(n), p) for p in self.include)]
+            return sorted(chosen, key=rotation_key), [n for n in names if n not in chosen]
+        for _family, patterns in FAMILIES:
+            members = [n for n in names if _in_family(_base(n), patterns)]
+            if members:
+                first_dir = min(str(PurePosixPath(n).parent) for n in members)
+                chosen = [n for n in members if str(PurePosixPath(n).parent) == first_dir]
+                return sorted(chosen, key=rotation_key), [n for n in names if n not in chosen]
+        return [], names
 
 
-def _open_binary(path: Path) -> IO[bytes]:
-    """Open *path* and undo any compression found by its leading bytes."""
-    handle = open(path, "rb")
-    head = handle.peek(8)[:8] if hasattr(handle, "peek") else b""
-    for magic, opener in _MAGIC:
-        if head.startswith(magic):
-            return opener(handle)  # type: ignore[return-value]
+def _base(name: str) -> str:
+    return PurePosixPath(name).name
+
+
+def _in_family(base: str, patterns: tuple[str, ...]) -> bool:
+    stem = _ROTATION.match(base)
+    plain = stem["base"] if stem else base
+    return any(fnmatch.fnmatch(plain, p) or fnmatch.fnmatch(base, p) for p in patterns)
+
+
+def rotation_key(name: str) -> tuple[str, int, str]:
+    """Sort key that puts rotated files oldest first: ``kern.log.2.gz``, ``kern.log.1``, ``kern.log``."""
+    base = _base(name)
+    match = _ROTATION.match(base)
+    number = match["n"] if match else None
+    stem = match["base"] if match else base
+    parent = str(PurePosixPath(name).parent)
+    if number is None:
+        order = 10**9  # the live file is the newest
+    elif len(number) == 8:
+        order = int(number)  # dateext: older dates first
+    else:
+        order = -int(number)  # .1 is newer than .2
+    return (parent + "/" + stem, order, base)
+
+
+# -- decompression --------------------------------------------------------------
+
+def _magic(head: bytes) -> str | None:
+    if head.startswith(_GZIP):
+        return "gzip"
+    if head.startswith(_BZIP2):
+        return "bzip2"
+    if head.startswith(_XZ):
+        return "xz"
     if head.startswith(_ZSTD):
-        try:
-            import zstandard  # type: ignore[import-not-found]
-        except ImportError:
-            handle.close()
-            raise InputError(str(path), "is zstd-compressed; install vflog[zstd] to read it") from None
-        return zstandard.ZstdDecompressor().stream_reader(handle)  # type: ignore[no-any-return]
-    return handle
+        return "zstd"
+    return None
 
 
-def _path_lines(path: Path) -> Iterator[str]:
+def _decompressor(kind: str, name: str):  # type: ignore[no-untyped-def]
+    """Return a fresh incremental decompressor for *kind*."""
+    if kind == "gzip":
+        return zlib.decompressobj(wbits=47)
+    if kind == "bzip2":
+        return bz2.BZ2Decompressor()
+    if kind == "xz":
+        return lzma.LZMADecompressor()
     try:
-        binary = _open_binary(path)
-    except IsADirectoryError:
-        raise InputError(str(path), "is a directory, not a log file") from None
-    except FileNotFoundError:
-        raise InputError(str(path), "no such file") from None
-    except PermissionError:
-        raise InputError(str(path), "permission denied") from None
-    except OSError as exc:
-        raise InputError(str(path), exc.strerror or str(exc)) from None
-    with binary:
+        import zstandard
+    except ImportError:
+        raise InputError(name, "is zstd-compressed and the zstandard package is missing") from None
+    return zstandard.ZstdDecompressor().decompressobj()
+
+
+class _Decompressing(io.RawIOBase):
+    """Decompress incrementally, so a truncated file still yields everything before the damage.
+
+    Output is bounded in size and in ratio to the compressed size, which stops decompression bombs.
+    """
+
+    def __init__(self, inner: IO[bytes], kind: str, name: str, compressed: int | None, limits: Limits) -> None:
+        self._inner, self._kind, self._name = inner, kind, name
+        self._compressed, self._limits = compressed, limits
+        self._engine = _decompressor(kind, name)
+        self._out = b""
+        self._total = 0
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._out and not self._done:
+            self._step()
+        size = min(len(buffer), len(self._out))
+        buffer[:size] = self._out[:size]
+        self._out = self._out[size:]
+        return size
+
+    def _step(self) -> None:
+        data = self._inner.read(1 << 16)
+        if not data:
+            self._done = True
+            if not getattr(self._engine, "eof", True) and self._total:
+                raise InputError(self._name, f"ends before its {self._kind} stream does (truncated)")
+            return
         try:
-            yield from _decode(binary)
-        except (EOFError, OSError, lzma.LZMAError) as exc:
-            raise InputError(str(path), f"cannot be read to the end ({exc})") from None
+            out = self._engine.decompress(data)
+            while getattr(self._engine, "eof", False) and getattr(self._engine, "unused_data", b""):
+                rest = self._engine.unused_data  # several compressed members one after another
+                self._engine = _decompressor(self._kind, self._name)
+                out += self._engine.decompress(rest)
+        except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError) as exc:
+            raise InputError(self._name, f"is damaged {self._kind} data ({exc})") from None
+        except Exception as exc:  # zstandard.ZstdError
+            raise InputError(self._name, f"is damaged {self._kind} data ({exc})") from None
+        self._total += len(out)
+        limits = self._limits
+        if self._total > limits.max_bytes:
+            raise InputError(self._name, f"expands beyond {limits.max_bytes >> 20} MiB; stopped (decompression bomb?)")
+        if self._compressed and self._total > 1 << 20 and self._total > self._compressed * limits.max_ratio:
+            raise InputError(self._name, f"expands more than {limits.max_ratio:.0f}x; stopped (decompression bomb?)")
+        self._out = out
 
 
-def open_input(source: Source, name: str | None = None) -> Input:
-    """Return *source* as a named line iterable; ``-`` means standard input."""
-    if isinstance(source, os.PathLike):
-        return Input(name or os.fspath(source), _path_lines(Path(source)))
+def _plain(stream: IO[bytes], name: str, size: int | None, limits: Limits) -> IO[bytes]:
+    """Undo every layer of compression found by content, within the limits."""
+    buffered = stream if hasattr(stream, "peek") else io.BufferedReader(stream)  # type: ignore[arg-type]
+    for _ in range(limits.max_depth + 1):
+        kind = _magic(buffered.peek(8)[:8])  # type: ignore[attr-defined]
+        if kind is None:
+            return buffered
+        buffered = io.BufferedReader(_Decompressing(buffered, kind, name, size, limits), 1 << 16)
+    raise InputError(name, "is compressed too many times over")
+
+
+def _text_lines(binary: IO[bytes], name: str, limits: Limits) -> Iterator[str]:
+    """Yield the lines of a binary stream as text: UTF-8, bad bytes replaced, CR/CRLF folded."""
+    try:
+        head = binary.peek(32)[:32] if hasattr(binary, "peek") else b""
+        if head.startswith(_EXPORT):
+            yield from _export_lines(binary, name)
+            return
+        text = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline=None)
+        while True:
+            line = text.readline(limits.max_line)
+            if not line:
+                return
+            if not line.endswith("\n") and len(line) >= limits.max_line:
+                yield line  # an overlong line is cut; its rest comes as the next line(s)
+                continue
+            yield line.rstrip("\n")
+    except InputError:
+        raise
+    except (EOFError, OSError, lzma.LZMAError, zlib.error) as exc:
+        raise InputError(name, f"cannot be read to the end ({exc or type(exc).__name__})") from None
+
+
+def _export_lines(binary: IO[bytes], name: str) -> Iterator[str]:
+    """Turn a ``journalctl -o export`` stream into one JSON object per entry."""
+    entry: dict[str, object] = {}
+    while True:
+        line = binary.readline()
+        if not line:
+            break
+        if line == b"\n":
+            if entry:
+                yield json.dumps(entry)
+            entry = {}
+            continue
+        line = line.rstrip(b"\n")
+        if b"=" in line:
+            key, _, value = line.partition(b"=")
+            entry[key.decode("ascii", "replace")] = value.decode("utf-8", "replace")
+        else:  # binary field: name, 64-bit little-endian length, data, newline
+            size = int.from_bytes(binary.read(8), "little")
+            data = binary.read(size)
+            binary.read(1)
+            entry[line.decode("ascii", "replace")] = list(data)
+    if entry:
+        yield json.dumps(entry)
+
+
+# -- containers -----------------------------------------------------------------
+
+def _failing(name: str, reason: str) -> Iterator[str]:
+    raise InputError(name, reason)
+    yield ""  # pragma: no cover - makes this a generator
+
+
+def _member_inputs(opener: Callable[[str], IO[bytes]], names: list[str], sizes: dict[str, int], label: str,
+                   selection: Selection, limits: Limits, depth: int) -> Iterator[Input]:
+    chosen, skipped = selection.pick(names)
+    if not chosen:
+        yield Input(label, _failing(label, "holds no kernel log (kern.log, messages, syslog, journal, dmesg); "
+                                           "use --include to choose members"))
+        return
+    note = f"skipped {len(skipped)} other member(s)" if skipped else None
+    for index, member in enumerate(chosen):
+        yield from _bytes_input(lambda m=member: opener(m), f"{label}!{member}", sizes.get(member),
+                                selection, limits, depth + 1, note if index == 0 else None)
+
+
+def _bytes_input(open_bytes: Callable[[], IO[bytes]], name: str, size: int | None, selection: Selection,
+                 limits: Limits, depth: int, note: str | None = None) -> Iterator[Input]:
+    """Yield the inputs inside one byte stream: itself, or the members of the archive it is."""
+    if depth > limits.max_depth:
+        yield Input(name, _failing(name, f"archives nested deeper than {limits.max_depth}; skipped"))
+        return
+    try:
+        stream = open_bytes()
+        plain = _plain(stream, name, size, limits)
+        head = plain.peek(512)[:512]  # type: ignore[attr-defined]
+    except InputError as exc:
+        yield Input(name, _failing(name, exc.reason))
+        return
+    except (OSError, EOFError, lzma.LZMAError, tarfile.TarError, zipfile.BadZipFile) as exc:
+        yield Input(name, _failing(name, f"cannot be opened ({exc})"))
+        return
+    if head.startswith(_ZIP) or _is_tar(head):
+        yield from _archive_inputs(plain, name, selection, limits, depth)
+        return
+    yield Input(name, _text_lines(plain, name, limits), note)
+
+
+def _is_tar(head: bytes) -> bool:
+    return len(head) >= 262 and head[257:262] == b"ustar"
+
+
+def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: Limits, depth: int) -> Iterator[Input]:
+    """Yield the kernel-log members of a tar or zip archive, read in memory."""
+    try:
+        data = stream.read(limits.max_bytes + 1)
+        if len(data) > limits.max_bytes:
+            raise InputError(name, f"is larger than {limits.max_bytes >> 20} MiB; stopped")
+        buffer = io.BytesIO(data)
+        if data.startswith(_ZIP):
+            archive = zipfile.ZipFile(buffer)
+            infos = [i for i in archive.infolist() if not i.is_dir()]
+            names, sizes, notes = [], {}, []
+            for info in infos:
+                if _unsafe(info.filename) or (info.external_attr >> 16) & 0o170000 == 0o120000:
+                    notes.append(info.filename)
+                    continue
+                names.append(info.filename)
+                sizes[info.filename] = info.compress_size
+            opener: Callable[[str], IO[bytes]] = lambda member: archive.open(member)  # noqa: E731
+        else:
+            tar = tarfile.open(fileobj=buffer, mode="r:")
+            members = {}
+            notes = []
+            for member in tar.getmembers():
+                if not member.isfile() or _unsafe(member.name):
+                    if not member.isdir():
+                        notes.append(member.name)
+                    continue
+                members[member.name] = member
+            names = list(members)
+            sizes = {n: m.size for n, m in members.items()}
+            opener = lambda member: tar.extractfile(members[member])  # type: ignore[assignment,return-value] # noqa: E731
+    except InputError as exc:
+        yield Input(name, _failing(name, exc.reason))
+        return
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        yield Input(name, _failing(name, f"is a damaged archive ({exc})"))
+        return
+    for item in _member_inputs(opener, names, sizes, name, selection, limits, depth):
+        if notes and item.note is None:
+            item = attrs.evolve(item, note=f"skipped {len(notes)} link/device/unsafe member(s): {', '.join(notes[:5])}")
+            notes = []
+        yield item
+
+
+def _unsafe(member: str) -> bool:
+    """Return whether an archive member name is absolute or climbs out with ``..``."""
+    path = PurePosixPath(member)
+    return path.is_absolute() or ".." in path.parts or member.startswith(("\\", "/")) or ":" in path.parts[0]
+
+
+def _directory_inputs(root: Path, selection: Selection, limits: Limits) -> Iterator[Input]:
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.is_symlink())
+    yield from _member_inputs(lambda member: open(root / member, "rb"), files,
+                              {f: (root / f).stat().st_size for f in files}, str(root), selection, limits, 0)
+
+
+def open_inputs(source: Source, *, selection: Selection = Selection(), limits: Limits = Limits()) -> Iterator[Input]:
+    """Yield the named inputs that *source* holds (one for a plain file, several for archives)."""
+    if isinstance(source, (str, os.PathLike)) and not isinstance(source, str) or (
+            isinstance(source, str) and source != "-" and "\n" not in source and _is_pathlike(source)):
+        path = Path(source)  # type: ignore[arg-type]
+        name = os.fspath(source)
+        if not path.exists() and any(ch in name for ch in "*?["):
+            matches = sorted(globbing.glob(name, recursive=True), key=rotation_key)
+            if not matches:
+                yield Input(name, _failing(name, "no file matches this pattern"))
+            for match in matches:
+                yield from open_inputs(match, selection=selection, limits=limits)
+            return
+        if path.is_dir():
+            yield from _directory_inputs(path, selection, limits)
+            return
+        if not path.exists():
+            yield Input(name, _failing(name, "no such file"))
+            return
+        size = _size(path)
+        yield from _bytes_input(lambda: _open_file(path, name), name, size, selection, limits, 0)
+        return
     if isinstance(source, bytes):
-        return Input(name or "<bytes>", _decode(io.BytesIO(source)))
+        yield from _bytes_input(lambda: io.BytesIO(source), "<bytes>", len(source), selection, limits, 0)
+        return
     if isinstance(source, str):
         if source == "-":
-            return Input(name or "<stdin>", _decode(sys.stdin.buffer))
-        if "\n" in source or not os.path.exists(source):
-            if "\n" not in source and _looks_like_path(source):
-                raise InputError(source, "no such file")
-            return Input(name or "<text>", source.splitlines())
-        return Input(name or source, _path_lines(Path(source)))
+            yield from _bytes_input(lambda: sys.stdin.buffer, "<stdin>", None, selection, limits, 0)
+            return
+        yield Input("<text>", source.splitlines())
+        return
     if hasattr(source, "read"):
         stream = source
-        probe = stream.read(0)
-        if isinstance(probe, bytes):
-            return Input(name or getattr(stream, "name", "<stream>"), _decode(stream))  # type: ignore[arg-type]
-        return Input(name or getattr(stream, "name", "<stream>"), (line.rstrip("\r\n") for line in stream))
-    return Input(name or "<lines>", (line.rstrip("\r\n") for line in source))
+        name = str(getattr(stream, "name", "<stream>"))
+        if isinstance(stream.read(0), bytes):  # type: ignore[union-attr]
+            yield from _bytes_input(lambda: stream, name, None, selection, limits, 0)  # type: ignore[arg-type,return-value]
+        else:
+            yield Input(name, (line.rstrip("\r\n") for line in stream))  # type: ignore[union-attr]
+        return
+    yield Input("<lines>", (line.rstrip("\r\n") for line in source))  # type: ignore[union-attr]
 
 
-def _looks_like_path(text: str) -> bool:
-    """Return whether a one-line string was meant as a file name rather than a log line."""
-    return (" " not in text and ("/" in text or text.endswith((".log", ".txt", ".gz", ".xz", ".bz2", ".zst")))) 
+def _is_pathlike(text: str) -> bool:
+    """Return whether a one-line string names a file rather than being a log line itself."""
+    if os.path.exists(text):
+        return True
+    return " " not in text and ("/" in text or "*" in text or text.endswith((".log", ".txt", ".gz", ".xz", ".bz2", ".zst", ".zip", ".tar")))
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size if path.is_file() else None
+    except OSError:
+        return None
+
+
+def _open_file(path: Path, name: str) -> IO[bytes]:
+    try:
+        if path.is_fifo() or path.is_char_device():
+            return open(path, "rb", buffering=0)  # type: ignore[return-value]
+        return open(path, "rb")
+    except PermissionError:
+        raise InputError(name, "permission denied") from None
+    except IsADirectoryError:
+        raise InputError(name, "is a directory") from None
+    except OSError as exc:
+        raise InputError(name, exc.strerror or str(exc)) from None
