@@ -136,7 +136,7 @@ class Analyzer:
         self.events = 0
         self._boot = Boot(0, 1, self.config, sink)
         self._last_mono: float | None = None
-        self._previous_raw = ""
+        self._previous: Record | None = None
         self._reader = Reader()
         self.spans: list[InputSpan] = []
         self._boot_id: str | None = None
@@ -157,7 +157,7 @@ class Analyzer:
 
     def record(self, record: Record) -> None:
         """Take one decoded record: find the driver message, parse it, place it in its boot."""
-        previous, raw = self._previous_raw, record.text
+        previous, raw = self._previous, record.text
         if record.boot_id is not None and record.boot_id != self._boot_id:
             if self._boot_id is not None or self._boot.events:
                 self._new_boot(record.number, previous)
@@ -165,8 +165,10 @@ class Analyzer:
         if raw is None:
             if record.structured and not record.filler:
                 self._boot.last_other_line = record.number
+                self._previous = record
             return
-        self._previous_raw = raw
+        if len(raw.strip()) > 3:  # not blank, not a bare bracket or an elision mark
+            self._previous = record
         framed = framing.frame(raw)
         if framed is None:
             if record.structured or len(raw.strip()) > 3:
@@ -183,21 +185,21 @@ class Analyzer:
         stamp = record.stamp or framing.stamp(framed.prefix, self._tz)
         event = attrs.evolve(template, line=number, t=stamp.t if stamp else None)
         self.events += 1
-        self._place(event, stamp, "" if record.structured else previous)
+        self._place(event, stamp, previous)
 
-    def _place(self, event: Event, stamp: framing.Stamp | None, previous_raw: str) -> None:
+    def _place(self, event: Event, stamp: framing.Stamp | None, previous: Record | None) -> None:
         """Start a new boot when the event says so, then hand the event to the current boot."""
         boot = self._boot
         last = self._last_mono
-        if stamp is not None and stamp.clock == framing.MONOTONIC and previous_raw:
-            prior = framing.stamp(previous_raw[:64])
+        if stamp is not None and stamp.clock == framing.MONOTONIC and previous is not None:
+            prior = Reader.stamp_of(previous, self._tz)
             if prior is not None and prior.clock == framing.MONOTONIC and (last is None or prior.t > last):
                 last = prior.t
         if event.kind == "boot" and boot.events:
-            self._new_boot(event.line, previous_raw)
+            self._new_boot(event.line, previous)
         elif stamp is not None and stamp.clock == framing.MONOTONIC and last is not None:
             if stamp.t < last - self.config.boot_regression:
-                self._new_boot(event.line, previous_raw)
+                self._new_boot(event.line, previous)
             elif stamp.t < last:
                 boot.rules.time_regression(event, last)
         boot = self._boot
@@ -223,16 +225,14 @@ class Analyzer:
         findings = tuple(attrs.evolve(f, origin=self._locate(f.line)) if f.line else f for f in boot.findings)
         return attrs.evolve(boot, findings=findings)
 
-    def _new_boot(self, line: int, previous_raw: str) -> None:
-        self.boots.append(self._close_boot(self._end_time(previous_raw)))
+    def _new_boot(self, line: int, previous: Record | None) -> None:
+        self.boots.append(self._close_boot(self._end_time(previous)))
         self._boot = Boot(len(self.boots), line, self.config, self._sink)
         self._last_mono = None
 
-    def _end_time(self, raw: str) -> float | None:
-        """Return the time of the last line of a boot, if its prefix has one on the boot's clock."""
-        framed = framing.frame(raw)
-        prefix = framed.prefix if framed is not None else raw[:100]
-        stamp = framing.stamp(prefix, self._tz)
+    def _end_time(self, last: Record | None) -> float | None:
+        """Return the time of the last record of a boot, if it has one on the boot's clock."""
+        stamp = Reader.stamp_of(last, self._tz) if last is not None else None
         if stamp is None or stamp.clock != self._boot.clock:
             return None
         return stamp.t
@@ -242,7 +242,7 @@ class Analyzer:
         for record in self._reader.flush():
             self.record(record)
         if self._boot.events or not self.boots:
-            self.boots.append(self._close_boot(self._end_time(self._previous_raw)))
+            self.boots.append(self._close_boot(self._end_time(self._previous)))
         stats = Stats(self.lines, self.events, self.unrecognised_count)
         return Report(source, tuple(self.boots), stats, tuple(self.unrecognised), sources or (source,),
                       inputs=tuple(self.spans))

@@ -34,6 +34,9 @@ _DELTA = re.compile(r"^\s*\[\s*\+(\d+\.\d+)\]\s?")
 _HUMAN = re.compile(r"^\s*\[([A-Z][a-z]{2})\s?(\d{1,2}) (\d\d):(\d\d)\]\s?")
 _JOURNAL_MARK = re.compile(r"^-- (?:Reboot|Boot ([0-9a-f]{32})) --\s*$")
 _BOOT_ID = re.compile(r'"_BOOT_ID"\s*:\s*"([0-9a-f]+)"')
+_RFC5424 = re.compile(r"^<\d{1,3}>1 (\S+) (\S+) (\S+) (\S+) \S+ (?:-|\[.*?\]) ?(.*)$")
+#: Raw JSON that may hold one of our messages although the anchor cannot see it yet.
+_JSON_HINTS = ('"MESSAGE":[', '"MESSAGE": [', "systemd-networkd", "systemd-udevd", "NetworkManager")
 _MULTILINE_LIMIT = 64
 
 
@@ -47,6 +50,7 @@ class Record:
     boot_id: str | None = None
     structured: bool = False
     filler: bool = False
+    raw: str = ""
 
 
 def clean_line(line: str) -> str:
@@ -125,6 +129,13 @@ class Reader:
                 self._boot = match[1] or f"reboot-{self._marks}"
                 yield Record(number, None, boot_id=self._boot, filler=True)
                 return
+        if head == "<" and line[2:5].find(">1 ") >= 0:
+            match = _RFC5424.match(line)
+            if match:
+                stamp, host, app, pid, text = match.groups()
+                tag = "kernel" if app == "kernel" else (f"{app}[{pid}]" if pid != "-" else app)
+                yield Record(number, f"{stamp} {host} {tag}: {text}")
+                return
         if head.isdigit():
             match = _KMSG.match(line)
             if match:
@@ -142,7 +153,9 @@ class Reader:
             if match and match[1] in framing.MONTH_NUMBERS:
                 base = framing.stamp(f" {match[1]} {match[2]} {match[3]}:{match[4]}:00 ")
                 if base is not None:
-                    self._clock, self._clock_kind = base.t, WALL
+                    # the date has minute resolution: keep the running clock while it agrees
+                    if self._clock is None or self._clock_kind != WALL or not 0 <= self._clock - base.t < 60:
+                        self._clock, self._clock_kind = base.t, WALL
                     yield Record(number, line[match.end():], Stamp(self._clock, WALL), structured=True)
                     return
         elif line[:1] == " " and "=" in line and self._last_was_kmsg(line):
@@ -190,8 +203,9 @@ class Reader:
         """Decode one JSON object, only when it could hold one of our messages."""
         boot = _BOOT_ID.search(text)
         boot_id = boot[1] if boot else None
-        if framing.ANCHOR.search(text) is None and "Linux version" not in text:
-            return Record(number, None, boot_id=boot_id, structured=True)
+        if framing.ANCHOR.search(text) is None and "Linux version" not in text and \
+                not any(hint in text for hint in _JSON_HINTS):
+            return Record(number, None, boot_id=boot_id, structured=True, raw=text)
         try:
             data = json.loads(text)
         except ValueError:
@@ -199,7 +213,26 @@ class Reader:
         if not isinstance(data, dict):
             return Record(number, raw)
         record = _json_record(number, data)
-        return record if record is not None else Record(number, raw)
+        return attrs.evolve(record, raw=text) if record is not None else Record(number, raw)
+
+    @staticmethod
+    def stamp_of(record: Record, tz: Any = None) -> Stamp | None:
+        """Return the time of *record*, decoding it from the raw text only when asked (end of a boot)."""
+        if record.stamp is not None:
+            return record.stamp
+        if record.raw.startswith("{"):
+            try:
+                data = json.loads(record.raw)
+            except ValueError:
+                return None
+            decoded = _json_record(record.number, data) if isinstance(data, dict) else None
+            return decoded.stamp if decoded is not None else None
+        text = record.text or record.raw
+        if not text:
+            return None
+        framed = framing.frame(text)
+        prefix = framed.prefix if framed is not None else text[:100]
+        return framing.stamp(prefix, tz) if tz is not None else framing.stamp(prefix)
 
     def flush(self) -> Iterator[Record]:
         """Yield what is left of an unterminated multi-line object at the end of the input."""
