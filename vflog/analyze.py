@@ -18,7 +18,7 @@ from .machine import INPUTS
 from .nic import Nic, VfGeneration
 from .report import (BootReport, InputSpan, NicReport, OutageReport, Report, Stats, TimelineEntry,
                      Unrecognised, VfReport)
-from .rules import Rules
+from .rules import Listener, Rules, Withdrawn
 from .sources import Limits, Selection, Source, open_inputs
 
 #: Kinds worth a timeline entry even though they do not drive the machine.
@@ -27,16 +27,30 @@ _TIMELINE_EXTRA = frozenset({"renamed", "association_wait", "udev_rename_failed"
 EventSink = Callable[[int, "str | None", Event], None]
 
 
+@attrs.frozen
+class StateChange:
+    """A NIC's machine moved: the boot, NIC, the event that moved it and the states before and after."""
+
+    boot: int
+    nic: str
+    synthetic: str | None
+    event: Event
+    before: str
+    after: str
+
+
 class Boot:
     """The replay of one boot: its NICs, the correlator that feeds them and the rules that judge them."""
 
-    def __init__(self, index: int, start_line: int, config: Config, sink: EventSink | None) -> None:
+    def __init__(self, index: int, start_line: int, config: Config, sink: EventSink | None,
+                 listener: Listener | None = None) -> None:
         self.index = index
+        self._listener = listener
         self.start_line = start_line
         self.end_line = start_line
         self.config = config
         self.nics: dict[str, Nic] = {}
-        self.rules = Rules(config)
+        self.rules = Rules(config, listener)
         self.correlator = Correlator(self._deliver, self.nics, self._new_nic)
         self.kernel: str | None = None
         self.clock: str | None = None
@@ -69,15 +83,21 @@ class Boot:
         if self._sink is not None:
             self._sink(self.index, key, event)
         before = None
+        moved = False
         if nic is not None:
             if event.kind in INPUTS and event.line >= nic.last_input_line:
                 before, after = nic.apply(event)
                 if after is None:
                     self.rules.refused(nic, event)
                     before = None
+                moved = after is not None and after is not before
             elif event.kind in INPUTS or event.kind in _TIMELINE_EXTRA or event.level.value != "info":
                 nic.record(event, nic.state, "attributed late" if event.kind in INPUTS else "")
             nic.note(event)
+            if moved and before is not None:
+                self.rules.moved(nic)
+                if self._listener is not None:
+                    self._listener(StateChange(self.index, nic.key, nic.synthetic, event, before.value, nic.state.value))
         self.rules.observe(nic, event, before)
 
     def finish(self, end_t: float | None) -> BootReport:
@@ -126,15 +146,17 @@ def _nic_report(nic: Nic) -> NicReport:
 class Analyzer:
     """Feed raw lines in, get a Report out; boots are split and replayed as the lines arrive."""
 
-    def __init__(self, config: Config | None = None, sink: EventSink | None = None) -> None:
+    def __init__(self, config: Config | None = None, sink: EventSink | None = None,
+                 listener: Listener | None = None) -> None:
         self.config = config or Config()
         self._sink = sink
+        self._listener = listener
         self.boots: list[BootReport] = []
         self.unrecognised: list[Unrecognised] = []
         self.unrecognised_count = 0
         self.lines = 0
         self.events = 0
-        self._boot = Boot(0, 1, self.config, sink)
+        self._boot = Boot(0, 1, self.config, sink, listener)
         self._last_mono: float | None = None
         self._previous: Record | None = None
         self._reader = Reader()
@@ -166,6 +188,7 @@ class Analyzer:
             if record.structured and not record.filler:
                 self._boot.last_other_line = record.number
                 self._previous = record
+                self._tick(record)
             return
         if len(raw.strip()) > 3:  # not blank, not a bare bracket or an elision mark
             self._previous = record
@@ -173,6 +196,7 @@ class Analyzer:
         if framed is None:
             if record.structured or len(raw.strip()) > 3:
                 self._boot.last_other_line = record.number
+                self._tick(record)
             return
         number = record.number
         try:
@@ -186,6 +210,14 @@ class Analyzer:
         event = attrs.evolve(template, line=number, t=stamp.t if stamp else None)
         self.events += 1
         self._place(event, stamp, previous)
+
+    def _tick(self, record: Record) -> None:
+        """Follow mode: let time-based findings fire as the stream's own clock moves on."""
+        if self._listener is None:
+            return
+        stamp = Reader.stamp_of(record, self._tz)
+        if stamp is not None and stamp.clock == self._boot.clock:
+            self._boot.rules.tick(self._boot.nics.values(), stamp.t, self._boot.last_other_line)
 
     def _place(self, event: Event, stamp: framing.Stamp | None, previous: Record | None) -> None:
         """Start a new boot when the event says so, then hand the event to the current boot."""
@@ -211,6 +243,8 @@ class Analyzer:
             elif stamp.clock == framing.MONOTONIC:
                 self._last_mono = stamp.t if self._last_mono is None else max(self._last_mono, stamp.t)
         boot.add(event)
+        if self._listener is not None and event.t is not None:
+            boot.rules.tick(boot.nics.values(), event.t, boot.last_other_line)
 
     def _locate(self, line: int) -> str | None:
         """Return ``input:line`` for global line number *line*."""
@@ -227,7 +261,7 @@ class Analyzer:
 
     def _new_boot(self, line: int, previous: Record | None) -> None:
         self.boots.append(self._close_boot(self._end_time(previous)))
-        self._boot = Boot(len(self.boots), line, self.config, self._sink)
+        self._boot = Boot(len(self.boots), line, self.config, self._sink, self._listener)
         self._last_mono = None
 
     def _end_time(self, last: Record | None) -> float | None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import enum
+import io
+import json
 import os
 import sys
 import traceback
+from pathlib import Path
 from typing import IO, Mapping, Sequence
 
 from . import __version__
@@ -14,10 +17,13 @@ from .analyze import analyze_files, events
 from .catalogue import CODES, Severity
 from .config import Config
 from .sources import Selection
-from .errors import UsageError, VflogError
-from .render import render_code, render_codes, render_events, render_json, render_table
+from .errors import InputError, UsageError, VflogError
+from .follow import Follower, tail
+from .render import (change_record, render_change, render_code, render_codes, render_events, render_json,
+                     render_table)
+from .report import Report
 
-COMMANDS = ("report", "events", "explain")
+COMMANDS = ("report", "events", "explain", "follow")
 
 
 class ExitStatus(enum.IntEnum):
@@ -85,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     _input_options(ev)
     ev.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
+    fo = sub.add_parser("follow", help="watch a live log (dmesg -w, journalctl -kf) and print each change")
+    fo.add_argument("file", nargs="?", default="-", metavar="FILE", help="a growing file to follow, or '-' (default)")
+    fo.add_argument("--format", choices=("text", "jsonl"), default="text")
+    fo.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error")
+    fo.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE", help=argparse.SUPPRESS)
+    fo.add_argument("--tz", default="UTC", metavar="ZONE")
+    fo.add_argument("--poll", type=float, default=0.5, help="seconds between looks at a growing file")
+    fo.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+
     ex = sub.add_parser("explain", help="what a finding code means, why it happens, what to check")
     ex.add_argument("code", nargs="?", help="a finding code; without one, list them all")
     ex.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
@@ -116,11 +131,7 @@ def _report(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         return ExitStatus.ERROR
     render = render_json if args.format == "json" else render_table
     stdout.write(render(report, show_unrecognised=args.show_unrecognised))
-    if args.fail_on == "never":
-        return ExitStatus.OK
-    threshold = Severity(args.fail_on).rank
-    failing = any(f.severity.rank >= threshold for f in report.findings)
-    return ExitStatus.FINDINGS if failing else ExitStatus.OK
+    return _status(report, args.fail_on)
 
 
 def _events(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
@@ -128,6 +139,49 @@ def _events(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     for line in render_events(events(args.files or ["-"], config=config, selection=selection)):
         stdout.write(line)
     return ExitStatus.OK
+
+
+def _follow(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    config = Config(tz=args.tz).with_settings(_thresholds(args.threshold))
+    config.tzinfo()
+    name = "<stdin>" if args.file == "-" else args.file
+    follower = Follower(config, name)
+    jsonl = args.format == "jsonl"
+    interrupted = False
+    try:
+        lines = (io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline=None)
+                 if args.file == "-" else tail(Path(args.file), poll=args.poll))
+        for line in lines:
+            follower.feed(line)
+            _print_changes(follower.changes(), jsonl, stdout)
+    except KeyboardInterrupt:
+        interrupted = True
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise InputError(name, exc.strerror or str(exc)) from None
+    report = follower.finish()
+    _print_changes(follower.changes(), jsonl, stdout)
+    if jsonl:
+        stdout.write(json.dumps({"type": "report", "interrupted": interrupted, "report": report.to_dict()}) + "\n")
+    else:
+        stdout.write(render_table(report))
+    stdout.flush()
+    return _status(report, args.fail_on)
+
+
+def _print_changes(changes: list, jsonl: bool, stdout: IO[str]) -> None:
+    for change in changes:
+        stdout.write(json.dumps(change_record(change)) + "\n" if jsonl else render_change(change))
+        stdout.flush()
+
+
+def _status(report: Report, fail_on: str) -> int:
+    """Return the exit status for *report* under the --fail-on threshold."""
+    if fail_on == "never":
+        return ExitStatus.OK
+    threshold = Severity(fail_on).rank
+    return ExitStatus.FINDINGS if any(f.severity.rank >= threshold for f in report.findings) else ExitStatus.OK
 
 
 def _explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
@@ -141,7 +195,7 @@ def _explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return ExitStatus.OK
 
 
-_HANDLERS = {"report": _report, "events": _events, "explain": _explain}
+_HANDLERS = {"report": _report, "events": _events, "explain": _explain, "follow": _follow}
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,

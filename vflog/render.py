@@ -9,10 +9,11 @@ from typing import Any, Iterable
 
 import tabulate
 
-from .analyze import RoutedEvent
+from .analyze import RoutedEvent, StateChange
 from .catalogue import CODES, Code
 from .framing import NO_YEAR
 from .report import BootReport, Finding, NicReport, Report
+from .rules import Withdrawn
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -141,3 +142,35 @@ def render_codes() -> str:
     """Return the list of every finding code with its summary."""
     rows = [[c.code, c.severity.value, c.summary] for c in CODES.values()]
     return tabulate.tabulate(rows, headers=["code", "severity", "meaning"], tablefmt="simple") + "\n"
+
+
+def change_record(change: object) -> dict[str, Any]:
+    """Return the JSON Lines record of one follow-mode change."""
+    if isinstance(change, StateChange):
+        event = change.event
+        return {"type": "state", "boot": change.boot, "nic": change.nic, "synthetic": change.synthetic,
+                "line": event.line, "t": event.t, "event": event.kind, "from": change.before, "to": change.after}
+    if isinstance(change, Withdrawn):
+        return {"type": "withdrawn", **_finding_dict(change.finding)}
+    return {"type": "finding", **_finding_dict(change)}  # type: ignore[arg-type]
+
+
+def _finding_dict(finding: Finding) -> dict[str, Any]:
+    return {"code": finding.code, "severity": finding.severity.value, "nic": finding.nic, "line": finding.line,
+            "t": finding.t, "message": finding.message, "evidence": list(finding.evidence), "origin": finding.origin}
+
+
+def render_change(change: object) -> str:
+    """Return one human line for a follow-mode change."""
+    if isinstance(change, StateChange):
+        event = change.event
+        when = "-" if event.t is None else f"{event.t:.6f}"
+        return (f"[{when}] {clean(change.synthetic or change.nic)}: {change.before} -> {change.after} "
+                f"({event.kind}, line {event.line})\n")
+    if isinstance(change, Withdrawn):
+        finding = change.finding
+        return f"resolved {finding.code} {clean(finding.nic or '')}: the NIC moved on (line {finding.line})\n"
+    finding = change  # type: ignore[assignment]
+    when = "-" if finding.t is None else f"{finding.t:.6f}"  # type: ignore[attr-defined]
+    return (f"[{when}] {finding.severity.value.upper()} {finding.code}: {clean(finding.message)} "  # type: ignore[attr-defined]
+            f"(line {finding.line})\n")  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ goes on past the threshold, in which case it becomes the state's finding.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Callable, Iterable
 
 import attrs
 
@@ -66,7 +66,17 @@ _NO_DEVICE = ("slot-without-device", "slot_to_device", "no VF PCI device appeare
 _REGISTERED = frozenset({State.VF_REGISTERED, State.LINK_UP, State.DATAPATH_VF, State.DATAPATH_SYNTHETIC})
 
 
-@attrs.define
+@attrs.frozen
+class Withdrawn:
+    """A time-based finding fired while following that no longer holds (the NIC moved on)."""
+
+    finding: Finding
+
+
+Listener = Callable[[object], None]
+
+
+@attrs.define(eq=False)
 class _Draft:
     code: str
     severity: Severity
@@ -103,8 +113,10 @@ def _name(nic: Nic | None) -> str:
 class Rules:
     """Collect the findings of one boot from routed events and machine steps."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, listener: Listener | None = None) -> None:
         self.config = config
+        self._listener = listener
+        self._provisional: dict[tuple[str, int, str], _Draft] = {}
         self._drafts: list[_Draft] = []
         self._groups: dict[object, _Draft] = {}
         self._waits: dict[str, Event] = {}
@@ -139,6 +151,8 @@ class Rules:
         if group is not None:
             self._groups[(code, key, group)] = draft
         self._drafts.append(draft)
+        if self._listener is not None:
+            self._listener(draft.freeze())
 
     def findings(self) -> tuple[Finding, ...]:
         """Return the findings so far, ordered by line."""
@@ -283,33 +297,45 @@ class Rules:
         for nic in nics:
             self._outages(nic)
             self._flapping(nic)
-            self._unfinished(nic, end_t, last_other_line)
+            self._timeout(nic, end_t, last_other_line, final=True)
 
-    def _unfinished(self, nic: Nic, end_t: float | None, last_other_line: int) -> None:
+    def _awaited(self, nic: Nic) -> tuple[str, str, str, int, float | None] | None:
+        """Return what the NIC is waiting for: (code, threshold name, what, since line, since time)."""
         wait = self._waits.get(nic.key)
         timeout = _TIMEOUTS.get(nic.state)
         if wait is not None and nic.state is not State.DATAPATH_VF:
-            code, limit, awaited = "association-wait", "association_max", "the host's VF association never came"
-            since_line, since_t = wait.line, wait.t
-        elif timeout is not None:
-            code, limit, awaited = timeout
-            if nic.state is State.PCI_PRESENT and (nic.vf is None or nic.vf.device_id is None):
-                code, limit, awaited = _NO_DEVICE
-            since_line, since_t = nic.state_line, nic.state_t
-        else:
+            return "association-wait", "association_max", "the host's VF association never came", wait.line, wait.t
+        if timeout is None:
+            return None
+        code, limit, awaited = timeout
+        if nic.state is State.PCI_PRESENT and (nic.vf is None or nic.vf.device_id is None):
+            code, limit, awaited = _NO_DEVICE
+        return code, limit, awaited, nic.state_line, nic.state_t
+
+    def _timeout(self, nic: Nic, now: float | None, last_other_line: int, *, final: bool) -> None:
+        """Report what the NIC still waits for at time *now*: its finding once past the threshold,
+        ``incomplete`` at the end of the log when the wait cannot be judged."""
+        awaited = self._awaited(nic)
+        if awaited is None:
+            return
+        code, limit, what, since_line, since_t = awaited
+        if (nic.key, since_line, code) in self._provisional:
             return
         threshold = getattr(self.config, limit)
-        elapsed = None if (end_t is None or since_t is None) else end_t - since_t
+        elapsed = None if (now is None or since_t is None) else now - since_t
         quotes = dict([self._state_text[nic.key]]) if nic.key in self._state_text else {}
+        wait = self._waits.get(nic.key)
         if wait is not None:
             quotes[wait.line] = wait.message
         evidence = [since_line]
         if code == "vf-not-readded" and nic.outages and nic.outages[-1].end_line is None:
             evidence.append(nic.outages[-1].start_line)
         if elapsed is not None and elapsed >= threshold and last_other_line > since_line:
-            self.add(code, nic, None, f"{_name(nic)}: {awaited} ({_ago(elapsed)} in state {nic.state.value} until the log ends)",
+            ending = "until the log ends" if final else "so far"
+            self.add(code, nic, None, f"{_name(nic)}: {what} ({_ago(elapsed)} in state {nic.state.value} {ending})",
                      evidence, quotes=quotes, t=since_t)
-        else:
+            self._provisional[(nic.key, since_line, code)] = self._drafts[-1]
+        elif final:
             if elapsed is None:
                 how_long = "no timestamps"
             elif elapsed < threshold:
@@ -317,8 +343,25 @@ class Rules:
             else:
                 how_long = "no other log lines after it: the log looks filtered or cut"
             self.add("incomplete", nic, None,
-                     f"{_name(nic)}: the log ends in state {nic.state.value} ({how_long}); it cannot tell whether {awaited}",
+                     f"{_name(nic)}: the log ends in state {nic.state.value} ({how_long}); it cannot tell whether {what}",
                      [since_line], quotes=quotes, t=since_t)
+
+    def tick(self, nics: Iterable[Nic], now: float, last_other_line: int) -> None:
+        """Follow mode: fire the time-based findings whose threshold the stream's clock has passed."""
+        for nic in nics:
+            self._timeout(nic, now, last_other_line, final=False)
+
+    def moved(self, nic: Nic) -> None:
+        """Withdraw a time-based finding fired while following once the NIC leaves that state."""
+        for key in [k for k in self._provisional if k[0] == nic.key]:
+            awaited = self._awaited(nic)
+            if awaited is not None and (nic.key, awaited[3], awaited[0]) == key:
+                continue
+            draft = self._provisional.pop(key)
+            if draft in self._drafts:
+                self._drafts.remove(draft)
+                if self._listener is not None:
+                    self._listener(Withdrawn(draft.freeze()))
 
     def _outages(self, nic: Nic) -> None:
         for outage in nic.outages:
