@@ -42,6 +42,7 @@ EXPECTED = {
     "finding-time-regression.log": {"time-regression"},
     "finding-incomplete.log": set(),
     "finding-vf-managed-by-userspace.log": {"vf-managed-by-userspace"},
+    "freebsd-hn.log": set(),
 }
 
 #: Sample -> the final data path of every NIC, by synthetic name.
@@ -53,6 +54,7 @@ DATAPATHS = {
     "finding-vf-not-readded.log": {"eth0": "synthetic"},
     "finding-ends-on-synthetic.log": {"eth0": "synthetic"},
     "finding-datapath-flapping.log": {"eth0": "vf"},
+    "freebsd-hn.log": {"hn0": "vf"},
 }
 
 
