@@ -51,7 +51,7 @@ class Boot:
         self.config = config
         self.nics: dict[str, Nic] = {}
         self.rules = Rules(config, listener)
-        self.correlator = Correlator(self._deliver, self.nics, self._new_nic)
+        self.correlator = Correlator(self._deliver, self.nics, self._new_nic, config.max_nics)
         self.kernel: str | None = None
         self.clock: str | None = None
         self.t_start: float | None = None
@@ -107,8 +107,27 @@ class Boot:
             self.t_end = end_t
         self.rules.finish(self.nics.values(), self.t_end, self.last_other_line)
         nics = tuple(_nic_report(nic) for nic in sorted(self.nics.values(), key=_nic_order))
+        notes = list(self.rules.notes())
+        if self.correlator.untracked:
+            notes.append(f"{self.correlator.untracked} event(s) of NICs beyond the limit of "
+                         f"{self.config.max_nics} were not tracked")
+        if self.correlator.dropped:
+            notes.append(f"{self.correlator.dropped} event(s) could not be tied to a NIC in time and were dropped")
         return BootReport(self.index, self.start_line, self.end_line, self.t_start, self.t_end,
-                          self.clock, self.kernel, nics, self.rules.findings())
+                          self.clock, self.kernel, nics, self.rules.findings(), tuple(notes))
+
+
+def _repeated_boots(boots: list[BootReport]) -> list[str]:
+    """Return a note for each boot that repeats an earlier one exactly (a log concatenated twice)."""
+    seen: dict[tuple[object, ...], int] = {}
+    notes = []
+    for boot in boots:
+        signature = (boot.end_line - boot.start_line, boot.t_start, boot.t_end,
+                     tuple((n.key, n.state, len(n.timeline)) for n in boot.nics))
+        if boot.nics and signature in seen:
+            notes.append(f"boot {boot.index} repeats boot {seen[signature]} exactly (the log holds the same lines twice?)")
+        seen.setdefault(signature, boot.index)
+    return notes
 
 
 def _nic_order(nic: Nic) -> tuple[int, str]:
@@ -156,6 +175,7 @@ class Analyzer:
         self.unrecognised_count = 0
         self.lines = 0
         self.events = 0
+        self.dropped_boots = 0
         self._boot = Boot(0, 1, self.config, sink, listener)
         self._last_mono: float | None = None
         self._previous: Record | None = None
@@ -259,9 +279,16 @@ class Analyzer:
         findings = tuple(attrs.evolve(f, origin=self._locate(f.line)) if f.line else f for f in boot.findings)
         return attrs.evolve(boot, findings=findings)
 
+    def _keep(self, boot: BootReport) -> None:
+        """Keep the report of a finished boot; past max_boots only the newest are kept."""
+        self.boots.append(boot)
+        if len(self.boots) > self.config.max_boots:
+            self.boots.pop(0)
+            self.dropped_boots += 1
+
     def _new_boot(self, line: int, previous: Record | None) -> None:
-        self.boots.append(self._close_boot(self._end_time(previous)))
-        self._boot = Boot(len(self.boots), line, self.config, self._sink, self._listener)
+        self._keep(self._close_boot(self._end_time(previous)))
+        self._boot = Boot(self._boot.index + 1, line, self.config, self._sink, self._listener)
         self._last_mono = None
 
     def _end_time(self, last: Record | None) -> float | None:
@@ -276,10 +303,13 @@ class Analyzer:
         for record in self._reader.flush():
             self.record(record)
         if self._boot.events or not self.boots:
-            self.boots.append(self._close_boot(self._end_time(self._previous)))
+            self._keep(self._close_boot(self._end_time(self._previous)))
         stats = Stats(self.lines, self.events, self.unrecognised_count)
+        notes = [f"{self.dropped_boots} older boot(s) beyond the limit of {self.config.max_boots} are not reported"] \
+            if self.dropped_boots else []
+        notes.extend(_repeated_boots(self.boots))
         return Report(source, tuple(self.boots), stats, tuple(self.unrecognised), sources or (source,),
-                      inputs=tuple(self.spans))
+                      inputs=tuple(self.spans), notes=tuple(notes))
 
 
 def _run(analyzer: Analyzer, sources: Iterable[Source], selection: Selection,
@@ -327,7 +357,7 @@ def analyze_files(sources: Iterable[Source], *, config: Config | None = None, si
         name, _, reason = first.partition(": ")
         raise InputError(name, reason)
     report = analyzer.finish(", ".join(names) or "<input>", names)
-    return attrs.evolve(report, errors=errors, notes=notes)
+    return attrs.evolve(report, errors=errors, notes=notes + report.notes)
 
 
 @attrs.frozen
@@ -339,12 +369,13 @@ class RoutedEvent:
     event: Event
 
 
-def events(source: Source, *, config: Config | None = None, selection: Selection = Selection()) -> Iterator[RoutedEvent]:
+def events(source: Source, *, config: Config | None = None, selection: Selection = Selection(),
+           limits: Limits = Limits()) -> Iterator[RoutedEvent]:
     """Yield every recognised event of *source* with its boot and NIC, in line order per boot."""
     collected: list[RoutedEvent] = []
     analyzer = Analyzer(config, lambda boot, nic, event: collected.append(RoutedEvent(boot, nic, event)))
     sources = source if isinstance(source, list) else [source]
-    _run(analyzer, sources, selection, Limits())
+    _run(analyzer, sources, selection, limits)
     analyzer.finish()
     collected.sort(key=lambda r: (r.boot, r.event.line))
     yield from collected

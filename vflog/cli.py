@@ -16,10 +16,10 @@ from . import __version__
 from .analyze import analyze_files, events
 from .catalogue import CODES, Severity
 from .config import Config
-from .sources import Selection
+from .sources import Limits, Selection
 from .errors import InputError, UsageError, VflogError
 from .follow import Follower, tail
-from .render import (change_record, render_change, render_code, render_codes, render_events, render_json,
+from .render import (change_record, clean, render_change, render_code, render_codes, render_events, render_json,
                      render_table)
 from .report import Report
 
@@ -58,13 +58,30 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
                         help="in directories and archives, never read members matching GLOB")
     parser.add_argument("--tz", default="UTC", metavar="ZONE",
                         help="time zone of wall-clock times that carry no offset (default: UTC)")
+    parser.add_argument("--max-bytes", type=_size, default=Limits().max_bytes, metavar="SIZE",
+                        help="stop decompressing an input beyond SIZE (e.g. 4G, 500M; default 4G)")
+    parser.add_argument("--max-ratio", type=float, default=Limits().max_ratio, metavar="N",
+                        help="stop an input that expands more than N times its compressed size (default 200)")
+    parser.add_argument("--max-depth", type=int, default=Limits().max_depth, metavar="N",
+                        help="archives nested deeper than N are skipped (default 3)")
 
 
-def _settings(args: argparse.Namespace) -> tuple[Config, Selection]:
-    """Return the analysis settings and the member selection the options ask for."""
+def _size(text: str) -> int:
+    """Parse 4G, 500M, 64K or a plain number of bytes."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    text = text.strip().upper().rstrip("B")
+    try:
+        return int(float(text[:-1]) * units[text[-1]]) if text and text[-1] in units else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}") from None
+
+
+def _settings(args: argparse.Namespace) -> tuple[Config, Selection, Limits]:
+    """Return the analysis settings, the member selection and the input limits the options ask for."""
     config = Config(tz=args.tz).with_settings(_thresholds(args.threshold))
     config.tzinfo()
-    return config, Selection(tuple(args.include), tuple(args.exclude))
+    limits = Limits(max_bytes=args.max_bytes, max_ratio=args.max_ratio, max_depth=args.max_depth)
+    return config, Selection(tuple(args.include), tuple(args.exclude)), limits
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
                         help="exit 1 when a finding has at least this severity (default: error)")
     report.add_argument("--show-unrecognised", action="store_true", help="list driver lines the grammar does not know")
+    report.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE (atomically) instead of stdout")
     report.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
                         help="change a threshold, e.g. readd_max=600 (see README)")
     _input_options(report)
@@ -121,22 +139,35 @@ def _with_default_command(argv: Sequence[str]) -> list[str]:
 
 
 def _report(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    config, selection = _settings(args)
-    report = analyze_files(args.files or ["-"], config=config, selection=selection)
+    config, selection, limits = _settings(args)
+    report = analyze_files(args.files or ["-"], config=config, selection=selection, limits=limits)
     for error in report.errors:
-        print(f"vflog: {error}", file=stderr)
-    for note in report.notes:
-        print(f"vflog: note: {note}", file=stderr)
+        print(f"vflog: {clean(error)}", file=stderr)
     if report.errors and not report.stats.lines:
         return ExitStatus.ERROR
     render = render_json if args.format == "json" else render_table
-    stdout.write(render(report, show_unrecognised=args.show_unrecognised))
+    _write(render(report, show_unrecognised=args.show_unrecognised), args.output, stdout)
     return _status(report, args.fail_on)
 
 
+def _write(text: str, output: str | None, stdout: IO[str]) -> None:
+    """Write *text* to stdout, or atomically to *output* (a temporary file renamed into place)."""
+    if not output or output == "-":
+        stdout.write(text)
+        return
+    target = Path(output)
+    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, target)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise InputError(output, f"cannot be written ({exc.strerror or exc})") from None
+
+
 def _events(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    config, selection = _settings(args)
-    for line in render_events(events(args.files or ["-"], config=config, selection=selection)):
+    config, selection, limits = _settings(args)
+    for line in render_events(events(args.files or ["-"], config=config, selection=selection, limits=limits)):
         stdout.write(line)
     return ExitStatus.OK
 
@@ -212,10 +243,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0)
     except UsageError as exc:
-        print(f"vflog: usage error: {exc}", file=stderr)
+        print(f"vflog: usage error: {clean(str(exc))}", file=stderr)
         return ExitStatus.ERROR
     except VflogError as exc:
-        print(f"vflog: error: {exc}", file=stderr)
+        print(f"vflog: error: {clean(str(exc))}", file=stderr)
         return ExitStatus.ERROR
     except KeyboardInterrupt:
         print("vflog: interrupted", file=stderr)
@@ -226,7 +257,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     except Exception as exc:  # the single error boundary: never a bare traceback
         if show_traceback:
             traceback.print_exc(file=stderr)
-        print(f"vflog: internal error: {type(exc).__name__}: {exc} (run with --traceback for details)", file=stderr)
+        print(f"vflog: internal error: {type(exc).__name__}: {clean(str(exc))} (run with --traceback for details)",
+              file=stderr)
         return ExitStatus.ERROR
 
 

@@ -28,6 +28,9 @@ class Config:
     boot_regression: float = 1.0
     timeline_limit: int = 1000
     unrecognised_limit: int = 1000
+    max_nics: int = 512
+    max_boots: int = 1000
+    max_findings_per_code: int = 200
     tz: str = "UTC"
 
     def tzinfo(self) -> datetime.tzinfo:

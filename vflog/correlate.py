@@ -32,6 +32,8 @@ _SYNTHETIC_DRIVERS = frozenset({"hv_netvsc", "hn"})
 #: User-space programs whose lines name an interface.
 _USERSPACE = frozenset({"systemd-networkd", "NetworkManager"})
 _PENDING_LIMIT = 256
+_PENDING_KEYS = 4096
+_NAME_LIMIT = 1 << 16
 
 Deliver = Callable[[str | None, Event], None]
 
@@ -45,8 +47,11 @@ def is_nic_function(event: Event) -> bool:
 class Correlator:
     """Route each event of one boot to the key of its NIC (or None when it belongs to no NIC)."""
 
-    def __init__(self, deliver: Deliver, nics: dict[str, Nic], new_nic: Callable[[str], Nic]) -> None:
+    def __init__(self, deliver: Deliver, nics: dict[str, Nic], new_nic: Callable[[str], Nic],
+                 max_nics: int = 512) -> None:
         self._downstream = deliver
+        self._max_nics = max_nics
+        self.untracked = 0
         self._nics = nics
         self._new_nic = new_nic
         self._by_synthetic: dict[str, str] = {}
@@ -102,6 +107,10 @@ class Correlator:
 
     def _netvsc(self, event: Event) -> None:
         key = str(event.device)
+        if key not in self._nics and len(self._nics) >= self._max_nics:
+            self.untracked += 1  # adversarial input: millions of distinct fake GUIDs
+            self._deliver(None, event)
+            return
         nic = self._nic(key)
         if event.kind == "renamed":
             old = event.get("old")
@@ -119,6 +128,8 @@ class Correlator:
         guid = str(event.device)
         if event.kind == "host_bridge":
             domain = str(event.get("bus")).split(":", 1)[0]
+            if len(self._guid_domain) >= _NAME_LIMIT:
+                self._guid_domain.clear()
             self._guid_domain[guid] = domain
             for held in self._pending.pop("guid:" + guid, []):
                 self._domain_event(domain, held)
@@ -189,6 +200,11 @@ class Correlator:
 
     # -- ties ------------------------------------------------------------
     def _hold(self, where: str, event: Event) -> None:
+        if where not in self._pending and len(self._pending) >= _PENDING_KEYS:
+            oldest = next(iter(self._pending))
+            for stale in self._pending.pop(oldest):
+                self.dropped += 1
+                self._deliver(None, stale)
         held = self._pending.setdefault(where, [])
         if len(held) >= _PENDING_LIMIT:
             held.pop(0)
@@ -196,6 +212,9 @@ class Correlator:
         held.append(event)
 
     def _learn_name(self, name: str, key: str) -> None:
+        if len(self._by_vf_name) >= _NAME_LIMIT:
+            for old in list(self._by_vf_name)[: _NAME_LIMIT // 2]:
+                del self._by_vf_name[old]
         self._by_vf_name[name] = key
         for held in self._pending.pop("name:" + name, []):
             domain = held.pci_domain
@@ -236,9 +255,13 @@ class Correlator:
                         self._deliver(None, event)
                 elif len(candidates) == 1:
                     self._tie(name, candidates[0])
-                else:
+                elif len(self._nics) < self._max_nics:
                     self._nic("pci:" + name)
                     self._tie(name, "pci:" + name)
+                else:
+                    self.untracked += len(self._pending.pop(where))
+                    for event in held:
+                        self._deliver(None, event)
             elif kind == "name":
                 self._pending.pop(where)
                 for event in held:

@@ -24,12 +24,21 @@ class Follower:
         self._analyzer = Analyzer(config, listener=self._changes.append)
         self._analyzer.start_input(name, 1)
         self._number = 0
+        self._partial = ""
         self.name = name
 
     def feed(self, line: str) -> None:
         """Take the next line of the stream."""
         self._number += 1
         self._analyzer.feed(self._number, line.rstrip("\r\n"))
+
+    def feed_text(self, chunk: str) -> None:
+        """Take a chunk of the stream cut anywhere, even in the middle of a line."""
+        text = self._partial + chunk
+        lines = text.split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            self.feed(line)
 
     def changes(self) -> list[Change]:
         """Return (and forget) the state changes and findings since the last call."""
@@ -38,6 +47,9 @@ class Follower:
 
     def finish(self) -> Report:
         """End the stream: apply the end-of-log rules and return the final report."""
+        if self._partial:
+            self.feed(self._partial)
+            self._partial = ""
         return self._analyzer.finish(self.name, (self.name,))
 
 

@@ -31,7 +31,7 @@ _INT_TOKENS = frozenset({"SLOT", "NUM", "ERR", "VPORT", "PORT", "PD", "DB"})
 #: Token types whose field has another name than the terminal.
 _FIELD_NAMES = {"REST": "text", "VF_UNIT": "vf"}
 
-_CACHE_LIMIT = 1 << 16
+_CACHE_LIMIT = 1 << 12
 _cache: dict[str, Event | ParseError] = {}
 
 

@@ -15,12 +15,12 @@ from .framing import NO_YEAR
 from .report import BootReport, Finding, NicReport, Report
 from .rules import Withdrawn
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def clean(text: str) -> str:
-    """Return *text* with control characters and escape sequences made visible and harmless."""
-    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group(0)), text)
+    """Return *text* with control characters, escape sequences and bidi overrides made visible and harmless."""
+    return _CONTROL.sub(lambda m: "\\u%04x" % ord(m.group(0)) if ord(m.group(0)) > 0xff else "\\x%02x" % ord(m.group(0)), text)
 
 
 def _time(t: float | None, clock: str | None) -> str:
@@ -74,6 +74,8 @@ def render_table(report: Report, *, show_unrecognised: bool = False) -> str:
                       f"{report.stats.events} recognised, {report.stats.unrecognised} unrecognised"]
     for error in report.errors:
         out.append(f"input error: {clean(error)}")
+    for note in report.notes:
+        out.append(f"note: {clean(note)}")
     for boot in report.boots:
         span = f"{_time(boot.t_start, boot.clock)} .. {_time(boot.t_end, boot.clock)}"
         clock = f" ({boot.clock} clock)" if boot.clock else " (no timestamps)"
@@ -87,6 +89,8 @@ def render_table(report: Report, *, show_unrecognised: bool = False) -> str:
         else:
             out.append("  no virtual NIC with Accelerated Networking lines in this boot")
         nics = {n.key: n for n in boot.nics}
+        for note in boot.notes:
+            out.append(f"note: {clean(note)}")
         if boot.findings:
             out.append("Findings:")
             for finding in boot.findings:

@@ -100,6 +100,7 @@ class BootReport:
     kernel: str | None
     nics: tuple[NicReport, ...]
     findings: tuple[Finding, ...]
+    notes: tuple[str, ...] = ()
 
 
 @attrs.frozen

@@ -117,6 +117,8 @@ class Rules:
         self.config = config
         self._listener = listener
         self._provisional: dict[tuple[str, int, str], _Draft] = {}
+        self._counts: dict[str, int] = {}
+        self._suppressed: dict[str, int] = {}
         self._drafts: list[_Draft] = []
         self._groups: dict[object, _Draft] = {}
         self._waits: dict[str, Event] = {}
@@ -131,8 +133,8 @@ class Rules:
     # -- recording ---------------------------------------------------------
     def add(self, code: str, nic: Nic | str | None, event: Event | None, message: str,
             evidence: Iterable[int] = (), *, severity: Severity | None = None, group: object = None,
-            quotes: dict[int, str] | None = None, t: float | None = None) -> None:
-        """Add a finding, or extend the finding of the same *group* with more evidence."""
+            quotes: dict[int, str] | None = None, t: float | None = None) -> _Draft | None:
+        """Add a finding, or extend the finding of the same *group* with more evidence; return the new one."""
         key = nic.key if isinstance(nic, Nic) else nic
         lines = [event.line] if event is not None else []
         lines.extend(evidence)
@@ -144,7 +146,11 @@ class Rules:
                 if len(existing.evidence) < _EVIDENCE_LIMIT:
                     existing.evidence.extend(lines)
                     existing.texts.update(texts)
-                return
+                return None
+        if self._counts.get(code, 0) >= self.config.max_findings_per_code:
+            self._suppressed[code] = self._suppressed.get(code, 0) + 1
+            return None
+        self._counts[code] = self._counts.get(code, 0) + 1
         draft = _Draft(code, severity or CODES[code].severity, key,
                        event.line if event is not None else (lines[0] if lines else None),
                        event.t if event is not None else t, message, lines, texts)
@@ -153,6 +159,12 @@ class Rules:
         self._drafts.append(draft)
         if self._listener is not None:
             self._listener(draft.freeze())
+        return draft
+
+    def notes(self) -> tuple[str, ...]:
+        """Return what the rules left out (findings beyond the per-code limit)."""
+        return tuple(f"{count} more {code} finding(s) beyond the limit of {self.config.max_findings_per_code} "
+                     f"are not listed" for code, count in sorted(self._suppressed.items()))
 
     def findings(self) -> tuple[Finding, ...]:
         """Return the findings so far, ordered by line."""
@@ -332,9 +344,10 @@ class Rules:
             evidence.append(nic.outages[-1].start_line)
         if elapsed is not None and elapsed >= threshold and last_other_line > since_line:
             ending = "until the log ends" if final else "so far"
-            self.add(code, nic, None, f"{_name(nic)}: {what} ({_ago(elapsed)} in state {nic.state.value} {ending})",
-                     evidence, quotes=quotes, t=since_t)
-            self._provisional[(nic.key, since_line, code)] = self._drafts[-1]
+            draft = self.add(code, nic, None, f"{_name(nic)}: {what} ({_ago(elapsed)} in state {nic.state.value} {ending})",
+                             evidence, quotes=quotes, t=since_t)
+            if draft is not None:
+                self._provisional[(nic.key, since_line, code)] = draft
         elif final:
             if elapsed is None:
                 how_long = "no timestamps"

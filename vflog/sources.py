@@ -171,29 +171,64 @@ class _Decompressing(io.RawIOBase):
         return size
 
     def _step(self) -> None:
-        data = self._inner.read(1 << 16)
-        if not data:
-            self._done = True
-            if not getattr(self._engine, "eof", True) and self._total:
-                raise InputError(self._name, f"ends before its {self._kind} stream does (truncated)")
-            return
+        """Decompress the next piece, at most 1 MiB at a time so a bomb never fills memory."""
+        engine = self._engine
+        tail = getattr(engine, "unconsumed_tail", b"")  # zlib keeps input it has not expanded yet
+        if tail:
+            data = tail
+        elif getattr(engine, "needs_input", True) is False:  # bz2 / lzma have output pending
+            data = b""
+        else:
+            data = self._inner.read(1 << 14)
+            if not data:
+                self._done = True
+                if not getattr(engine, "eof", True) and self._total:
+                    raise InputError(self._name, f"ends before its {self._kind} stream does (truncated)")
+                return
         try:
-            out = self._engine.decompress(data)
+            out = self._expand(data)
             while getattr(self._engine, "eof", False) and getattr(self._engine, "unused_data", b""):
                 rest = self._engine.unused_data  # several compressed members one after another
                 self._engine = _decompressor(self._kind, self._name)
-                out += self._engine.decompress(rest)
-        except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError) as exc:
-            raise InputError(self._name, f"is damaged {self._kind} data ({exc})") from None
-        except Exception as exc:  # zstandard.ZstdError
+                out += self._expand(rest)
+        except InputError:
+            raise
+        except Exception as exc:  # zlib.error, OSError, LZMAError, EOFError, zstandard.ZstdError
             raise InputError(self._name, f"is damaged {self._kind} data ({exc})") from None
         self._total += len(out)
-        limits = self._limits
-        if self._total > limits.max_bytes:
-            raise InputError(self._name, f"expands beyond {limits.max_bytes >> 20} MiB; stopped (decompression bomb?)")
-        if self._compressed and self._total > 1 << 20 and self._total > self._compressed * limits.max_ratio:
-            raise InputError(self._name, f"expands more than {limits.max_ratio:.0f}x; stopped (decompression bomb?)")
+        _check_growth(self._name, self._total, self._compressed, self._limits)
         self._out = out
+
+    def _expand(self, data: bytes) -> bytes:
+        if self._kind == "zstd":
+            return self._engine.decompress(data)  # type: ignore[no-any-return]
+        return self._engine.decompress(data, 1 << 20)  # type: ignore[no-any-return]
+
+
+class _Capped(io.RawIOBase):
+    """An archive member's bytes, bounded like a decompression (zip members inflate on their own)."""
+
+    def __init__(self, inner: IO[bytes], name: str, compressed: int | None, limits: Limits) -> None:
+        self._inner, self._name, self._compressed, self._limits = inner, name, compressed, limits
+        self._total = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._inner.read(len(buffer))
+        self._total += len(data)
+        _check_growth(self._name, self._total, self._compressed, self._limits)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _check_growth(name: str, total: int, compressed: int | None, limits: Limits) -> None:
+    """Stop an input whose expanded size passes the limits (a decompression bomb)."""
+    if total > limits.max_bytes:
+        raise InputError(name, f"expands beyond {limits.max_bytes >> 20} MiB; stopped (decompression bomb?)")
+    if compressed and total > 1 << 20 and total > compressed * limits.max_ratio:
+        raise InputError(name, f"expands more than {limits.max_ratio:.0f}x; stopped (decompression bomb?)")
 
 
 def _plain(stream: IO[bytes], name: str, size: int | None, limits: Limits) -> IO[bytes]:
@@ -275,7 +310,7 @@ def _member_inputs(opener: Callable[[str], IO[bytes]], names: list[str], sizes: 
 
 
 def _bytes_input(open_bytes: Callable[[], IO[bytes]], name: str, size: int | None, selection: Selection,
-                 limits: Limits, depth: int, note: str | None = None) -> Iterator[Input]:
+                 limits: Limits, depth: int, note: str | None = None, path: Path | None = None) -> Iterator[Input]:
     """Yield the inputs inside one byte stream: itself, or the members of the archive it is."""
     if depth > limits.max_depth:
         yield Input(name, _failing(name, f"archives nested deeper than {limits.max_depth}; skipped"))
@@ -291,7 +326,7 @@ def _bytes_input(open_bytes: Callable[[], IO[bytes]], name: str, size: int | Non
         yield Input(name, _failing(name, f"cannot be opened ({exc})"))
         return
     if head.startswith(_ZIP) or _is_tar(head):
-        yield from _archive_inputs(plain, name, selection, limits, depth)
+        yield from _archive_inputs(plain, name, selection, limits, depth, path)
         return
     yield Input(name, _text_lines(plain, name, limits), note)
 
@@ -300,18 +335,31 @@ def _is_tar(head: bytes) -> bool:
     return len(head) >= 262 and head[257:262] == b"ustar"
 
 
-def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: Limits, depth: int) -> Iterator[Input]:
-    """Yield the kernel-log members of a tar or zip archive, read in memory."""
+def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: Limits, depth: int,
+                    path: Path | None = None) -> Iterator[Input]:
+    """Yield the kernel-log members of a tar or zip archive, read without extracting anything.
+
+    An archive given as a file is read in place (random access); one inside a stream or another
+    archive is buffered in memory, within the size limit.
+    """
     try:
-        data = stream.read(limits.max_bytes + 1)
-        if len(data) > limits.max_bytes:
-            raise InputError(name, f"is larger than {limits.max_bytes >> 20} MiB; stopped")
-        buffer = io.BytesIO(data)
-        if data.startswith(_ZIP):
-            archive = zipfile.ZipFile(buffer)
-            infos = [i for i in archive.infolist() if not i.is_dir()]
-            names, sizes, notes = [], {}, []
-            for info in infos:
+        if path is not None:
+            source: IO[bytes] | str = str(path)
+        else:
+            data = stream.read(limits.max_bytes + 1)
+            if len(data) > limits.max_bytes:
+                raise InputError(name, f"is larger than {limits.max_bytes >> 20} MiB; stopped")
+            source = io.BytesIO(data)
+        head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""  # type: ignore[attr-defined]
+        is_zip = head.startswith(_ZIP) if path is not None else source.getvalue().startswith(_ZIP)  # type: ignore[union-attr]
+        notes: list[str] = []
+        names: list[str] = []
+        sizes: dict[str, int] = {}
+        if is_zip:
+            archive = zipfile.ZipFile(source)
+            for info in archive.infolist():
+                if info.is_dir():
+                    continue
                 if _unsafe(info.filename) or (info.external_attr >> 16) & 0o170000 == 0o120000:
                     notes.append(info.filename)
                     continue
@@ -319,25 +367,28 @@ def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: 
                 sizes[info.filename] = info.compress_size
             opener: Callable[[str], IO[bytes]] = lambda member: archive.open(member)  # noqa: E731
         else:
-            tar = tarfile.open(fileobj=buffer, mode="r:")
-            members = {}
-            notes = []
+            tar = tarfile.open(name=source, mode="r:*") if isinstance(source, str) else tarfile.open(fileobj=source, mode="r:")
+            members: dict[str, tarfile.TarInfo] = {}
             for member in tar.getmembers():
                 if not member.isfile() or _unsafe(member.name):
                     if not member.isdir():
                         notes.append(member.name)
                     continue
                 members[member.name] = member
+                sizes[member.name] = (_size(path) or 0) if path is not None else len(source.getvalue())  # type: ignore[union-attr]
             names = list(members)
-            sizes = {n: m.size for n, m in members.items()}
             opener = lambda member: tar.extractfile(members[member])  # type: ignore[assignment,return-value] # noqa: E731
     except InputError as exc:
         yield Input(name, _failing(name, exc.reason))
         return
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as exc:
         yield Input(name, _failing(name, f"is a damaged archive ({exc})"))
         return
-    for item in _member_inputs(opener, names, sizes, name, selection, limits, depth):
+
+    def capped(member: str) -> IO[bytes]:
+        return io.BufferedReader(_Capped(opener(member), f"{name}!{member}", sizes.get(member) or None, limits))
+
+    for item in _member_inputs(capped, names, sizes, name, selection, limits, depth):
         if notes and item.note is None:
             item = attrs.evolve(item, note=f"skipped {len(notes)} link/device/unsafe member(s): {', '.join(notes[:5])}")
             notes = []
@@ -376,7 +427,7 @@ def open_inputs(source: Source, *, selection: Selection = Selection(), limits: L
             yield Input(name, _failing(name, "no such file"))
             return
         size = _size(path)
-        yield from _bytes_input(lambda: _open_file(path, name), name, size, selection, limits, 0)
+        yield from _bytes_input(lambda: _open_file(path, name), name, size, selection, limits, 0, path=path)
         return
     if isinstance(source, bytes):
         yield from _bytes_input(lambda: io.BytesIO(source), "<bytes>", len(source), selection, limits, 0)

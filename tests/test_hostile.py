@@ -1,0 +1,245 @@
+"""Hostile and broken input: bombs, traversal archives, terminal escapes, floods, odd files.
+
+Every hostile input is built inside the test itself.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import json
+import lzma
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import vflog
+from vflog.cli import main
+from vflog.sources import Limits
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+BOOT = (SAMPLES / "normal-boot.log").read_bytes()
+GUID = "000d3af5-76bd-000d-3af5-76bd000d3af5"
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    return main(list(argv), {}, out, err), out.getvalue(), err.getvalue()
+
+
+ZEROS = b"\0" * (64 << 20)
+
+
+@pytest.mark.parametrize("pack", [gzip.compress, bz2.compress, lzma.compress], ids=["gz", "bz2", "xz"])
+def test_decompression_bomb_is_stopped(tmp_path: Path, pack) -> None:
+    """A tiny file that would expand to 64 MiB of zeros is stopped by the ratio limit, with a clear error."""
+    bomb = tmp_path / "kern.log.bomb"
+    bomb.write_bytes(pack(ZEROS))
+    assert bomb.stat().st_size < 1 << 20
+    report = vflog.analyze_files([str(bomb)])
+    assert report.errors and "decompression bomb" in report.errors[0]
+    status, _, err = run("report", str(bomb))
+    assert status in (0, 2) and "decompression bomb" in err and "Traceback" not in err
+
+
+def test_zstd_and_zip_bombs_are_stopped(tmp_path: Path) -> None:
+    """The limit holds for zstd and for a zip member that inflates by itself."""
+    zstandard = pytest.importorskip("zstandard")
+    zst = tmp_path / "big.zst"
+    zst.write_bytes(zstandard.ZstdCompressor().compress(ZEROS))
+    assert "decompression bomb" in vflog.analyze_files([str(zst)]).errors[0]
+    archive = tmp_path / "logs.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("var/log/kern.log", ZEROS)
+    assert "decompression bomb" in vflog.analyze_files([str(archive)]).errors[0]
+
+
+def test_size_limit_is_configurable(tmp_path: Path) -> None:
+    """--max-bytes stops an input at the given size even when its ratio is modest."""
+    path = tmp_path / "dmesg.gz"
+    path.write_bytes(gzip.compress(BOOT * 200))
+    report = vflog.analyze_files([str(path)], limits=Limits(max_bytes=1 << 20))
+    assert "expands beyond" in report.errors[0] and report.stats.lines > 0
+    status, _, err = run("report", "--max-bytes", "1M", str(path))
+    assert status in (0, 1) and "expands beyond" in err  # what was read before the limit is analysed
+
+
+def test_traversal_links_and_devices_in_a_tar_are_never_written(tmp_path: Path) -> None:
+    """Members with ../, absolute paths, symlinks, hard links and devices are skipped with a note."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name in ("../../evil.log", "/etc/cron.d/evil", "var/log/kern.log"):
+            info = tarfile.TarInfo(name)
+            info.size = len(BOOT)
+            tar.addfile(info, io.BytesIO(BOOT))
+        for name, kind in (("var/log/link", tarfile.SYMTYPE), ("var/log/hard", tarfile.LNKTYPE),
+                           ("var/log/dev", tarfile.CHRTYPE)):
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            info.linkname = "/etc/shadow"
+            tar.addfile(info)
+    archive = tmp_path / "x" / "sos.tar.gz"
+    archive.parent.mkdir()
+    archive.write_bytes(buffer.getvalue())
+    before = set(tmp_path.rglob("*"))
+    report = vflog.analyze_files([str(archive)])
+    assert set(tmp_path.rglob("*")) == before and not Path("/etc/cron.d/evil").exists()
+    assert report.sources == (f"{archive}!var/log/kern.log",)
+    assert any("skipped" in note and "link" in note for note in report.notes)
+    assert report.boots[0].nics[0].datapath == "vf"
+
+
+def test_nested_archives_have_a_depth_limit(tmp_path: Path) -> None:
+    """A zip in a zip in a zip ... beyond the depth limit is an error, not a recursion."""
+    data = BOOT
+    name = "kern.log"
+    for level in range(6):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as zf:
+            zf.writestr(name, data)
+        data, name = buffer.getvalue(), f"kern.log.{level}.zip"
+    path = tmp_path / "deep.zip"
+    path.write_bytes(data)
+    report = vflog.analyze_files([str(path)], selection=vflog.analyze.__globals__["Selection"](include=("*",)))
+    assert report.errors and "nested deeper" in report.errors[0]
+
+
+def test_escape_sequences_cannot_reach_the_terminal(tmp_path: Path) -> None:
+    """Control and ANSI/OSC sequences in names and messages are neutralised in human output, escaped in JSON."""
+    evil = "\x1b]0;pwned\x07\x1b[2J\x1b[1A\u202e"
+    lines = [
+        f"[ 1.0] hv_netvsc {GUID} eth0: VF slot 1 added",
+        f"[ 2.0] hv_netvsc {GUID} eth0: VF registering: ev{evil}il",
+        f"[ 3.0] hv_netvsc {GUID} eth0: brand new{evil} message",
+        f"[ 4.0] hv_netvsc {GUID} eth0: unable to open slave: a{evil}b: -5",
+    ]
+    path = tmp_path / "evil.log"
+    path.write_text("\n".join(lines) + "\n")
+    _, out, _ = run("report", "--show-unrecognised", str(path))
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "\\u202e" in out and "pwned" not in out
+    _, out, _ = run("report", "--format", "json", "--show-unrecognised", str(path))
+    assert "\x1b" not in out and "\x07" not in out
+    json.loads(out)
+    _, out, err = run("report", str(tmp_path / f"missing{evil}.log"))
+    assert "\x1b" not in err
+
+
+def test_millions_of_fake_guids_do_not_grow_without_bound() -> None:
+    """Distinct fake NICs beyond the limit are counted, not tracked; memory stays bounded."""
+    lines = (f"[{i}.0] hv_netvsc {i:08x}-76bd-000d-3af5-76bd000d3af5 eth0: VF slot 1 added" for i in range(60_000))
+    tracemalloc.start()
+    report = vflog.analyze(lines)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(report.boots[0].nics) == vflog.Config().max_nics
+    assert any("beyond the limit" in note for note in report.boots[0].notes)
+    assert peak < 120 << 20
+
+
+def test_floods_of_one_finding_are_capped() -> None:
+    """A log repeating one anomaly forever lists a bounded number of findings and says how many more."""
+    text = "".join(f"[{i}.0] hv_netvsc {GUID} eth0: Data path switched to VF: eth1\n" for i in range(1, 2000))
+    boot = vflog.analyze(text).boots[0]
+    assert sum(f.code == "unexpected-event" for f in boot.findings) == vflog.Config().max_findings_per_code
+    assert any("more unexpected-event" in note for note in boot.notes)
+
+
+@pytest.mark.parametrize("content", [
+    b"",
+    b"\0" * 1000,
+    os.urandom(200_000),
+    b"\xff\xfe\xfa" * 10_000 + b"\n" + BOOT,
+    b"x" * (10 << 20),
+    BOOT.replace(b"\n", b"\r\n"),
+    BOOT.replace(b"\n", b"\r"),
+    BOOT.replace(b"\n", b"\x0c\n"),
+    BOOT[: len(BOOT) // 2],
+    BOOT.replace(b"hv_netvsc", b"hv_ne\0tsvc", 3),
+], ids=["empty", "nul", "random", "bad-utf8", "10MB-line", "crlf", "cr", "formfeed", "mid-line", "nul-in-line"])
+def test_bad_bytes_never_crash(tmp_path: Path, content: bytes) -> None:
+    """Odd files give a report (or a clear message), never a traceback."""
+    path = tmp_path / "input.log"
+    path.write_bytes(content)
+    status, out, err = run("report", str(path))
+    assert status in (0, 1, 2) and "Traceback" not in err and "internal error" not in err
+    assert out.startswith("vflog report")
+
+
+def test_line_endings_do_not_change_the_verdict(tmp_path: Path) -> None:
+    """CRLF and CR line ends read like LF."""
+    expected = [(n.key, n.datapath) for n in vflog.analyze(BOOT).boots[0].nics]
+    for variant in (BOOT.replace(b"\n", b"\r\n"), BOOT.replace(b"\n", b"\r")):
+        assert [(n.key, n.datapath) for n in vflog.analyze(variant).boots[0].nics] == expected
+
+
+def test_interleaved_writers_are_recovered_where_the_prefix_is_intact() -> None:
+    """A kernel line that starts in the middle of another line is still recognised."""
+    text = BOOT.decode().replace(
+        f"[    8.090127] hv_netvsc {GUID} eth0: Data path switched to VF",
+        f"[    8.090100] systemd[1]: Startin[    8.090127] hv_netvsc {GUID} eth0: Data path switched to VF")
+    nic = vflog.analyze(text).boots[0].nics[0]
+    assert nic.datapath == "vf" and nic.switches_to_vf == 3
+
+
+def test_same_boot_twice_is_noted() -> None:
+    """The same boot concatenated twice is two boots and a note, not a wrong state."""
+    report = vflog.analyze(BOOT + BOOT)
+    assert len(report.boots) == 2 and any("repeats boot 0" in n for n in report.notes)
+
+
+def test_directory_fifo_and_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FIFO is read; an unreadable file is one clear message."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(BOOT))
+    writer.start()
+    report = vflog.analyze(fifo)
+    writer.join()
+    assert report.boots[0].nics[0].datapath == "vf"
+    locked = tmp_path / "locked.log"
+    locked.write_bytes(BOOT)
+
+    real_open = open
+
+    def deny(path, *args, **kwargs):  # root ignores file modes, so refuse the way the OS would
+        if str(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", deny)
+    status, _, err = run("report", str(locked))
+    assert status == 2 and "permission denied" in err
+
+
+def test_ctrl_c_exits_130_with_a_short_message(tmp_path: Path) -> None:
+    """Interrupting a report waiting on a stream exits 130, no traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "vflog", "report", "-"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write(BOOT)
+    proc.stdin.flush()
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and b"interrupted" in err and b"Traceback" not in err
+
+
+def test_output_file_is_written_atomically(tmp_path: Path) -> None:
+    """--output replaces the file in one step; a failed write leaves no partial file."""
+    target = tmp_path / "report.json"
+    target.write_text("old")
+    status, _, _ = run("report", "--format", "json", "--output", str(target), str(SAMPLES / "normal-boot.log"))
+    assert status == 0 and json.loads(target.read_text())["boots"]
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+    status, _, err = run("report", "--output", str(tmp_path / "no" / "dir" / "r.txt"), str(SAMPLES / "normal-boot.log"))
+    assert status == 2 and "cannot be written" in err
