@@ -6,6 +6,7 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
-settings.register_profile("fuzz", deadline=None, suppress_health_check=list(HealthCheck), max_examples=20000)
+settings.register_profile("ci", max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+                          derandomize=True)
+settings.register_profile("fuzz", deadline=None, suppress_health_check=list(HealthCheck), max_examples=5000)
 settings.load_profile("fuzz" if os.environ.get("VFLOG_FUZZ") else "ci")

@@ -100,5 +100,5 @@ class NicAgainstNaiveModel(RuleBasedStateMachine):
         assert self.nic.state_line <= self.line
 
 
-NicAgainstNaiveModel.TestCase.settings = settings(max_examples=200, stateful_step_count=40, deadline=None)
+NicAgainstNaiveModel.TestCase.settings = settings(stateful_step_count=40)
 TestNicAgainstNaiveModel = NicAgainstNaiveModel.TestCase

@@ -10,7 +10,7 @@ from vflog.catalogue import Severity
 
 from .strategies import FAULTS, GeneratedLog, faulty_logs, valid_logs
 
-_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_SETTINGS = settings()
 
 
 def _above_info(report: vflog.Report) -> set[str]:
@@ -44,7 +44,7 @@ def test_valid_lifecycles_end_where_the_log_says(log: GeneratedLog) -> None:
         assert len(closed) == cycles
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings()
 @given(faulty_logs())
 def test_each_injected_fault_gives_its_code(case: tuple[GeneratedLog, str]) -> None:
     """A dropped line, swapped order, duplicated switch, missing re-add or driver swap gives exactly its code."""
@@ -56,7 +56,7 @@ def test_each_injected_fault_gives_its_code(case: tuple[GeneratedLog, str]) -> N
     assert _final(report) == log.final_datapath
 
 
-@settings(max_examples=200, deadline=None)
+@settings()
 @given(st.text(max_size=400))
 def test_arbitrary_text_never_raises(text: str) -> None:
     """Whatever text comes in, analysis returns a report."""
@@ -64,7 +64,7 @@ def test_arbitrary_text_never_raises(text: str) -> None:
     assert report.stats.lines >= 1
 
 
-@settings(max_examples=100, deadline=None)
+@settings()
 @given(st.lists(st.sampled_from([
     "[ 1.0] hv_netvsc 000d3af5-76bd-000d-3af5-76bd000d3af5 eth0: VF slot 1 added",
     "[ 2.0] hv_netvsc 000d3af5-76bd-000d-3af5-76bd000d3af5 eth0: Data path switched to VF: eth1",
@@ -81,3 +81,48 @@ def test_shuffled_driver_lines_never_raise(lines: list[str]) -> None:
     """Lifecycle lines in any order, with boots and traces mixed in, give a report, never an exception."""
     report = vflog.analyze("\n".join(lines) + "\n")
     assert report.stats.lines == max(len(lines), 1) or not lines
+
+
+@settings()
+@given(st.binary(max_size=2000))
+def test_arbitrary_bytes_never_raise(data: bytes) -> None:
+    """Any bytes (compressed-looking or not) give a report or an InputError, never another exception."""
+    try:
+        report = vflog.analyze(data)
+    except vflog.InputError:
+        return
+    assert report.stats.lines >= 0
+
+
+@settings()
+@given(st.binary(max_size=3000), st.sampled_from([["report"], ["report", "--format", "json"], ["events"]]))
+def test_cli_never_tracebacks(data: bytes, argv: list[str]) -> None:
+    """The command line turns any input into output and an exit status, never a traceback."""
+    import io as _io
+    import sys as _sys
+
+    from vflog.cli import main
+    old = _sys.stdin
+    _sys.stdin = _io.TextIOWrapper(_io.BytesIO(data))
+    try:
+        out, err = _io.StringIO(), _io.StringIO()
+        status = main(argv + ["-"], {}, out, err)
+    finally:
+        _sys.stdin = old
+    assert status in (0, 1, 2) and "internal error" not in err.getvalue()
+
+
+@settings()
+@given(valid_logs(max_nics=2, max_cycles=1), st.integers(min_value=0, max_value=10**9))
+def test_follow_in_two_chunks_equals_the_whole(log: GeneratedLog, cut: int) -> None:
+    """Feeding a live stream in two chunks cut anywhere (even mid-line) gives the whole log's result."""
+    from vflog.follow import Follower
+    whole = vflog.analyze(log.text)
+    position = cut % (len(log.text) + 1)
+    follower = Follower()
+    follower.feed_text(log.text[:position])
+    follower.feed_text(log.text[position:])
+    split = follower.finish()
+    assert [(n.key, n.state, n.datapath, n.switches_to_vf) for b in split.boots for n in b.nics] == \
+        [(n.key, n.state, n.datapath, n.switches_to_vf) for b in whole.boots for n in b.nics]
+    assert sorted((f.code, f.nic, f.line) for f in split.findings) == sorted((f.code, f.nic, f.line) for f in whole.findings)
