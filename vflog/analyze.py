@@ -180,6 +180,7 @@ class Analyzer:
         self._last_mono: float | None = None
         self._previous: Record | None = None
         self._reader = Reader()
+        self._layout: str | None = None
         self.spans: list[InputSpan] = []
         self._boot_id: str | None = None
         self._tz = self.config.tzinfo()
@@ -189,7 +190,57 @@ class Analyzer:
         for record in self._reader.flush():
             self.record(record)
         self._reader = Reader()
+        self._layout = None
         self.spans.append(InputSpan(name, first_line))
+
+    def feed_block(self, first: int, block: str) -> int:
+        """Take a block of text whose first line has number *first*; return the number of its last line.
+
+        In the common layouts only the candidate lines (framing.candidates) go through the
+        per-line path; for the lines in between only what the rules need is kept (that other
+        lines exist, and the last one for its time).  Other layouts are read line by line.
+        """
+        if self._layout is None or self._layout == "":
+            self._layout = framing.layout(block) or ""
+        if not self._layout:
+            lines = block.split("\n")
+            if lines[-1] == "":
+                lines.pop()
+            for offset, line in enumerate(lines):
+                self.feed(first + offset, line)
+            return first + len(lines) - 1
+        number, position = first, 0
+        for start in framing.candidates(block, self._layout):
+            if start > position:  # unrelated lines between the last candidate and this one
+                number += block.count("\n", position, start)
+                self._gap(block, position, start, number - 1)
+            end = block.find("\n", start)
+            end = len(block) if end < 0 else end
+            self.feed(number, block[start:end])
+            number += 1
+            position = end + 1
+        lines = block.count("\n") + (0 if block.endswith("\n") else 1) if block else 0
+        total = first + lines - 1
+        if position < len(block):
+            self._gap(block, position, len(block), total)
+        return total
+
+    def _gap(self, block: str, start: int, end: int, last_number: int) -> None:
+        """Account for the unrelated lines block[start:end]; *last_number* is the number of the last."""
+        count = block.count("\n", start, end) + (0 if block.endswith("\n", start, end) else 1)
+        self.lines += count
+        line_end = end - 1 if block.endswith("\n", start, end) else end
+        number = last_number
+        while line_end >= start:
+            line_start = max(block.rfind("\n", start, line_end), start - 1) + 1
+            line = block[line_start:line_end]
+            if len(line.strip()) > 3:
+                record = Record(number, line, raw=line)
+                self._boot.last_other_line = number
+                self._previous = record
+                self._tick(record)
+                return
+            line_end, number = line_start - 1, number - 1
 
     def feed(self, number: int, raw: str) -> None:
         """Take raw line *number* of the current input."""
@@ -326,9 +377,13 @@ def _run(analyzer: Analyzer, sources: Iterable[Source], selection: Selection,
                 notes.append(f"{item.name}: {item.note}")
             analyzer.start_input(item.name, number + 1)
             try:
-                for raw in item.lines:
-                    number += 1
-                    analyzer.feed(number, raw)
+                if item.chunks is not None:
+                    for block in item.chunks:
+                        number = analyzer.feed_block(number + 1, block)
+                else:
+                    for raw in item.lines:
+                        number += 1
+                        analyzer.feed(number, raw)
             except InputError as exc:
                 errors.append(str(exc))
     return tuple(names), tuple(errors), tuple(notes)

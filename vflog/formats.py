@@ -220,9 +220,10 @@ class Reader:
         """Return the time of *record*, decoding it from the raw text only when asked (end of a boot)."""
         if record.stamp is not None:
             return record.stamp
-        if record.raw.startswith("{"):
+        raw = record.raw.strip().rstrip(",")
+        if raw.startswith("{"):
             try:
-                data = json.loads(record.raw)
+                data = json.loads(raw)
             except ValueError:
                 return None
             decoded = _json_record(record.number, data) if isinstance(data, dict) else None

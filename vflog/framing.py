@@ -128,3 +128,61 @@ def stamp(prefix: str, tz: datetime.tzinfo = datetime.timezone.utc) -> Stamp | N
     except ValueError:  # a date that does not exist (Feb 30, hour 25): no time rather than a wrong one
         return None
     return Stamp(best[1], WALL) if best else None
+
+
+# -- fast candidate search over whole blocks of text -----------------------------------------
+#
+# Calling ANCHOR on every line costs microseconds; most lines of a kernel log are unrelated.
+# For the common text layouts a regex that starts with a literal finds the few lines that may
+# hold one of our messages in one C-speed pass over a block of text.  Each pattern is a
+# superset of what ANCHOR accepts in that layout; the lines it finds go through the normal
+# per-line path, so a false candidate costs only time.
+
+_KEYS = (r"(?:hv_(?:netvsc|pci|vmbus)|mlx[45]|mana |pci|Linux version|systemd-(?:udevd|networkd)|NetworkManager"
+         r"|WARNING: CPU|BUG: |Oops|Call Trace|RIP: |general prot|Modules linked|hn\d|mce\d|mlxen\d|---\[ end"
+         r"| *\?? *[\w.$]+\+0x)")
+#: Layout name -> the literal-led patterns whose matches mark candidate lines.
+LAYOUT_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
+    "dmesg": (re.compile(r"\] " + _KEYS),),
+    "syslog": (re.compile(r": (?:\[[ \d.]+\] ?)?" + _KEYS), re.compile(r":\[[ \d.]+\] ?" + _KEYS),
+               re.compile(r" (?:systemd-udevd|systemd-networkd|NetworkManager)\["), re.compile(r"\n-- ")),
+    "json": (re.compile(r'"(?:MESSAGE|msg)" ?: ?"' + _KEYS), re.compile(r'"MESSAGE" ?: ?\['),
+             re.compile(r'"(?:SYSLOG_IDENTIFIER|MESSAGE)" ?: ?"(?:systemd-udevd|systemd-networkd|NetworkManager)')),
+}
+_STRUCTURED = re.compile(r"^(?:\d+,\d+,\d+,[^;]*;|\s*\[\s*\+\d|\s*\[[A-Z][a-z]{2}\s?\d|<\d{1,3}>1 |-- )")
+_DMESG_LINE = re.compile(r"^\s*(?:<\d+>)?(?:[a-z]+\s*:[a-z]+\s*: )?\[")
+_SYSLOG_LINE = re.compile(r"^\S.{0,60}? kernel:")
+
+
+def layout(sample: str) -> str | None:
+    """Return the text layout of a block ("dmesg", "syslog", "json") whose fast search finds every
+    line the per-line search finds in its first lines, or None (read line by line)."""
+    lines = sample.split("\n", 2000)[:2000]
+    content = [line for line in lines if line.strip()]
+    if not content or any(_STRUCTURED.match(line) for line in content[:400]):
+        return None
+    shapes = {
+        "json": sum(line.lstrip().startswith("{") for line in content) > len(content) * 0.9,
+        "dmesg": sum(bool(_DMESG_LINE.match(line)) for line in content) > len(content) * 0.9,
+        "syslog": sum(bool(_SYSLOG_LINE.match(line)) for line in content) > len(content) * 0.5,
+    }
+    wanted = {i for i, line in enumerate(lines) if ANCHOR.search(line)}
+    head = "\n".join(lines)
+    for kind, shaped in shapes.items():
+        if not shaped:
+            continue
+        starts = candidates(head, kind)
+        found = {head.count("\n", 0, start) for start in starts}
+        if wanted <= found:
+            return kind
+    return None
+
+
+def candidates(block: str, kind: str) -> list[int]:
+    """Return the start offsets (in *block*) of the lines that may hold one of our messages."""
+    text = "\n" + block
+    starts: set[int] = set()
+    for pattern in LAYOUT_PATTERNS[kind]:
+        for match in pattern.finditer(text):
+            starts.add(text.rfind("\n", 0, match.start() + 1))  # offset in block of the line start
+    return sorted(starts)

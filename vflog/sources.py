@@ -13,6 +13,7 @@ the other members are still analysed.
 from __future__ import annotations
 
 import bz2
+import codecs
 import fnmatch
 import glob as globbing
 import gzip
@@ -34,6 +35,7 @@ from .errors import InputError
 
 Source = Union[str, bytes, os.PathLike, IO[str], IO[bytes], Iterable[str]]
 
+_BLOCK = 1 << 22
 _GZIP, _BZIP2, _XZ, _ZSTD = b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd"
 _ZIP = b"PK\x03\x04"
 _EXPORT = (b"__CURSOR=", b"__REALTIME_TIMESTAMP=", b"__MONOTONIC_TIMESTAMP=", b"_BOOT_ID=")
@@ -61,11 +63,19 @@ class Limits:
 
 @attrs.frozen
 class Input:
-    """A named input whose lines vflog will read."""
+    """A named input: its text in blocks that end at line ends (or None) and/or its lines."""
 
     name: str
-    lines: Iterable[str]
+    chunks: Iterable[str] | None = None
+    source_lines: Iterable[str] | None = None
     note: str | None = None
+
+    @property
+    def lines(self) -> Iterator[str]:
+        """Return the lines of the input, without line ends."""
+        if self.chunks is not None:
+            return chunk_lines(self.chunks)
+        return iter(self.source_lines or ())
 
 
 @attrs.frozen
@@ -158,13 +168,23 @@ class _Decompressing(io.RawIOBase):
         self._out = b""
         self._total = 0
         self._done = False
+        self._error: InputError | None = None
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        while not self._out and not self._done:
-            self._step()
+        if self._error is not None and not self._out:
+            error, self._error = self._error, None
+            self._done = True
+            raise error
+        try:
+            while not self._out and not self._done:
+                self._step()
+        except InputError as exc:  # first hand out what came before the damage, then fail
+            self._error = exc
+            if not self._out:
+                return 0
         size = min(len(buffer), len(self._out))
         buffer[:size] = self._out[:size]
         self._out = self._out[size:]
@@ -242,26 +262,62 @@ def _plain(stream: IO[bytes], name: str, size: int | None, limits: Limits) -> IO
     raise InputError(name, "is compressed too many times over")
 
 
-def _text_lines(binary: IO[bytes], name: str, limits: Limits) -> Iterator[str]:
-    """Yield the lines of a binary stream as text: UTF-8, bad bytes replaced, CR/CRLF folded."""
+def _text_chunks(binary: IO[bytes], name: str, limits: Limits) -> Iterator[str]:
+    """Yield the text of a binary stream in large blocks that end at line ends.
+
+    UTF-8 with bad bytes replaced, CR and CRLF folded to LF; a line longer than the limit is cut
+    and its rest comes as the next line(s).
+    """
     try:
         head = binary.peek(32)[:32] if hasattr(binary, "peek") else b""
         if head.startswith(_EXPORT):
-            yield from _export_lines(binary, name)
+            batch: list[str] = []
+            for line in _export_lines(binary, name):
+                batch.append(line)
+                if len(batch) >= 4096:
+                    yield "\n".join(batch) + "\n"
+                    batch = []
+            if batch:
+                yield "\n".join(batch) + "\n"
             return
-        text = io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline=None)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pending = ""
         while True:
-            line = text.readline(limits.max_line)
-            if not line:
+            block = binary.read(_BLOCK)
+            if not block:
+                binary.read(1)  # a decompressor that stopped early raises its error now
+            text = pending + decoder.decode(block, final=not block)
+            carry = ""
+            if block and text.endswith("\r"):  # the LF of a CRLF may start the next block
+                text, carry = text[:-1], "\r"
+            if "\r" in text:
+                text = text.replace("\r\n", "\n").replace("\r", "\n")
+            cut = text.rfind("\n")
+            if cut >= 0:
+                yield text[: cut + 1]
+                pending = text[cut + 1:] + carry
+            else:
+                pending = text + carry
+            while len(pending) > limits.max_line:
+                yield pending[: limits.max_line] + "\n"
+                pending = pending[limits.max_line:]
+            if not block:
+                if pending:
+                    yield pending
                 return
-            if not line.endswith("\n") and len(line) >= limits.max_line:
-                yield line  # an overlong line is cut; its rest comes as the next line(s)
-                continue
-            yield line.rstrip("\n")
     except InputError:
         raise
     except (EOFError, OSError, lzma.LZMAError, zlib.error) as exc:
         raise InputError(name, f"cannot be read to the end ({exc or type(exc).__name__})") from None
+
+
+def chunk_lines(chunks: Iterable[str]) -> Iterator[str]:
+    """Yield the lines of text blocks (as produced for an Input), without their line ends."""
+    for chunk in chunks:
+        lines = chunk.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        yield from lines
 
 
 def _export_lines(binary: IO[bytes], name: str) -> Iterator[str]:
@@ -328,7 +384,7 @@ def _bytes_input(open_bytes: Callable[[], IO[bytes]], name: str, size: int | Non
     if head.startswith(_ZIP) or _is_tar(head):
         yield from _archive_inputs(plain, name, selection, limits, depth, path)
         return
-    yield Input(name, _text_lines(plain, name, limits), note)
+    yield Input(name, _text_chunks(plain, name, limits), note=note)
 
 
 def _is_tar(head: bytes) -> bool:
@@ -436,7 +492,7 @@ def open_inputs(source: Source, *, selection: Selection = Selection(), limits: L
         if source == "-":
             yield from _bytes_input(lambda: sys.stdin.buffer, "<stdin>", None, selection, limits, 0)
             return
-        yield Input("<text>", source.splitlines())
+        yield Input("<text>", [source.replace("\r\n", "\n").replace("\r", "\n")])
         return
     if hasattr(source, "read"):
         stream = source
@@ -444,9 +500,9 @@ def open_inputs(source: Source, *, selection: Selection = Selection(), limits: L
         if isinstance(stream.read(0), bytes):  # type: ignore[union-attr]
             yield from _bytes_input(lambda: stream, name, None, selection, limits, 0)  # type: ignore[arg-type,return-value]
         else:
-            yield Input(name, (line.rstrip("\r\n") for line in stream))  # type: ignore[union-attr]
+            yield Input(name, source_lines=(line.rstrip("\r\n") for line in stream))  # type: ignore[union-attr]
         return
-    yield Input("<lines>", (line.rstrip("\r\n") for line in source))  # type: ignore[union-attr]
+    yield Input("<lines>", source_lines=(line.rstrip("\r\n") for line in source))  # type: ignore[union-attr]
 
 
 def _is_pathlike(text: str) -> bool:
