@@ -212,8 +212,9 @@ class Analyzer:
         number, position = first, 0
         for start in framing.candidates(block, self._layout):
             if start > position:  # unrelated lines between the last candidate and this one
-                number += block.count("\n", position, start)
-                self._gap(block, position, start, number - 1)
+                count = block.count("\n", position, start)
+                number += count
+                self._gap(block, position, start, number - 1, count)
             end = block.find("\n", start)
             end = len(block) if end < 0 else end
             self.feed(number, block[start:end])
@@ -222,12 +223,11 @@ class Analyzer:
         lines = block.count("\n") + (0 if block.endswith("\n") else 1) if block else 0
         total = first + lines - 1
         if position < len(block):
-            self._gap(block, position, len(block), total)
+            self._gap(block, position, len(block), total, total - number + 1)
         return total
 
-    def _gap(self, block: str, start: int, end: int, last_number: int) -> None:
-        """Account for the unrelated lines block[start:end]; *last_number* is the number of the last."""
-        count = block.count("\n", start, end) + (0 if block.endswith("\n", start, end) else 1)
+    def _gap(self, block: str, start: int, end: int, last_number: int, count: int) -> None:
+        """Account for the *count* unrelated lines block[start:end]; *last_number* is the number of the last."""
         self.lines += count
         line_end = end - 1 if block.endswith("\n", start, end) else end
         number = last_number
@@ -278,7 +278,7 @@ class Analyzer:
                 self.unrecognised.append(Unrecognised(number, raw))
             return
         stamp = record.stamp or framing.stamp(framed.prefix, self._tz)
-        event = attrs.evolve(template, line=number, t=stamp.t if stamp else None)
+        event = template.at(number, stamp.t if stamp else None)
         self.events += 1
         self._place(event, stamp, previous)
 

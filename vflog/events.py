@@ -39,6 +39,10 @@ class Event:
     line: int = 0
     t: float | None = None
 
+    def at(self, line: int, t: float | None) -> "Event":
+        """Return this event placed at *line* and time *t* (the cached parse of a message reused)."""
+        return Event(self.kind, self.driver, self.device, self.ifname, self.regstate, self.fields, self.message, line, t)
+
     @property
     def level(self) -> Level:
         """Return the severity that the kind of this event carries."""

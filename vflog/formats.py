@@ -231,6 +231,13 @@ class Reader:
         text = record.text or record.raw
         if not text:
             return None
+        if text[:1] == "[":  # plain dmesg stamp: no need to look for a driver message
+            close = text.find("] ")
+            if close > 0:
+                try:
+                    return Stamp(float(text[1:close]), MONOTONIC)
+                except ValueError:
+                    pass
         framed = framing.frame(text)
         prefix = framed.prefix if framed is not None else text[:100]
         return framing.stamp(prefix, tz) if tz is not None else framing.stamp(prefix)

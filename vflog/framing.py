@@ -69,6 +69,12 @@ class Framed:
 
 def frame(raw: str) -> Framed | None:
     """Split *raw* at the start of a driver message, or return None for an unrelated line."""
+    if raw[:1] == "[":  # dmesg: try right after the stamp first, then anywhere
+        close = raw.find("] ")
+        if close > 0:
+            match = ANCHOR.match(raw, close + 2)
+            if match is not None:
+                return Framed(raw[: close + 2], raw[close + 2:].rstrip())
     match = ANCHOR.search(raw)
     if match is None:
         return None
@@ -96,6 +102,11 @@ def stamp(prefix: str, tz: datetime.tzinfo = datetime.timezone.utc) -> Stamp | N
 
     Wall-clock times without an offset in the text are read in *tz* (UTC unless told).
     """
+    if prefix[:1] == "[" and prefix.endswith("] ") and prefix.count("[") == 1:  # plain dmesg
+        try:
+            return Stamp(float(prefix[1:-2]), MONOTONIC)
+        except ValueError:
+            pass
     found = _MONOTONIC.findall(prefix)
     if found:
         return Stamp(float(found[-1]), MONOTONIC)
