@@ -181,6 +181,7 @@ class Analyzer:
         self._previous: Record | None = None
         self._reader = Reader()
         self._layout: str | None = None
+        self._last_event_number = 0
         self.spans: list[InputSpan] = []
         self._boot_id: str | None = None
         self._tz = self.config.tzinfo()
@@ -217,7 +218,13 @@ class Analyzer:
                 self._gap(block, position, start, number - 1, count)
             end = block.find("\n", start)
             end = len(block) if end < 0 else end
-            self.feed(number, block[start:end])
+            line = block[start:end]
+            self.lines += 1
+            if self._layout == "json" or "\x1b" in line:
+                for record in self._reader.feed(number, line):
+                    self.record(record)
+            else:  # a plain text layout was validated: no decoding needed
+                self.record(Record(number, line))
             number += 1
             position = end + 1
         lines = block.count("\n") + (0 if block.endswith("\n") else 1) if block else 0
@@ -294,7 +301,8 @@ class Analyzer:
         """Start a new boot when the event says so, then hand the event to the current boot."""
         boot = self._boot
         last = self._last_mono
-        if stamp is not None and stamp.clock == framing.MONOTONIC and previous is not None:
+        if stamp is not None and stamp.clock == framing.MONOTONIC and previous is not None \
+                and previous.number != self._last_event_number:  # an event's own time is in last already
             prior = Reader.stamp_of(previous, self._tz)
             if prior is not None and prior.clock == framing.MONOTONIC and (last is None or prior.t > last):
                 last = prior.t
@@ -314,6 +322,7 @@ class Analyzer:
             elif stamp.clock == framing.MONOTONIC:
                 self._last_mono = stamp.t if self._last_mono is None else max(self._last_mono, stamp.t)
         boot.add(event)
+        self._last_event_number = event.line
         if self._listener is not None and event.t is not None:
             boot.rules.tick(boot.nics.values(), event.t, boot.last_other_line)
 

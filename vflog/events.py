@@ -38,24 +38,35 @@ class Event:
     message: str = ""
     line: int = 0
     t: float | None = None
+    domain: str = attrs.field(default="?", eq=False, repr=False)
+    level: Level = attrs.field(default=None, eq=False, repr=False)  # type: ignore[assignment]
+
+    def __attrs_post_init__(self) -> None:
+        # derived once per parsed message; at() hands them on to the placed copies
+        if self.domain == "?":
+            object.__setattr__(self, "domain", _domain_of(self))
+        if self.level is None:
+            object.__setattr__(self, "level", Level.of_kind(self.kind))
+
+    @property
+    def pci_domain(self) -> str | None:
+        """Return the PCI domain (``cf63``) that this event's device or message names, if any."""
+        return self.domain or None
 
     def at(self, line: int, t: float | None) -> "Event":
         """Return this event placed at *line* and time *t* (the cached parse of a message reused)."""
-        return Event(self.kind, self.driver, self.device, self.ifname, self.regstate, self.fields, self.message, line, t)
-
-    @property
-    def level(self) -> Level:
-        """Return the severity that the kind of this event carries."""
-        return Level.of_kind(self.kind)
+        return Event(self.kind, self.driver, self.device, self.ifname, self.regstate, self.fields, self.message,
+                     line, t, self.domain, self.level)
 
     def get(self, name: str, default: Any = None) -> Any:
         """Return message field *name*, or *default* when the message has none."""
         return self.fields.get(name, default)
 
-    @property
-    def pci_domain(self) -> str | None:
-        """Return the PCI domain (``cf63``) that this event's device or message names, if any."""
-        for value in (self.get("pci"), self.get("bus"), self.device):
-            if value and ":" in value and "-" not in value:
-                return value.split(":", 1)[0]
-        return None
+
+
+def _domain_of(event: Event) -> str:
+    """Return the PCI domain (``cf63``) that an event's device or message names, if any."""
+    for value in (event.fields.get("pci"), event.fields.get("bus"), event.device):
+        if value and ":" in value and "-" not in value:
+            return str(value).split(":", 1)[0]
+    return ""

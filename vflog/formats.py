@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
-import attrs
 
 from . import framing
 from .framing import MONOTONIC, WALL, Stamp
@@ -40,8 +39,7 @@ _JSON_HINTS = ('"MESSAGE":[', '"MESSAGE": [', "systemd-networkd", "systemd-udevd
 _MULTILINE_LIMIT = 64
 
 
-@attrs.frozen
-class Record:
+class Record(NamedTuple):
     """One log record: its first line number, its text, and time/boot the structure gave."""
 
     number: int
@@ -213,7 +211,7 @@ class Reader:
         if not isinstance(data, dict):
             return Record(number, raw)
         record = _json_record(number, data)
-        return attrs.evolve(record, raw=text) if record is not None else Record(number, raw)
+        return record._replace(raw=text) if record is not None else Record(number, raw)
 
     @staticmethod
     def stamp_of(record: Record, tz: Any = None) -> Stamp | None:

@@ -6,6 +6,8 @@ import calendar
 import datetime
 import re
 
+from typing import NamedTuple
+
 import attrs
 
 #: Where a message of one of our drivers starts, after any outer prefix.
@@ -51,8 +53,7 @@ MONOTONIC = "monotonic"
 WALL = "wall"
 
 
-@attrs.frozen
-class Stamp:
+class Stamp(NamedTuple):
     """A point in time read from a line prefix, and which clock it is on."""
 
     t: float

@@ -175,4 +175,4 @@ def _parse_uncached(text: str) -> Event | ParseError:
         return ParseError(f"not a known message (column {column})", text, column)
     except lark.exceptions.LarkError as exc:
         return ParseError(f"not a known message ({type(exc).__name__})", text)
-    return attrs.evolve(event, message=text)
+    return attrs.evolve(event, message=text, domain="?")  # the device is known only now

@@ -29,6 +29,8 @@ _EVIDENCE_LIMIT = 50
 _TEXT_LIMIT = 4096
 _BURST = 60.0
 
+#: Kinds that reveal the VF's driver or device ID.
+_IDENTITY_KINDS = frozenset({"pci_device", "driver_init", "probe_failed", "vf_joined", "link_up", "mlx4_vf_detected"})
 #: Error kinds that netvsc logs on the VF device; everything else follows the driver.
 _NETVSC_ON_VF = frozenset({"err_pairing", "err_namespace_move", "err_enslave", "err_vf_open"})
 #: Kinds with a finding code of their own.
@@ -189,8 +191,10 @@ class Rules:
         if nic is not None:
             if before is not None and nic.state_line == event.line:
                 self._state_text[nic.key] = (event.line, event.message)
-            self._names(nic, event)
-            self._driver_change(nic, event)
+            if "vf" in event.fields or (event.ifname and event.driver != "hv_netvsc"):
+                self._names(nic, event)
+            if len(nic.generations) > 1 and kind in _IDENTITY_KINDS:
+                self._driver_change(nic, event)
         if kind in ("userspace_configures",) and nic is not None and event.ifname in _vf_names(nic):
             self.add("vf-managed-by-userspace", nic, event,
                      f"{_name(nic)}: {event.driver} configures the VF interface {event.ifname}; only the synthetic "

@@ -1,0 +1,531 @@
+"""Render scan results for people (tables) and programs (JSON, JSON Lines, CSV, SARIF); run ``vflog scan``.
+
+Memory stays flat with the number of logs: JSON Lines and CSV records are written as each log
+finishes (in completion order); the formats that need an order (the table, worst files first;
+JSON and SARIF, by path, so every engine and every --jobs gives the same document) keep the
+per-log results in a temporary SQLite file, not in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sqlite3
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+import tabulate
+
+from . import __version__
+from .catalogue import CODES, Severity
+from .errors import InputError, UsageError
+from .render import clean
+from .scan import ENGINES, FileResult, Summary, default_jobs, discover, is_url, scan
+
+__all__ = ["FORMATS", "Progress", "Spool", "add_scan_parser", "render_sarif", "render_summary", "render_table",
+           "scan_command", "writer_for"]
+
+FORMATS = ("table", "json", "jsonl", "csv", "sarif")
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+_RANK = {"error": 2, "warning": 1, "info": 0}
+
+
+# -- keeping results on disk ------------------------------------------------------------------
+
+
+class Spool:
+    """Per-log results in a temporary SQLite file, read back in a stable order."""
+
+    _ORDERS = {
+        "path": "path, data",
+        "worst": "failed DESC, worst DESC, errors DESC, warnings DESC, total DESC, path, data",
+    }
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="vflog-scan-")
+        self._db = sqlite3.connect(os.path.join(self._dir.name, "results.sqlite"))
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("CREATE TABLE results (path TEXT, failed INT, worst INT, errors INT, warnings INT, "
+                         "total INT, problem INT, data TEXT)")
+        self.count = 0
+
+    def add(self, result: FileResult) -> None:
+        """Keep one result."""
+        worst = result.worst
+        self._db.execute("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         (result.path, int(result.error is not None), _RANK[worst.value] if worst else -1,
+                          result.count(Severity.ERROR), result.count(Severity.WARNING), result.count(),
+                          int(bool(result.errors)), json.dumps(result.to_dict())))
+        self.count += 1
+
+    def texts(self, order: str = "path", *, problems: bool = False, limit: int | None = None) -> Iterator[str]:
+        """Yield the JSON text of the results in *order* (``path`` or ``worst``), optionally only those with errors."""
+        query = f"SELECT data FROM results {'WHERE problem' if problems else ''} ORDER BY {self._ORDERS[order]}"
+        if limit:
+            query += f" LIMIT {int(limit)}"
+        for (data,) in self._db.execute(query):
+            yield data
+
+    def results(self, order: str = "path", *, problems: bool = False, limit: int | None = None) -> Iterator[FileResult]:
+        """Yield the results in *order*."""
+        for data in self.texts(order, problems=problems, limit=limit):
+            yield FileResult.from_dict(json.loads(data))
+
+    def close(self) -> None:
+        """Delete the temporary file."""
+        self._db.close()
+        self._dir.cleanup()
+
+
+# -- text for people ---------------------------------------------------------------------------------
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def render_summary(summary: Summary) -> str:
+    """Return the summary: what was read, where the NICs ended, and a table of finding codes."""
+    datapaths = dict(summary.datapaths)
+    worst = dict(summary.worst_files)
+    lines = [
+        f"vflog scan: {_plural(summary.files, 'file')}: {summary.analysed:,} analysed, "
+        f"{summary.failed:,} could not be read, {summary.partial:,} read only in part",
+        f"  {_plural(summary.lines, 'line')}, {_plural(summary.events, 'driver event')}, "
+        f"{summary.unrecognised:,} unrecognised driver line(s), {_plural(summary.boots, 'boot')}",
+        f"  NICs at the end of each file's last boot: {summary.nics:,} "
+        f"({datapaths.get('vf', 0):,} on the VF, {datapaths.get('synthetic', 0):,} on the synthetic path, "
+        f"{datapaths.get('unknown', 0):,} unknown)",
+        f"  files by worst finding: {worst.get('error', 0):,} error, {worst.get('warning', 0):,} warning, "
+        f"{worst.get('info', 0):,} info, {worst.get('none', 0):,} without findings; "
+        f"{summary.silent:,} without any driver line",
+        "",
+    ]
+    if summary.codes:
+        rows = sorted(summary.codes, key=lambda c: (-_RANK.get(c[1], -1), -c[3], -c[2], c[0]))
+        lines.append(tabulate.tabulate([[code, sev, f"{findings:,}", f"{files:,}"] for code, sev, findings, files in rows],
+                                       headers=["code", "severity", "findings", "files"], tablefmt="simple",
+                                       colalign=("left", "left", "right", "right")))
+    else:
+        lines.append("Findings: none")
+    return "\n".join(lines) + "\n"
+
+
+def _findings_cell(result: FileResult) -> str:
+    if result.error is not None:
+        return "cannot be read (see input errors)"
+    ranked = sorted(result.counts, key=lambda c: (-_RANK.get(c[1], -1), c[0]))
+    text = ", ".join(code if n == 1 else f"{code} ({n})" for code, _sev, n in ranked) or "-"
+    if result.errors:
+        text += "; read only in part"
+    return text
+
+
+def _file_row(result: FileResult) -> list[str]:
+    worst = result.worst
+    if result.error is not None:
+        return [clean(result.path), "unreadable", "-", "-", "-", _findings_cell(result)]
+    datapaths = ", ".join(f"{clean(nic.synthetic or nic.key)}: {nic.datapath}" for nic in result.nics) or "-"
+    name = clean(result.path) + (f" (+{len(result.members) - 1} rotated)" if len(result.members) > 1 else "")
+    return [name, worst.value if worst else "-", str(result.boots), str(len(result.nics)), datapaths,
+            _findings_cell(result)]
+
+
+def render_table(summary: Summary, spool: Spool, *, top: int = 50) -> Iterator[str]:
+    """Yield the human report: the summary, the worst files first, then every input error."""
+    yield render_summary(summary)
+    shown = spool.count if not top else min(top, spool.count)
+    if spool.count:
+        yield "\n" + (f"Files, worst first ({shown:,} of {spool.count:,}):\n" if shown < spool.count
+                      else "Files, worst first:\n")
+        rows = [_file_row(r) for r in spool.results("worst", limit=shown)]
+        yield tabulate.tabulate(rows, headers=["file", "worst", "boots", "NICs", "final data path", "findings"],
+                                tablefmt="simple") + "\n"
+        if shown < spool.count:
+            yield f"  ... {spool.count - shown:,} more file(s) not listed (--top 0 lists them all)\n"
+    problems = list(spool.results("path", problems=True, limit=None)) if summary.failed or summary.partial else []
+    if problems:
+        yield "\nInput errors:\n"
+        for result in problems:
+            for error in result.errors:
+                yield f"  {clean(error)}\n"
+
+
+# -- SARIF -------------------------------------------------------------------------------------------------
+
+
+def _artifact(name: str) -> dict[str, str]:
+    """Return the SARIF artifactLocation of a file name: URLs as they are, paths as file URIs."""
+    if is_url(name):
+        return {"uri": name}
+    if os.path.isabs(name):
+        return {"uri": Path(name).as_uri()}
+    return {"uri": urllib.parse.quote(name.replace(os.sep, "/")), "uriBaseId": "SRCROOT"}
+
+
+def _where(result: FileResult, origin: str | None) -> tuple[str, str | None, int | None]:
+    """Split a finding's origin (``file:line``, ``archive!member:line``) into (file, member, line)."""
+    if not origin:
+        return result.path, None, None
+    head, _, tail = origin.rpartition(":")
+    if not head or not tail.isdigit():
+        return result.path, None, None
+    for member in sorted(result.members, key=len, reverse=True):
+        if head == member:
+            return member, None, int(tail)
+        if head.startswith(member + "!"):
+            return member, head[len(member) + 1:], int(tail)
+    return result.path, None, int(tail)
+
+
+def _rule(code: Any) -> dict[str, Any]:
+    return {
+        "id": code.code,
+        "name": "".join(part.capitalize() for part in code.code.split("-")),
+        "shortDescription": {"text": code.summary},
+        "fullDescription": {"text": f"{code.summary} Likely cause: {code.cause}"},
+        "help": {"text": f"{code.summary}\nWhy it happens: {code.cause}\nWhat to check: {code.check}",
+                 "markdown": f"{code.summary}\n\n**Why it happens:** {code.cause}\n\n**What to check:** {code.check}"},
+        "defaultConfiguration": {"level": _LEVEL[code.severity.value]},
+        "properties": {"severity": code.severity.value, "tags": ["accelerated-networking", "sr-iov"]},
+    }
+
+
+def _sarif_results(result: FileResult, rule_index: dict[str, int]) -> Iterator[dict[str, Any]]:
+    for item in result.findings:
+        finding = item.finding
+        file, member, line = _where(result, finding.origin)
+        physical: dict[str, Any] = {"artifactLocation": _artifact(file)}
+        if line:
+            physical["region"] = {"startLine": line}
+        location: dict[str, Any] = {"physicalLocation": physical}
+        if member:
+            location["message"] = {"text": f"line {line} of archive member {member}"}
+        record: dict[str, Any] = {
+            "ruleId": finding.code,
+            "level": _LEVEL.get(finding.severity.value, "none"),
+            "message": {"text": finding.message},
+            "locations": [location],
+            "properties": {"log": result.path, "boot": item.boot, "nic": finding.nic, "nicName": item.nic_name,
+                           "t": finding.t, "origin": finding.origin, "member": member,
+                           "evidence": list(finding.evidence)},
+        }
+        if finding.code in rule_index:
+            record["ruleIndex"] = rule_index[finding.code]
+        yield record
+
+
+def render_sarif(summary: Summary, spool: Spool) -> Iterator[str]:
+    """Yield a SARIF 2.1.0 log: rules are the finding codes, results are located at file and line."""
+    rules = [_rule(code) for code in CODES.values()]
+    rule_index = {rule["id"]: index for index, rule in enumerate(rules)}
+    head = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "vflog", "version": __version__, "semanticVersion": __version__,
+                                "rules": rules}},
+            "originalUriBaseIds": {"SRCROOT": {"uri": Path.cwd().as_uri().rstrip("/") + "/"}},
+            "columnKind": "unicodeCodePoints",
+            "results": [],
+        }],
+    }
+    text = json.dumps(head, indent=2)
+    before, _, after = text.rpartition('"results": []')
+    yield before + '"results": ['
+    first = True
+    for result in spool.results("path"):
+        for record in _sarif_results(result, rule_index):
+            yield ("\n" if first else ",\n") + json.dumps(record)
+            first = False
+    notifications = [{"level": "error" if r.error is not None else "warning",
+                      "message": {"text": error},
+                      "locations": [{"physicalLocation": {"artifactLocation": _artifact(r.path)}}]}
+                     for r in spool.results("path", problems=True) for error in r.errors]
+    invocation = {"executionSuccessful": summary.analysed > 0, "toolExecutionNotifications": notifications,
+                  "properties": {"summary": summary.to_dict()}}
+    closing = after.rstrip()
+    assert closing.endswith("}"), closing
+    yield "],\n      \"invocations\": [" + json.dumps(invocation) + "]" + closing + "\n"
+
+
+# -- writers: one per format ------------------------------------------------------------------------------------
+
+
+class _Writer:
+    """Takes results as they finish; writes the output at the right moments."""
+
+    def __init__(self, out: IO[str], top: int = 50) -> None:
+        self.out = out
+        self.top = top
+
+    def add(self, result: FileResult) -> None:
+        raise NotImplementedError
+
+    def finish(self, summary: Summary) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _JsonLines(_Writer):
+    def add(self, result: FileResult) -> None:
+        self.out.write(json.dumps(result.to_dict()) + "\n")
+        self.out.flush()
+
+
+CSV_FIELDS = ("path", "status", "worst", "boots", "nic_count", "datapaths", "codes", "findings_error",
+              "findings_warning", "findings_info", "lines", "events", "unrecognised", "error",
+              "members", "errors", "nics", "findings")
+
+
+class _Csv(_Writer):
+    def __init__(self, out: IO[str], top: int = 50) -> None:
+        super().__init__(out, top)
+        self.writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
+        self.writer.writeheader()
+
+    def add(self, result: FileResult) -> None:
+        data = result.to_dict()
+        worst = result.worst
+        self.writer.writerow({
+            "path": result.path, "status": result.status, "worst": worst.value if worst else "",
+            "boots": result.boots, "nic_count": len(result.nics),
+            "datapaths": " ".join(f"{nic.synthetic or nic.key}={nic.datapath}" for nic in result.nics),
+            "codes": " ".join(f"{code}={n}" for code, _sev, n in result.counts),
+            "findings_error": result.count("error"), "findings_warning": result.count("warning"),
+            "findings_info": result.count("info"), "lines": result.lines, "events": result.events,
+            "unrecognised": result.unrecognised, "error": result.error or "",
+            "members": json.dumps(data["members"]), "errors": json.dumps(data["errors"]),
+            "nics": json.dumps(data["nics"]), "findings": json.dumps(data["findings"]),
+        })
+        self.out.flush()
+
+
+class _Spooled(_Writer):
+    def __init__(self, out: IO[str], top: int = 50) -> None:
+        super().__init__(out, top)
+        self.spool = Spool()
+
+    def add(self, result: FileResult) -> None:
+        self.spool.add(result)
+
+    def close(self) -> None:
+        self.spool.close()
+
+
+class _Table(_Spooled):
+    def finish(self, summary: Summary) -> None:
+        for chunk in render_table(summary, self.spool, top=self.top):
+            self.out.write(chunk)
+
+
+class _Json(_Spooled):
+    def finish(self, summary: Summary) -> None:
+        summary_text = json.dumps(summary.to_dict(), indent=2).replace("\n", "\n  ")
+        self.out.write('{\n  "summary": ' + summary_text + ',\n  "files": [')
+        for index, text in enumerate(self.spool.texts("path")):
+            pretty = json.dumps(json.loads(text), indent=2).replace("\n", "\n    ")
+            self.out.write(("\n    " if index == 0 else ",\n    ") + pretty)
+        self.out.write(("\n  " if self.spool.count else "") + "]\n}\n")
+
+
+class _Sarif(_Spooled):
+    def finish(self, summary: Summary) -> None:
+        for chunk in render_sarif(summary, self.spool):
+            self.out.write(chunk)
+
+
+_WRITERS = {"table": _Table, "json": _Json, "jsonl": _JsonLines, "csv": _Csv, "sarif": _Sarif}
+
+
+def writer_for(fmt: str, out: IO[str], *, top: int = 50) -> _Writer:
+    """Return the writer of format *fmt* (one of FORMATS) writing to *out*."""
+    return _WRITERS[fmt](out, top)
+
+
+# -- progress ----------------------------------------------------------------------------------------
+
+
+class Progress:
+    """A progress bar on a terminal (files done, lines/s, findings so far); nothing otherwise.
+
+    Uses tqdm when it is installed, shown only once the run lasts longer than half a second; without
+    tqdm, or when disabled, it prints nothing.  ``write`` prints a message without garbling the bar.
+    """
+
+    def __init__(self, total: int, stream: IO[str], enabled: bool) -> None:
+        self._stream = stream
+        self._bar: Any = None
+        self._start = time.monotonic()
+        self.lines = 0
+        self.findings = 0
+        if enabled:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                self._bar = tqdm(total=total, file=stream, unit="file", delay=0.5, leave=False, dynamic_ncols=True,
+                                 mininterval=0.2, smoothing=0.05)
+
+    def update(self, result: FileResult) -> None:
+        """Count one finished log."""
+        self.lines += result.lines
+        self.findings += result.count()
+        if self._bar is not None:
+            rate = self.lines / max(time.monotonic() - self._start, 1e-6)
+            self._bar.set_postfix_str(f"{rate:,.0f} lines/s, {self.findings:,} findings", refresh=False)
+            self._bar.update(1)
+
+    def write(self, text: str) -> None:
+        """Print one message line."""
+        if self._bar is not None:
+            self._bar.write(text, file=self._stream)
+        else:
+            print(text, file=self._stream)
+
+    def close(self) -> None:
+        """Remove the bar."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def _is_terminal(stream: IO[str]) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+# -- output file ---------------------------------------------------------------------------------------------
+
+
+class _Output:
+    """Standard output, or a file written to a temporary name and renamed into place when complete."""
+
+    def __init__(self, path: str | None, stdout: IO[str]) -> None:
+        self.path = path if path and path != "-" else None
+        self.stdout = stdout
+        self.temp: Path | None = None
+        self.file: IO[str] | None = None
+
+    def __enter__(self) -> IO[str]:
+        if self.path is None:
+            return self.stdout
+        target = Path(self.path)
+        self.temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            descriptor = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+            self.file = os.fdopen(descriptor, "w", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise InputError(self.path, f"cannot be written ({exc.strerror or exc})") from None
+        return self.file
+
+    def __exit__(self, kind: Any, value: Any, trace: Any) -> None:
+        if self.file is None or self.temp is None:
+            return
+        try:
+            self.file.close()
+            if kind is None:
+                os.replace(self.temp, self.path)  # type: ignore[arg-type]
+        except OSError as exc:
+            self.temp.unlink(missing_ok=True)
+            raise InputError(self.path or "", f"cannot be written ({exc.strerror or exc})") from None
+        finally:
+            if kind is not None:
+                self.temp.unlink(missing_ok=True)
+
+
+# -- the command -------------------------------------------------------------------------------------------------
+
+
+def add_scan_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``scan`` subcommand on an argparse subparsers object and return its parser."""
+    from . import cli  # late: cli imports this module
+
+    parser = subparsers.add_parser(
+        "scan", help="analyse many logs in parallel (files, directories, globs, archives, URLs) and summarise",
+        description="Analyse every log under PATH... independently, in parallel, and summarise the findings. "
+                    "Each file is one log; an archive (sosreport, logs.zip) is one log; rotated siblings "
+                    "(kern.log.1 + kern.log) in one directory are one log.")
+    parser.add_argument("paths", nargs="+", metavar="PATH",
+                        help="files, directories (recursive), globs, archives or fsspec URLs (az://, s3://, file://)")
+    parser.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                        help=f"worker processes (default: every core, {default_jobs()} here; 1 runs in this process)")
+    parser.add_argument("--format", choices=FORMATS, default="table",
+                        help="table for people; json, jsonl (one record per file), csv, sarif for programs")
+    parser.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    parser.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
+                        help="exit 1 when any file has a finding of at least this severity (default: error)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no notes (errors still print)")
+    parser.add_argument("--top", type=int, default=50, metavar="N",
+                        help="table format: list the N worst files (default 50; 0 lists every file)")
+    parser.add_argument("--no-group-rotations", action="store_true",
+                        help="read rotated siblings (kern.log.1, kern.log) as separate logs")
+    parser.add_argument("--engine", choices=ENGINES, default=None,
+                        help="process (default): a local process pool; dask: dask.distributed (vflog[dask])")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="a dask.distributed scheduler (tcp://host:8786); implies --engine dask "
+                             "(default with --engine dask: a local cluster of --jobs workers)")
+    parser.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
+                        help="change a threshold, e.g. readd_max=600 (see README)")
+    cli._input_options(parser)
+    parser.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+def scan_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    """Run ``vflog scan``: find the logs, analyse them in parallel, write the chosen format, return the status."""
+    from . import cli  # late: cli imports this module
+    from .scan import check_engine
+
+    config, selection, limits = cli._settings(args)
+    engine = args.engine or ("dask" if args.scheduler else "process")
+    if args.scheduler and engine != "dask":
+        raise UsageError("--scheduler needs --engine dask")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs needs a number of at least 1, not {args.jobs}")
+    if args.top < 0:
+        raise UsageError("--top cannot be negative")
+    check_engine(engine, args.jobs)
+    found = discover(args.paths, selection=selection, group_rotations=not args.no_group_rotations)
+    if not args.quiet:
+        for note in found.notes:
+            print(f"vflog: note: {clean(note)}", file=stderr)
+    if not found.jobs:
+        print(f"vflog: nothing to scan in {', '.join(clean(p) for p in args.paths)}", file=stderr)
+        return cli.ExitStatus.ERROR
+    results = scan(found.jobs, jobs=args.jobs, config=config, selection=selection, limits=limits,
+                   engine=engine, scheduler=args.scheduler)
+    summary = Summary()
+    progress = Progress(len(found.jobs), stderr, enabled=not args.quiet and _is_terminal(stderr))
+    with _Output(args.output, stdout) as out:
+        writer = writer_for(args.format, out, top=args.top)
+        try:
+            try:
+                for result in results:
+                    summary = summary.merge(Summary.of(result))
+                    for error in result.errors:
+                        progress.write(f"vflog: {clean(error)}")
+                    writer.add(result)
+                    progress.update(result)
+            finally:
+                progress.close()
+                results.close()  # type: ignore[attr-defined]
+            writer.finish(summary)
+        finally:
+            writer.close()
+    if not summary.analysed:
+        print(f"vflog: none of the {_plural(summary.files, 'file')} could be analysed", file=stderr)
+        return cli.ExitStatus.ERROR
+    return cli.ExitStatus.FINDINGS if summary.fails(args.fail_on) else cli.ExitStatus.OK
