@@ -159,6 +159,8 @@ def _nic_report(nic: Nic) -> NicReport:
         time_to_vf=time_to_vf, outages=outages, timeline=timeline,
         timeline_dropped=nic.timeline.dropped,
         previous_vfs=tuple(v for v in map(_vf_report, nic.generations[:-1]) if v is not None),
+        outages_total=nic.outages_total,
+        vf_generations=nic.generations_total,
     )
 
 

@@ -17,8 +17,10 @@ DRIVER_KINDS = frozenset({"driver_init", "probe_failed"})
 READD_KINDS = frozenset({"slot_added", "vpci_probe", "host_bridge", "pci_device", "driver_init", "vf_registering", "vf_joined"})
 #: Kinds of VF-side lines whose driver is the VF driver (for mlx4 the core driver is the device's).
 _DRIVER_ALIASES = {"mlx4_en": "mlx4_core"}
-#: Message fields that name the VF netdev.
-_VF_NAME_FIELDS = ("vf",)
+#: How much per-NIC history is kept, whatever the length of the log.
+_KEEP_OUTAGES = 100
+_KEEP_GENERATIONS = 16
+_KEEP_FLAPS = 64
 
 
 @attrs.frozen
@@ -114,9 +116,11 @@ class Nic:
     last_t: float | None = None
     generations: list[VfGeneration] = attrs.field(factory=list)
     outages: list[Outage] = attrs.field(factory=list)
+    outages_total: int = 0
+    generations_total: int = 0
     switches_to_vf: int = 0
     switches_from_vf: int = 0
-    flaps: list[tuple[int, float | None]] = attrs.field(factory=list)
+    flaps: deque[tuple[int, float | None]] = attrs.field(factory=lambda: deque(maxlen=_KEEP_FLAPS))
     timeline: Bounded = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -146,6 +150,9 @@ class Nic:
         if current is None or (removed and event.kind in READD_KINDS):
             current = VfGeneration(event.line, event.t)
             self.generations.append(current)
+            self.generations_total += 1
+            if len(self.generations) > _KEEP_GENERATIONS:  # a servicing storm: keep the newest
+                del self.generations[0]
         return current
 
     def note(self, event: Event) -> None:
@@ -201,6 +208,13 @@ class Nic:
         if event.t is not None:
             self.last_t = event.t
 
+    def _add_outage(self, outage: Outage) -> None:
+        """Open an outage; only the newest ones are kept (their number is counted)."""
+        self.outages.append(outage)
+        self.outages_total += 1
+        if len(self.outages) > _KEEP_OUTAGES:
+            del self.outages[0]
+
     def _facts(self, event: Event, before: State, after: State) -> None:
         """Update switch counts, outages, flaps and durations for an allowed input."""
         kind = event.kind
@@ -219,10 +233,10 @@ class Nic:
         elif kind == "datapath_from_vf":
             self.switches_from_vf += 1
             if not self.outages or self.outages[-1].end_line is not None:
-                self.outages.append(Outage(event.line, event.t))
+                self._add_outage(Outage(event.line, event.t))
         elif kind in ("vf_unregistering", "slot_removed", "device_gone"):
             outage = self.outages[-1] if self.outages else None
             if outage is not None and outage.end_line is None:
                 outage.vf_removed = True
             elif before is State.DATAPATH_VF or (before is State.UNKNOWN and kind != "slot_removed"):
-                self.outages.append(Outage(event.line, event.t, vf_removed=True))
+                self._add_outage(Outage(event.line, event.t, vf_removed=True))

@@ -85,6 +85,8 @@ class NicReport:
     timeline: tuple[TimelineEntry, ...]
     timeline_dropped: int = 0
     previous_vfs: tuple[VfReport, ...] = ()
+    outages_total: int = 0
+    vf_generations: int = 0
 
 
 @attrs.frozen

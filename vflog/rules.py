@@ -120,6 +120,7 @@ class Rules:
         self._listener = listener
         self._provisional: dict[tuple[str, int, str], _Draft] = {}
         self._counts: dict[str, int] = {}
+        self._flap_burst: dict[str, tuple[int | None, float | None]] = {}
         self._suppressed: dict[str, int] = {}
         self._drafts: list[_Draft] = []
         self._groups: dict[object, _Draft] = {}
@@ -199,6 +200,8 @@ class Rules:
             self.add("vf-managed-by-userspace", nic, event,
                      f"{_name(nic)}: {event.driver} configures the VF interface {event.ifname}; only the synthetic "
                      f"interface {nic.synthetic or ''} should be configured", group="userspace")
+        if kind == "datapath_to_vf" and before is not None and nic is not None:
+            self._switched_back(nic, event)
         if kind == "association_wait" and nic is not None:
             self._waits.setdefault(nic.key, event)
         elif kind == "datapath_to_vf" and nic is not None and nic.key in self._waits:
@@ -311,8 +314,6 @@ class Rules:
         """
         self._close_trace()
         for nic in nics:
-            self._outages(nic)
-            self._flapping(nic)
             self._timeout(nic, end_t, last_other_line, final=True)
 
     def _awaited(self, nic: Nic) -> tuple[str, str, str, int, float | None] | None:
@@ -380,25 +381,25 @@ class Rules:
                 if self._listener is not None:
                     self._listener(Withdrawn(draft.freeze()))
 
-    def _outages(self, nic: Nic) -> None:
-        for outage in nic.outages:
-            seconds = outage.seconds
-            if seconds is not None and seconds > self.config.outage_max:
-                self.add("long-outage", nic, None,
-                         f"{_name(nic)}: traffic ran on the synthetic path for {_ago(seconds)}",
-                         [outage.start_line, outage.end_line or outage.start_line])
-
-    def _flapping(self, nic: Nic) -> None:
-        flaps = [(line, t) for line, t in nic.flaps if t is not None]
+    def _switched_back(self, nic: Nic, event: Event) -> None:
+        """Judge the outage that a switch back to the VF just closed: too long, or one flap too many."""
+        outage = nic.outages[-1] if nic.outages else None
+        if outage is None or outage.end_line != event.line:
+            return
+        seconds = outage.seconds
+        if seconds is not None and seconds > self.config.outage_max:
+            self.add("long-outage", nic, None, f"{_name(nic)}: traffic ran on the synthetic path for {_ago(seconds)}",
+                     [outage.start_line, event.line], t=outage.start_t)
+        if outage.vf_removed or event.t is None:
+            return
         window, allowed = self.config.flap_window, self.config.flap_allowed
-        start = 0
-        worst: list[tuple[int, float]] = []
-        for end in range(len(flaps)):
-            while flaps[end][1] - flaps[start][1] > window:
-                start += 1
-            if end - start + 1 > len(worst):
-                worst = flaps[start:end + 1]
-        if len(worst) > allowed:
-            self.add("datapath-flapping", nic, None,
-                     f"{_name(nic)}: the data path left the VF and came back {len(worst)} times within {_ago(window)}",
-                     [line for line, _ in worst])
+        recent = [(line, t) for line, t in nic.flaps if t is not None and event.t - t <= window]
+        if len(recent) <= allowed:
+            return
+        group, last = self._flap_burst.get(nic.key, (None, None))
+        if group is None or last is None or event.t - last > window:
+            group = recent[0][0]
+        self._flap_burst[nic.key] = (group, event.t)
+        self.add("datapath-flapping", nic, None,
+                 f"{_name(nic)}: the data path left the VF and came back more than {allowed} times within {_ago(window)}",
+                 [line for line, _ in recent], group=("flap", group), t=recent[0][1])
