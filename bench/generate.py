@@ -705,8 +705,9 @@ def write_dmesg(path: str, n_lines: int, seed: int) -> dict[str, object]:
     assert w.driver_lines == budget, (w.driver_lines, budget)
     return {
         "generator_version": GENERATOR_VERSION, "seed": seed, "file": os.path.basename(path),
-        "lines": w.lines, "bytes": size, "driver_lines": w.driver_lines, "boots": 1,
-        "t_end": round(w.last / S, 6),
+        "lines": w.lines, "bytes": size, "driver_lines": w.driver_lines,
+        "lifecycle_lines": driver_planned, "neutral_vf_lines": filler_total, "servicing_events": events_n,
+        "boots": 1, "t_end": round(w.last / S, 6),
         "nics": {n.guid: {"synthetic": n.syn, "driver": n.vf_driver, "pci": n.pci, "vf": n.vf,
                           "datapath": "vf", "servicing_cycles": cycles[n.guid], "startup_flaps": flaps[n.guid]}
                  for n in nics},

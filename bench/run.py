@@ -63,10 +63,18 @@ class Measured:
         self.runs = runs
 
 
+PYCACHE: str | None = None  # set by main(): bytecode cache of the measured vflog, outside the repository
+
+
 def _env() -> dict[str, str]:
+    """Environment of the measured commands: the checkout's vflog first, bytecode cached like an install."""
     env = dict(os.environ)
     env["PYTHONPATH"] = REPO + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if PYCACHE:
+        # An installed vflog starts from cached bytecode; PYTHONDONTWRITEBYTECODE would make every
+        # start compile all modules.  The cache goes into the data directory, never into the repo.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = PYCACHE
     return env
 
 
@@ -298,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
 
     outdir = os.path.join(data, "out")
     os.makedirs(outdir, exist_ok=True)
+    global PYCACHE
+    PYCACHE = os.path.join(data, "pycache")
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?") \
         if os.path.exists("/proc/cpuinfo") else platform.processor()
     print(f"vflog benchmark: {REPO}, data {data}")
