@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-import importlib.resources
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +36,8 @@ _cache: dict[str, Event | ParseError] = {}
 
 def grammar_text() -> str:
     """Return the grammar source, from the installed package or else from the checkout."""
-    candidates: list[Any] = [importlib.resources.files("vflog").joinpath(GRAMMAR_FILE)]
-    candidates.append(Path(__file__).resolve().parent.parent / GRAMMAR_FILE)
-    for path in candidates:
+    here = Path(__file__).resolve().parent
+    for path in (here / GRAMMAR_FILE, here.parent / GRAMMAR_FILE):
         try:
             return path.read_text(encoding="utf-8")
         except OSError:

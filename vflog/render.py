@@ -7,8 +7,6 @@ import json
 import re
 from typing import Any, Iterable
 
-import tabulate
-
 from .analyze import RoutedEvent, StateChange
 from .catalogue import CODES, Code
 from .framing import NO_YEAR
@@ -70,6 +68,7 @@ def _finding_block(finding: Finding, boot: BootReport, nics: dict[str, NicReport
 
 def render_table(report: Report, *, show_unrecognised: bool = False) -> str:
     """Return the human report: per boot a NIC table and the findings with their evidence."""
+    import tabulate  # imported here: machine formats and start-up do not pay for it
     out: list[str] = [f"vflog report for {clean(report.source)}: {report.stats.lines} lines, "
                       f"{report.stats.events} recognised, {report.stats.unrecognised} unrecognised"]
     for error in report.errors:
@@ -144,6 +143,7 @@ def render_code(code: Code) -> str:
 
 def render_codes() -> str:
     """Return the list of every finding code with its summary."""
+    import tabulate
     rows = [[c.code, c.severity.value, c.summary] for c in CODES.values()]
     return tabulate.tabulate(rows, headers=["code", "severity", "meaning"], tablefmt="simple") + "\n"
 
