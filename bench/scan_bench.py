@@ -12,7 +12,7 @@ truncated xz, garbage zip).  Then it runs ``vflog scan --format jsonl`` in a fre
 * its per-code counts equal the sum over ``vflog.analyze_files`` run on each log on its own,
 * --jobs 2 is at least --min-speedup (1.7) times faster than --jobs 1.
 
-Usage: python bench/scan_bench.py [--count 1000] [--repeat 3] [--keep DIR]
+Usage: python bench/scan_bench.py [--count 1000] [--repeat 3] [--boots 2 6] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def _zip(members: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def generate(root: Path, count: int, seed: int = 1) -> tuple[list[list[Path]], list[Path]]:
+def generate(root: Path, count: int, seed: int = 1, per_log: tuple[int, int] = (2, 6)) -> tuple[list[list[Path]], list[Path]]:
     """Write *count* logs under *root*; return the files of each log (oldest first) and the corrupt files."""
     rng = random.Random(seed)
     samples = [_entries(p.read_text()) for p in sorted(SAMPLES.glob("*.log"))]
@@ -129,7 +129,7 @@ def generate(root: Path, count: int, seed: int = 1) -> tuple[list[list[Path]], l
         host = f"vm-{index:04d}"
         start = EPOCH + datetime.timedelta(hours=rng.randrange(0, 24 * 150), seconds=rng.randrange(3600))
         boots = []
-        for _ in range(rng.randint(2, 6)):
+        for _ in range(rng.randint(*per_log)):
             boots.append((start, rng.uniform(0.9, 1.1), rng.choice(samples)))
             start += datetime.timedelta(hours=rng.uniform(1, 240))
         text = _render(boots, rng.choice(FORMATS), host).encode()
@@ -251,6 +251,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--min-speedup", type=float, default=1.7)
+    parser.add_argument("--boots", type=int, nargs=2, default=(2, 6), metavar=("MIN", "MAX"),
+                        help="sample boots concatenated per log (default 2 6: about 100-700 lines a log)")
     parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")
     parser.add_argument("--max-wait", type=float, default=300, metavar="S",
                         help="before each timed run, wait up to S seconds for other work to leave the CPUs idle")
@@ -263,7 +265,7 @@ def main() -> int:
             shutil.rmtree(root)
         root.mkdir(parents=True)
         started = time.perf_counter()
-        logs, corrupt = generate(root, args.count, args.seed)
+        logs, corrupt = generate(root, args.count, args.seed, tuple(args.boots))
         files = sum(1 for p in root.rglob("*") if p.is_file())
         size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
         print(f"generated {len(logs)} logs ({files} files, {size / 1e6:.1f} MB on disk, {len(corrupt)} corrupt) "

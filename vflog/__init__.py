@@ -11,6 +11,8 @@ from .errors import GrammarError, InputError, ParseError, UsageError, VflogError
 from .events import Event, Level
 from .grammar import parse_message
 from .machine import STATES, TRANSITIONS, State
+from .follow import Follower, follow
+from .scan import FileResult, Summary, scan, summarize
 from .report import (BootReport, Finding, NicReport, OutageReport, Quote, Report, Stats,
                      TimelineEntry, Unrecognised, VfReport)
 
@@ -24,4 +26,6 @@ __all__ = [
     "STATES", "TRANSITIONS", "State",
     "BootReport", "Finding", "NicReport", "OutageReport", "Quote", "Report", "Stats",
     "TimelineEntry", "Unrecognised", "VfReport",
+    "Follower", "follow",
+    "FileResult", "Summary", "scan", "summarize",
 ]

@@ -21,9 +21,10 @@ from .errors import InputError, UsageError, VflogError
 from .follow import Follower, tail
 from .render import (change_record, clean, render_change, render_code, render_codes, render_events, render_json,
                      render_table)
+from .render_scan import add_scan_parser, scan_command
 from .report import Report
 
-COMMANDS = ("report", "events", "explain", "follow")
+COMMANDS = ("report", "events", "explain", "follow", "scan")
 
 
 class ExitStatus(enum.IntEnum):
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("explain", help="what a finding code means, why it happens, what to check")
     ex.add_argument("code", nargs="?", help="a finding code; without one, list them all")
     ex.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+    add_scan_parser(sub)
     return parser
 
 
@@ -226,7 +228,7 @@ def _explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return ExitStatus.OK
 
 
-_HANDLERS = {"report": _report, "events": _events, "explain": _explain, "follow": _follow}
+_HANDLERS = {"report": _report, "events": _events, "explain": _explain, "follow": _follow, "scan": scan_command}
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,

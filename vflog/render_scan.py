@@ -150,10 +150,9 @@ def render_table(summary: Summary, spool: Spool, *, top: int = 50) -> Iterator[s
                                 tablefmt="simple") + "\n"
         if shown < spool.count:
             yield f"  ... {spool.count - shown:,} more file(s) not listed (--top 0 lists them all)\n"
-    problems = list(spool.results("path", problems=True, limit=None)) if summary.failed or summary.partial else []
-    if problems:
+    if summary.failed or summary.partial:
         yield "\nInput errors:\n"
-        for result in problems:
+        for result in spool.results("path", problems=True):
             for error in result.errors:
                 yield f"  {clean(error)}\n"
 
@@ -245,15 +244,18 @@ def render_sarif(summary: Summary, spool: Spool) -> Iterator[str]:
         for record in _sarif_results(result, rule_index):
             yield ("\n" if first else ",\n") + json.dumps(record)
             first = False
-    notifications = [{"level": "error" if r.error is not None else "warning",
-                      "message": {"text": error},
-                      "locations": [{"physicalLocation": {"artifactLocation": _artifact(r.path)}}]}
-                     for r in spool.results("path", problems=True) for error in r.errors]
-    invocation = {"executionSuccessful": summary.analysed > 0, "toolExecutionNotifications": notifications,
-                  "properties": {"summary": summary.to_dict()}}
-    closing = after.rstrip()
-    assert closing.endswith("}"), closing
-    yield "],\n      \"invocations\": [" + json.dumps(invocation) + "]" + closing + "\n"
+    invocation = json.dumps({"executionSuccessful": summary.analysed > 0,
+                             "properties": {"summary": summary.to_dict()}, "toolExecutionNotifications": []})
+    head, _, tail = invocation.rpartition("[]")
+    yield "\n      ],\n      \"invocations\": [" + head + "["
+    first = True
+    for result in spool.results("path", problems=True):  # inputs that could not be read (fully)
+        for error in result.errors:
+            notification = {"level": "error" if result.error is not None else "warning", "message": {"text": error},
+                            "locations": [{"physicalLocation": {"artifactLocation": _artifact(result.path)}}]}
+            yield ("\n" if first else ",\n") + json.dumps(notification)
+            first = False
+    yield "]" + tail + "]" + after.rstrip() + "\n"
 
 
 # -- writers: one per format ------------------------------------------------------------------------------------
@@ -265,6 +267,14 @@ class _Writer:
     def __init__(self, out: IO[str], top: int = 50) -> None:
         self.out = out
         self.top = top
+        self._flushed = time.monotonic()
+
+    def _flush_now_and_then(self) -> None:
+        """Let a reader of a pipe see records as they come, without a system call per record."""
+        now = time.monotonic()
+        if now - self._flushed >= 0.2:
+            self.out.flush()
+            self._flushed = now
 
     def add(self, result: FileResult) -> None:
         raise NotImplementedError
@@ -279,7 +289,7 @@ class _Writer:
 class _JsonLines(_Writer):
     def add(self, result: FileResult) -> None:
         self.out.write(json.dumps(result.to_dict()) + "\n")
-        self.out.flush()
+        self._flush_now_and_then()
 
 
 CSV_FIELDS = ("path", "status", "worst", "boots", "nic_count", "datapaths", "codes", "findings_error",
@@ -307,7 +317,7 @@ class _Csv(_Writer):
             "members": json.dumps(data["members"]), "errors": json.dumps(data["errors"]),
             "nics": json.dumps(data["nics"]), "findings": json.dumps(data["findings"]),
         })
-        self.out.flush()
+        self._flush_now_and_then()
 
 
 class _Spooled(_Writer):
@@ -374,7 +384,10 @@ class Progress:
             except ImportError:
                 tqdm = None
             if tqdm is not None:
-                self._bar = tqdm(total=total, file=stream, unit="file", delay=0.5, leave=False, dynamic_ncols=True,
+                class _Bar(tqdm):  # type: ignore[misc,valid-type]
+                    monitor_interval = 0  # no monitor thread: the worker pool can still fork safely
+
+                self._bar = _Bar(total=total, file=stream, unit="file", delay=0.5, leave=False, dynamic_ncols=True,
                                  mininterval=0.2, smoothing=0.05)
 
     def update(self, result: FileResult) -> None:
@@ -497,6 +510,8 @@ def scan_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> 
         raise UsageError(f"--jobs needs a number of at least 1, not {args.jobs}")
     if args.top < 0:
         raise UsageError("--top cannot be negative")
+    if "-" in args.paths:
+        raise UsageError("scan reads files, directories and URLs, not standard input (use 'vflog report -')")
     check_engine(engine, args.jobs)
     found = discover(args.paths, selection=selection, group_rotations=not args.no_group_rotations)
     if not args.quiet:

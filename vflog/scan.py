@@ -17,6 +17,7 @@ import collections
 import concurrent.futures as futures
 import fnmatch
 import functools
+import gc
 import glob as globbing
 import importlib.util
 import io
@@ -454,7 +455,7 @@ def _result(job: LogJob, report: Report | None, fetch_errors: list[str]) -> File
     last = report.boots[-1] if report.boots else None
     nics = []
     for nic in last.nics if last else ():
-        slim_nic = attrs.evolve(nic, timeline=())
+        slim_nic = attrs.evolve(nic, timeline=(), timeline_dropped=0)  # timelines stay out of scan results
         if len(nic.outages) > OUTAGES_LIMIT:
             notes.append(f"{nic.synthetic or nic.key}: {len(nic.outages) - OUTAGES_LIMIT} earlier outage(s) not listed")
             slim_nic = attrs.evolve(slim_nic, outages=nic.outages[-OUTAGES_LIMIT:])
@@ -697,46 +698,70 @@ def _isolated(job: LogJob, run: functools.partial, context: Any) -> FileResult:
 
 
 def _pool_results(work: list[LogJob], workers: int, run: functools.partial, context: Any) -> Iterator[FileResult]:
-    """Run the jobs on a process pool, one log per task, at most a few tasks per worker in flight."""
+    """Run the jobs on a process pool, one log per task, at most a few tasks per worker in flight.
+
+    A worker that dies (killed, out of memory) breaks the pool and every task in flight with it:
+    those logs are run again one by one in a fresh process (so the culprit is named and the others
+    are analysed), then the pool is restarted and the batch goes on.
+    """
     context = context or _mp_context()
     queue = iter(work)
     window = workers * 4
     pending: dict[futures.Future[FileResult], LogJob] = {}
+    deferred: list[LogJob] = []  # taken from the queue but refused by a pool that had just broken
+    frozen = context.get_start_method() == "fork" and not gc.get_freeze_count()
+    if frozen:
+        gc.freeze()  # forked workers' collections then leave the inherited objects (and their pages) alone
     executor = futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
     clean_exit = False
+    restarts_without_progress = 0
     try:
         def fill() -> None:
             while len(pending) < window:
-                job = next(queue, None)
+                job = deferred.pop() if deferred else next(queue, None)
                 if job is None:
                     return
-                pending[executor.submit(run, job)] = job
+                try:
+                    pending[executor.submit(run, job)] = job
+                except BrokenProcessPool:
+                    deferred.append(job)
+                    return
 
         fill()
-        while pending:
-            done, _ = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
+        while pending or deferred:
             lost: list[LogJob] = []
-            for future in done:
-                job = pending.pop(future)
-                try:
-                    result = future.result()
-                except BrokenProcessPool:
-                    lost.append(job)
-                    continue
-                except Exception as exc:
-                    result = _failed(job, f"worker failed ({type(exc).__name__}: {exc})")
-                yield result
-            if lost:  # a worker died (killed, out of memory): every task in flight is lost with it
+            if pending:
+                done, _ = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
+                for future in done:
+                    job = pending.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool:
+                        lost.append(job)
+                        continue
+                    except Exception as exc:
+                        result = _failed(job, f"worker failed ({type(exc).__name__}: {exc})")
+                    restarts_without_progress = 0
+                    yield result
+            if lost or (deferred and not pending):
                 lost.extend(pending.values())
                 pending.clear()
                 executor.shutdown(wait=False, cancel_futures=True)
                 for job in lost:
                     yield _isolated(job, run, context)
+                restarts_without_progress = 0 if lost else restarts_without_progress + 1
+                if restarts_without_progress > 3:  # the pool cannot even start: report what is left
+                    for job in deferred + list(queue):
+                        yield _failed(job, "no worker process could be started")
+                    deferred.clear()
+                    break
                 executor = futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
             fill()
         clean_exit = True
     finally:
         executor.shutdown(wait=clean_exit, cancel_futures=True)
+        if frozen:
+            gc.unfreeze()
 
 
 def _dask_client(scheduler: Any, workers: int) -> tuple[Any, list[Any]]:
@@ -800,13 +825,18 @@ def _dask_results(work: list[LogJob], workers: int, run: functools.partial, sche
 
 
 def check_engine(engine: str, jobs: int | None) -> int:
+    """Return the number of workers for *jobs* (None: every core); raise UsageError for a bad engine or count."""
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     workers = default_jobs() if jobs is None else jobs
     if not isinstance(workers, int) or workers < 1:
         raise UsageError(f"--jobs needs a whole number of at least 1, not {jobs!r}")
     if engine == "dask":
-        if importlib.util.find_spec("distributed") is None:
+        try:
+            found = importlib.util.find_spec("distributed") is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
             raise UsageError("--engine dask needs dask.distributed: pip install 'vflog[dask]'")
     return workers
 

@@ -194,7 +194,13 @@ class _Decompressing(io.RawIOBase):
         """Decompress the next piece, at most 1 MiB at a time so a bomb never fills memory."""
         engine = self._engine
         tail = getattr(engine, "unconsumed_tail", b"")  # zlib keeps input it has not expanded yet
-        if tail:
+        if getattr(engine, "eof", False) and not tail:
+            data = self._inner.read(1 << 14)
+            if not data:
+                self._done = True
+                return
+            self._engine = engine = _decompressor(self._kind, self._name)  # another stream follows
+        elif tail:
             data = tail
         elif getattr(engine, "needs_input", True) is False:  # bz2 / lzma have output pending
             data = b""
@@ -202,7 +208,7 @@ class _Decompressing(io.RawIOBase):
             data = self._inner.read(1 << 14)
             if not data:
                 self._done = True
-                if not getattr(engine, "eof", True) and self._total:
+                if not getattr(engine, "eof", True):
                     raise InputError(self._name, f"ends before its {self._kind} stream does (truncated)")
                 return
         try:
