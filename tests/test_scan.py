@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import argparse
 import collections
 import csv
@@ -24,12 +26,13 @@ from hypothesis import given, strategies as st
 
 import vflog
 from vflog import cli
-from vflog import scan as scan_module
 from vflog.catalogue import CODES
 from vflog.errors import InputError, UsageError
 from vflog.render_scan import Progress, add_scan_parser, scan_command
 from vflog.report import NicReport
 from vflog.scan import FileResult, LogJob, Summary, analyze_one, discover, scan, summarize
+
+scan_module = importlib.import_module("vflog.scan")  # the module itself; vflog.scan is the function
 from vflog.sources import Selection
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"

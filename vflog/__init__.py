@@ -12,7 +12,6 @@ from .events import Event, Level
 from .grammar import parse_message
 from .machine import STATES, TRANSITIONS, State
 from .follow import Follower, follow
-from .scan import FileResult, Summary, scan, summarize
 from .report import (BootReport, Finding, NicReport, OutageReport, Quote, Report, Stats,
                      TimelineEntry, Unrecognised, VfReport)
 
@@ -29,3 +28,13 @@ __all__ = [
     "Follower", "follow",
     "FileResult", "Summary", "scan", "summarize",
 ]
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    """Load the fleet-scan API (process pools, Dask) on first use, not at import."""
+    if name in ("FileResult", "Summary", "scan", "summarize"):
+        import importlib
+        value = getattr(importlib.import_module("vflog.scan"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'vflog' has no attribute {name!r}")

@@ -21,7 +21,6 @@ from .errors import InputError, UsageError, VflogError
 from .follow import Follower, tail
 from .render import (change_record, clean, render_change, render_code, render_codes, render_events, render_json,
                      render_table)
-from .render_scan import add_scan_parser, scan_command
 from .report import Report
 
 COMMANDS = ("report", "events", "explain", "follow", "scan")
@@ -85,7 +84,7 @@ def _settings(args: argparse.Namespace) -> tuple[Config, Selection, Limits]:
     return config, Selection(tuple(args.include), tuple(args.exclude)), limits
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(full: bool = True) -> argparse.ArgumentParser:
     """Return the argument parser of the vflog command."""
     parser = _Parser(prog="vflog", description="Explain Azure Accelerated Networking (SR-IOV VF) events in a Linux kernel log.")
     parser.add_argument("--version", action="version", version=f"vflog {__version__}")
@@ -122,7 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("explain", help="what a finding code means, why it happens, what to check")
     ex.add_argument("code", nargs="?", help="a finding code; without one, list them all")
     ex.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
-    add_scan_parser(sub)
+    if full:  # the scan machinery (process pools, SQLite, Dask) is only loaded when needed
+        from .render_scan import add_scan_parser
+        add_scan_parser(sub)
+    else:
+        sub.add_parser("scan", help="analyse many logs in parallel and summarise them (fleet)")
     return parser
 
 
@@ -228,7 +231,12 @@ def _explain(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     return ExitStatus.OK
 
 
-_HANDLERS = {"report": _report, "events": _events, "explain": _explain, "follow": _follow, "scan": scan_command}
+def _scan(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from .render_scan import scan_command
+    return scan_command(args, stdout, stderr)
+
+
+_HANDLERS = {"report": _report, "events": _events, "explain": _explain, "follow": _follow, "scan": _scan}
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
@@ -240,7 +248,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     stderr = stderr or sys.stderr
     show_traceback = "--traceback" in argv or bool(env.get("VFLOG_TRACEBACK"))
     try:
-        args = build_parser().parse_args(_with_default_command(argv))
+        argv = _with_default_command(argv)
+        full = "scan" in argv or any(a in ("-h", "--help") for a in argv[:1])
+        args = build_parser(full).parse_args(argv)
         return int(_HANDLERS[args.command](args, stdout, stderr))
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0)

@@ -19,8 +19,6 @@ import urllib.parse
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-import tabulate
-
 from . import __version__
 from .catalogue import CODES, Severity
 from .errors import InputError, UsageError
@@ -110,7 +108,7 @@ def render_summary(summary: Summary) -> str:
     ]
     if summary.codes:
         rows = sorted(summary.codes, key=lambda c: (-_RANK.get(c[1], -1), -c[3], -c[2], c[0]))
-        lines.append(tabulate.tabulate([[code, sev, f"{findings:,}", f"{files:,}"] for code, sev, findings, files in rows],
+        lines.append(_tabulate()([[code, sev, f"{findings:,}", f"{files:,}"] for code, sev, findings, files in rows],
                                        headers=["code", "severity", "findings", "files"], tablefmt="simple",
                                        colalign=("left", "left", "right", "right")))
     else:
@@ -146,7 +144,7 @@ def render_table(summary: Summary, spool: Spool, *, top: int = 50) -> Iterator[s
         yield "\n" + (f"Files, worst first ({shown:,} of {spool.count:,}):\n" if shown < spool.count
                       else "Files, worst first:\n")
         rows = [_file_row(r) for r in spool.results("worst", limit=shown)]
-        yield tabulate.tabulate(rows, headers=["file", "worst", "boots", "NICs", "final data path", "findings"],
+        yield _tabulate()(rows, headers=["file", "worst", "boots", "NICs", "final data path", "findings"],
                                 tablefmt="simple") + "\n"
         if shown < spool.count:
             yield f"  ... {spool.count - shown:,} more file(s) not listed (--top 0 lists them all)\n"
@@ -544,3 +542,9 @@ def scan_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> 
         print(f"vflog: none of the {_plural(summary.files, 'file')} could be analysed", file=stderr)
         return cli.ExitStatus.ERROR
     return cli.ExitStatus.FINDINGS if summary.fails(args.fail_on) else cli.ExitStatus.OK
+
+
+def _tabulate():  # type: ignore[no-untyped-def]
+    """Return tabulate's function, imported only when a table is drawn."""
+    import tabulate
+    return tabulate.tabulate
