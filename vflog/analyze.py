@@ -160,6 +160,7 @@ def _nic_report(nic: Nic) -> NicReport:
         timeline_dropped=nic.timeline.dropped,
         previous_vfs=tuple(v for v in map(_vf_report, nic.generations[:-1]) if v is not None),
         outages_total=nic.outages_total,
+        servicing_cycles=nic.servicing_cycles,
         vf_generations=nic.generations_total,
     )
 

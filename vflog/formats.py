@@ -33,6 +33,7 @@ _DELTA = re.compile(r"^\s*\[\s*\+(\d+\.\d+)\]\s?")
 _HUMAN = re.compile(r"^\s*\[([A-Z][a-z]{2})\s?(\d{1,2}) (\d\d):(\d\d)\]\s?")
 _JOURNAL_MARK = re.compile(r"^-- (?:Reboot|Boot ([0-9a-f]{32})) --\s*$")
 _BOOT_ID = re.compile(r'"_BOOT_ID"\s*:\s*"([0-9a-f]+)"')
+_JSON_MONOTONIC = re.compile(r'"_SOURCE_MONOTONIC_TIMESTAMP" ?: ?"(\d+)"')
 _RFC5424 = re.compile(r"^<\d{1,3}>1 (\S+) (\S+) (\S+) (\S+) \S+ (?:-|\[.*?\]) ?(.*)$")
 #: Raw JSON that may hold one of our messages although the anchor cannot see it yet.
 _JSON_HINTS = ('"MESSAGE":[', '"MESSAGE": [', "systemd-networkd", "systemd-udevd", "NetworkManager")
@@ -220,6 +221,9 @@ class Reader:
             return record.stamp
         raw = record.raw.strip().rstrip(",")
         if raw.startswith("{"):
+            match = _JSON_MONOTONIC.search(raw)  # cheaper than decoding the whole object
+            if match:
+                return Stamp(int(match[1]) / 1e6, MONOTONIC)
             try:
                 data = json.loads(raw)
             except ValueError:

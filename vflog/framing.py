@@ -158,8 +158,10 @@ LAYOUT_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     "dmesg": (re.compile(r"\] " + _KEYS),),
     "syslog": (re.compile(r": (?:\[[ \d.]+\] ?)?" + _KEYS), re.compile(r":\[[ \d.]+\] ?" + _KEYS),
                re.compile(r" (?:systemd-udevd|systemd-networkd|NetworkManager)\["), re.compile(r"\n-- ")),
-    "json": (re.compile(r'"(?:MESSAGE|msg)" ?: ?"' + _KEYS), re.compile(r'"MESSAGE" ?: ?\['),
-             re.compile(r'"(?:SYSLOG_IDENTIFIER|MESSAGE)" ?: ?"(?:systemd-udevd|systemd-networkd|NetworkManager)')),
+    # each pattern starts with a long literal: a bare `"` would stop the search at every quote
+    "json": (re.compile(r'"MESSAGE" ?: ?"' + _KEYS), re.compile(r'"msg" ?: ?"' + _KEYS),
+             re.compile(r'"MESSAGE" ?: ?\['),
+             re.compile(r'"SYSLOG_IDENTIFIER" ?: ?"(?:systemd-udevd|systemd-networkd|NetworkManager)')),
 }
 _STRUCTURED = re.compile(r"^(?:\d+,\d+,\d+,[^;]*;|\s*\[\s*\+\d|\s*\[[A-Z][a-z]{2}\s?\d|<\d{1,3}>1 |-- )")
 _DMESG_LINE = re.compile(r"^\s*(?:<\d+>)?(?:[a-z]+\s*:[a-z]+\s*: )?\[")

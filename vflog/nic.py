@@ -117,6 +117,7 @@ class Nic:
     generations: list[VfGeneration] = attrs.field(factory=list)
     outages: list[Outage] = attrs.field(factory=list)
     outages_total: int = 0
+    servicing_cycles: int = 0
     generations_total: int = 0
     switches_to_vf: int = 0
     switches_from_vf: int = 0
@@ -228,7 +229,9 @@ class Nic:
             outage = self.outages[-1] if self.outages else None
             if outage is not None and outage.end_line is None:
                 outage.end_line, outage.end_t = event.line, event.t
-                if not outage.vf_removed:
+                if outage.vf_removed:
+                    self.servicing_cycles += 1
+                else:
                     self.flaps.append((event.line, event.t))
         elif kind == "datapath_from_vf":
             self.switches_from_vf += 1

@@ -87,6 +87,7 @@ class NicReport:
     previous_vfs: tuple[VfReport, ...] = ()
     outages_total: int = 0
     vf_generations: int = 0
+    servicing_cycles: int = 0
 
 
 @attrs.frozen
