@@ -271,11 +271,12 @@ class Analyzer:
                 self._previous = record
                 self._tick(record)
             return
-        if len(raw.strip()) > 3:  # not blank, not a bare bracket or an elision mark
+        content = len(raw.strip()) > 3  # not blank, not a bare bracket or an elision mark
+        if content:
             self._previous = record
         framed = framing.frame(raw)
         if framed is None:
-            if record.structured or len(raw.strip()) > 3:
+            if record.structured or content:
                 self._boot.last_other_line = record.number
                 self._tick(record)
             return

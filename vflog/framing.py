@@ -8,7 +8,6 @@ import re
 
 from typing import NamedTuple
 
-import attrs
 
 #: Where a message of one of our drivers starts, after any outer prefix.
 ANCHOR = re.compile(
@@ -60,8 +59,7 @@ class Stamp(NamedTuple):
     clock: str
 
 
-@attrs.frozen
-class Framed:
+class Framed(NamedTuple):
     """A raw line split into its outer prefix and the kernel message."""
 
     prefix: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 import attrs
 
@@ -23,8 +23,7 @@ _KEEP_GENERATIONS = 16
 _KEEP_FLAPS = 64
 
 
-@attrs.frozen
-class Step:
+class Step(NamedTuple):
     """One entry of a NIC's timeline: a line, its time, its event kind and the state after it."""
 
     line: int
