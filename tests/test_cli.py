@@ -8,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from vflog.catalogue import CODES
 from vflog.cli import ExitStatus, main
 

@@ -18,7 +18,7 @@ from .machine import INPUTS
 from .nic import Nic, VfGeneration
 from .report import (BootReport, InputSpan, NicReport, OutageReport, Report, Stats, TimelineEntry,
                      Unrecognised, VfReport)
-from .rules import Listener, Rules, Withdrawn
+from .rules import Listener, Rules
 from .sources import Limits, Selection, Source, open_inputs
 
 #: Kinds worth a timeline entry even though they do not drive the machine.

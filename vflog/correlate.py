@@ -14,7 +14,7 @@ interface names win over addresses.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Callable
 
 import attrs
 
@@ -272,8 +272,3 @@ class Correlator:
                         target = candidates[0] if len(candidates) == 1 and not users else None
                     self._deliver(target, event)
         self._pending.clear()
-
-    def pending_events(self) -> Iterable[Event]:
-        """Return the events still waiting for a tie."""
-        for held in self._pending.values():
-            yield from held

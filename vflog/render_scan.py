@@ -8,6 +8,7 @@ per-log results in a temporary SQLite file, not in memory.
 
 from __future__ import annotations
 
+import abc
 import argparse
 import csv
 import json
@@ -259,7 +260,7 @@ def render_sarif(summary: Summary, spool: Spool) -> Iterator[str]:
 # -- writers: one per format ------------------------------------------------------------------------------------
 
 
-class _Writer:
+class _Writer(abc.ABC):
     """Takes results as they finish; writes the output at the right moments."""
 
     def __init__(self, out: IO[str], top: int = 50) -> None:
@@ -274,8 +275,9 @@ class _Writer:
             self.out.flush()
             self._flushed = now
 
+    @abc.abstractmethod
     def add(self, result: FileResult) -> None:
-        raise NotImplementedError
+        """Take the result of one log."""
 
     def finish(self, summary: Summary) -> None:
         pass

@@ -16,7 +16,6 @@ import bz2
 import codecs
 import fnmatch
 import glob as globbing
-import gzip
 import io
 import json
 import lzma
