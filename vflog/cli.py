@@ -143,7 +143,14 @@ def _with_default_command(argv: Sequence[str]) -> list[str]:
     return args + ["report"]
 
 
+def _stdin_is_terminal(files: list[str]) -> bool:
+    """Return whether vflog would wait for a log typed at the terminal (no file, stdin a tty)."""
+    return (not files or files == ["-"]) and sys.stdin is not None and sys.stdin.isatty()
+
+
 def _report(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    if _stdin_is_terminal(args.files):
+        raise UsageError("no log given: pipe one in (dmesg | vflog) or name a file (vflog report kern.log)")
     config, selection, limits = _settings(args)
     report = analyze_files(args.files or ["-"], config=config, selection=selection, limits=limits)
     for error in report.errors:
