@@ -34,7 +34,7 @@ from .errors import InputError
 
 Source = Union[str, bytes, os.PathLike, IO[str], IO[bytes], Iterable[str]]
 
-_BLOCK = 1 << 22
+_BLOCK = 1 << 21
 _GZIP, _BZIP2, _XZ, _ZSTD = b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd"
 _ZIP = b"PK\x03\x04"
 _EXPORT = (b"__CURSOR=", b"__REALTIME_TIMESTAMP=", b"__MONOTONIC_TIMESTAMP=", b"_BOOT_ID=")
