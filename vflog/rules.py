@@ -54,16 +54,25 @@ _DRIVER_CODES = {
 }
 #: State left unfinished -> (finding code, threshold name, what was awaited).
 _TIMEOUTS = {
-    State.SLOT_OFFERED: ("slot-without-device", "slot_to_device", "no VF PCI device followed the slot offer"),
-    State.PCI_PRESENT: ("device-without-driver", "device_to_driver", "no VF driver took the PCI device"),
-    State.DRIVER_BOUND: ("vf-not-registered", "driver_to_register", "the VF never registered with netvsc"),
-    State.VF_REGISTERED: ("datapath-not-switched", "register_to_datapath", "the data path never switched to the VF"),
-    State.LINK_UP: ("datapath-not-switched", "register_to_datapath", "the data path never switched to the VF"),
-    State.DATAPATH_SYNTHETIC: ("ends-on-synthetic", "synthetic_max", "traffic stayed on the synthetic path with the VF present"),
-    State.VF_GOING_AWAY: ("vf-not-readded", "readd_max", "the VF was not added back"),
-    State.VF_REMOVED: ("vf-not-readded", "readd_max", "the VF was not added back"),
+    State.SLOT_OFFERED: ("slot-without-device", "slot_to_device", "no VF PCI device followed the slot offer",
+                         "a VF PCI device follows the slot offer"),
+    State.PCI_PRESENT: ("device-without-driver", "device_to_driver", "no VF driver took the PCI device",
+                        "a VF driver takes the PCI device"),
+    State.DRIVER_BOUND: ("vf-not-registered", "driver_to_register", "the VF never registered with netvsc",
+                         "the VF registers with netvsc"),
+    State.VF_REGISTERED: ("datapath-not-switched", "register_to_datapath", "the data path never switched to the VF",
+                          "the data path switches to the VF"),
+    State.LINK_UP: ("datapath-not-switched", "register_to_datapath", "the data path never switched to the VF",
+                    "the data path switches to the VF"),
+    State.DATAPATH_SYNTHETIC: ("ends-on-synthetic", "synthetic_max",
+                               "traffic stayed on the synthetic path with the VF present", "traffic returns to the VF"),
+    State.VF_GOING_AWAY: ("vf-not-readded", "readd_max", "the VF was not added back", "the VF is added back"),
+    State.VF_REMOVED: ("vf-not-readded", "readd_max", "the VF was not added back", "the VF is added back"),
 }
-_NO_DEVICE = ("slot-without-device", "slot_to_device", "no VF PCI device appeared on the vPCI bus")
+_NO_DEVICE = ("slot-without-device", "slot_to_device", "no VF PCI device appeared on the vPCI bus",
+              "a VF PCI device appears on the vPCI bus")
+_ASSOCIATION = ("association-wait", "association_max", "the host's VF association never came",
+                "the host's VF association arrives")
 #: Severity of surprise removals by the state the NIC was in.
 _REGISTERED = frozenset({State.VF_REGISTERED, State.LINK_UP, State.DATAPATH_VF, State.DATAPATH_SYNTHETIC})
 
@@ -316,18 +325,17 @@ class Rules:
         for nic in nics:
             self._timeout(nic, end_t, last_other_line, final=True)
 
-    def _awaited(self, nic: Nic) -> tuple[str, str, str, int, float | None] | None:
-        """Return what the NIC is waiting for: (code, threshold name, what, since line, since time)."""
+    def _awaited(self, nic: Nic) -> tuple[str, str, str, str, int, float | None] | None:
+        """Return what the NIC is waiting for: (code, threshold name, failure, pending, since line, since time)."""
         wait = self._waits.get(nic.key)
-        timeout = _TIMEOUTS.get(nic.state)
         if wait is not None and nic.state is not State.DATAPATH_VF:
-            return "association-wait", "association_max", "the host's VF association never came", wait.line, wait.t
+            return (*_ASSOCIATION, wait.line, wait.t)
+        timeout = _TIMEOUTS.get(nic.state)
         if timeout is None:
             return None
-        code, limit, awaited = timeout
         if nic.state is State.PCI_PRESENT and (nic.vf is None or nic.vf.device_id is None):
-            code, limit, awaited = _NO_DEVICE
-        return code, limit, awaited, nic.state_line, nic.state_t
+            timeout = _NO_DEVICE
+        return (*timeout, nic.state_line, nic.state_t)
 
     def _timeout(self, nic: Nic, now: float | None, last_other_line: int, *, final: bool) -> None:
         """Report what the NIC still waits for at time *now*: its finding once past the threshold,
@@ -335,7 +343,7 @@ class Rules:
         awaited = self._awaited(nic)
         if awaited is None:
             return
-        code, limit, what, since_line, since_t = awaited
+        code, limit, what, pending, since_line, since_t = awaited
         if (nic.key, since_line, code) in self._provisional:
             return
         threshold = getattr(self.config, limit)
@@ -361,7 +369,7 @@ class Rules:
             else:
                 how_long = "no other log lines after it: the log looks filtered or cut"
             self.add("incomplete", nic, None,
-                     f"{_name(nic)}: the log ends in state {nic.state.value} ({how_long}); it cannot tell whether {what}",
+                     f"{_name(nic)}: the log ends in state {nic.state.value} ({how_long}), so vflog cannot tell whether {pending}",
                      [since_line], quotes=quotes, t=since_t)
 
     def tick(self, nics: Iterable[Nic], now: float, last_other_line: int) -> None:
@@ -373,7 +381,7 @@ class Rules:
         """Withdraw a time-based finding fired while following once the NIC leaves that state."""
         for key in [k for k in self._provisional if k[0] == nic.key]:
             awaited = self._awaited(nic)
-            if awaited is not None and (nic.key, awaited[3], awaited[0]) == key:
+            if awaited is not None and (nic.key, awaited[4], awaited[0]) == key:
                 continue
             draft = self._provisional.pop(key)
             if draft in self._drafts:
