@@ -156,10 +156,9 @@ LAYOUT_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     "dmesg": (re.compile(r"\] " + _KEYS),),
     "syslog": (re.compile(r": (?:\[[ \d.]+\] ?)?" + _KEYS), re.compile(r":\[[ \d.]+\] ?" + _KEYS),
                re.compile(r" (?:systemd-udevd|systemd-networkd|NetworkManager)\["), re.compile(r"\n-- ")),
-    # each pattern starts with a long literal: a bare `"` would stop the search at every quote
-    "json": (re.compile(r'"MESSAGE" ?: ?"' + _KEYS), re.compile(r'"msg" ?: ?"' + _KEYS),
-             re.compile(r'"MESSAGE" ?: ?\['),
-             re.compile(r'"SYSLOG_IDENTIFIER" ?: ?"(?:systemd-udevd|systemd-networkd|NetworkManager)')),
+    # JSON: every object has the message key, so a regex would stop at each one anyway; the
+    # key is found with str.find and the message checked in place (see _json_candidates)
+    "json": (),
 }
 _STRUCTURED = re.compile(r"^(?:\d+,\d+,\d+,[^;]*;|\s*\[\s*\+\d|\s*\[[A-Z][a-z]{2}\s?\d|<\d{1,3}>1 |-- )")
 _DMESG_LINE = re.compile(r"^\s*(?:<\d+>)?(?:[a-z]+\s*:[a-z]+\s*: )?\[")
@@ -190,8 +189,33 @@ def layout(sample: str) -> str | None:
     return None
 
 
+_JSON_KEYS = (('"MESSAGE"', re.compile(r'"MESSAGE" ?: ?(?:"' + _KEYS + r'|\[)')),
+              ('"msg"', re.compile(r'"msg" ?: ?"' + _KEYS)))
+_JSON_WORDS = ("systemd-udevd", "systemd-networkd", "NetworkManager")
+
+
+def _json_candidates(block: str) -> list[int]:
+    """Return the line starts of JSON records whose message may be ours (or from udev/networkd/NM)."""
+    starts: set[int] = set()
+    find, rfind = block.find, block.rfind
+    for key, check in _JSON_KEYS:
+        index = find(key)
+        while index >= 0:
+            if check.match(block, index):
+                starts.add(rfind("\n", 0, index) + 1)
+            index = find(key, index + len(key))
+    for word in _JSON_WORDS:  # rare in kernel logs: plain searches skip through the block
+        index = find(word)
+        while index >= 0:
+            starts.add(rfind("\n", 0, index) + 1)
+            index = find(word, index + len(word))
+    return sorted(starts)
+
+
 def candidates(block: str, kind: str) -> list[int]:
     """Return the start offsets (in *block*) of the lines that may hold one of our messages."""
+    if kind == "json":
+        return _json_candidates(block)
     text = "\n" + block
     starts: set[int] = set()
     for pattern in LAYOUT_PATTERNS[kind]:
