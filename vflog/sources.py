@@ -270,8 +270,8 @@ def _plain(stream: IO[bytes], name: str, size: int | None, limits: Limits) -> IO
 def _text_chunks(binary: IO[bytes], name: str, limits: Limits) -> Iterator[str]:
     """Yield the text of a binary stream in large blocks that end at line ends.
 
-    UTF-8 with bad bytes replaced, CR and CRLF folded to LF; a line longer than the limit is cut
-    and its rest comes as the next line(s).
+    UTF-8 with bad bytes replaced, CR and CRLF folded to LF; a line that runs on past a block and
+    the limit (a 10 MB line, a file with no line ends) is cut, its rest coming as the next line(s).
     """
     try:
         head = binary.peek(32)[:32] if hasattr(binary, "peek") else b""

@@ -1,0 +1,76 @@
+"""Tests of vflog.correlate: which virtual NIC each event belongs to."""
+
+from __future__ import annotations
+
+import vflog
+
+A = "000d3af5-76bd-000d-3af5-76bd000d3af5"
+B = "000d3af6-76be-000d-3af6-76be000d3af6"
+
+
+def _nics(text: str) -> dict[str, vflog.NicReport]:
+    return {nic.key: nic for nic in vflog.analyze(text).boots[-1].nics}
+
+
+def _line(t: float, message: str) -> str:
+    return f"[{t:12.6f}] {message}\n"
+
+
+def test_pci_lines_before_the_join_go_to_the_nic_the_join_names() -> None:
+    """Two NICs offered at once: the vPCI bus, device and driver lines wait until `joined to` ties them."""
+    text = "".join([
+        _line(1.0, f"hv_netvsc {A} eth0: VF slot 1 added"),
+        _line(1.1, f"hv_netvsc {B} eth1: VF slot 2 added"),
+        _line(2.0, "hv_pci 11111111-cf63-4466-9ae3-4b849c3ee03b: PCI VMBus probing: Using version 0x10002"),
+        _line(2.1, "hv_pci 11111111-cf63-4466-9ae3-4b849c3ee03b: PCI host bridge to bus cf63:00"),
+        _line(2.2, "pci cf63:00:02.0: [15b3:1016] type 00 class 0x020000"),
+        _line(2.3, "mlx5_core cf63:00:02.0: firmware version: 14.25.8362"),
+        _line(3.0, f"hv_netvsc {B} eth1: VF registering: eth2"),
+        _line(3.1, "mlx5_core cf63:00:02.0 eth2: joined to eth1"),
+        _line(3.2, f"hv_netvsc {B} eth1: Data path switched to VF: eth2"),
+        _line(9.0, "unrelated line"),
+    ])
+    nics = _nics(text)
+    assert nics[B].vf is not None and nics[B].vf.pci == "cf63:00:02.0" and nics[B].vf.driver == "mlx5_core"
+    assert nics[B].vf.device_id == "15b3:1016" and nics[B].datapath == "vf"
+    assert nics[A].vf is None and nics[A].state == "slot-offered"
+
+
+def test_joined_before_registering_ties_by_synthetic_name() -> None:
+    """Old kernels print `joined to` before `VF registering`: the synthetic name still ties the VF."""
+    text = "".join([
+        _line(1.0, "hv_netvsc vmbus_16 eth1: Device MAC 00:15:5d:af:0c:21 link state up"),
+        _line(8.5, "mlx4_core: Initializing 0002:00:02.0"),
+        _line(8.6, "mlx4_core 0002:00:02.0 eth2: joined to eth1"),
+        _line(8.7, "hv_netvsc vmbus_16 eth1: VF registering: eth2"),
+    ])
+    nic = _nics(text)["vmbus_16"]
+    assert nic.vf.pci == "0002:00:02.0" and nic.vf.driver == "mlx4_core" and nic.state == "vf-registered"
+
+
+def test_renamed_synthetic_nic_stays_one_nic() -> None:
+    """`eth3` renamed to `eth3-hv` is the same NIC: the GUID is the key."""
+    text = (_line(1.0, f"hv_netvsc {A} eth3: VF registering: eth7")
+            + _line(2.0, f"hv_netvsc {A} eth3-hv: renamed from eth3")
+            + _line(3.0, f"hv_netvsc {A} eth3-hv: VF unregistering: eth7"))
+    nics = _nics(text)
+    assert list(nics) == [A] and nics[A].synthetic_names == ("eth3", "eth3-hv")
+
+
+def test_a_vf_no_nic_claims_gets_a_nic_of_its_own() -> None:
+    """A VF device seen without any netvsc line is reported under `pci:DDDD`, not dropped."""
+    text = (_line(1.0, "pci cf63:00:02.0: [15b3:1016] type 00 class 0x020000")
+            + _line(2.0, "mlx5_core cf63:00:02.0: firmware version: 14.25.8362")
+            + _line(3.0, "unrelated"))
+    nics = _nics(text)
+    assert list(nics) == ["pci:cf63"] and nics["pci:cf63"].vf.driver == "mlx5_core"
+
+
+def test_events_of_one_vf_follow_its_names_through_renames() -> None:
+    """Lines under the kernel name and under the udev name land on the same NIC."""
+    routed = list(vflog.events(
+        _line(1.0, f"hv_netvsc {A} eth0: VF registering: eth1")
+        + _line(1.1, "mlx5_core cf63:00:02.0 eth1: joined to eth0")
+        + _line(1.2, "mlx5_core cf63:00:02.0 enP53091s1np0: renamed from eth1")
+        + _line(1.3, "mlx5_core cf63:00:02.0 enP53091s1np0: Link up")))
+    assert {r.nic for r in routed} == {A}

@@ -1,0 +1,36 @@
+"""Tests of vflog.render: what people and programs see."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import vflog
+from vflog.render import clean, render_json, render_table
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+
+def test_clean_neutralises_control_and_bidi_characters() -> None:
+    """Escape, bell, carriage return and bidi overrides are shown, not obeyed; text is kept."""
+    assert clean("a\x1b[2Jb\x07c\rd\u202ee") == "a\\x1b[2Jb\\x07c\\x0dd\\u202ee"
+    assert clean("plain text: eth0 → enP1s1") == "plain text: eth0 → enP1s1"
+
+
+def test_table_names_the_clock_and_quotes_evidence() -> None:
+    """The human report says which clock times are on and quotes each finding's evidence lines."""
+    report = vflog.analyze(SAMPLES / "finding-switch-failed.log")
+    text = render_table(report)
+    assert "(monotonic clock)" in text
+    assert "Data path failed to switch to VF" in text and "ERROR   switch-failed" in text
+    wall = render_table(vflog.analyze(SAMPLES / "freebsd-hn.log"))
+    assert "(wall clock)" in wall and "Sep 03 05:08:01" in wall
+
+
+def test_json_is_one_document_with_string_severities() -> None:
+    """render_json gives one parseable document; unrecognised lines only on request."""
+    report = vflog.analyze(SAMPLES / "finding-netvsc-error.log")
+    doc = json.loads(render_json(report))
+    assert doc["boots"][0]["findings"][0]["severity"] in ("error", "warning", "info")
+    assert "unrecognised" not in doc
+    assert "unrecognised" in json.loads(render_json(report, show_unrecognised=True))
