@@ -243,3 +243,14 @@ def test_output_file_is_written_atomically(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
     status, _, err = run("report", "--output", str(tmp_path / "no" / "dir" / "r.txt"), str(SAMPLES / "normal-boot.log"))
     assert status == 2 and "cannot be written" in err
+
+
+def test_a_line_repeated_verbatim_is_read_once_with_a_note() -> None:
+    """A stamped line that a collector wrote twice does not count as two kernel events."""
+    text = BOOT.decode()
+    line = next(l for l in text.splitlines() if "Data path switched to VF" in l)
+    doubled = text.replace(line + "\n", line + "\n" + line + "\n", 1)
+    report = vflog.analyze(doubled)
+    assert {f.code for f in report.findings} == set()
+    assert any("repeated verbatim" in note for note in report.boots[0].notes)
+    assert report.boots[0].nics[0].switches_to_vf == 3

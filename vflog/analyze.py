@@ -58,6 +58,7 @@ class Boot:
         self.t_end: float | None = None
         self.events = 0
         self.last_other_line = 0
+        self.duplicates = 0
         self._sink = sink
 
     def _new_nic(self, key: str) -> Nic:
@@ -111,6 +112,8 @@ class Boot:
         if self.correlator.untracked:
             notes.append(f"{self.correlator.untracked} event(s) of NICs beyond the limit of "
                          f"{self.config.max_nics} were not tracked")
+        if self.duplicates:
+            notes.append(f"{self.duplicates} line(s) repeated verbatim right after themselves were read once")
         if self.correlator.dropped:
             notes.append(f"{self.correlator.dropped} event(s) could not be tied to a NIC in time and were dropped")
         return BootReport(self.index, self.start_line, self.end_line, self.t_start, self.t_end,
@@ -274,6 +277,9 @@ class Analyzer:
         content = len(raw.strip()) > 3  # not blank, not a bare bracket or an elision mark
         if content:
             self._previous = record
+        if previous is not None and raw == previous.text and content and raw[:1] in "[{<0123456789":
+            self._boot.duplicates += 1  # the same stamped line twice in a row: the collector's doing
+            return
         framed = framing.frame(raw)
         if framed is None:
             if record.structured or content:
