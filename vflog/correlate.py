@@ -111,7 +111,7 @@ class Correlator:
             self.untracked += 1  # adversarial input: millions of distinct fake GUIDs
             self._deliver(None, event)
             return
-        nic = self._nic(key)
+        self._nic(key)
         if event.kind == "renamed":
             old = event.get("old")
             if old and self._by_synthetic.get(old) == key:
@@ -122,7 +122,6 @@ class Correlator:
         self._deliver(key, event)
         if vf_name:
             self._learn_name(vf_name, key)
-        del nic
 
     def _hv_pci(self, event: Event) -> None:
         guid = str(event.device)

@@ -82,11 +82,10 @@ class EventBuilder(lark.Transformer):
         return ifname, regstate
 
     def mlx4en_pr_msg(self, children: list[Any]) -> Event:
-        inner = children[-1]
-        head = children[0]
-        extra = {k: v for k, v in _fields(children[1:-1]).items()}
+        """mlx4_en's own printer puts the device (and port) or the interface before the message."""
+        head, inner = children[0], children[-1]
         if head.type == "PCI":
-            return attrs.evolve(inner, device=str(head), fields={**extra, **inner.fields})
+            return attrs.evolve(inner, device=str(head), fields={**_fields(children[1:-1]), **inner.fields})
         return attrs.evolve(inner, ifname=str(head))
 
     def line(self, children: list[Any]) -> Event:

@@ -159,8 +159,6 @@ class Nic:
         """Take the VF identity facts (PCI address, driver, device ID, names) from *event*."""
         if event.driver in ("hv_netvsc", "hn"):
             self.rename_synthetic(event.ifname)
-            if event.kind == "renamed":
-                self.rename_synthetic(event.ifname)
             if event.kind in ("slot_added", "slot_removed"):
                 self.slot = event.get("slot")
             vf_name = event.get("vf")
