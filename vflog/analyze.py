@@ -217,6 +217,7 @@ class Analyzer:
                 self.feed(first + offset, line)
             return first + len(lines) - 1
         number, position = first, 0
+        json = self._layout == "json"
         for start in framing.candidates(block, self._layout):
             if start > position:  # unrelated lines between the last candidate and this one
                 count = block.count("\n", position, start)
@@ -226,18 +227,23 @@ class Analyzer:
             end = len(block) if end < 0 else end
             line = block[start:end]
             self.lines += 1
-            if self._layout == "json" or "\x1b" in line:
+            if json:
+                for record in self._reader.feed(number, line, candidate=True):
+                    self.record(record)
+            elif "\x1b" in line:
                 for record in self._reader.feed(number, line):
                     self.record(record)
             else:  # a plain text layout was validated: no decoding needed
                 self.record(Record(number, line))
             number += 1
             position = end + 1
-        lines = block.count("\n") + (0 if block.endswith("\n") else 1) if block else 0
-        total = first + lines - 1
-        if position < len(block):
-            self._gap(block, position, len(block), total, total - number + 1)
-        return total
+        if position >= len(block):
+            return number - 1
+        count = block.count("\n", position)
+        if not block.endswith("\n"):
+            count += 1  # the last line has no line end
+        self._gap(block, position, len(block), number + count - 1, count)
+        return number + count - 1
 
     def _gap(self, block: str, start: int, end: int, last_number: int, count: int) -> None:
         """Account for the *count* unrelated lines block[start:end]; *last_number* is the number of the last."""

@@ -111,15 +111,18 @@ class Reader:
         self._boot: str | None = None
         self._marks = 0
 
-    def feed(self, number: int, line: str) -> Iterator[Record]:
-        """Yield the records that *line* completes (none while a multi-line object is open)."""
+    def feed(self, number: int, line: str, candidate: bool = False) -> Iterator[Record]:
+        """Yield the records that *line* completes (none while a multi-line object is open).
+
+        *candidate* says the fast search (framing.candidates) already found a message of ours in it.
+        """
         line = clean_line(line)
         if self._pending:
             yield from self._continue_json(number, line)
             return
         head = line.lstrip()[:1]
         if head == "{":
-            yield from self._json_line(number, line)
+            yield from self._json_line(number, line, candidate)
             return
         if head == "-" and line.startswith("-- "):
             match = _JOURNAL_MARK.match(line)
@@ -168,10 +171,10 @@ class Reader:
         key = line.strip().split("=", 1)[0]
         return key.isupper() and key.replace("_", "").isalnum()
 
-    def _json_line(self, number: int, line: str) -> Iterator[Record]:
+    def _json_line(self, number: int, line: str, candidate: bool = False) -> Iterator[Record]:
         text = line.strip().rstrip(",")
         if text.endswith("}"):
-            yield self._decode(number, text, line)
+            yield self._decode(number, text, line, candidate)
             return
         if text.startswith("{") and text.endswith(("[", "{")) or text == "{":
             self._pending, self._pending_number = [text], number
@@ -198,11 +201,11 @@ class Reader:
             for offset, text in enumerate(pending):
                 yield Record(self._pending_number + offset, text)
 
-    def _decode(self, number: int, text: str, raw: str) -> Record:
+    def _decode(self, number: int, text: str, raw: str, candidate: bool = False) -> Record:
         """Decode one JSON object, only when it could hold one of our messages."""
         boot = _BOOT_ID.search(text)
         boot_id = boot[1] if boot else None
-        if framing.ANCHOR.search(text) is None and "Linux version" not in text and \
+        if not candidate and framing.ANCHOR.search(text) is None and "Linux version" not in text and \
                 not any(hint in text for hint in _JSON_HINTS):
             return Record(number, None, boot_id=boot_id, structured=True, raw=text)
         try:

