@@ -13,7 +13,7 @@ from .config import Config
 from .correlate import Correlator
 from .errors import InputError, ParseError
 from .formats import Reader, Record
-from .events import Event
+from .events import Event, Level
 from .machine import INPUTS
 from .nic import Nic, VfGeneration
 from .report import (BootReport, InputSpan, NicReport, OutageReport, Report, Stats, TimelineEntry,
@@ -83,22 +83,21 @@ class Boot:
             nic = self.nics[key] = self._new_nic(key)
         if self._sink is not None:
             self._sink(self.index, key, event)
-        before = None
-        moved = False
+        before = after = None
         if nic is not None:
-            if event.kind in INPUTS and event.line >= nic.last_input_line:
+            kind = event.kind
+            if kind in INPUTS and event.line >= nic.last_input_line:
                 before, after = nic.apply(event)
                 if after is None:
                     self.rules.refused(nic, event)
                     before = None
-                moved = after is not None and after is not before
-            elif event.kind in INPUTS or event.kind in _TIMELINE_EXTRA or event.level.value != "info":
-                nic.record(event, nic.state, "attributed late" if event.kind in INPUTS else "")
+            elif kind in INPUTS or kind in _TIMELINE_EXTRA or event.level is not Level.INFO:
+                nic.record(event, nic.state, "attributed late" if kind in INPUTS else "")
             nic.note(event)
-            if moved and before is not None:
+            if after is not before:  # the machine moved (the facts of the event are noted by now)
                 self.rules.moved(nic)
                 if self._listener is not None:
-                    self._listener(StateChange(self.index, nic.key, nic.synthetic, event, before.value, nic.state.value))
+                    self._listener(StateChange(self.index, nic.key, nic.synthetic, event, before.value, after.value))
         self.rules.observe(nic, event, before)
 
     def finish(self, end_t: float | None) -> BootReport:
@@ -300,7 +299,7 @@ class Analyzer:
             if len(self.unrecognised) < self.config.unrecognised_limit:
                 self.unrecognised.append(Unrecognised(number, raw))
             return
-        stamp = record.stamp or framing.stamp(framed.prefix, self._tz)
+        stamp = record.stamp or framed.stamp or framing.stamp(framed.prefix, self._tz)
         event = template.at(number, stamp.t if stamp else None)
         self.events += 1
         self._place(event, stamp, previous)

@@ -19,6 +19,7 @@ from typing import Callable
 import attrs
 
 from .events import Event
+from .machine import State
 from .nic import Nic
 
 #: PCI vendor:device IDs of NIC virtual functions (catalogue section 10).
@@ -95,8 +96,8 @@ class Correlator:
 
     def _deliver(self, key: str | None, event: Event) -> None:
         """Hand *event* on, remembering which NICs' VF netdevs live on which PCI domain."""
-        if key is not None and event.ifname and event.driver in _VF_DRIVERS and event.pci_domain:
-            self._domain_users.setdefault(event.pci_domain, set()).add(key)
+        if key is not None and event.ifname and event.domain and event.driver in _VF_DRIVERS:
+            self._domain_users.setdefault(event.domain, set()).add(key)
         self._downstream(key, event)
 
     def _nic(self, key: str) -> Nic:
@@ -186,7 +187,7 @@ class Correlator:
             return
         key = self._domain_owner.get(domain)
         if key is None and event.kind == "pci_device":
-            waiting = [k for k, nic in self._nics.items() if nic.state.value == "slot-offered"]
+            waiting = [k for k, nic in self._nics.items() if nic.state is State.SLOT_OFFERED]
             owned = set(self._domain_owner.values())
             waiting = [k for k in waiting if k not in owned]
             if len(waiting) == 1:

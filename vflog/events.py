@@ -25,7 +25,7 @@ class Level(str, enum.Enum):
         return cls.INFO
 
 
-@attrs.frozen(eq=True, hash=False)
+@attrs.frozen(eq=True, hash=False, slots=False)
 class Event:
     """One recognised kernel line: its kind, printk prefix, message fields and place in the log."""
 
@@ -55,8 +55,11 @@ class Event:
 
     def at(self, line: int, t: float | None) -> "Event":
         """Return this event placed at *line* and time *t* (the cached parse of a message reused)."""
-        return Event(self.kind, self.driver, self.device, self.ifname, self.regstate, self.fields, self.message,
-                     line, t, self.domain, self.level)
+        # once per recognised line: copy the attributes as attrs' own __init__ stores them on a
+        # frozen dict class, skipping the checks of a fresh value that this one already passed
+        placed = object.__new__(Event)
+        placed.__dict__.update(self.__dict__, line=line, t=t)
+        return placed
 
     def get(self, name: str, default: Any = None) -> Any:
         """Return message field *name*, or *default* when the message has none."""

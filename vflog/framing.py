@@ -60,20 +60,39 @@ class Stamp(NamedTuple):
 
 
 class Framed(NamedTuple):
-    """A raw line split into its outer prefix and the kernel message."""
+    """A raw line split into its outer prefix and the kernel message (and the time of a plain dmesg stamp)."""
 
     prefix: str
     message: str
+    stamp: Stamp | None = None
+
+
+#: Text after a dmesg stamp -> the message it holds, or None (messages repeat: storms, flapping).
+_after_stamp: dict[str, str | None] = {}
+_AFTER_STAMP_LIMIT = 1 << 12
 
 
 def frame(raw: str) -> Framed | None:
-    """Split *raw* at the start of a driver message, or return None for an unrelated line."""
+    """Split *raw* at the start of a driver message, or return None for an unrelated line.
+
+    A plain dmesg prefix (``[  12.345678] ``) is read on the way: its time is the Framed's stamp.
+    """
     if raw[:1] == "[":  # dmesg: try right after the stamp first, then anywhere
         close = raw.find("] ")
         if close > 0:
-            match = ANCHOR.match(raw, close + 2)
-            if match is not None:
-                return Framed(raw[: close + 2], raw[close + 2:].rstrip())
+            rest = raw[close + 2:]
+            message = _after_stamp.get(rest, "")
+            if message == "":  # the anchor looks only ahead, so its verdict on the same text holds
+                message = rest.rstrip() if ANCHOR.match(raw, close + 2) else None
+                if len(_after_stamp) >= _AFTER_STAMP_LIMIT:
+                    _after_stamp.clear()
+                _after_stamp[rest] = message
+            if message is not None:
+                try:
+                    seconds = Stamp(float(raw[1:close]), MONOTONIC) if "[" not in raw[1:close] else None
+                except ValueError:
+                    seconds = None
+                return Framed(raw[: close + 2], message, seconds)
     match = ANCHOR.search(raw)
     if match is None:
         return None
@@ -214,9 +233,18 @@ def candidates(block: str, kind: str) -> list[int]:
     """Return the start offsets (in *block*) of the lines that may hold one of our messages."""
     if kind == "json":
         return _json_candidates(block)
-    text = "\n" + block
-    starts: set[int] = set()
-    for pattern in LAYOUT_PATTERNS[kind]:
-        for match in pattern.finditer(text):
-            starts.add(text.rfind("\n", 0, match.start() + 1))  # offset in block of the line start
-    return sorted(starts)
+    patterns = LAYOUT_PATTERNS[kind]
+    if len(patterns) == 1:
+        rfind = block.rfind  # matches come in order: a line matched twice is dropped by its neighbour
+        starts, last = [], -1
+        for match in patterns[0].finditer(block):
+            start = rfind("\n", 0, match.start()) + 1
+            if start != last:
+                starts.append(start)
+                last = start
+        return starts
+    text = "\n" + block  # patterns may start at the line end before a line
+    found: set[int] = set()
+    for pattern in patterns:
+        found.update(text.rfind("\n", 0, match.start() + 1) for match in pattern.finditer(text))
+    return sorted(found)

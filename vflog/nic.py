@@ -21,6 +21,12 @@ _DRIVER_ALIASES = {"mlx4_en": "mlx4_core"}
 _KEEP_OUTAGES = 100
 _KEEP_GENERATIONS = 16
 _KEEP_FLAPS = 64
+#: Kinds that may open a VF generation, and kinds that change the counted facts (_facts).
+_GENERATION_KINDS = READD_KINDS | {"datapath_to_vf"}
+_FACT_KINDS = frozenset({"slot_added", "datapath_to_vf", "datapath_from_vf", "vf_unregistering", "slot_removed",
+                         "device_gone"})
+_SYNTHETIC_DRIVERS = frozenset({"hv_netvsc", "hn"})
+_VF_DRIVERS = frozenset({"mlx5_core", "mlx4_core", "mlx4_en", "mana", "mce", "mlxen"})
 
 
 class Step(NamedTuple):
@@ -82,13 +88,14 @@ class Bounded:
 
     def append(self, step: Step) -> None:
         """Add *step*, dropping the oldest middle entry when over the limit."""
-        if len(self.head) < self.limit // 2:
+        tail = self.tail
+        if tail or len(self.head) >= self.limit // 2:
+            tail.append(step)
+            if len(tail) > self.limit - len(self.head):
+                tail.popleft()
+                self.dropped += 1
+        else:
             self.head.append(step)
-            return
-        self.tail.append(step)
-        if len(self.tail) > self.limit - len(self.head):
-            self.tail.popleft()
-            self.dropped += 1
 
     def __iter__(self) -> Iterator[Step]:
         yield from self.head
@@ -157,52 +164,58 @@ class Nic:
 
     def note(self, event: Event) -> None:
         """Take the VF identity facts (PCI address, driver, device ID, names) from *event*."""
-        if event.driver in ("hv_netvsc", "hn"):
+        driver, kind = event.driver, event.kind
+        if driver in _SYNTHETIC_DRIVERS:
             self.rename_synthetic(event.ifname)
-            if event.kind in ("slot_added", "slot_removed"):
-                self.slot = event.get("slot")
-            vf_name = event.get("vf")
-            if vf_name and self.vf is not None:
-                self.vf.add_name(vf_name)
+            if kind == "slot_added" or kind == "slot_removed":
+                self.slot = event.fields.get("slot")
+            vf_name = event.fields.get("vf")
+            if vf_name and self.generations:
+                self.generations[-1].add_name(vf_name)
             return
-        if self.vf is None:
+        if not self.generations:
             return
-        generation = self.vf
-        if event.kind == "pci_device":
-            generation.device_id = event.get("vendev", "").strip("[]") or None
+        generation = self.generations[-1]
+        if kind == "pci_device":
+            generation.device_id = event.fields.get("vendev", "").strip("[]") or None
             generation.pci = event.device
-        if event.driver in ("mlx5_core", "mlx4_core", "mlx4_en", "mana", "mce", "mlxen"):
-            generation.driver = _DRIVER_ALIASES.get(event.driver, event.driver)
-            pci = event.device if event.device and ":" in event.device else event.get("pci")
-            if pci and generation.pci is None:
-                generation.pci = pci
-            generation.add_name(event.ifname)
-            if event.kind == "renamed":
-                generation.add_name(event.get("old"))
-                generation.names.remove(event.ifname)
-                generation.names.append(event.ifname)
+        if driver in _VF_DRIVERS:
+            generation.driver = _DRIVER_ALIASES.get(driver, driver)
+            if generation.pci is None:
+                device = event.device
+                generation.pci = device if device and ":" in device else event.fields.get("pci")
+            ifname = event.ifname
+            if ifname and ifname not in generation.names:
+                generation.names.append(ifname)
+            if kind == "renamed":
+                generation.add_name(event.fields.get("old"))
+                generation.names.remove(ifname)  # type: ignore[arg-type]
+                generation.names.append(ifname)  # type: ignore[arg-type]
 
     def apply(self, event: Event) -> tuple[State, State | None]:
         """Feed lifecycle *event* to the machine; return (state before, state after or None if refused)."""
         before = self.state
-        after = machine.next_state(before, event.kind)
-        if event.kind in READD_KINDS or event.kind == "datapath_to_vf" or self.vf is None:
-            if after is not None:
-                self._generation_for(event)
+        kind = event.kind
+        after = machine.next_state(before, kind)
         if after is None:
             self.record(event, before, "refused")
             return before, None
-        self._facts(event, before, after)
+        if kind in _GENERATION_KINDS or not self.generations:
+            self._generation_for(event)
+        if kind in _FACT_KINDS:
+            self._facts(event, before, after)
         if after is not before:
             self.state_line, self.state_t = event.line, event.t
-        self.state = after
+            self.state = after
         self.last_input_line = event.line
-        self.record(event, after)
+        self.timeline.append(Step(event.line, event.t, kind, after._value_))
+        if event.t is not None:
+            self.last_t = event.t
         return before, after
 
     def record(self, event: Event, state: State, detail: str = "") -> None:
         """Append *event* to the timeline with the state after it."""
-        self.timeline.append(Step(event.line, event.t, event.kind, state.value, detail))
+        self.timeline.append(Step(event.line, event.t, event.kind, state._value_, detail))
         if event.t is not None:
             self.last_t = event.t
 

@@ -16,7 +16,7 @@ import attrs
 
 from .catalogue import CODES, Severity
 from .config import Config
-from .events import Event
+from .events import Event, Level
 from .machine import State
 from .nic import Nic
 from .report import Finding, Quote
@@ -33,6 +33,9 @@ _BURST = 60.0
 _IDENTITY_KINDS = frozenset({"pci_device", "driver_init", "probe_failed", "vf_joined", "link_up", "mlx4_vf_detected"})
 #: Error kinds that netvsc logs on the VF device; everything else follows the driver.
 _NETVSC_ON_VF = frozenset({"err_pairing", "err_namespace_move", "err_enslave", "err_vf_open"})
+#: Kinds that _nic_event judges.
+_NIC_KINDS = frozenset({"userspace_configures", "datapath_to_vf", "association_wait", "slot_removed", "device_gone",
+                        "err_pci_slot_unavailable", "vf_unregistering"})
 #: Kinds with a finding code of their own.
 _KIND_CODES = {
     "err_switch_failed": "switch-failed",
@@ -195,48 +198,56 @@ class Rules:
         if kind in _TRACE_KINDS:
             self._trace_event(event)
             return
-        self._close_trace()
-        if before is not None:
-            self._last_lifecycle_t = event.t if event.t is not None else self._last_lifecycle_t
+        if self._trace:
+            self._close_trace()
+        if before is not None and event.t is not None:
+            self._last_lifecycle_t = event.t
         if nic is not None:
             if before is not None and nic.state_line == event.line:
                 self._state_text[nic.key] = (event.line, event.message)
             if "vf" in event.fields or (event.ifname and event.driver != "hv_netvsc"):
                 self._names(nic, event)
-            if len(nic.generations) > 1 and kind in _IDENTITY_KINDS:
+            if kind in _IDENTITY_KINDS and len(nic.generations) > 1:
                 self._driver_change(nic, event)
-        if kind in ("userspace_configures",) and nic is not None and event.ifname in _vf_names(nic):
+            if kind in _NIC_KINDS:
+                self._nic_event(nic, event, before)
+        if kind in _KIND_CODES or event.level is not Level.INFO:
+            code = _KIND_CODES.get(kind)
+            if code is None and kind.startswith("err_"):
+                if kind in _NETVSC_ON_VF or (kind == "err_vmbus_probe" and nic is not None and nic.key == event.get("guid")):
+                    code = "netvsc-error"
+                elif kind in ("err_pci_create_slot", "err_vmbus_probe"):
+                    code = "hv-pci-error"
+                else:
+                    code = _DRIVER_CODES.get(event.driver or "", "netvsc-error")
+            if code is not None:
+                self.add(code, nic, event, self._message(code, nic, event), group=self._group(code, nic, event))
+
+    def _nic_event(self, nic: Nic, event: Event, before: State | None) -> None:
+        """Judge the kinds with a rule of their own (_NIC_KINDS) on the NIC they were routed to."""
+        kind = event.kind
+        if kind == "userspace_configures" and event.ifname in _vf_names(nic):
             self.add("vf-managed-by-userspace", nic, event,
                      f"{_name(nic)}: {event.driver} configures the VF interface {event.ifname}; only the synthetic "
                      f"interface {nic.synthetic or ''} should be configured", group="userspace")
-        if kind == "datapath_to_vf" and before is not None and nic is not None:
+        if kind == "datapath_to_vf" and before is not None:
             self._switched_back(nic, event)
-        if kind == "association_wait" and nic is not None:
+        if kind == "association_wait":
             self._waits.setdefault(nic.key, event)
-        elif kind == "datapath_to_vf" and nic is not None and nic.key in self._waits:
+        elif kind == "datapath_to_vf" and nic.key in self._waits:
             wait = self._waits.pop(nic.key)
             self.add("association-wait", nic, wait,
                      f"{_name(nic)}: netvsc waited for the host's VF association before switching; it came",
                      [event.line], severity=Severity.INFO)
-        if kind in ("slot_removed", "device_gone", "err_pci_slot_unavailable") and nic is not None:
+        if kind in ("slot_removed", "device_gone", "err_pci_slot_unavailable"):
             state = before if before is not None else nic.state
             if state in _REGISTERED:
                 self.add("surprise-removal", nic, event,
                          f"{_name(nic)}: {kind.replace('_', ' ')} while the VF was {state.value}")
-        elif kind == "vf_unregistering" and before is State.DATAPATH_VF and nic is not None:
+        elif kind == "vf_unregistering" and before is State.DATAPATH_VF:
             self.add("surprise-removal", nic, event,
                      f"{_name(nic)}: VF unregistered while still carrying traffic (no switch from VF first)",
                      severity=Severity.WARNING)
-        code = _KIND_CODES.get(kind)
-        if code is None and event.level is not None and kind.startswith("err_"):
-            if kind in _NETVSC_ON_VF or (kind == "err_vmbus_probe" and nic is not None and nic.key == event.get("guid")):
-                code = "netvsc-error"
-            elif kind in ("err_pci_create_slot", "err_vmbus_probe"):
-                code = "hv-pci-error"
-            else:
-                code = _DRIVER_CODES.get(event.driver or "", "netvsc-error")
-        if code is not None:
-            self.add(code, nic, event, self._message(code, nic, event), group=self._group(code, nic, event))
 
     def _group(self, code: str, nic: Nic | None, event: Event) -> object:
         """Return what makes repeated lines one finding: one probe failure per VF generation,
@@ -270,7 +281,7 @@ class Rules:
 
     def _names(self, nic: Nic, event: Event) -> None:
         for name in (event.get("vf"), event.ifname if event.driver != "hv_netvsc" else None):
-            if name and _TEMP_NAME.match(name) and (nic.key, name) not in self._temp_named:
+            if name and name[-1:].isdigit() and _TEMP_NAME.match(name) and (nic.key, name) not in self._temp_named:
                 self._temp_named.add((nic.key, name))
                 self.add("vf-temp-name", nic, event,
                          f"{_name(nic)}: the VF carried the kernel temporary name {name}; a udev rename failed", group="temp")
@@ -379,6 +390,8 @@ class Rules:
 
     def moved(self, nic: Nic) -> None:
         """Withdraw a time-based finding fired while following once the NIC leaves that state."""
+        if not self._provisional:
+            return
         for key in [k for k in self._provisional if k[0] == nic.key]:
             awaited = self._awaited(nic)
             if awaited is not None and (nic.key, awaited[4], awaited[0]) == key:
