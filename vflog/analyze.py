@@ -69,10 +69,12 @@ class Boot:
         """Take one event of this boot."""
         self.events += 1
         self.end_line = event.line
-        if event.t is not None:
+        t = event.t
+        if t is not None:
             if self.t_start is None:
-                self.t_start = event.t
-            self.t_end = event.t if self.t_end is None else max(self.t_end, event.t)
+                self.t_start = t
+            if self.t_end is None or t > self.t_end:
+                self.t_end = t
         if event.kind == "boot":
             self.kernel = str(event.get("text", "")).split(" ", 1)[0] or None
         self.correlator.route(event)
@@ -334,8 +336,8 @@ class Analyzer:
                 boot.clock = stamp.clock
             if stamp.clock != boot.clock:
                 event = attrs.evolve(event, t=None)
-            elif stamp.clock == framing.MONOTONIC:
-                self._last_mono = stamp.t if self._last_mono is None else max(self._last_mono, stamp.t)
+            elif stamp.clock == framing.MONOTONIC and (self._last_mono is None or stamp.t > self._last_mono):
+                self._last_mono = stamp.t
         boot.add(event)
         self._last_event_number = event.line
         if self._listener is not None and event.t is not None:

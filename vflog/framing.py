@@ -167,14 +167,19 @@ def stamp(prefix: str, tz: datetime.tzinfo = datetime.timezone.utc) -> Stamp | N
 # superset of what ANCHOR accepts in that layout; the lines it finds go through the normal
 # per-line path, so a false candidate costs only time.
 
-_KEYS = (r"(?:hv_(?:netvsc|pci|vmbus)|mlx[45]|mana |pci|Linux version|systemd-(?:udevd|networkd)|NetworkManager"
-         r"|WARNING: CPU|BUG: |Oops|Call Trace|RIP: |general prot|Modules linked|hn\d|mce\d|mlxen\d|---\[ end"
-         r"| *\?? *[\w.$]+\+0x)")
-#: Layout name -> the literal-led patterns whose matches mark candidate lines.
+#: How our messages (and the kernel lines around them) start, as regex fragments.
+_KEY_WORDS = (r"hv_(?:netvsc|pci|vmbus)", r"mlx[45]", "mana ", "pci", "Linux version", r"systemd-(?:udevd|networkd)",
+              "NetworkManager", "WARNING: CPU", "BUG: ", "Oops", "Call Trace", "RIP: ", "general prot",
+              "Modules linked", r"hn\d", r"mce\d", r"mlxen\d", r"---\[ end")
+#: One of the words; a look at the first character first lets most lines fail at once.
+_KEYS = "(?=[" + re.escape("".join(sorted({w[0] for w in _KEY_WORDS}))) + "])(?:" + "|".join(_KEY_WORDS) + ")"
+#: A stack frame (``? func+0x1a/0x20``) may stand anywhere after a stamp: found by its own literal.
+_FRAME = re.compile(r"\+0x[0-9a-f]+/0x")
+#: Layout name -> the literal-led patterns whose matches mark candidate lines (the first finds most).
 LAYOUT_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
-    "dmesg": (re.compile(r"\] " + _KEYS),),
+    "dmesg": (re.compile(r"\] " + _KEYS), _FRAME),
     "syslog": (re.compile(r": (?:\[[ \d.]+\] ?)?" + _KEYS), re.compile(r":\[[ \d.]+\] ?" + _KEYS),
-               re.compile(r" (?:systemd-udevd|systemd-networkd|NetworkManager)\["), re.compile(r"\n-- ")),
+               re.compile(r" (?:systemd-udevd|systemd-networkd|NetworkManager)\["), re.compile(r"-- (?:Reboot|Boot) "), _FRAME),
     # JSON: the message key leads (see _json_candidates)
     "json": (),
 }
@@ -209,8 +214,8 @@ def layout(sample: str) -> str | None:
 
 #: JSON records: the message key, then one of our message starts (or a byte-array message);
 #: the regex leads with the key, so the engine skips between records in C.
-_JSON_PATTERNS = (('"MESSAGE"', re.compile(r'"MESSAGE" ?: ?(?:"' + _KEYS + r'|\[)')),
-                  ('"msg"', re.compile(r'"msg" ?: ?"' + _KEYS)))
+_JSON_PATTERNS = (('"MESSAGE"', re.compile(r'"MESSAGE" ?: ?(?:"(?:' + _KEYS + r'| *\?? *[\w.$]+\+0x)|\[)')),
+                  ('"msg"', re.compile(r'"msg" ?: ?"(?:' + _KEYS + r'| *\?? *[\w.$]+\+0x)')))
 _JSON_WORDS = ("systemd-udevd", "systemd-networkd", "NetworkManager")
 
 
@@ -233,18 +238,15 @@ def candidates(block: str, kind: str) -> list[int]:
     """Return the start offsets (in *block*) of the lines that may hold one of our messages."""
     if kind == "json":
         return _json_candidates(block)
-    patterns = LAYOUT_PATTERNS[kind]
-    if len(patterns) == 1:
-        rfind = block.rfind  # matches come in order: a line matched twice is dropped by its neighbour
-        starts, last = [], -1
-        for match in patterns[0].finditer(block):
-            start = rfind("\n", 0, match.start()) + 1
-            if start != last:
-                starts.append(start)
-                last = start
+    first, *others = LAYOUT_PATTERNS[kind]
+    rfind = block.rfind
+    starts, last = [], -1
+    for match in first.finditer(block):  # matches come in order: a line matched twice is kept once
+        start = rfind("\n", 0, match.start()) + 1
+        if start != last:
+            starts.append(start)
+            last = start
+    if not others:
         return starts
-    text = "\n" + block  # patterns may start at the line end before a line
-    found: set[int] = set()
-    for pattern in patterns:
-        found.update(text.rfind("\n", 0, match.start() + 1) for match in pattern.finditer(text))
-    return sorted(found)
+    found = {rfind("\n", 0, match.start()) + 1 for pattern in others for match in pattern.finditer(block)}
+    return sorted(found.union(starts)) if found else starts
