@@ -12,6 +12,7 @@ Public API::
     faulty_logs(max_nics=4, max_cycles=3, faults=None)
                                          # -> SearchStrategy[tuple[GeneratedLog, str]]
     FAULTS                               # fault name -> expected finding code
+    kernel_messages(ours)                # -> SearchStrategy[str]: one of ours, a stack frame or chatter
 
 Everything is drawn through Hypothesis (no ``random``), so examples are reproducible from the
 Hypothesis seed and shrink well.  Times are handled as integer microseconds and rendered as
@@ -26,7 +27,7 @@ import attrs
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-__all__ = ["FAULTS", "GeneratedLog", "faulty_logs", "valid_logs"]
+__all__ = ["FAULTS", "GeneratedLog", "faulty_logs", "kernel_messages", "valid_logs"]
 
 US = 1_000_000  # microseconds per second
 MS = 1_000  # microseconds per millisecond
@@ -786,3 +787,21 @@ def faulty_logs(
     if not names or unknown:
         raise ValueError(f"unknown or no fault names: {sorted(unknown)}")
     return _faulty(max_nics, max_cycles, names)
+
+
+#: Stack-frame lines as kernels print them inside a trace (with and without the ``?`` of unsure frames).
+_FRAME_LINES = ("? mlx5_cmd_exec+0x2a/0x50 [mlx5_core]", " netvsc_vf_changed+0x1d4/0x2c0 [hv_netvsc]",
+                "? __schedule+0x2d4/0x890", "dump_stack_lvl+0x48/0x70")
+
+
+@st.composite
+def kernel_messages(draw, ours: tuple[str, ...]) -> str:
+    """Draw one kernel message: one of *ours*, a stack-frame line, unrelated chatter or an empty message."""
+    pick = draw(st.sampled_from(("ours", "frame", "noise", "empty")))
+    if pick == "ours":
+        return draw(st.sampled_from(ours))
+    if pick == "frame":
+        return draw(st.sampled_from(_FRAME_LINES))
+    if pick == "empty":
+        return ""
+    return draw(st.sampled_from(_NOISE))(draw)[0]

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vflog import framing
+
+from .strategies import kernel_messages
 
 MSG = "hv_netvsc 000d3af5-76bd-000d-3af5-76bd000d3af5 eth0: VF slot 1 added"
 
@@ -50,3 +57,50 @@ def test_message_and_time_found_in_any_prefix(raw: str, t: float | None, clock: 
 def test_unrelated_lines_are_not_framed(raw: str) -> None:
     """Lines of other drivers, parent-less renames (veth) and the emulated domain 0000 are skipped."""
     assert framing.frame(raw) is None
+
+
+# -- the fast candidate search (framing.candidates) against the per-line anchor ---------------
+
+_GOLDEN = Path(__file__).parent / "golden" / "messages.txt"
+_MESSAGES = tuple(line.split("\t", 1)[1] for line in _GOLDEN.read_text(encoding="utf-8").splitlines()
+                  if line and not line.startswith("#"))
+def _render(kind: str, index: int, message: str) -> str:
+    t = 3.5 + index * 0.25
+    if kind == "dmesg":
+        return f"[{t:12.6f}] {message}"
+    if kind == "syslog":
+        return f"Sep  3 05:08:{index % 60:02d} vm-web-01 kernel: [{t:12.6f}] {message}"
+    return json.dumps({"__MONOTONIC_TIMESTAMP": str(int(t * 1e6)), "_TRANSPORT": "kernel",
+                       "SYSLOG_IDENTIFIER": "kernel", "MESSAGE": message})
+
+
+@pytest.mark.parametrize("kind", ["dmesg", "syslog", "json"])
+@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(messages=st.lists(kernel_messages(_MESSAGES), min_size=1, max_size=40))
+def test_candidates_hold_every_line_the_anchor_finds(kind: str, messages: list[str]) -> None:
+    """Every line the per-line anchor frames is a candidate of the block search, in every fast layout."""
+    lines = [_render(kind, i, m) for i, m in enumerate(messages)]
+    block = "\n".join(lines) + "\n"
+    wanted = {i for i, line in enumerate(lines) if framing.ANCHOR.search(line)}
+    found = {block.count("\n", 0, start) for start in framing.candidates(block, kind)}
+    assert wanted <= found
+    starts = framing.candidates(block, kind)
+    assert starts == sorted(set(starts))
+    assert all(start == 0 or block[start - 1] == "\n" for start in starts)
+
+
+def test_plain_dmesg_stamp_is_read_while_framing() -> None:
+    """A plain ``[seconds] `` prefix gives its time with the frame; other prefixes leave it to stamp()."""
+    framed = framing.frame(f"[  12.500000] {MSG}")
+    assert framed is not None and framed.stamp == framing.Stamp(12.5, framing.MONOTONIC)
+    framed = framing.frame(f"[Thu Sep  3 05:08:01 2026] {MSG}")
+    assert framed is not None and framed.stamp is None and framed.message == MSG
+
+
+def test_repeated_message_is_framed_alike() -> None:
+    """The memo of texts after a stamp gives the same verdict for repeats as for the first line."""
+    first = framing.frame(f"[  1.000000] {MSG}")
+    again = framing.frame(f"[  2.000000] {MSG}")
+    assert first is not None and again is not None and first.message == again.message == MSG
+    assert framing.frame("[  1.0] eth0: renamed from veth9c2b1f3") is None
+    assert framing.frame("[  2.0] eth0: renamed from veth9c2b1f3") is None

@@ -168,7 +168,7 @@ def stamp(prefix: str, tz: datetime.tzinfo = datetime.timezone.utc) -> Stamp | N
 # per-line path, so a false candidate costs only time.
 
 #: How our messages (and the kernel lines around them) start, as regex fragments.
-_KEY_WORDS = (r"hv_(?:netvsc|pci|vmbus)", r"mlx[45]", "mana ", "pci", "Linux version", r"systemd-(?:udevd|networkd)",
+_KEY_WORDS = (r"hv_(?:netvsc|pci|vmbus)", r"mlx[45]", "mana[ :]", "pci", "Linux version", r"systemd-(?:udevd|networkd)",
               "NetworkManager", "WARNING: CPU", "BUG: ", "Oops", "Call Trace", "RIP: ", "general prot",
               "Modules linked", r"hn\d", r"mce\d", r"mlxen\d", r"---\[ end")
 #: One of the words; a look at the first character first lets most lines fail at once.
