@@ -20,16 +20,13 @@ import attrs
 
 from .events import Event
 from .machine import State
-from .nic import Nic
+from .nic import SYNTHETIC_DRIVERS, VF_DRIVERS, Nic
 
 #: PCI vendor:device IDs of NIC virtual functions (catalogue section 10).
 VF_DEVICE_IDS = frozenset({
     "15b3:1002", "15b3:1004", "15b3:1012", "15b3:1014", "15b3:1016", "15b3:1018",
     "15b3:101a", "15b3:101c", "15b3:101e", "15b3:a2d3", "1414:00ba",
 })
-_VF_DRIVERS = frozenset({"mlx5_core", "mlx4_core", "mlx4_en", "mana", "mce", "mlxen"})
-#: Drivers of the synthetic NIC: Linux hv_netvsc and FreeBSD hn(4).
-_SYNTHETIC_DRIVERS = frozenset({"hv_netvsc", "hn"})
 #: User-space programs whose lines name an interface.
 _USERSPACE = frozenset({"systemd-networkd", "NetworkManager"})
 _PENDING_LIMIT = 256
@@ -68,13 +65,13 @@ class Correlator:
     def route(self, event: Event) -> None:
         """Deliver *event* to its NIC now, or hold it until something ties it to one."""
         driver = event.driver
-        if driver in _SYNTHETIC_DRIVERS and event.device:
+        if driver in SYNTHETIC_DRIVERS and event.device:
             self._netvsc(event)
         elif driver == "hv_pci" and event.device:
             self._hv_pci(event)
         elif driver in ("pci", "pci_bus"):
             self._domain_event(event.pci_domain, event)
-        elif driver in _VF_DRIVERS:
+        elif driver in VF_DRIVERS:
             self._vf(event)
         elif event.kind == "err_vmbus_probe":
             guid = str(event.get("guid"))
@@ -96,7 +93,7 @@ class Correlator:
 
     def _deliver(self, key: str | None, event: Event) -> None:
         """Hand *event* on, remembering which NICs' VF netdevs live on which PCI domain."""
-        if key is not None and event.ifname and event.domain and event.driver in _VF_DRIVERS:
+        if key is not None and event.ifname and event.domain and event.driver in VF_DRIVERS:
             self._domain_users.setdefault(event.domain, set()).add(key)
         self._downstream(key, event)
 
@@ -249,7 +246,7 @@ class Correlator:
                     self._deliver(target, event)
                 continue
             if kind == "domain":
-                if not any(e.kind == "pci_device" or e.driver in _VF_DRIVERS for e in held):
+                if not any(e.kind == "pci_device" or e.driver in VF_DRIVERS for e in held):
                     self._pending.pop(where)
                     for event in held:
                         self._deliver(None, event)

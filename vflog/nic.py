@@ -25,8 +25,9 @@ _KEEP_FLAPS = 64
 _GENERATION_KINDS = READD_KINDS | {"datapath_to_vf"}
 _FACT_KINDS = frozenset({"slot_added", "datapath_to_vf", "datapath_from_vf", "vf_unregistering", "slot_removed",
                          "device_gone"})
-_SYNTHETIC_DRIVERS = frozenset({"hv_netvsc", "hn"})
-_VF_DRIVERS = frozenset({"mlx5_core", "mlx4_core", "mlx4_en", "mana", "mce", "mlxen"})
+#: Drivers of the synthetic NIC (Linux hv_netvsc, FreeBSD hn(4)) and of the VF (Linux and FreeBSD).
+SYNTHETIC_DRIVERS = frozenset({"hv_netvsc", "hn"})
+VF_DRIVERS = frozenset({"mlx5_core", "mlx4_core", "mlx4_en", "mana", "mce", "mlxen"})
 
 
 class Step(NamedTuple):
@@ -165,7 +166,7 @@ class Nic:
     def note(self, event: Event) -> None:
         """Take the VF identity facts (PCI address, driver, device ID, names) from *event*."""
         driver, kind = event.driver, event.kind
-        if driver in _SYNTHETIC_DRIVERS:
+        if driver in SYNTHETIC_DRIVERS:
             self.rename_synthetic(event.ifname)
             if kind == "slot_added" or kind == "slot_removed":
                 self.slot = event.fields.get("slot")
@@ -179,7 +180,7 @@ class Nic:
         if kind == "pci_device":
             generation.device_id = event.fields.get("vendev", "").strip("[]") or None
             generation.pci = event.device
-        if driver in _VF_DRIVERS:
+        if driver in VF_DRIVERS:
             generation.driver = _DRIVER_ALIASES.get(driver, driver)
             if generation.pci is None:
                 device = event.device
