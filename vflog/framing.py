@@ -175,11 +175,15 @@ _KEY_WORDS = (r"hv_(?:netvsc|pci|vmbus)", r"mlx[45]", "mana[ :]", "pci", "Linux 
 _KEYS = "(?=[" + re.escape("".join(sorted({w[0] for w in _KEY_WORDS}))) + "])(?:" + "|".join(_KEY_WORDS) + ")"
 #: A stack frame (``? func+0x1a/0x20``) may stand anywhere after a stamp: found by its own literal.
 _FRAME = re.compile(r"\+0x[0-9a-f]+/0x")
+#: A stack frame at the start of a message (where a pattern already stops for other reasons).
+_FRAME_START = r" *\?? *[\w.$]+\+0x"
+#: User-space programs whose lines about interfaces we read.
+_USERSPACE_WORDS = ("systemd-udevd", "systemd-networkd", "NetworkManager")
 #: Layout name -> the literal-led patterns whose matches mark candidate lines (the first finds most).
 LAYOUT_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     "dmesg": (re.compile(r"\] " + _KEYS), _FRAME),
     "syslog": (re.compile(r": (?:\[[ \d.]+\] ?)?" + _KEYS), re.compile(r":\[[ \d.]+\] ?" + _KEYS),
-               re.compile(r" (?:systemd-udevd|systemd-networkd|NetworkManager)\["), re.compile(r"-- (?:Reboot|Boot) "), _FRAME),
+               re.compile(" (?:" + "|".join(_USERSPACE_WORDS) + r")\["), re.compile(r"-- (?:Reboot|Boot) "), _FRAME),
     # JSON: the message key leads (see _json_candidates)
     "json": (),
 }
@@ -214,9 +218,8 @@ def layout(sample: str) -> str | None:
 
 #: JSON records: the message key, then one of our message starts (or a byte-array message);
 #: the regex leads with the key, so the engine skips between records in C.
-_JSON_PATTERNS = (('"MESSAGE"', re.compile(r'"MESSAGE" ?: ?(?:"(?:' + _KEYS + r'| *\?? *[\w.$]+\+0x)|\[)')),
-                  ('"msg"', re.compile(r'"msg" ?: ?"(?:' + _KEYS + r'| *\?? *[\w.$]+\+0x)')))
-_JSON_WORDS = ("systemd-udevd", "systemd-networkd", "NetworkManager")
+_JSON_PATTERNS = (('"MESSAGE"', re.compile(r'"MESSAGE" ?: ?(?:"(?:' + _KEYS + "|" + _FRAME_START + r')|\[)')),
+                  ('"msg"', re.compile(r'"msg" ?: ?"(?:' + _KEYS + "|" + _FRAME_START + ")")))
 
 
 def _json_candidates(block: str) -> list[int]:
@@ -226,7 +229,7 @@ def _json_candidates(block: str) -> list[int]:
     for key, pattern in _JSON_PATTERNS:
         if key in block:
             starts.update(rfind("\n", 0, match.start()) + 1 for match in pattern.finditer(block))
-    for word in _JSON_WORDS:  # rare in kernel logs: plain searches skip through the block
+    for word in _USERSPACE_WORDS:  # rare in kernel logs: plain searches skip through the block
         index = find(word)
         while index >= 0:
             starts.add(rfind("\n", 0, index) + 1)

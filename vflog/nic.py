@@ -21,10 +21,8 @@ _DRIVER_ALIASES = {"mlx4_en": "mlx4_core"}
 _KEEP_OUTAGES = 100
 _KEEP_GENERATIONS = 16
 _KEEP_FLAPS = 64
-#: Kinds that may open a VF generation, and kinds that change the counted facts (_facts).
+#: Kinds that may open a VF generation.
 _GENERATION_KINDS = READD_KINDS | {"datapath_to_vf"}
-_FACT_KINDS = frozenset({"slot_added", "datapath_to_vf", "datapath_from_vf", "vf_unregistering", "slot_removed",
-                         "device_gone"})
 #: Drivers of the synthetic NIC (Linux hv_netvsc, FreeBSD hn(4)) and of the VF (Linux and FreeBSD).
 SYNTHETIC_DRIVERS = frozenset({"hv_netvsc", "hn"})
 VF_DRIVERS = frozenset({"mlx5_core", "mlx4_core", "mlx4_en", "mana", "mce", "mlxen"})
@@ -185,13 +183,11 @@ class Nic:
             if generation.pci is None:
                 device = event.device
                 generation.pci = device if device and ":" in device else event.fields.get("pci")
-            ifname = event.ifname
-            if ifname and ifname not in generation.names:
-                generation.names.append(ifname)
+            generation.add_name(event.ifname)
             if kind == "renamed":
                 generation.add_name(event.fields.get("old"))
-                generation.names.remove(ifname)  # type: ignore[arg-type]
-                generation.names.append(ifname)  # type: ignore[arg-type]
+                generation.names.remove(event.ifname)  # type: ignore[arg-type]
+                generation.names.append(event.ifname)  # type: ignore[arg-type]
 
     def apply(self, event: Event) -> tuple[State, State | None]:
         """Feed lifecycle *event* to the machine; return (state before, state after or None if refused)."""
@@ -203,15 +199,12 @@ class Nic:
             return before, None
         if kind in _GENERATION_KINDS or not self.generations:
             self._generation_for(event)
-        if kind in _FACT_KINDS:
-            self._facts(event, before, after)
+        self._facts(event, before, after)
         if after is not before:
             self.state_line, self.state_t = event.line, event.t
             self.state = after
         self.last_input_line = event.line
-        self.timeline.append(Step(event.line, event.t, kind, after._value_))
-        if event.t is not None:
-            self.last_t = event.t
+        self.record(event, after)
         return before, after
 
     def record(self, event: Event, state: State, detail: str = "") -> None:

@@ -281,7 +281,7 @@ class Rules:
 
     def _names(self, nic: Nic, event: Event) -> None:
         for name in (event.get("vf"), event.ifname if event.driver != "hv_netvsc" else None):
-            if name and name[-1:].isdigit() and _TEMP_NAME.match(name) and (nic.key, name) not in self._temp_named:
+            if name and _TEMP_NAME.match(name) and (nic.key, name) not in self._temp_named:
                 self._temp_named.add((nic.key, name))
                 self.add("vf-temp-name", nic, event,
                          f"{_name(nic)}: the VF carried the kernel temporary name {name}; a udev rename failed", group="temp")
