@@ -33,7 +33,11 @@ from .errors import InputError
 
 Source = Union[str, bytes, os.PathLike, IO[str], IO[bytes], Iterable[str]]
 
-_BLOCK = 1 << 21
+#: Bytes read at a time: a first block big enough for the layout check to sample 2,000 lines, then
+#: blocks small enough that decoding, searching and counting lines reuse the CPU cache (measured:
+#: 128 KiB blocks take a quarter less time than 2 MiB blocks on a 1M-line dmesg).
+_FIRST_BLOCK = 1 << 21
+_BLOCK = 1 << 17
 _GZIP, _BZIP2, _XZ, _ZSTD = b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd"
 _ZIP = b"PK\x03\x04"
 _EXPORT = (b"__CURSOR=", b"__REALTIME_TIMESTAMP=", b"__MONOTONIC_TIMESTAMP=", b"_BOOT_ID=")
@@ -285,8 +289,10 @@ def _text_chunks(binary: IO[bytes], name: str, limits: Limits) -> Iterator[str]:
                 yield "\n".join(batch) + "\n"
             return
         pending = b""
+        size = _FIRST_BLOCK
         while True:
-            block = binary.read(_BLOCK)
+            block = binary.read(size)
+            size = _BLOCK
             if not block:
                 binary.read(1)  # a decompressor that stopped early raises its error now
             data = pending + block if pending else block
