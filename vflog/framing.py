@@ -209,8 +209,11 @@ def layout(sample: str) -> str | None:
     for kind, shaped in shapes.items():
         if not shaped:
             continue
-        starts = candidates(head, kind)
-        found = {head.count("\n", 0, start) for start in starts}
+        found, number, position = set(), 0, 0
+        for start in candidates(head, kind):  # ascending: count the line ends between neighbours only
+            number += head.count("\n", position, start)
+            position = start
+            found.add(number)
         if wanted <= found:
             return kind
     return None
