@@ -70,11 +70,13 @@ def _render(kind: str, index: int, message: str) -> str:
         return f"[{t:12.6f}] {message}"
     if kind == "syslog":
         return f"Sep  3 05:08:{index % 60:02d} vm-web-01 kernel: [{t:12.6f}] {message}"
+    if kind == "dmesg-json":
+        return json.dumps({"pri": 6, "time": t, "msg": message})
     return json.dumps({"__MONOTONIC_TIMESTAMP": str(int(t * 1e6)), "_TRANSPORT": "kernel",
                        "SYSLOG_IDENTIFIER": "kernel", "MESSAGE": message})
 
 
-@pytest.mark.parametrize("kind", ["dmesg", "syslog", "json"])
+@pytest.mark.parametrize("kind", ["dmesg", "syslog", "journal", "dmesg-json", "json"])
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(messages=st.lists(kernel_messages(_MESSAGES), min_size=1, max_size=40))
 def test_candidates_hold_every_line_the_anchor_finds(kind: str, messages: list[str]) -> None:
@@ -104,3 +106,13 @@ def test_repeated_message_is_framed_alike() -> None:
     assert first is not None and again is not None and first.message == again.message == MSG
     assert framing.frame("[  1.0] eth0: renamed from veth9c2b1f3") is None
     assert framing.frame("[  2.0] eth0: renamed from veth9c2b1f3") is None
+
+
+def test_json_layout_follows_the_message_keys_of_the_sample() -> None:
+    """Journal JSON is searched by ``MESSAGE`` only, dmesg JSON by ``msg`` only, a mix of both by both."""
+    journal = "\n".join(_render("journal", i, m) for i, m in enumerate(_MESSAGES[:50])) + "\n"
+    dmesg_json = "\n".join(_render("dmesg-json", i, m) for i, m in enumerate(_MESSAGES[:50])) + "\n"
+    assert framing.layout(journal) == "journal"
+    assert framing.layout(dmesg_json) == "dmesg-json"
+    assert framing.layout(journal + dmesg_json) == "json"
+    assert framing.candidates(journal, "journal") == framing.candidates(journal, "json")
