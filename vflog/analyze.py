@@ -24,6 +24,9 @@ from .sources import Limits, Selection, Source, open_inputs
 #: Kinds worth a timeline entry even though they do not drive the machine.
 _TIMELINE_EXTRA = frozenset({"renamed", "association_wait", "udev_rename_failed"})
 
+#: The level of ordinary messages (an enum member read from the class costs ~0.2 µs in CPython 3.11).
+_INFO = Level.INFO
+
 EventSink = Callable[[int, "str | None", Event], None]
 
 
@@ -93,7 +96,7 @@ class Boot:
                 if after is None:
                     self.rules.refused(nic, event)
                     before = None
-            elif kind in INPUTS or kind in _TIMELINE_EXTRA or event.level is not Level.INFO:
+            elif kind in INPUTS or kind in _TIMELINE_EXTRA or event.level is not _INFO:
                 nic.record(event, nic.state, "attributed late" if kind in INPUTS else "")
             nic.note(event)
             if after is not before:  # the machine moved (the facts of the event are noted by now)

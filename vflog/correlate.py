@@ -70,7 +70,7 @@ class Correlator:
         elif driver == "hv_pci" and event.device:
             self._hv_pci(event)
         elif driver in ("pci", "pci_bus"):
-            self._domain_event(event.pci_domain, event)
+            self._domain_event(event.domain or None, event)
         elif driver in VF_DRIVERS:
             self._vf(event)
         elif event.kind == "err_vmbus_probe":
@@ -128,7 +128,7 @@ class Correlator:
             if len(self._guid_domain) >= _NAME_LIMIT:
                 self._guid_domain.clear()
             self._guid_domain[guid] = domain
-            for held in self._pending.pop("guid:" + guid, []):
+            for held in self._pending.pop("guid:" + guid, ()):
                 self._domain_event(domain, held)
         domain = self._guid_domain.get(guid)
         if domain is None:
@@ -137,7 +137,7 @@ class Correlator:
             self._domain_event(domain, event)
 
     def _vf(self, event: Event) -> None:
-        domain = event.pci_domain
+        domain = event.domain or None
         if event.kind == "vf_joined":
             key = self._by_synthetic.get(str(event.get("synthetic")))
             if key is not None:
@@ -178,7 +178,7 @@ class Correlator:
             return
         if event.kind == "pci_device" and not is_nic_function(event):
             self._not_nic.add(domain)
-            for held in self._pending.pop("domain:" + domain, []):
+            for held in self._pending.pop("domain:" + domain, ()):
                 self._deliver(None, held)
             self._deliver(None, event)
             return
@@ -213,7 +213,7 @@ class Correlator:
             for old in list(self._by_vf_name)[: _NAME_LIMIT // 2]:
                 del self._by_vf_name[old]
         self._by_vf_name[name] = key
-        for held in self._pending.pop("name:" + name, []):
+        for held in self._pending.pop("name:" + name, ()):
             domain = held.pci_domain
             if domain and domain not in self._domain_owner:
                 self._tie(domain, key)
@@ -223,9 +223,9 @@ class Correlator:
         self._domain_owner[domain] = key
         for guid, dom in self._guid_domain.items():
             if dom == domain:
-                for held in self._pending.pop("guid:" + guid, []):
+                for held in self._pending.pop("guid:" + guid, ()):
                     self._deliver(key, held)
-        for held in self._pending.pop("domain:" + domain, []):
+        for held in self._pending.pop("domain:" + domain, ()):
             self._deliver(key, held)
 
     def finish(self) -> None:

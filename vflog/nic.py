@@ -21,6 +21,8 @@ _DRIVER_ALIASES = {"mlx4_en": "mlx4_core"}
 _KEEP_OUTAGES = 100
 _KEEP_GENERATIONS = 16
 _KEEP_FLAPS = 64
+#: States after which a re-add kind opens a new VF generation.
+_GONE = frozenset({State.VF_REMOVED, State.VF_GOING_AWAY, State.PROBE_FAILED})
 #: Kinds that may open a VF generation.
 _GENERATION_KINDS = READD_KINDS | {"datapath_to_vf"}
 #: Drivers of the synthetic NIC (Linux hv_netvsc, FreeBSD hn(4)) and of the VF (Linux and FreeBSD).
@@ -82,19 +84,24 @@ class Bounded:
 
     limit: int
     head: list[Step] = attrs.field(factory=list)
-    tail: deque[Step] = attrs.field(factory=deque)
-    dropped: int = 0
+    tail: deque[Step] = attrs.field(init=False)
+    tail_total: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        self.tail = deque(maxlen=self.limit - self.limit // 2)  # the deque drops its oldest entry itself
+
+    @property
+    def dropped(self) -> int:
+        """Return how many middle entries were dropped."""
+        return self.tail_total - len(self.tail)
 
     def append(self, step: Step) -> None:
         """Add *step*, dropping the oldest middle entry when over the limit."""
-        tail = self.tail
-        if tail or len(self.head) >= self.limit // 2:
-            tail.append(step)
-            if len(tail) > self.limit - len(self.head):
-                tail.popleft()
-                self.dropped += 1
-        else:
+        if len(self.head) < self.limit // 2:
             self.head.append(step)
+        else:
+            self.tail.append(step)
+            self.tail_total += 1
 
     def __iter__(self) -> Iterator[Step]:
         yield from self.head
@@ -152,7 +159,7 @@ class Nic:
     def _generation_for(self, event: Event) -> VfGeneration:
         """Return the VF generation *event* belongs to, opening a new one on a re-add."""
         current = self.vf
-        removed = self.state in (State.VF_REMOVED, State.VF_GOING_AWAY, State.PROBE_FAILED)
+        removed = self.state in _GONE
         if current is None or (removed and event.kind in READD_KINDS):
             current = VfGeneration(event.line, event.t)
             self.generations.append(current)
