@@ -805,3 +805,10 @@ def kernel_messages(draw, ours: tuple[str, ...]) -> str:
     if pick == "empty":
         return ""
     return draw(st.sampled_from(_NOISE))(draw)[0]
+
+
+def json_values() -> SearchStrategy[object]:
+    """Any JSON value: scalars (non-ASCII and control characters included), arrays, tuples, objects."""
+    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
+                        | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=30)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from hypothesis import given
+
 import vflog
-from vflog.render import clean, render_json, render_table
+from vflog.render import clean, pretty_json, render_json, render_table
+
+from .strategies import json_values
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -34,3 +38,16 @@ def test_json_is_one_document_with_string_severities() -> None:
     assert doc["boots"][0]["findings"][0]["severity"] in ("error", "warning", "info")
     assert "unrecognised" not in doc
     assert "unrecognised" in json.loads(render_json(report, show_unrecognised=True))
+
+
+@given(json_values())
+def test_pretty_json_is_the_same_json(value: object) -> None:
+    """The indented rendering decodes to what the compact encoder gives, for any JSON value."""
+    assert json.loads(pretty_json(value)) == json.loads(json.dumps(value))
+
+
+def test_pretty_json_keeps_flat_objects_and_arrays_on_one_line() -> None:
+    """A container of scalars (a timeline entry, evidence lines) is one line; containers of containers indent."""
+    text = pretty_json({"timeline": [{"line": 5, "event": "slot_added"}], "evidence": [1, 2], "empty": {}})
+    assert text.splitlines() == ['{', '  "timeline": [', '    {"line": 5, "event": "slot_added"}', '  ],',
+                                 '  "evidence": [1, 2],', '  "empty": {}', '}']

@@ -106,9 +106,31 @@ def render_table(report: Report, *, show_unrecognised: bool = False) -> str:
     return "\n".join(out) + "\n"
 
 
+#: JSON of a value on one line, by the C encoder (json.dumps with an indent runs in pure Python).
+_one_line = json.JSONEncoder(separators=(", ", ": ")).encode
+
+
+def _nested(value: Any) -> bool:
+    return bool(value) and isinstance(value, (dict, list, tuple))
+
+
+def pretty_json(value: Any, depth: int = 0) -> str:
+    """Return *value* as JSON, indented two spaces per level, with each object or array that
+    holds no non-empty object or array on one line (a timeline entry, a list of evidence lines)."""
+    if isinstance(value, dict) and any(map(_nested, value.values())):
+        items = [f"{_one_line(key)}: {pretty_json(item, depth + 1)}" for key, item in value.items()]
+    elif isinstance(value, (list, tuple)) and any(map(_nested, value)):
+        items = [pretty_json(item, depth + 1) for item in value]
+    else:
+        return _one_line(value)
+    pad = "\n" + "  " * (depth + 1)
+    open_, close = "{}" if isinstance(value, dict) else "[]"
+    return open_ + pad + ("," + pad).join(items) + "\n" + "  " * depth + close
+
+
 def render_json(report: Report, *, show_unrecognised: bool = False) -> str:
     """Return the report as one JSON document (the documented contract)."""
-    return json.dumps(report.to_dict(unrecognised=show_unrecognised), indent=2) + "\n"
+    return pretty_json(report.to_dict(unrecognised=show_unrecognised)) + "\n"
 
 
 def event_record(routed: RoutedEvent) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import IO, Any, Iterator
 from . import __version__
 from .catalogue import CODES, Severity
 from .errors import InputError, UsageError
-from .render import clean
+from .render import clean, pretty_json
 from .scan import ENGINES, FileResult, Summary, default_jobs, discover, is_url, scan
 
 __all__ = ["FORMATS", "Progress", "Spool", "add_scan_parser", "render_sarif", "render_summary", "render_table",
@@ -235,7 +235,7 @@ def render_sarif(summary: Summary, spool: Spool) -> Iterator[str]:
             "results": [],
         }],
     }
-    text = json.dumps(head, indent=2)
+    text = pretty_json(head)
     before, _, after = text.rpartition('"results": []')
     yield before + '"results": ['
     first = True
@@ -340,10 +340,10 @@ class _Table(_Spooled):
 
 class _Json(_Spooled):
     def finish(self, summary: Summary) -> None:
-        summary_text = json.dumps(summary.to_dict(), indent=2).replace("\n", "\n  ")
+        summary_text = pretty_json(summary.to_dict()).replace("\n", "\n  ")
         self.out.write('{\n  "summary": ' + summary_text + ',\n  "files": [')
         for index, text in enumerate(self.spool.texts("path")):
-            pretty = json.dumps(json.loads(text), indent=2).replace("\n", "\n    ")
+            pretty = pretty_json(json.loads(text)).replace("\n", "\n    ")
             self.out.write(("\n    " if index == 0 else ",\n    ") + pretty)
         self.out.write(("\n  " if self.spool.count else "") + "]\n}\n")
 
