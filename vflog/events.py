@@ -47,6 +47,11 @@ class Event:
             object.__setattr__(self, "domain", _domain_of(self))
         if self.level is None:
             object.__setattr__(self, "level", Level.of_kind(self.kind))
+        # The dict that attrs' __init__ filled is a split-table dict (materialised by the object
+        # itself), whose attributes CPython 3.11 cannot load through its fast path, and whose
+        # copies stay split: a combined dict of the same items loads attributes ~3x faster and
+        # copies at memcpy speed (measured: 57 vs 16 ns a load, at() 1.2 vs 0.5 µs).
+        object.__setattr__(self, "__dict__", {**self.__dict__})
 
     @property
     def pci_domain(self) -> str | None:
@@ -55,12 +60,12 @@ class Event:
 
     def at(self, line: int, t: float | None) -> "Event":
         """Return this event placed at *line* and time *t* (the cached parse of a message reused)."""
-        # once per recognised line: copy the attributes, skipping the checks of a fresh value that
-        # this one already passed.  The copy is given a dict of its own built in one go: a dict that
-        # the object materialised itself (attrs' __init__, __dict__.update) is a split-table dict,
-        # whose attributes CPython 3.11 cannot load through its fast path (measured: 57 vs 16 ns).
+        # once per recognised line: copy the attributes (a combined dict, see above), skipping
+        # the checks of a fresh value that this one already passed
+        attributes = self.__dict__.copy()
+        attributes["line"], attributes["t"] = line, t
         placed = object.__new__(Event)
-        object.__setattr__(placed, "__dict__", {**self.__dict__, "line": line, "t": t})
+        object.__setattr__(placed, "__dict__", attributes)
         return placed
 
     def get(self, name: str, default: Any = None) -> Any:

@@ -52,6 +52,11 @@ class Record(NamedTuple):
     raw: str = ""
 
 
+def plain_record(number: int, text: str) -> Record:
+    """Return the record of plain text line *number* (built without the NamedTuple's Python-level __new__)."""
+    return tuple.__new__(Record, (number, text, None, None, False, False, ""))
+
+
 def clean_line(line: str) -> str:
     """Return *line* without terminal escape sequences and carriage returns."""
     if "\x1b" in line:

@@ -67,6 +67,7 @@ class Framed(NamedTuple):
     stamp: Stamp | None = None
 
 
+_tuple = tuple.__new__
 #: Text after a dmesg stamp -> the message it holds, or None (messages repeat: storms, flapping).
 _after_stamp: dict[str, str | None] = {}
 _AFTER_STAMP_LIMIT = 1 << 12
@@ -88,11 +89,12 @@ def frame(raw: str) -> Framed | None:
                     _after_stamp.clear()
                 _after_stamp[rest] = message
             if message is not None:
-                try:
-                    seconds = Stamp(float(raw[1:close]), MONOTONIC) if "[" not in raw[1:close] else None
+                inside = raw[1:close]
+                try:  # (tuple.__new__ builds the NamedTuples without their Python-level __new__)
+                    seconds = _tuple(Stamp, (float(inside), MONOTONIC)) if "[" not in inside else None
                 except ValueError:
                     seconds = None
-                return Framed(raw[: close + 2], message, seconds)
+                return _tuple(Framed, (raw[: close + 2], message, seconds))
     match = ANCHOR.search(raw)
     if match is None:
         return None
