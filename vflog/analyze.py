@@ -73,11 +73,10 @@ class Boot:
         self.events += 1
         self.end_line = event.line
         t = event.t
-        if t is not None:
+        if t is not None and (self.t_end is None or t > self.t_end):
+            self.t_end = t
             if self.t_start is None:
                 self.t_start = t
-            if self.t_end is None or t > self.t_end:
-                self.t_end = t
         if event.kind == "boot":
             self.kernel = str(event.get("text", "")).split(" ", 1)[0] or None
         self.correlator.route(event)

@@ -216,7 +216,8 @@ class Nic:
 
     def record(self, event: Event, state: State, detail: str = "") -> None:
         """Append *event* to the timeline with the state after it."""
-        self.timeline.append(Step(event.line, event.t, event.kind, state._value_, detail))
+        # (tuple.__new__ builds the NamedTuple without its Python-level __new__: once per input)
+        self.timeline.append(tuple.__new__(Step, (event.line, event.t, event.kind, state._value_, detail)))
         if event.t is not None:
             self.last_t = event.t
 

@@ -198,7 +198,11 @@ class Rules:
     def observe(self, nic: Nic | None, event: Event, before: State | None) -> None:
         """Judge one routed event; *before* is the NIC's state before it (None if not a machine input)."""
         kind = event.kind
-        self._remember(event)
+        texts = self._texts  # remember the text of recent lines, so findings can quote their evidence
+        if len(texts) >= _TEXT_LIMIT // 2:  # two generations: the newest lines and the ones before them
+            self._older_texts, self._texts = texts, {}
+            texts = self._texts
+        texts[event.line] = event.message
         if kind in _TRACE_KINDS:
             self._trace_event(event)
             return
@@ -209,7 +213,8 @@ class Rules:
         if nic is not None:
             if before is not None and nic.state_line == event.line:
                 self._state_text[nic.key] = (event.line, event.message)
-            if "vf" in event.fields or (event.ifname and event.driver != "hv_netvsc"):
+            vf, ifname = event.fields.get("vf"), event.ifname
+            if (vf and vf.startswith(_TEMP_PREFIXES)) or (ifname and ifname.startswith(_TEMP_PREFIXES)):
                 self._names(nic, event)
             if kind in _IDENTITY_KINDS and len(nic.generations) > 1:
                 self._driver_change(nic, event)
@@ -266,14 +271,6 @@ class Rules:
         self._bursts[key] = (event.line, event.t)
         return event.line
 
-    def _remember(self, event: Event) -> None:
-        """Keep the text of recent lines so findings can quote their evidence."""
-        texts = self._texts
-        if len(texts) >= _TEXT_LIMIT // 2:  # two generations: the newest lines and the ones before them
-            self._older_texts, self._texts = texts, {}
-            texts = self._texts
-        texts[event.line] = event.message
-
     def _text(self, line: int) -> str | None:
         """Return the remembered text of *line*, if it is recent enough to be kept."""
         text = self._texts.get(line)
@@ -304,12 +301,11 @@ class Rules:
         index = len(nic.generations)
         if (nic.key, index) in self._changed:
             return
-        for field in ("driver", "device_id"):
-            new, old = getattr(now, field), getattr(before, field)
+        for field, new, old in (("driver", now.driver, before.driver), ("device id", now.device_id, before.device_id)):
             if new and old and new != old:
                 self._changed.add((nic.key, index))
                 self.add("driver-changed", nic, event,
-                         f"{_name(nic)}: after the re-add the VF {field.replace('_', ' ')} is {new} (was {old}): the VM moved to other hardware")
+                         f"{_name(nic)}: after the re-add the VF {field} is {new} (was {old}): the VM moved to other hardware")
                 return
 
     def _trace_event(self, event: Event) -> None:
