@@ -808,7 +808,9 @@ def kernel_messages(draw, ours: tuple[str, ...]) -> str:
 
 
 def json_values() -> SearchStrategy[object]:
-    """Any JSON value: scalars (non-ASCII and control characters included), arrays, tuples, objects."""
+    """Any value json encodes: scalars (non-ASCII and control characters included), arrays, tuples,
+    objects (with the keys json turns into strings: numbers, booleans, None)."""
     scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
     return st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
-                        | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=30)
+                        | st.dictionaries(st.text(max_size=8) | st.integers() | st.booleans() | st.none(), inner, max_size=4),
+                        max_leaves=30)

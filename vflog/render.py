@@ -110,6 +110,11 @@ def render_table(report: Report, *, show_unrecognised: bool = False) -> str:
 _one_line = json.JSONEncoder(separators=(", ", ": ")).encode
 
 
+def _key(key: Any) -> str:
+    """Return an object key as JSON; the encoder itself turns keys that are not strings into strings."""
+    return _one_line(key) if isinstance(key, str) else _one_line({key: 0})[1:-len(": 0}")]
+
+
 def _nested(value: Any) -> bool:
     return bool(value) and isinstance(value, (dict, list, tuple))
 
@@ -118,7 +123,7 @@ def pretty_json(value: Any, depth: int = 0) -> str:
     """Return *value* as JSON, indented two spaces per level, with each object or array that
     holds no non-empty object or array on one line (a timeline entry, a list of evidence lines)."""
     if isinstance(value, dict) and any(map(_nested, value.values())):
-        items = [f"{_one_line(key)}: {pretty_json(item, depth + 1)}" for key, item in value.items()]
+        items = [f"{_key(key)}: {pretty_json(item, depth + 1)}" for key, item in value.items()]
     elif isinstance(value, (list, tuple)) and any(map(_nested, value)):
         items = [pretty_json(item, depth + 1) for item in value]
     else:
