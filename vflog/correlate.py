@@ -94,7 +94,10 @@ class Correlator:
     def _deliver(self, key: str | None, event: Event) -> None:
         """Hand *event* on, remembering which NICs' VF netdevs live on which PCI domain."""
         if key is not None and event.ifname and event.domain and event.driver in VF_DRIVERS:
-            self._domain_users.setdefault(event.domain, set()).add(key)
+            users = self._domain_users.get(event.domain)
+            if users is None:
+                users = self._domain_users[event.domain] = set()
+            users.add(key)
         self._downstream(key, event)
 
     def _nic(self, key: str) -> Nic:

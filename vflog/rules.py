@@ -18,7 +18,7 @@ from .catalogue import CODES, Severity
 from .config import Config
 from .events import Event, Level
 from .machine import State
-from .nic import Nic
+from .nic import Nic, VfGeneration
 from .report import Finding, Quote
 
 _TEMP_PREFIXES = ("rename", "cirename")
@@ -144,6 +144,7 @@ class Rules:
         self._last_lifecycle_t: float | None = None
         self._temp_named: set[str] = set()
         self._changed: set[tuple[str, int]] = set()
+        self._identities: dict[str, tuple[VfGeneration, str | None, str | None]] = {}
         self._texts: dict[int, str] = {}
         self._older_texts: dict[int, str] = {}
         self._bursts: dict[tuple[str, str | None], tuple[int, float | None]] = {}
@@ -301,6 +302,10 @@ class Rules:
         index = len(nic.generations)
         if (nic.key, index) in self._changed:
             return
+        seen = self._identities.get(nic.key)
+        if seen is not None and seen[0] is now and seen[1] == now.driver and seen[2] == now.device_id:
+            return  # nothing new about this VF since the last look (its many Link up lines)
+        self._identities[nic.key] = (now, now.driver, now.device_id)
         for field, new, old in (("driver", now.driver, before.driver), ("device id", now.device_id, before.device_id)):
             if new and old and new != old:
                 self._changed.add((nic.key, index))
