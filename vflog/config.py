@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import zoneinfo
 
 import attrs
 
@@ -37,6 +36,8 @@ class Config:
         """Return the time zone that wall-clock times without an offset are read in."""
         if self.tz.upper() in ("UTC", "Z"):
             return datetime.timezone.utc
+        import zoneinfo  # only for a named zone (its import costs start-up time)
+
         try:
             return zoneinfo.ZoneInfo(self.tz)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import datetime
 import re
 
@@ -39,7 +38,7 @@ ANCHOR = re.compile(
 
 _MONOTONIC = re.compile(r"\[\s*(\d+\.\d+)(?:\s*<\s*[\d.]+>)?\]")
 #: Month abbreviations as syslog and dmesg print them, and their numbers.
-MONTH_NUMBERS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
+MONTH_NUMBERS = {m: i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)}
 _CTIME = re.compile(
     r"\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\d{4})\]"
 )
