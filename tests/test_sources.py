@@ -1,12 +1,18 @@
-"""Tests of vflog.sources: member selection, rotation order, unsafe names, text blocks."""
+"""Tests of vflog.sources: member selection, rotation order, unsafe names, text blocks, gzip engines."""
 
 from __future__ import annotations
 
+import gzip
 import io
+import sys
+import zlib
 
 import pytest
 
+from vflog.errors import InputError
 from vflog.sources import Selection, _text_chunks, _unsafe, Limits, chunk_lines, rotation_key
+
+sources = sys.modules["vflog.sources"]
 
 
 def test_rotated_files_sort_oldest_first() -> None:
@@ -49,3 +55,37 @@ def test_text_blocks_end_at_line_ends_and_fold_line_endings() -> None:
     lines = list(chunk_lines(blocks))
     assert lines[:3] == ["one", "two", "thr\ufffdee"]
     assert lines[3] == "last" and lines[4:] == ["x" * 20, "x" * 20, "x" * 10]
+
+
+def _engines() -> list[object]:
+    engines: list[object] = [zlib]
+    try:
+        from isal import isal_zlib
+    except ImportError:
+        return engines
+    return [isal_zlib, *engines]
+
+
+@pytest.mark.parametrize("engine", _engines(), ids=lambda module: module.__name__)
+def test_gzip_reads_the_same_with_either_engine(engine: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Members one after another, a truncated stream and damaged data read alike with ISA-L or zlib."""
+    monkeypatch.setattr(sources, "inflate_module", lambda: engine)
+    text = "".join(f"[{i}.000000] line {i}\n" for i in range(50000))
+    packed = gzip.compress(text[:300000].encode()) + gzip.compress(text[300000:].encode())
+
+    def read(data: bytes) -> tuple[str, str | None]:
+        stream = io.BufferedReader(io.BytesIO(data))
+        got: list[str] = []
+        try:
+            got.extend(sources._text_chunks(sources._plain(stream, "log.gz", len(data), Limits()), "log.gz", Limits()))
+        except InputError as exc:
+            return "".join(got), str(exc)
+        return "".join(got), None
+
+    assert read(packed) == (text, None)
+    head, error = read(packed[: len(packed) // 3])
+    assert text.startswith(head) and head and error is not None and "truncated" in error
+    damaged = bytearray(packed)
+    damaged[len(damaged) // 2: len(damaged) // 2 + 64] = bytes(64)
+    head, error = read(bytes(damaged))  # deflate has no check until the end: only the start is sure
+    assert head[:1000] == text[:1000] and error is not None and "log.gz" in error and "damaged" in error
