@@ -183,6 +183,7 @@ class _Decompressing(io.RawIOBase):
         self._compressed, self._limits = compressed, limits
         self._engine = _decompressor(kind, name)
         self._out = b""
+        self._position = 0  # how much of _out was handed out
         self._total = 0
         self._done = False
         self._error: InputError | None = None
@@ -202,9 +203,12 @@ class _Decompressing(io.RawIOBase):
             self._error = exc
             if not self._out:
                 return 0
-        size = min(len(buffer), len(self._out))
-        buffer[:size] = self._out[:size]
-        self._out = self._out[size:]
+        out, position = self._out, self._position
+        size = min(len(buffer), len(out) - position)
+        buffer[:size] = memoryview(out)[position: position + size]  # no copy of the rest each time
+        self._position = position + size
+        if self._position == len(out):
+            self._out, self._position = b"", 0
         return size
 
     def _step(self) -> None:
@@ -240,7 +244,7 @@ class _Decompressing(io.RawIOBase):
             raise InputError(self._name, f"is damaged {self._kind} data ({exc})") from None
         self._total += len(out)
         _check_growth(self._name, self._total, self._compressed, self._limits)
-        self._out = out
+        self._out, self._position = out, 0
 
     def _expand(self, data: bytes) -> bytes:
         if self._kind == "zstd":
