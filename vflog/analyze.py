@@ -289,7 +289,7 @@ class Analyzer:
         content = len(raw.strip()) > 3  # not blank, not a bare bracket or an elision mark
         if content:
             self._previous = record
-        if previous is not None and raw == previous[1] and content and raw[:1] in "[{<0123456789":
+        if previous is not None and raw == previous[1] and content and raw[:1] in "[{<0123456789":  # [1]: its text
             self._boot.duplicates += 1  # the same stamped line twice in a row: the collector's doing
             return
         framed = framing.frame(raw)
@@ -328,10 +328,12 @@ class Analyzer:
         last = self._last_mono
         t = event.t
         monotonic = clock == framing.MONOTONIC
-        if monotonic and previous is not None and previous[0] != self._last_event_number:
+        if monotonic and previous is not None and previous[0] != self._last_event_number:  # [0]: its number
             prior = Reader.stamp_of(previous, self._tz)  # an unrelated line's time; an event's is in last already
-            if prior is not None and prior[1] == framing.MONOTONIC and (last is None or prior[0] > last):
-                last = prior[0]
+            if prior is not None:
+                prior_t, prior_clock = prior
+                if prior_clock == framing.MONOTONIC and (last is None or prior_t > last):
+                    last = prior_t
         if event.kind == "boot" and boot.events:
             self._new_boot(event.line, previous)
         elif monotonic and last is not None:
