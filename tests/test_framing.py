@@ -76,12 +76,13 @@ def _render(kind: str, index: int, message: str) -> str:
                        "SYSLOG_IDENTIFIER": "kernel", "MESSAGE": message})
 
 
-@pytest.mark.parametrize("kind", ["dmesg", "syslog", "journal", "dmesg-json", "json"])
+@pytest.mark.parametrize("shape, kind", [("dmesg", "dmesg"), ("syslog", "syslog"), ("journal", "json"),
+                                         ("dmesg-json", "json")])
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(messages=st.lists(kernel_messages(_MESSAGES), min_size=1, max_size=40))
-def test_candidates_hold_every_line_the_anchor_finds(kind: str, messages: list[str]) -> None:
+def test_candidates_hold_every_line_the_anchor_finds(shape: str, kind: str, messages: list[str]) -> None:
     """Every line the per-line anchor frames is a candidate of the block search, in every fast layout."""
-    lines = [_render(kind, i, m) for i, m in enumerate(messages)]
+    lines = [_render(shape, i, m) for i, m in enumerate(messages)]
     block = "\n".join(lines) + "\n"
     wanted = {i for i, line in enumerate(lines) if framing.ANCHOR.search(line)}
     found = {block.count("\n", 0, start) for start in framing.candidates(block, kind)}
@@ -108,11 +109,13 @@ def test_repeated_message_is_framed_alike() -> None:
     assert framing.frame("[  2.0] eth0: renamed from veth9c2b1f3") is None
 
 
-def test_json_layout_follows_the_message_keys_of_the_sample() -> None:
-    """Journal JSON is searched by ``MESSAGE`` only, dmesg JSON by ``msg`` only, a mix of both by both."""
+def test_json_blocks_are_searched_for_either_message_key() -> None:
+    """Journal records (``MESSAGE``) and dmesg JSON records (``msg``) are both found, in any block."""
     journal = "\n".join(_render("journal", i, m) for i, m in enumerate(_MESSAGES[:50])) + "\n"
     dmesg_json = "\n".join(_render("dmesg-json", i, m) for i, m in enumerate(_MESSAGES[:50])) + "\n"
-    assert framing.layout(journal) == "journal"
-    assert framing.layout(dmesg_json) == "dmesg-json"
-    assert framing.layout(journal + dmesg_json) == "json"
-    assert framing.candidates(journal, "journal") == framing.candidates(journal, "json")
+    assert framing.layout(journal) == framing.layout(dmesg_json) == "json"
+    for block in (journal, dmesg_json, journal + dmesg_json):
+        lines = block.splitlines()
+        wanted = {i for i, line in enumerate(lines) if framing.ANCHOR.search(json.loads(line).get("MESSAGE", json.loads(line).get("msg")))}
+        found = {block.count("\n", 0, start) for start in framing.candidates(block, "json")}
+        assert wanted and wanted <= found

@@ -220,7 +220,7 @@ class Analyzer:
                 self.feed(first + offset, line)
             return first + len(lines) - 1
         number, position = first, 0
-        json = self._layout in framing.JSON_LAYOUTS
+        json = self._layout == "json"
         for start in framing.candidates(block, self._layout):
             if start > position:  # unrelated lines between the last candidate and this one
                 count = block.count("\n", position, start)

@@ -185,6 +185,8 @@ LAYOUT_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     "dmesg": (re.compile(r"\] " + _KEYS),),
     "syslog": (re.compile(r": (?:\[[ \d.]+\] ?)?" + _KEYS), re.compile(r":\[[ \d.]+\] ?" + _KEYS),
                re.compile(" (?:" + "|".join(_USERSPACE_WORDS) + r")\["), re.compile(r"-- (?:Reboot|Boot) ")),
+    # JSON: the message key leads (see _json_candidates)
+    "json": (),
 }
 _STRUCTURED = re.compile(r"^(?:\d+,\d+,\d+,[^;]*;|\s*\[\s*\+\d|\s*\[[A-Z][a-z]{2}\s?\d|<\d{1,3}>1 |-- )")
 _DMESG_LINE = re.compile(r"^\s*(?:<\d+>)?(?:[a-z]+\s*:[a-z]+\s*: )?\[")
@@ -192,16 +194,14 @@ _SYSLOG_LINE = re.compile(r"^\S.{0,60}? kernel:")
 
 
 def layout(sample: str) -> str | None:
-    """Return the text layout of a block ("dmesg", "syslog" or a JSON layout) whose fast search finds
-    every line the per-line search finds in its first lines, or None (read line by line)."""
+    """Return the text layout of a block ("dmesg", "syslog", "json") whose fast search finds every
+    line the per-line search finds in its first lines, or None (read line by line)."""
     lines = sample.split("\n", 2000)[:2000]
     content = [line for line in lines if line.strip()]
     if not content or any(_STRUCTURED.match(line) for line in content[:400]):
         return None
-    keys = tuple(key for key in JSON_LAYOUTS["json"] if key in sample)
-    json_kind = next((kind for kind, wanted_keys in JSON_LAYOUTS.items() if wanted_keys == keys), "json")
     shapes = {
-        json_kind: sum(line.lstrip().startswith("{") for line in content) > len(content) * 0.9,
+        "json": sum(line.lstrip().startswith("{") for line in content) > len(content) * 0.9,
         "dmesg": sum(bool(_DMESG_LINE.match(line)) for line in content) > len(content) * 0.9,
         "syslog": sum(bool(_SYSLOG_LINE.match(line)) for line in content) > len(content) * 0.5,
     }
@@ -220,10 +220,6 @@ def layout(sample: str) -> str | None:
     return None
 
 
-#: JSON layouts -> the message keys their records carry: journalctl's ``MESSAGE``, ``dmesg --json``'s
-#: ``msg``, or either (a sample holding both, or neither yet).
-JSON_LAYOUTS: dict[str, tuple[str, ...]] = {"journal": ('"MESSAGE"',), "dmesg-json": ('"msg"',),
-                                            "json": ('"MESSAGE"', '"msg"')}
 #: A message key, then one of our message starts (or a byte-array message).  The regex engine skips
 #: to the first character of a literal lead one character at a time: ``AGE"`` (the key checked
 #: behind it) is rarer in journal JSON than the quote every field starts with.
@@ -233,12 +229,13 @@ _JSON_PATTERNS = {
 }
 
 
-def _json_candidates(block: str, keys: tuple[str, ...]) -> list[int]:
+def _json_candidates(block: str) -> list[int]:
     """Return the line starts of JSON records whose message may be ours (or from udev/networkd/NM)."""
     starts: set[int] = set()
     find, rfind = block.find, block.rfind
-    for key in keys:
-        starts.update(rfind("\n", 0, match.start()) + 1 for match in _JSON_PATTERNS[key].finditer(block))
+    for key, pattern in _JSON_PATTERNS.items():  # a block may hold journal and dmesg records alike
+        if key in block:
+            starts.update(rfind("\n", 0, match.start()) + 1 for match in pattern.finditer(block))
     for word in _USERSPACE_WORDS:  # rare in kernel logs: plain searches skip through the block
         index = find(word)
         while index >= 0:
@@ -260,8 +257,8 @@ def _frames(block: str) -> Iterator[int]:
 
 def candidates(block: str, kind: str) -> list[int]:
     """Return the start offsets (in *block*) of the lines that may hold one of our messages."""
-    if kind in JSON_LAYOUTS:
-        return _json_candidates(block, JSON_LAYOUTS[kind])
+    if kind == "json":
+        return _json_candidates(block)
     first, *others = LAYOUT_PATTERNS[kind]
     rfind = block.rfind
     starts, last = [], -1

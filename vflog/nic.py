@@ -88,7 +88,8 @@ class Bounded:
     tail_total: int = 0
 
     def __attrs_post_init__(self) -> None:
-        self.tail = deque(maxlen=self.limit - self.limit // 2)  # the deque drops its oldest entry itself
+        kept = max(self.limit, 0)  # a limit below zero keeps nothing, like zero
+        self.tail = deque(maxlen=kept - kept // 2)  # the deque drops its oldest entry itself
 
     @property
     def dropped(self) -> int:

@@ -172,11 +172,9 @@ def _decompressor(kind: str, name: str):  # type: ignore[no-untyped-def]
     return zstandard.ZstdDecompressor().decompressobj()
 
 
-#: Compressed bytes fed to a decompressor at a time: 64 KiB where the output of a step is capped at
-#: 1 MiB (gzip, bzip2, xz: a quarter less time on a 145 MB .gz than 16 KiB), 16 KiB for zstd, whose
-#: decompressobj has no cap and expands a step's input whole.
-_COMPRESSED_READ = 1 << 16
-_ZSTD_READ = 1 << 14
+#: Compressed bytes fed to a decompressor at a time.  Small on purpose: a step that hits damaged
+#: data loses what it had expanded, so bigger steps would give up more text before the damage.
+_COMPRESSED_READ = 1 << 14
 
 
 class _Decompressing(io.RawIOBase):
@@ -189,7 +187,6 @@ class _Decompressing(io.RawIOBase):
         self._inner, self._kind, self._name = inner, kind, name
         self._compressed, self._limits = compressed, limits
         self._engine = _decompressor(kind, name)
-        self._read_size = _ZSTD_READ if kind == "zstd" else _COMPRESSED_READ
         self._out = b""
         self._position = 0  # how much of _out was handed out
         self._total = 0
@@ -224,7 +221,7 @@ class _Decompressing(io.RawIOBase):
         engine = self._engine
         tail = getattr(engine, "unconsumed_tail", b"")  # zlib keeps input it has not expanded yet
         if getattr(engine, "eof", False) and not tail:
-            data = self._inner.read(self._read_size)
+            data = self._inner.read(_COMPRESSED_READ)
             if not data:
                 self._done = True
                 return
@@ -234,7 +231,7 @@ class _Decompressing(io.RawIOBase):
         elif getattr(engine, "needs_input", True) is False:  # bz2 / lzma have output pending
             data = b""
         else:
-            data = self._inner.read(self._read_size)
+            data = self._inner.read(_COMPRESSED_READ)
             if not data:
                 self._done = True
                 if not getattr(engine, "eof", True):
