@@ -25,6 +25,11 @@ class Level(str, enum.Enum):
         return cls.INFO
 
 
+#: The level of ordinary messages, read once for the per-line path (an enum member read from its
+#: class costs ~0.2 µs in CPython 3.11).
+INFO = Level.INFO
+
+
 @attrs.frozen(eq=True, hash=False, slots=False)
 class Event:
     """One recognised kernel line: its kind, printk prefix, message fields and place in the log."""
