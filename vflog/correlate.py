@@ -216,6 +216,8 @@ class Correlator:
             for old in list(self._by_vf_name)[: _NAME_LIMIT // 2]:
                 del self._by_vf_name[old]
         self._by_vf_name[name] = key
+        if not self._pending:  # the usual case: nothing waits (and no key string is built)
+            return
         for held in self._pending.pop("name:" + name, ()):
             domain = held.pci_domain
             if domain and domain not in self._domain_owner:
