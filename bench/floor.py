@@ -81,6 +81,17 @@ def best(repeat: int, measure: Callable[[], float]) -> float:
     return min(measure() for _ in range(repeat))
 
 
+def passes(path: str, pattern: re.Pattern[str], repeat: int) -> tuple[float, int, list[str]]:
+    """Return the seconds to read and decode *path*, count its line ends and search it with
+    *pattern*; its number of lines; and its blocks."""
+    texts = blocks(path)
+    lines = sum(text.count("\n") for text in texts)
+    seconds = best(repeat, lambda: read_decode(path)) + \
+        best(repeat, lambda: timed(lambda text: text.count("\n"), texts)) + \
+        best(repeat, lambda: timed(pattern.findall, texts))
+    return seconds, lines, texts
+
+
 def storm_loop(lines: list[str]) -> float:
     """Return the seconds of the thinnest per-line loop: cut the stamp, look the message up in a
     cache, take one table transition and keep one tuple per line."""
@@ -113,23 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"floor: missing inputs {', '.join(missing)}: run python bench/run.py --generate first", file=sys.stderr)
         return 2
-    count = lambda text: text.count("\n")  # noqa: E731
     dmesg_pattern = framing.LAYOUT_PATTERNS["dmesg"][0]
     message_pattern = framing._JSON_PATTERNS['"MESSAGE"']
     rows = []
 
-    texts = blocks(paths["dmesg-1m.log"])
-    lines = sum(map(count, texts))
-    floor = best(args.repeat, lambda: read_decode(paths["dmesg-1m.log"])) + \
-        best(args.repeat, lambda: timed(count, texts)) + \
-        best(args.repeat, lambda: timed(lambda t: dmesg_pattern.findall(t), texts))
+    floor, lines, texts = passes(paths["dmesg-1m.log"], dmesg_pattern, args.repeat)
     rows.append(("dmesg-1m: read, decode, count, dmesg candidate regex", floor, lines, 1_500_000))
 
-    texts = blocks(paths["journal-1m.json"])
-    lines = sum(map(count, texts))
-    floor = best(args.repeat, lambda: read_decode(paths["journal-1m.json"])) + \
-        best(args.repeat, lambda: timed(count, texts)) + \
-        best(args.repeat, lambda: timed(lambda t: message_pattern.findall(t), texts))
+    floor, lines, texts = passes(paths["journal-1m.json"], message_pattern, args.repeat)
     rows.append(("journal: read, decode, count, MESSAGE regex", floor, lines, 1_000_000))
     raw = [text.encode("utf-8") for text in texts]  # the same passes over bytes: no decoding at all
     raw_pattern = re.compile(message_pattern.pattern.encode())
