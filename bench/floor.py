@@ -28,7 +28,6 @@ sys.path.insert(0, os.path.dirname(HERE))
 from vflog import framing  # noqa: E402  (the very patterns vflog searches with)
 
 BLOCK = 1 << 17  # vflog's block size after the first block
-PYCACHE_ROOT = "/tmp/vflog-bench"  # the bytecode cache goes next to the inputs, as bench/run.py does
 
 
 def blocks(path: str) -> list[str]:
@@ -150,10 +149,13 @@ def main(argv: list[str] | None = None) -> int:
     floor = best(args.repeat, lambda: storm_loop(storm))
     rows.append(("storm: thinnest per-line Python loop (no correlation, rules)", floor, len(storm), 100_000))
 
-    global PYCACHE_ROOT
-    PYCACHE_ROOT = args.data
-    process(STARTUP)  # the first run writes the bytecode cache and the parser cache
-    start_up = best(max(args.repeat, 5), lambda: process(STARTUP))
+    pycache = os.path.join(args.data, "pycache")  # next to the inputs, as bench/run.py keeps it
+    try:
+        process(STARTUP, pycache)  # the first run writes the bytecode cache and the parser cache
+        start_up = best(max(args.repeat, 5), lambda: process(STARTUP, pycache))
+    except subprocess.CalledProcessError as exc:
+        print(f"floor: the start-up command failed (exit status {exc.returncode}): {' '.join(STARTUP)}", file=sys.stderr)
+        return 2
     print(f"start-up: python, vflog's imports and its cached parser: {start_up:.3f} s (best of {max(args.repeat, 5)})\n")
     print(f"{'passes':66s} {'seconds':>8s} {'+start-up':>10s} {'lines/s':>10s} {'target':>10s}  left for vflog's own work")
     for label, seconds, lines, target in rows:
@@ -168,12 +170,13 @@ def main(argv: list[str] | None = None) -> int:
 STARTUP = [sys.executable, "-c", "import vflog.cli, vflog.grammar; vflog.grammar.parser()"]
 
 
-def process(command: list[str]) -> float:
-    """Return the wall seconds of one run of *command* (from the repository root)."""
+def process(command: list[str], pycache: str) -> float:
+    """Return the wall seconds of one run of *command* from the repository root, its bytecode
+    cached in *pycache*."""
     env = dict(os.environ)  # like bench/run.py: the checkout's vflog, bytecode cached as an install's
     env["PYTHONPATH"] = os.path.dirname(HERE) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = os.path.join(PYCACHE_ROOT, "pycache")
+    env["PYTHONPYCACHEPREFIX"] = pycache
     start = time.perf_counter()
     subprocess.run(command, check=True, cwd=os.path.dirname(HERE), env=env)
     return time.perf_counter() - start
