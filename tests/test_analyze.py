@@ -142,3 +142,18 @@ def test_block_search_gives_the_per_line_verdict(sample: str, fmt: str) -> None:
     for number, line in enumerate(text.splitlines(), 1):
         by_line.feed(number, line)
     assert by_block.finish().to_dict(unrecognised=True) == by_line.finish().to_dict(unrecognised=True)
+
+
+def test_nothing_to_analyse_is_not_healthy(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An empty input is 'empty'; text without any AN line is 'no-an-lines' and the table says so, with no all-clear."""
+    from vflog.render import render_table
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    assert vflog.analyze(empty).content == "empty"
+    other = tmp_path / "other.log"
+    other.write_text("[    1.000000] EXT4-fs (sda1): mounted filesystem\n[    2.0] systemd[1]: Started Journal.\n")
+    report = vflog.analyze(other)
+    assert report.content == "no-an-lines" and report.to_dict()["content"] == "no-an-lines"
+    table = render_table(report)
+    assert "No Accelerated Networking lines: none of the 2 lines" in table and "Findings: none" not in table
+    assert vflog.analyze(SAMPLES / "normal-boot.log").content == "an-lines"

@@ -12,7 +12,7 @@ from vflog.catalogue import CODES
 from vflog.cli import ExitStatus, main
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
-REAL = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"
+REAL = Path(__file__).resolve().parent / "corpus" / "real"
 
 
 def run(*argv: str, stdin: str | None = None) -> tuple[int, str, str]:

@@ -1,4 +1,4 @@
-"""Real logs from ../shared/corpus/real are golden inputs: their verdicts match the human reading."""
+"""Real logs (tests/corpus/real, each with its human reading in .meta.md) are golden inputs: their verdicts match that reading."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from vflog.catalogue import Severity
 
 from .verdicts import verdict
 
-REAL = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"
+REAL = Path(__file__).resolve().parent / "corpus" / "real"
 GOLDEN = Path(__file__).parent / "golden" / "corpus"
 LOGS = sorted(REAL.glob("*.log"))
 
@@ -27,7 +27,7 @@ def _codes(report: vflog.Report) -> set[str]:
 
 
 def test_corpus_is_present() -> None:
-    """The shared corpus is beside the checkout (CI runs with ../shared)."""
+    """The real-log corpus ships with the tests (no ../shared needed)."""
     assert len(LOGS) >= 8
 
 

@@ -11,7 +11,8 @@ from vflog.errors import ParseError
 from vflog.events import Level
 
 GOLDEN = Path(__file__).parent / "golden" / "messages.txt"
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_0900880b0f60fbb3.txt"
+#: The dmesg lines of the seed document 000 (the log lines only, not its prose).
+SEED = Path(__file__).resolve().parent / "corpus" / "seed-000-lines.log"
 
 
 def _golden() -> list[tuple[str, str]]:

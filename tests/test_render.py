@@ -51,3 +51,15 @@ def test_pretty_json_keeps_flat_objects_and_arrays_on_one_line() -> None:
     text = pretty_json({"timeline": [{"line": 5, "event": "slot_added"}], "evidence": [1, 2], "empty": {}})
     assert text.splitlines() == ['{', '  "timeline": [', '    {"line": 5, "event": "slot_added"}', '  ],',
                                  '  "evidence": [1, 2],', '  "empty": {}', '}']
+
+
+def test_evidence_not_quoted_is_listed_by_number_and_never_empty() -> None:
+    """Evidence lines without a quote are listed by number; a finding quoted in full lists nothing more."""
+    from vflog.report import BootReport, Finding, Quote, Stats
+    quoted = Finding("kernel-trace", vflog.Severity.ERROR, None, 5, None, "a trace", (5, 6, 7),
+                     (Quote(5, "Call Trace:"),))
+    whole = Finding("unexpected-event", vflog.Severity.WARNING, None, 9, None, "refused", (9,), (Quote(9, "x"),))
+    boot = BootReport(0, 1, 9, None, None, None, None, (), (quoted, whole))
+    text = render_table(vflog.Report("x.log", (boot,), Stats(9, 2, 0)))
+    assert "| ... 2 more evidence line(s): 6, 7" in text
+    assert text.count("more evidence") == 1

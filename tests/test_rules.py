@@ -72,3 +72,51 @@ def test_start_up_flaps_are_normal_but_many_flaps_are_not() -> None:
 
     assert _codes(on + flaps(3) + _line(100.0, "x")) == set()
     assert ("datapath-flapping", "warning") in _codes(on + flaps(5) + _line(100.0, "x"))
+
+
+def _nic(text: str, tmp_path) -> vflog.NicReport:  # type: ignore[no-untyped-def]
+    log = tmp_path / "excerpt.log"
+    log.write_text(text, encoding="utf-8")
+    return vflog.analyze(log).boots[-1].nics[0]
+
+
+def test_a_grepped_log_claims_no_data_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Only 'VF registering' lines (a grep): the data path is unknown, not synthetic."""
+    assert _nic(_line(2.0, f"hv_netvsc {A} eth0: VF registering: eth1"), tmp_path).datapath == "unknown"
+
+
+def test_an_excerpt_that_just_stops_claims_no_data_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The log stops 5 s after the VF registered (incomplete): the data path is unknown."""
+    assert _nic(REGISTERED + _line(7.0, "EXT4-fs (sda1): re-mounted"), tmp_path).datapath == "unknown"
+
+
+def test_a_log_that_goes_on_past_the_wait_proves_the_synthetic_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Other lines 40 s after the VF registered, no switch: datapath-not-switched and the synthetic path."""
+    assert _nic(REGISTERED + _line(40.0, "EXT4-fs (sda1): re-mounted"), tmp_path).datapath == "synthetic"
+
+
+def test_a_removal_or_a_switch_away_proves_the_synthetic_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A VF removal proves the synthetic path; so does a switch away until a switch back, even while the VF returns."""
+    removed = _line(5.0, f"hv_netvsc {A} eth0: VF unregistering: eth1")
+    assert _nic(REGISTERED + removed, tmp_path).datapath == "synthetic"
+    away = (_line(3.0, f"hv_netvsc {A} eth0: Data path switched to VF: eth1")
+            + _line(9.0, f"hv_netvsc {A} eth0: Data path switched from VF: eth1") + removed.replace("5.000000", "9.100000")
+            + _line(10.0, f"hv_netvsc {A} eth0: VF registering: eth1"))
+    nic = _nic(REGISTERED + away, tmp_path)
+    assert (nic.state, nic.datapath) == ("vf-registered", "synthetic")
+
+
+def test_a_switch_to_the_vf_proves_the_vf_path(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A 'Data path switched to VF' line is the evidence for the VF path, even in a grepped log."""
+    text = _line(3.0, f"hv_netvsc {A} eth0: Data path switched to VF: eth1")
+    assert _nic(text, tmp_path).datapath == "vf"
+
+
+def test_unexpected_event_quotes_its_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The refused input's own line is the finding's quoted evidence."""
+    switch = f"hv_netvsc {A} eth0: Data path switched to VF: eth1"
+    log = tmp_path / "twice.log"
+    log.write_text(REGISTERED + _line(3.0, switch) + _line(4.0, "EXT4-fs (sda1): re-mounted") + _line(5.0, switch),
+                   encoding="utf-8")
+    finding = next(f for f in vflog.analyze(log).findings if f.code == "unexpected-event")
+    assert [(q.line, q.text) for q in finding.evidence_text] == [(6, switch)]

@@ -532,3 +532,16 @@ def test_scan_is_lazy_and_validates_its_arguments(fleet) -> None:
         scan([str(fleet[0])], jobs=0)
     job = LogJob("x", ("x",), ("x",), error="x: known bad")
     assert next(iter(scan([job], jobs=1))).error == "x: known bad"
+
+
+def test_empty_and_no_an_files_are_counted_apart_from_healthy_ones(tmp_path: Path) -> None:
+    """An empty file cannot be analysed (failed); a file without AN lines is 'no-an-lines', never 'without findings'."""
+    (tmp_path / "empty.log").write_bytes(b"")
+    (tmp_path / "other.log").write_text("[    1.000000] EXT4-fs (sda1): mounted filesystem\n")
+    (tmp_path / "normal.log").write_bytes(_text("normal-boot.log"))
+    results = {Path(r.path).name: r for r in scan([str(tmp_path)], jobs=1)}
+    assert results["empty.log"].status == "failed" and "is empty" in (results["empty.log"].error or "")
+    assert results["other.log"].content == "no-an-lines" and results["normal.log"].content == "an-lines"
+    summary = functools.reduce(Summary.merge, map(Summary.of, results.values()), Summary())
+    assert (summary.failed, summary.silent, dict(summary.worst_files)) == (1, 1, {"none": 1})
+    assert FileResult.from_dict(results["other.log"].to_dict()).content == "no-an-lines"

@@ -8,7 +8,7 @@ from typing import Callable, Iterable, Iterator
 
 import attrs
 
-from . import framing, grammar
+from . import framing, grammar, machine
 from .config import Config
 from .correlate import Correlator
 from .errors import InputError, ParseError
@@ -107,7 +107,7 @@ class Boot:
         if end_t is not None and (self.t_end is None or end_t > self.t_end):
             self.t_end = end_t
         self.rules.finish(self.nics.values(), self.t_end, self.last_other_line)
-        nics = tuple(_nic_report(nic) for nic in sorted(self.nics.values(), key=_nic_order))
+        nics = tuple(_nic_report(nic, self.rules.absence_shown(nic)) for nic in sorted(self.nics.values(), key=_nic_order))
         notes = list(self.rules.notes())
         if self.correlator.untracked:
             notes.append(f"{self.correlator.untracked} event(s) of NICs beyond the limit of "
@@ -144,7 +144,8 @@ def _vf_report(generation: VfGeneration) -> VfReport | None:
                     generation.pci, generation.driver, generation.device_id)
 
 
-def _nic_report(nic: Nic) -> NicReport:
+def _nic_report(nic: Nic, absence_shown: bool) -> NicReport:
+    """Return the report of *nic*; *absence_shown* says the log went on past the step it awaits."""
     first = next((g for g in nic.generations if g.switched_to_vf_t is not None), None)
     time_to_vf = None
     if first is not None and first.slot_added_t is not None and first.switched_to_vf_t is not None:
@@ -157,7 +158,7 @@ def _nic_report(nic: Nic) -> NicReport:
         key=nic.key, synthetic=nic.synthetic, synthetic_names=tuple(nic.synthetic_names),
         vmbus_id=nic.vmbus_id, slot=nic.slot,
         vf=_vf_report(nic.vf) if nic.vf is not None else None,
-        state=nic.state.value, datapath=nic.datapath,
+        state=nic.state.value, datapath=machine.datapath(nic.state, nic.path_proof, absence_shown),
         switches_to_vf=nic.switches_to_vf, switches_from_vf=nic.switches_from_vf,
         time_to_vf=time_to_vf, outages=outages, timeline=timeline,
         timeline_dropped=nic.timeline.dropped,

@@ -112,8 +112,18 @@ TRANSITIONS: Mapping[State, Mapping[str, State]] = {
 STATES: tuple[State, ...] = tuple(TRANSITIONS)
 #: Every input kind the machine understands.
 INPUTS: frozenset[str] = frozenset(kind for row in TRANSITIONS.values() for kind in row)
+#: Where traffic runs in each state, as far as the state itself proves it: a data-path line,
+#: a VF removal, a failed probe (a VF without a driver carries nothing).  None marks a state on
+#: the way to the VF: there the path is that of the NIC's last proof (after a removal or a
+#: switch away, only a data-path line brings traffic back to the VF), else "synthetic" when the
+#: log demonstrably goes on past the awaited step, else "unknown" (a grepped log or an excerpt
+#: that just stops proves nothing).  See datapath().
+DATAPATH: Mapping[State, str | None] = {
+    U: "unknown", SO: None, PP: None, DB: None, PF: "synthetic", VR: None, LU: None,
+    DV: "vf", DS: "synthetic", GA: "synthetic", RM: "synthetic",
+}
 #: States in which traffic runs on the VF.
-ON_VF: frozenset[State] = frozenset({DV})
+ON_VF: frozenset[State] = frozenset(state for state, path in DATAPATH.items() if path == "vf")
 
 
 def next_state(state: State, kind: str) -> State | None:
@@ -121,11 +131,16 @@ def next_state(state: State, kind: str) -> State | None:
     return TRANSITIONS[state].get(kind)
 
 
-def datapath(state: State) -> str:
-    """Return where traffic runs in *state*: ``vf``, ``synthetic`` or ``unknown``."""
-    if state is U:
-        return "unknown"
-    return "vf" if state in ON_VF else "synthetic"
+def datapath(state: State, proof: str | None = None, absence_shown: bool = False) -> str:
+    """Return where traffic runs in *state*: ``vf``, ``synthetic`` or ``unknown``.
+
+    *proof* is the path the NIC's last proving state showed (DATAPATH); *absence_shown* says the
+    log went on past the step the state awaits.
+    """
+    path = DATAPATH[state]
+    if path is not None:
+        return path
+    return "synthetic" if proof == "synthetic" or absence_shown else "unknown"
 
 
 def diagram() -> str:

@@ -134,6 +134,8 @@ class Nic:
     generations_total: int = 0
     switches_to_vf: int = 0
     switches_from_vf: int = 0
+    #: The data path the NIC's last proving state showed (machine.DATAPATH), None before any.
+    path_proof: str | None = None
     flaps: deque[tuple[int, float | None]] = attrs.field(factory=lambda: deque(maxlen=_KEEP_FLAPS))
     timeline: Bounded = attrs.field(init=False)
 
@@ -147,8 +149,8 @@ class Nic:
 
     @property
     def datapath(self) -> str:
-        """Return where the NIC's traffic runs now."""
-        return machine.datapath(self.state)
+        """Return where the NIC's traffic runs now as far as its own lines prove it (no absence judged)."""
+        return machine.datapath(self.state, self.path_proof)
 
     def rename_synthetic(self, name: str | None) -> None:
         """Record *name* as the synthetic interface's current name."""
@@ -211,6 +213,9 @@ class Nic:
         if after is not before:
             self.state_line, self.state_t = event.line, event.t
             self.state = after
+            proof = machine.DATAPATH[after]
+            if proof is not None:
+                self.path_proof = proof
         self.last_input_line = event.line
         self.record(event, after)
         return before, after

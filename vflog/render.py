@@ -10,7 +10,7 @@ from typing import Any, Iterable
 from .analyze import RoutedEvent, StateChange
 from .catalogue import CODES, Code
 from .framing import NO_YEAR
-from .report import BootReport, Finding, NicReport, Report
+from .report import NO_AN_LINES, BootReport, Finding, NicReport, Report
 from .rules import Withdrawn
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -58,11 +58,14 @@ def _finding_block(finding: Finding, boot: BootReport, nics: dict[str, NicReport
     if finding.t is not None:
         head += f"  t={_time(finding.t, boot.clock)}"
     lines = [head, f"          {clean(finding.message)}"]
-    for quote in finding.evidence_text[:8]:
+    shown = finding.evidence_text[:8]
+    for quote in shown:
         lines.append(f"          | {quote.line:>6}: {clean(quote.text)}")
-    missing = len(finding.evidence) - min(len(finding.evidence_text), 8)
-    if missing > 0:
-        lines.append(f"          | ... {missing} more evidence line(s): {', '.join(map(str, finding.evidence[8:][:20]))}")
+    quoted = {quote.line for quote in shown}
+    rest = [line for line in finding.evidence if line not in quoted]
+    if rest:
+        more = ", ".join(map(str, rest[:20])) + (", ..." if len(rest) > 20 else "")
+        lines.append(f"          | ... {len(rest)} more evidence line(s): {more}")
     return lines
 
 
@@ -75,6 +78,13 @@ def render_table(report: Report, *, show_unrecognised: bool = False) -> str:
         out.append(f"input error: {clean(error)}")
     for note in report.notes:
         out.append(f"note: {clean(note)}")
+    if report.content == NO_AN_LINES:
+        out.append("")
+        out.append(f"No Accelerated Networking lines: none of the {report.stats.lines} lines comes from hv_netvsc, "
+                   "hv_pci, mlx4, mlx5 or mana.")
+        out.append("This can mean Accelerated Networking is off for this VM (or its size does not support it), its "
+                   "drivers are not loaded, or the input is not a kernel log. No verdict is given.")
+        return "\n".join(out) + "\n"
     for boot in report.boots:
         span = f"{_time(boot.t_start, boot.clock)} .. {_time(boot.t_end, boot.clock)}"
         clock = f" ({boot.clock} clock)" if boot.clock else " (no timestamps)"

@@ -104,7 +104,7 @@ def render_summary(summary: Summary) -> str:
         f"{datapaths.get('unknown', 0):,} unknown)",
         f"  files by worst finding: {worst.get('error', 0):,} error, {worst.get('warning', 0):,} warning, "
         f"{worst.get('info', 0):,} info, {worst.get('none', 0):,} without findings; "
-        f"{summary.silent:,} without any driver line",
+        f"{summary.silent:,} without any Accelerated Networking line (no verdict)",
         "",
     ]
     if summary.codes:

@@ -9,6 +9,10 @@ import attrs
 from .catalogue import Severity
 
 
+#: What an input held (Report.content): nothing at all, text without any Accelerated Networking line, or some.
+EMPTY, NO_AN_LINES, AN_LINES = "empty", "no-an-lines", "an-lines"
+
+
 @attrs.frozen
 class Quote:
     """The text of one evidence line."""
@@ -154,9 +158,20 @@ class Report:
         ranked = sorted(self.findings, key=lambda f: f.severity.rank)
         return ranked[-1].severity if ranked else None
 
+    @property
+    def content(self) -> str:
+        """Return what the input held: ``empty`` (no line), ``no-an-lines`` (no NIC, finding or driver line
+        of Accelerated Networking) or ``an-lines``; only ``an-lines`` gives a verdict."""
+        if not self.stats.lines:
+            return EMPTY
+        if self.stats.unrecognised or any(boot.nics or boot.findings for boot in self.boots):
+            return AN_LINES
+        return NO_AN_LINES
+
     def to_dict(self, *, unrecognised: bool = False) -> dict[str, Any]:
         """Return the documented JSON form of the report."""
         data = attrs.asdict(self, value_serializer=_serialize, filter=_public)
+        data["content"] = self.content
         if unrecognised:
             data["unrecognised"] = [attrs.asdict(u) for u in self.unrecognised]
         return data

@@ -147,6 +147,7 @@ class Rules:
         self._older_texts: dict[int, str] = {}
         self._bursts: dict[tuple[str, str | None], tuple[int, float | None]] = {}
         self._state_text: dict[str, tuple[int, str]] = {}
+        self._absent: dict[str, tuple[int, str]] = {}
 
     # -- recording ---------------------------------------------------------
     def add(self, code: str, nic: Nic | str | None, event: Event | None, message: str,
@@ -157,6 +158,8 @@ class Rules:
         lines = [event.line] if event is not None else []
         lines.extend(evidence)
         texts = {line: text for line in lines if (text := self._text(line)) is not None}
+        if event is not None:
+            texts[event.line] = event.message  # a finding always quotes the line that raised it
         texts.update(quotes or {})
         if group is not None:
             existing = self._groups.get((code, key, group))
@@ -377,6 +380,7 @@ class Rules:
         if code == "vf-not-readded" and nic.outages and nic.outages[-1].end_line is None:
             evidence.append(nic.outages[-1].start_line)
         if elapsed is not None and elapsed >= threshold and last_other_line > since_line:
+            self._absent[nic.key] = (since_line, code)
             ending = "until the log ends" if final else "so far"
             draft = self.add(code, nic, None, f"{_name(nic)}: {what} ({_ago(elapsed)} in state {nic.state.value} {ending})",
                              evidence, quotes=quotes, t=since_t)
@@ -392,6 +396,11 @@ class Rules:
             self.add("incomplete", nic, None,
                      f"{_name(nic)}: the log ends in state {nic.state.value} ({how_long}), so vflog cannot tell whether {pending}",
                      [since_line], quotes=quotes, t=since_t)
+
+    def absence_shown(self, nic: Nic) -> bool:
+        """Return whether the log went on past the step *nic* awaits in its current state."""
+        awaited = self._awaited(nic)
+        return awaited is not None and self._absent.get(nic.key) == (awaited[4], awaited[0])
 
     def tick(self, nics: Iterable[Nic], now: float, last_other_line: int) -> None:
         """Follow mode: fire the time-based findings whose threshold the stream's clock has passed."""

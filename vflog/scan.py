@@ -38,7 +38,7 @@ from .analyze import analyze_files
 from .catalogue import Severity
 from .config import Config
 from .errors import InputError, UsageError
-from .report import Finding, NicReport, OutageReport, Quote, Report, VfReport
+from .report import AN_LINES, EMPTY, NO_AN_LINES, Finding, NicReport, OutageReport, Quote, Report, VfReport
 from .sources import FAMILIES, Limits, Selection, rotation_key
 
 __all__ = ["ENGINES", "Discovery", "check_engine", "FileResult", "LogJob", "ScanFinding", "Summary", "analyze_one",
@@ -137,6 +137,8 @@ class FileResult:
     findings: tuple[ScanFinding, ...] = ()
     counts: tuple[tuple[str, str, int], ...] = ()
     findings_dropped: int = 0
+    #: What the log held (Report.content): ``an-lines``, ``no-an-lines`` or ``empty``.
+    content: str = AN_LINES
 
     @property
     def status(self) -> str:
@@ -171,6 +173,7 @@ class FileResult:
             "nics": [_nic_dict(nic) for nic in self.nics],
             "findings": [f.to_dict() for f in self.findings],
             "findings_dropped": self.findings_dropped,
+            "content": self.content,
         }
 
     @classmethod
@@ -184,7 +187,7 @@ class FileResult:
             boots=data.get("boots", 0), nics=tuple(_nic_from_dict(n) for n in data.get("nics", ())),
             findings=tuple(ScanFinding.from_dict(f) for f in data.get("findings", ())),
             counts=tuple((c["code"], c["severity"], c["count"]) for c in data.get("counts", ())),
-            findings_dropped=data.get("findings_dropped", 0),
+            findings_dropped=data.get("findings_dropped", 0), content=data.get("content", AN_LINES),
         )
 
 
@@ -255,11 +258,11 @@ class Summary:
         per_code = {(code, sev): n for code, sev, n in result.counts if n}
         return cls(
             files=1, failed=int(failed), partial=int(bool(result.errors) and not failed),
-            silent=int(not failed and result.events == 0),
+            silent=int(not failed and result.content == NO_AN_LINES),
             lines=result.lines, events=result.events, unrecognised=result.unrecognised, boots=result.boots,
             nics=len(result.nics), findings=sum(per_code.values()),
             datapaths=_pairs(collections.Counter(nic.datapath for nic in result.nics)),
-            worst_files=() if failed else (((worst.value if worst else "none"), 1),),
+            worst_files=(((worst.value if worst else "none"), 1),) if result.content == AN_LINES and not failed else (),
             codes=tuple(sorted((code, sev, n, 1) for (code, sev), n in per_code.items())),
         )
 
@@ -433,8 +436,8 @@ def analyze_one(path: LogJob | str | os.PathLike[str], config: Config | None = N
 def _result(job: LogJob, report: Report | None, fetch_errors: list[str]) -> FileResult:
     rename = _renamer(job)
     errors = list(fetch_errors) + [rename(e) or e for e in (report.errors if report else ())]
-    if report is None or (errors and report.stats.lines == 0):
-        first = errors[0] if errors else f"{job.name}: nothing could be read"
+    if report is None or report.content == EMPTY:
+        first = errors[0] if errors else f"{job.name}: is empty: nothing to analyse"
         if len(errors) > 1:
             first += f" (and {len(errors) - 1} more error(s))"
         return FileResult(job.name, job.members, error=first, errors=_bounded(errors or [first]))
@@ -465,6 +468,7 @@ def _result(job: LogJob, report: Report | None, fetch_errors: list[str]) -> File
         lines=report.stats.lines, events=report.stats.events, unrecognised=report.stats.unrecognised,
         boots=len(report.boots), nics=tuple(nics), findings=tuple(findings),
         counts=tuple(sorted((code, sev, n) for (code, sev), n in counts.items())), findings_dropped=dropped,
+        content=report.content,
     )
 
 
