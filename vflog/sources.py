@@ -21,19 +21,23 @@ import json
 import lzma
 import os
 import re
+import stat
 import sys
 import tarfile
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 from types import ModuleType
-from typing import IO, Callable, Iterable, Iterator, Union
+from collections.abc import Set as AbstractSet
+from typing import IO, Callable, Iterable, Iterator, Mapping, Union
 
 import attrs
 
 from .errors import InputError
 
-Source = Union[str, bytes, os.PathLike, IO[str], IO[bytes], Iterable[str]]
+#: A path (str or os.PathLike; ``-`` is stdin), log content as bytes, log text (Text), a binary or
+#: text stream, or an iterable of str lines.
+Source = Union[str, os.PathLike, bytes, bytearray, memoryview, "Text", IO[str], IO[bytes], Iterable[str]]
 
 #: Bytes read at a time: a first block big enough for the layout check to sample 2,000 lines, then
 #: blocks small enough that decoding, searching and counting lines reuse the CPU cache (measured:
@@ -43,6 +47,12 @@ _BLOCK = 1 << 17
 _GZIP, _BZIP2, _XZ, _ZSTD = b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd"
 _ZIP = b"PK\x03\x04"
 _EXPORT = (b"__CURSOR=", b"__REALTIME_TIMESTAMP=", b"__MONOTONIC_TIMESTAMP=", b"_BOOT_ID=")
+#: Control bytes that a text log does not hold in number (everything below space but tab, line
+#: ends, form feed, vertical tab and ESC, plus DEL); the binary check counts them.
+_CONTROL = bytes(sorted(set(range(32)) - set(b"\t\n\v\f\r\x1b") | {0x7F}))
+_NOT_CONTROL = bytes(b for b in range(256) if b not in _CONTROL)
+#: Bytes of a first block (NUL runs removed) that the binary check looks at.
+_SAMPLE = 1 << 16
 _ROTATION = re.compile(r"^(?P<base>.+?)(?:[.-](?P<n>\d{1,3}|\d{8}))?(?:\.(?:gz|bz2|xz|zst))?$")
 #: Kernel-log families in order of preference, with the name patterns that belong to them.
 FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -66,6 +76,21 @@ class Limits:
 
 
 @attrs.frozen
+class Text:
+    """Log text given as a str (``vflog.analyze_text``): read exactly like the UTF-8 bytes of a file."""
+
+    text: str
+    name: str = "<text>"
+
+
+@attrs.define
+class Tally:
+    """What reading one input had to change: the lines cut at the length limit."""
+
+    cut_lines: int = 0
+
+
+@attrs.frozen
 class Input:
     """A named input: its text in blocks that end at line ends (or None) and/or its lines."""
 
@@ -73,6 +98,7 @@ class Input:
     chunks: Iterable[str] | None = None
     source_lines: Iterable[str] | None = None
     note: str | None = None
+    tally: Tally = attrs.field(factory=Tally)
 
     @property
     def lines(self) -> Iterator[str]:
@@ -94,14 +120,19 @@ class Selection:
         names = [n for n in names if not any(fnmatch.fnmatch(n, p) or fnmatch.fnmatch(_base(n), p) for p in self.exclude)]
         if self.include:
             chosen = [n for n in names if any(fnmatch.fnmatch(n, p) or fnmatch.fnmatch(_base(n), p) for p in self.include)]
-            return sorted(chosen, key=rotation_key), [n for n in names if n not in chosen]
+            return _split(names, chosen)
         for _family, patterns in FAMILIES:
             members = [n for n in names if _in_family(_base(n), patterns)]
             if members:
                 first_dir = min(str(PurePosixPath(n).parent) for n in members)
-                chosen = [n for n in members if str(PurePosixPath(n).parent) == first_dir]
-                return sorted(chosen, key=rotation_key), [n for n in names if n not in chosen]
+                return _split(names, [n for n in members if str(PurePosixPath(n).parent) == first_dir])
         return [], names
+
+
+def _split(names: list[str], chosen: list[str]) -> tuple[list[str], list[str]]:
+    """Return (*chosen* oldest rotation first, the other *names* in their order), in linear time."""
+    picked = set(chosen)
+    return sorted(chosen, key=rotation_key), [n for n in names if n not in picked]
 
 
 def _base(name: str) -> str:
@@ -294,55 +325,134 @@ def _plain(stream: IO[bytes], name: str, size: int | None, limits: Limits) -> IO
     raise InputError(name, "is compressed too many times over")
 
 
-def _text_chunks(binary: IO[bytes], name: str, limits: Limits) -> Iterator[str]:
+def _text_chunks(binary: IO[bytes], name: str, limits: Limits, tally: Tally) -> Iterator[str]:
     """Yield the text of a binary stream in large blocks that end at line ends.
 
-    UTF-8 with bad bytes replaced, CR and CRLF folded to LF; a line that runs on past a block and
-    the limit (a 10 MB line, a file with no line ends) is cut, its rest coming as the next line(s).
+    Lines end at LF only: a CRLF counts once (its CR is dropped), a lone CR and every other
+    separator stay inside their line, so line numbers are those of ``grep -n``.  UTF-8 with bad
+    bytes replaced.  A line longer than limits.max_line keeps its first max_line bytes and counts
+    once (tallied).  Binary data raises InputError.
     """
     try:
         head = binary.peek(32)[:32] if hasattr(binary, "peek") else b""
         if head.startswith(_EXPORT):
-            batch: list[str] = []
-            for line in _export_lines(binary, name):
-                batch.append(line)
-                if len(batch) >= 4096:
-                    yield "\n".join(batch) + "\n"
-                    batch = []
-            if batch:
-                yield "\n".join(batch) + "\n"
+            yield from _batched(_export_lines(binary, name, limits, tally))
             return
-        pending = b""
-        size = _FIRST_BLOCK
-        while True:
-            block = binary.read(size)
-            size = _BLOCK
-            if not block:
-                binary.read(1)  # a decompressor that stopped early raises its error now
-            data = pending + block if pending else block
-            carry = b""
-            if b"\r" in data:
-                if block and data.endswith(b"\r"):  # the LF of a CRLF may start the next block
-                    data, carry = data[:-1], b"\r"
-                data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            cut = data.rfind(b"\n")
-            if cut >= 0:  # a line end never splits a UTF-8 sequence: the part before it decodes alone
-                yield str(memoryview(data)[: cut + 1], "utf-8", "replace")
-            pending = data[cut + 1:] + carry
-            while len(pending) > limits.max_line:
-                cut = limits.max_line
-                while cut > limits.max_line - 4 and pending[cut] & 0xC0 == 0x80:  # not inside a character
-                    cut -= 1
-                yield str(pending[:cut], "utf-8", "replace") + "\n"
-                pending = pending[cut:]
-            if not block:
-                if pending:
-                    yield str(pending, "utf-8", "replace")
-                return
+        yield from _plain_blocks(binary, name, limits, tally)
     except InputError:
         raise
-    except (EOFError, OSError, lzma.LZMAError, zlib.error) as exc:
+    except (EOFError, OSError, lzma.LZMAError, zlib.error, tarfile.TarError, zipfile.BadZipFile) as exc:
         raise InputError(name, f"cannot be read to the end ({exc or type(exc).__name__})") from None
+
+
+def _batched(lines: Iterable[str]) -> Iterator[str]:
+    """Join *lines* into blocks of 4,096 lines, each ending with a line end."""
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= 4096:
+            yield "\n".join(batch) + "\n"
+            batch = []
+    if batch:
+        yield "\n".join(batch) + "\n"
+
+
+def _plain_blocks(binary: IO[bytes], name: str, limits: Limits, tally: Tally) -> Iterator[str]:
+    """Yield the blocks of _text_chunks for a stream that is not a journal export."""
+    limit = limits.max_line
+    pending = b""
+    dropping = False  # inside a line cut at the limit: its bytes up to the next LF are dropped
+    undecided = True  # the binary check has not seen a sample yet
+    size = _FIRST_BLOCK
+    while True:
+        block = binary.read(size)
+        size = _BLOCK
+        if not block:
+            binary.read(1)  # a decompressor that stopped early raises its error now
+        elif undecided:
+            undecided = _undecided(block, name)
+        if dropping:
+            end = block.find(b"\n")
+            if end < 0 and block:
+                continue
+            block, dropping = block[end + 1:], False
+        data = pending + block if pending else block
+        carry = b""
+        if block and data.endswith(b"\r"):  # the LF of a CRLF may start the next block
+            data, carry = data[:-1], b"\r"
+        if b"\r\n" in data:
+            data = data.replace(b"\r\n", b"\n")
+        cut = data.rfind(b"\n")
+        if cut >= limit:  # the complete lines are long enough together to hold one over the limit
+            whole, count = _cut_long_lines(data, cut + 1, limit)
+            tally.cut_lines += count
+            yield str(whole, "utf-8", "replace")
+        elif cut >= 0:  # a line end never splits a UTF-8 sequence: the part before it decodes alone
+            yield str(memoryview(data)[: cut + 1], "utf-8", "replace")
+        pending = data[cut + 1:] + carry
+        if len(pending) > limit:
+            yield str(pending[: utf8_boundary(pending, limit)], "utf-8", "replace") + "\n"
+            tally.cut_lines += 1
+            pending, dropping = b"", True
+        if not block:
+            if pending:
+                yield str(pending, "utf-8", "replace")
+            return
+
+
+def utf8_boundary(data: bytes | bytearray, cut: int, floor: int = 0) -> int:
+    """Return *cut*, moved back (at most 3 bytes, never below *floor*) so it does not split a UTF-8 character."""
+    lowest = max(cut - 3, floor)
+    while cut > lowest and cut < len(data) and data[cut] & 0xC0 == 0x80:
+        cut -= 1
+    return cut
+
+
+def _cut_long_lines(data: bytes, end: int, limit: int) -> tuple[bytes, int]:
+    """Return data[:end] (complete lines) with each line over *limit* bytes cut to *limit*, and how many were cut.
+
+    Windows of limit/2 bytes tile the data; a line over the limit holds a whole window with no
+    LF, so only such windows are looked at closely (one search per window otherwise).
+    """
+    step = max(limit // 2, 1)
+    parts: list[bytes] = []
+    copied = count = 0
+    window = 0
+    while window + step <= end:
+        if data.find(b"\n", window, window + step) >= 0:
+            window += step
+            continue
+        start = data.rfind(b"\n", 0, window) + 1
+        stop = data.find(b"\n", window + step, end)
+        if stop - start > limit:
+            parts.append(data[copied: utf8_boundary(data, start + limit, start)])
+            copied = stop
+            count += 1
+        window = stop + 1
+    if not count:
+        return data[:end], 0
+    parts.append(data[copied:end])
+    return b"".join(parts), count
+
+
+def _undecided(block: bytes, name: str) -> bool:
+    """Raise InputError when *block* is binary data; return True while it holds nothing but NULs.
+
+    Binary: after removing NUL bytes, over a tenth of a sample (and at least 8 bytes) are
+    control characters other than tab, line ends, form feed, vertical tab and ESC, or bytes
+    that are not UTF-8.  A log with some NUL runs or a few bad bytes (serial consoles) is text.
+    """
+    sample = block.replace(b"\0", b"")[:_SAMPLE]
+    if not sample:
+        return True
+    controls = len(sample.translate(None, _NOT_CONTROL))
+    invalid = len(sample) - len(sample.decode("utf-8", "ignore").encode())
+    if len(sample) == _SAMPLE:  # a character cut at the end of the sample is not bad
+        invalid = max(0, invalid - 3)
+    bad = controls + invalid
+    if bad >= 8 and bad * 10 > len(sample):
+        raise InputError(name, "is not a text log (binary data)")
+    return False
 
 
 def chunk_lines(chunks: Iterable[str]) -> Iterator[str]:
@@ -354,29 +464,75 @@ def chunk_lines(chunks: Iterable[str]) -> Iterator[str]:
         yield from lines
 
 
-def _export_lines(binary: IO[bytes], name: str) -> Iterator[str]:
-    """Turn a ``journalctl -o export`` stream into one JSON object per entry."""
+def _export_lines(binary: IO[bytes], name: str, limits: Limits, tally: Tally) -> Iterator[str]:
+    """Turn a ``journalctl -o export`` stream into one JSON object per entry, at the line of its MESSAGE.
+
+    Every other line of the export (other fields, LFs inside binary fields, the blank line after
+    each entry) becomes an empty line, so line numbers are those of the export file.
+    """
     entry: dict[str, object] = {}
+    lines = at = 0  # lines of the current entry so far; which of them carries the entry
     while True:
-        line = binary.readline()
+        line = binary.readline(limits.max_line + 1)
         if not line:
             break
+        if not line.endswith(b"\n") and len(line) > limits.max_line:
+            _skip_line(binary)
+            tally.cut_lines += 1
         if line == b"\n":
-            if entry:
-                yield json.dumps(entry)
-            entry = {}
+            yield from _entry_lines(entry, lines, at)
+            yield ""
+            entry, lines, at = {}, 0, 0
             continue
         line = line.rstrip(b"\n")
+        first = lines  # the index in the entry of this field's (first) line
         if b"=" in line:
             key, _, value = line.partition(b"=")
-            entry[key.decode("ascii", "replace")] = value.decode("utf-8", "replace")
+            field = key.decode("ascii", "replace")
+            entry[field] = value.decode("utf-8", "replace")
+            lines += 1
         else:  # binary field: name, 64-bit little-endian length, data, newline
-            size = int.from_bytes(binary.read(8), "little")
-            data = binary.read(size)
-            binary.read(1)
-            entry[line.decode("ascii", "replace")] = list(data)
-    if entry:
-        yield json.dumps(entry)
+            field = line.decode("ascii", "replace")
+            length = binary.read(8)
+            size = int.from_bytes(length, "little")
+            data = binary.read(min(size, limits.max_line))
+            extra = _skip_bytes(binary, size - len(data)) if size > len(data) else 0
+            entry[field] = list(data)
+            lines += 1 + (length + data).count(b"\n") + extra + (binary.read(1) == b"\n")
+        if field == "MESSAGE":
+            at = first
+    yield from _entry_lines(entry, lines, at)
+
+
+def _entry_lines(entry: dict[str, object], lines: int, at: int) -> Iterator[str]:
+    """Yield *lines* lines for one export entry: its JSON object at index *at*, empty lines around it."""
+    if not entry:
+        yield from ("" for _ in range(lines))
+        return
+    at = min(at, max(lines - 1, 0))
+    yield from ("" for _ in range(at))
+    yield json.dumps(entry)
+    yield from ("" for _ in range(lines - at - 1))
+
+
+def _skip_line(binary: IO[bytes]) -> None:
+    """Read and drop the rest of a line, up to and including its LF."""
+    while True:
+        piece = binary.readline(_BLOCK)
+        if not piece or piece.endswith(b"\n"):
+            return
+
+
+def _skip_bytes(binary: IO[bytes], size: int) -> int:
+    """Read and drop *size* bytes; return how many LFs they held."""
+    newlines = 0
+    while size > 0:
+        piece = binary.read(min(size, _BLOCK))
+        if not piece:
+            break
+        newlines += piece.count(b"\n")
+        size -= len(piece)
+    return newlines
 
 
 # -- containers -----------------------------------------------------------------
@@ -412,13 +568,22 @@ def _bytes_input(open_bytes: Callable[[], IO[bytes]], name: str, size: int | Non
     except InputError as exc:
         yield Input(name, _failing(name, exc.reason))
         return
+    except FileNotFoundError:  # listed, then gone before it was opened (logrotate on a live /var/log)
+        yield Input(name, (), note=_joined(note, "vanished before it could be read (rotated?); skipped"))
+        return
     except (OSError, EOFError, lzma.LZMAError, tarfile.TarError, zipfile.BadZipFile) as exc:
         yield Input(name, _failing(name, f"cannot be opened ({exc})"))
         return
     if head.startswith(_ZIP) or _is_tar(head):
         yield from _archive_inputs(plain, name, selection, limits, depth, path)
         return
-    yield Input(name, _text_chunks(plain, name, limits), note=note)
+    tally = Tally()
+    yield Input(name, _text_chunks(plain, name, limits, tally), note=note, tally=tally)
+
+
+def _joined(*notes: str | None) -> str | None:
+    """Return the given notes joined by '; ', or None when there is none."""
+    return "; ".join(note for note in notes if note) or None
 
 
 def _is_tar(head: bytes) -> bool:
@@ -445,6 +610,7 @@ def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: 
         notes: list[str] = []
         names: list[str] = []
         sizes: dict[str, int] = {}
+        damage: str | None = None
         if is_zip:
             archive = zipfile.ZipFile(source)
             for info in archive.infolist():
@@ -458,15 +624,14 @@ def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: 
             opener: Callable[[str], IO[bytes]] = lambda member: archive.open(member)  # noqa: E731
         else:
             tar = tarfile.open(name=source, mode="r:*") if isinstance(source, str) else tarfile.open(fileobj=source, mode="r:")
-            members: dict[str, tarfile.TarInfo] = {}
-            for member in tar.getmembers():
+            members, damage = _tar_members(tar)
+            for member in members.values():
                 if not member.isfile() or _unsafe(member.name):
                     if not member.isdir():
                         notes.append(member.name)
                     continue
-                members[member.name] = member
+                names.append(member.name)
                 sizes[member.name] = (_size(path) or 0) if path is not None else len(source.getvalue())  # type: ignore[union-attr]
-            names = list(members)
             opener = lambda member: tar.extractfile(members[member])  # type: ignore[assignment,return-value] # noqa: E731
     except InputError as exc:
         yield Input(name, _failing(name, exc.reason))
@@ -478,11 +643,27 @@ def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: 
     def capped(member: str) -> IO[bytes]:
         return io.BufferedReader(_Capped(opener(member), f"{name}!{member}", sizes.get(member) or None, limits))
 
+    if damage is not None and not names:
+        yield Input(name, _failing(name, damage))
+        return
     for item in _member_inputs(capped, names, sizes, name, selection, limits, depth):
         if notes and item.note is None:
             item = attrs.evolve(item, note=f"skipped {len(notes)} link/device/unsafe member(s): {', '.join(notes[:5])}")
             notes = []
         yield item
+    if damage is not None:  # the members before the damage were read: now report it
+        yield Input(name, _failing(name, damage))
+
+
+def _tar_members(tar: tarfile.TarFile) -> tuple[dict[str, tarfile.TarInfo], str | None]:
+    """Return the members of *tar* up to any damage (by name), and the damage found, or None."""
+    members: dict[str, tarfile.TarInfo] = {}
+    try:
+        while (member := tar.next()) is not None:
+            members[member.name] = member
+    except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+        return members, f"is a damaged archive ({exc or type(exc).__name__}); read up to the damage"
+    return members, None
 
 
 def _unsafe(member: str) -> bool:
@@ -492,58 +673,149 @@ def _unsafe(member: str) -> bool:
 
 
 def _directory_inputs(root: Path, selection: Selection, limits: Limits) -> Iterator[Input]:
-    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.is_symlink())
-    yield from _member_inputs(lambda member: open(root / member, "rb"), files,
-                              {f: (root / f).stat().st_size for f in files}, str(root), selection, limits, 0)
+    """Yield the kernel-log inputs of a directory tree; what the walk skipped is noted on the first."""
+    files, sizes, skipped = _walk(root)
+    notes = [f"skipped {count} {kind}" for kind, count in sorted(skipped.items())]
+    for item in _member_inputs(lambda member: open(root / member, "rb"), files, sizes, str(root), selection, limits, 0):
+        if notes:
+            item, notes = attrs.evolve(item, note=_joined(item.note, *notes)), []
+        yield item
+
+
+def _walk(root: Path) -> tuple[list[str], dict[str, int], dict[str, int]]:
+    """Return the regular files under *root* (relative, sorted), their sizes, and the other entries by kind.
+
+    As ``vflog scan`` walks: symlinks to files are followed, symlinked directories are not (no
+    loops), FIFOs, devices, sockets and dangling links are skipped, never opened.
+    """
+    files: list[str] = []
+    sizes: dict[str, int] = {}
+    skipped: dict[str, int] = {}
+
+    def skip(kind: str) -> None:
+        skipped[kind] = skipped.get(kind, 0) + 1
+
+    for directory, dirs, names in os.walk(root, onerror=lambda exc: skip("unlistable directory")):
+        dirs.sort()
+        for dirname in dirs:
+            if os.path.islink(os.path.join(directory, dirname)):
+                skip("directory symlink(s) (not followed)")
+        for filename in sorted(names):
+            path = os.path.join(directory, filename)
+            try:
+                info = os.stat(path)
+            except OSError:
+                skip("dangling symlink(s) or vanished file(s)")
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                skip("special file(s) (FIFO, socket, device)")
+                continue
+            relative = os.path.relpath(path, root).replace(os.sep, "/")
+            files.append(relative)
+            sizes[relative] = info.st_size
+    return sorted(files), sizes, skipped
 
 
 def open_inputs(source: Source, *, selection: Selection = Selection(), limits: Limits = Limits()) -> Iterator[Input]:
-    """Yield the named inputs that *source* holds (one for a plain file, several for archives)."""
-    if isinstance(source, (str, os.PathLike)) and not isinstance(source, str) or (
-            isinstance(source, str) and source != "-" and "\n" not in source and _is_pathlike(source)):
-        path = Path(source)  # type: ignore[arg-type]
-        name = os.fspath(source)
-        if not path.exists() and any(ch in name for ch in "*?["):
-            matches = sorted(globbing.glob(name, recursive=True), key=rotation_key)
-            if not matches:
-                yield Input(name, _failing(name, "no file matches this pattern"))
-            for match in matches:
-                yield from open_inputs(match, selection=selection, limits=limits)
-            return
-        if path.is_dir():
-            yield from _directory_inputs(path, selection, limits)
-            return
-        if not path.exists():
-            yield Input(name, _failing(name, "no such file"))
-            return
-        size = _size(path)
-        yield from _bytes_input(lambda: _open_file(path, name), name, size, selection, limits, 0, path=path)
-        return
-    if isinstance(source, bytes):
-        yield from _bytes_input(lambda: io.BytesIO(source), "<bytes>", len(source), selection, limits, 0)
-        return
-    if isinstance(source, str):
-        if source == "-":
-            yield from _bytes_input(lambda: sys.stdin.buffer, "<stdin>", None, selection, limits, 0)
-            return
-        yield Input("<text>", [source.replace("\r\n", "\n").replace("\r", "\n")])
-        return
-    if hasattr(source, "read"):
-        stream = source
-        name = str(getattr(stream, "name", "<stream>"))
-        if isinstance(stream.read(0), bytes):  # type: ignore[union-attr]
-            yield from _bytes_input(lambda: stream, name, None, selection, limits, 0)  # type: ignore[arg-type,return-value]
-        else:
-            yield Input(name, source_lines=(line.rstrip("\r\n") for line in stream))  # type: ignore[union-attr]
-        return
-    yield Input("<lines>", source_lines=(line.rstrip("\r\n") for line in source))  # type: ignore[union-attr]
+    """Yield the named inputs that *source* holds (one for a plain file, several for archives).
+
+    A str or os.PathLike is always a path (``-`` is stdin); bytes, bytearray and memoryview are
+    log content; Text is log text; streams are read as they are; an iterable of str is lines.
+    Anything else raises TypeError.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        yield from _path_inputs(source, selection, limits)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        content = bytes(source)
+        yield from _bytes_input(lambda: io.BytesIO(content), "<bytes>", len(content), selection, limits, 0)
+    elif isinstance(source, Text):
+        encoded = source.text.encode("utf-8", "surrogatepass")
+        yield from _bytes_input(lambda: io.BytesIO(encoded), source.name, len(encoded), selection, limits, 0)
+    elif hasattr(source, "read"):
+        yield from _stream_inputs(source, selection, limits)  # type: ignore[arg-type]
+    elif isinstance(source, Iterable) and not isinstance(source, (Mapping, AbstractSet)):
+        tally = Tally()
+        yield Input("<lines>", source_lines=_item_lines(source, limits.max_line, tally), tally=tally)
+    else:
+        raise TypeError(f"cannot read a log from {type(source).__name__}: give a path (str or os.PathLike, '-' "
+                        f"for stdin), bytes, a binary or text stream, an iterable of str lines, or use "
+                        f"vflog.analyze_text for log text")
 
 
-def _is_pathlike(text: str) -> bool:
-    """Return whether a one-line string names a file rather than being a log line itself."""
-    if os.path.exists(text):
+def _path_inputs(source: str | os.PathLike, selection: Selection, limits: Limits) -> Iterator[Input]:  # type: ignore[type-arg]
+    """Yield the inputs of a path: stdin for '-', a file, a directory, or the matches of a glob."""
+    name = os.fspath(source)
+    if not isinstance(name, str):
+        name = os.fsdecode(name)
+    if name == "-":
+        yield from _bytes_input(lambda: sys.stdin.buffer, "<stdin>", None, selection, limits, 0)
+        return
+    path = Path(name)
+    if not path.exists() and any(ch in name for ch in "*?["):
+        matches = sorted(globbing.glob(name, recursive=True), key=rotation_key)
+        if not matches:
+            yield Input(name, _failing(name, "no file matches this pattern"))
+        for match in matches:
+            yield from _path_inputs(match, selection, limits)
+        return
+    if path.is_dir():
+        yield from _directory_inputs(path, selection, limits)
+        return
+    if not path.exists():
+        yield Input(name, _failing(name, "no such file"))
+        return
+    yield from _bytes_input(lambda: _open_file(path, name), name, _size(path), selection, limits, 0, path=path)
+
+
+def _stream_inputs(stream: IO[bytes] | IO[str], selection: Selection, limits: Limits) -> Iterator[Input]:
+    """Yield the inputs of an open stream; a text stream is read as the UTF-8 bytes of its text."""
+    name = str(getattr(stream, "name", "<stream>"))
+    if isinstance(stream.read(0), bytes):
+        yield from _bytes_input(lambda: stream, name, None, selection, limits, 0)  # type: ignore[arg-type,return-value]
+        return
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:  # see the CRs itself, not universal newlines (possible before reading)
+        try:
+            reconfigure(newline="")
+        except (ValueError, OSError, io.UnsupportedOperation):
+            pass
+    yield from _bytes_input(lambda: io.BufferedReader(_EncodedText(stream)), name, None,  # type: ignore[arg-type]
+                            selection, limits, 0)
+
+
+class _EncodedText(io.RawIOBase):
+    """The UTF-8 bytes of a text stream, so it is read like a binary one."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._out = b""
+
+    def readable(self) -> bool:
         return True
-    return " " not in text and ("/" in text or "*" in text or text.endswith((".log", ".txt", ".gz", ".xz", ".bz2", ".zst", ".zip", ".tar")))
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if not self._out:
+            self._out = self._stream.read(max(len(buffer) // 4, 1)).encode("utf-8", "surrogatepass")
+        size = min(len(buffer), len(self._out))
+        buffer[:size] = self._out[:size]
+        self._out = self._out[size:]
+        return size
+
+
+def _item_lines(items: Iterable[str], limit: int, tally: Tally) -> Iterator[str]:
+    """Yield the lines of an iterable of str: each item ends a line (its LF or CRLF dropped), LFs inside split it.
+
+    A line over *limit* UTF-8 bytes keeps its first *limit* bytes (tallied).
+    """
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"lines must be str, not {type(item).__name__} (give bytes as one bytes object)")
+        body = item.removesuffix("\n").removesuffix("\r")
+        for line in body.replace("\r\n", "\n").split("\n") if "\n" in body else (body,):
+            if len(line) > limit // 4 and len(encoded := line.encode("utf-8", "surrogatepass")) > limit:
+                line = encoded[: utf8_boundary(encoded, limit)].decode("utf-8", "replace")
+                tally.cut_lines += 1
+            yield line
 
 
 def _size(path: Path) -> int | None:
