@@ -751,20 +751,27 @@ def _path_inputs(source: str | os.PathLike, selection: Selection, limits: Limits
         yield from _bytes_input(lambda: sys.stdin.buffer, "<stdin>", None, selection, limits, 0)
         return
     path = Path(name)
-    if not path.exists() and any(ch in name for ch in "*?["):
+    try:
+        mode: int | None = os.stat(name).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    except (OSError, ValueError) as exc:  # a name too long, with a NUL byte, a loop of links ...
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        yield Input(name, _failing(name, f"cannot be opened ({reason})"))
+        return
+    if mode is None and any(ch in name for ch in "*?["):
         matches = sorted(globbing.glob(name, recursive=True), key=rotation_key)
         if not matches:
             yield Input(name, _failing(name, "no file matches this pattern"))
         for match in matches:
             yield from _path_inputs(match, selection, limits)
         return
-    if path.is_dir():
-        yield from _directory_inputs(path, selection, limits)
-        return
-    if not path.exists():
+    if mode is None:
         yield Input(name, _failing(name, "no such file"))
-        return
-    yield from _bytes_input(lambda: _open_file(path, name), name, _size(path), selection, limits, 0, path=path)
+    elif stat.S_ISDIR(mode):
+        yield from _directory_inputs(path, selection, limits)
+    else:
+        yield from _bytes_input(lambda: _open_file(path, name), name, _size(path), selection, limits, 0, path=path)
 
 
 def _stream_inputs(stream: IO[bytes] | IO[str], selection: Selection, limits: Limits) -> Iterator[Input]:
