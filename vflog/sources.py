@@ -22,6 +22,7 @@ import lzma
 import os
 import re
 import stat
+import struct
 import sys
 import tarfile
 import zipfile
@@ -192,6 +193,8 @@ def _decompressor(kind: str, name: str):  # type: ignore[no-untyped-def]
     """Return a fresh incremental decompressor for *kind*."""
     if kind == "gzip":
         return inflate_module().decompressobj(wbits=47)
+    if kind == "deflate":  # a zip member, read without the zip's directory
+        return zlib.decompressobj(wbits=-15)
     if kind == "bzip2":
         return bz2.BZ2Decompressor()
     if kind == "xz":
@@ -612,16 +615,31 @@ def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: 
         sizes: dict[str, int] = {}
         damage: str | None = None
         if is_zip:
-            archive = zipfile.ZipFile(source)
-            for info in archive.infolist():
-                if info.is_dir():
-                    continue
-                if _unsafe(info.filename) or (info.external_attr >> 16) & 0o170000 == 0o120000:
-                    notes.append(info.filename)
-                    continue
-                names.append(info.filename)
-                sizes[info.filename] = info.compress_size
-            opener: Callable[[str], IO[bytes]] = lambda member: archive.open(member)  # noqa: E731
+            try:
+                archive = zipfile.ZipFile(source)
+            except zipfile.BadZipFile as exc:  # no central directory (cut short): walk the local headers
+                handle = open(source, "rb") if isinstance(source, str) else source
+                found, damage = _zip_local_members(handle, f"is a damaged archive ({exc})")
+                for member, (_, csize, _) in found.items():
+                    if member.endswith("/"):
+                        continue
+                    if _unsafe(member):
+                        notes.append(member)
+                        continue
+                    names.append(member)
+                    sizes[member] = csize
+                opener: Callable[[str], IO[bytes]] = lambda member: _zip_local_open(  # noqa: E731
+                    handle, found[member], f"{name}!{member}", limits)
+            else:
+                for info in archive.infolist():
+                    if info.is_dir():
+                        continue
+                    if _unsafe(info.filename) or (info.external_attr >> 16) & 0o170000 == 0o120000:
+                        notes.append(info.filename)
+                        continue
+                    names.append(info.filename)
+                    sizes[info.filename] = info.compress_size
+                opener = lambda member: archive.open(member)  # noqa: E731
         else:
             tar = tarfile.open(name=source, mode="r:*") if isinstance(source, str) else tarfile.open(fileobj=source, mode="r:")
             members, damage = _tar_members(tar)
@@ -655,6 +673,47 @@ def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: 
         yield Input(name, _failing(name, damage))
 
 
+#: A zip local file header: signature, version, flags, method, time, date, CRC, sizes, name and extra lengths.
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+
+
+def _zip_local_members(handle: IO[bytes], damage: str) -> tuple[dict[str, tuple[int, int, int]], str]:
+    """Walk the local headers of a zip whose central directory is lost.
+
+    Return name -> (data offset, compressed size, method) of the members whose data is whole,
+    and *damage* with where the walk had to stop.
+    """
+    members: dict[str, tuple[int, int, int]] = {}
+    end = handle.seek(0, 2)
+    handle.seek(0)
+    while (header := handle.read(_LOCAL_HEADER.size))[:4] == _ZIP and len(header) == _LOCAL_HEADER.size:
+        _, _, flags, method, _, _, _, csize, _, name_length, extra_length = _LOCAL_HEADER.unpack(header)
+        member = handle.read(name_length).decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        start = handle.tell() + extra_length
+        if flags & 0x08 and not csize:
+            return members, f"{damage}; {member}: size unknown (streamed), members from it on are not read"
+        if start + csize > end:
+            break
+        members[member] = (start, csize, method)
+        handle.seek(start + csize)
+        if flags & 0x08:  # a data descriptor follows: optional signature, CRC, sizes
+            descriptor = handle.read(16)
+            handle.seek(start + csize + (16 if descriptor.startswith(b"PK\x07\x08") else 12))
+    return members, f"{damage}; read the {len(members)} whole member(s) before the damage"
+
+
+def _zip_local_open(handle: IO[bytes], where: tuple[int, int, int], name: str, limits: Limits) -> IO[bytes]:
+    """Open one member found by _zip_local_members: stored or deflated, bounded like a decompression."""
+    start, csize, method = where
+    if method not in (0, 8):
+        raise InputError(name, f"uses zip compression method {method}, which a damaged archive cannot be read with")
+    handle.seek(start)
+    data = io.BytesIO(handle.read(csize))
+    if method == 0:
+        return data
+    return io.BufferedReader(_Decompressing(data, "deflate", name, csize, limits), 1 << 16)
+
+
 def _tar_members(tar: tarfile.TarFile) -> tuple[dict[str, tarfile.TarInfo], str | None]:
     """Return the members of *tar* up to any damage (by name), and the damage found, or None."""
     members: dict[str, tarfile.TarInfo] = {}
@@ -669,7 +728,8 @@ def _tar_members(tar: tarfile.TarFile) -> tuple[dict[str, tarfile.TarInfo], str 
 def _unsafe(member: str) -> bool:
     """Return whether an archive member name is absolute or climbs out with ``..``."""
     path = PurePosixPath(member)
-    return path.is_absolute() or ".." in path.parts or member.startswith(("\\", "/")) or ":" in path.parts[0]
+    return (not path.parts or path.is_absolute() or ".." in path.parts or member.startswith(("\\", "/"))
+            or ":" in path.parts[0])
 
 
 def _directory_inputs(root: Path, selection: Selection, limits: Limits) -> Iterator[Input]:
