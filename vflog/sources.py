@@ -319,7 +319,7 @@ def _check_growth(name: str, total: int, compressed: int | None, limits: Limits)
 
 def _plain(stream: IO[bytes], name: str, size: int | None, limits: Limits) -> IO[bytes]:
     """Undo every layer of compression found by content, within the limits."""
-    buffered = stream if hasattr(stream, "peek") else io.BufferedReader(stream)  # type: ignore[arg-type]
+    buffered = stream if hasattr(stream, "peek") else io.BufferedReader(stream)  # type: ignore[arg-type,type-var]
     for _ in range(limits.max_depth + 1):
         kind = _magic(buffered.peek(8)[:8])  # type: ignore[attr-defined]
         if kind is None:
@@ -554,7 +554,7 @@ def _member_inputs(opener: Callable[[str], IO[bytes]], names: list[str], sizes: 
         return
     note = f"skipped {len(skipped)} other member(s)" if skipped else None
     for index, member in enumerate(chosen):
-        yield from _bytes_input(lambda m=member: opener(m), f"{label}!{member}", sizes.get(member),
+        yield from _bytes_input(functools.partial(opener, member), f"{label}!{member}", sizes.get(member),
                                 selection, limits, depth + 1, note if index == 0 else None)
 
 
@@ -593,64 +593,45 @@ def _is_tar(head: bytes) -> bool:
     return len(head) >= 262 and head[257:262] == b"ustar"
 
 
+@attrs.define
+class _Listing:
+    """The readable members of an archive: their names, sizes and opener, what was left out, any damage."""
+
+    opener: Callable[[str], IO[bytes]]
+    names: list[str] = attrs.field(factory=list)
+    sizes: dict[str, int] = attrs.field(factory=dict)
+    left_out: list[str] = attrs.field(factory=list)
+    damage: str | None = None
+
+    def add(self, member: str, size: int, readable: bool = True) -> None:
+        """Take one member: listed when *readable* and its name is safe, else left out."""
+        if readable and not _unsafe(member):
+            self.names.append(member)
+            self.sizes[member] = size
+        else:
+            self.left_out.append(member)
+
+
 def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: Limits, depth: int,
                     path: Path | None = None) -> Iterator[Input]:
     """Yield the kernel-log members of a tar or zip archive, read without extracting anything.
 
     An archive given as a file is read in place (random access); one inside a stream or another
-    archive is buffered in memory, within the size limit.
+    archive is buffered in memory, within the size limit.  A damaged archive yields the members
+    before the damage, then an input that raises InputError naming the damage.
     """
     try:
         if path is not None:
             source: IO[bytes] | str = str(path)
+            size = _size(path) or 0
         else:
             data = stream.read(limits.max_bytes + 1)
             if len(data) > limits.max_bytes:
                 raise InputError(name, f"is larger than {limits.max_bytes >> 20} MiB; stopped")
-            source = io.BytesIO(data)
+            source, size = io.BytesIO(data), len(data)
         head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""  # type: ignore[attr-defined]
-        is_zip = head.startswith(_ZIP) if path is not None else source.getvalue().startswith(_ZIP)  # type: ignore[union-attr]
-        notes: list[str] = []
-        names: list[str] = []
-        sizes: dict[str, int] = {}
-        damage: str | None = None
-        if is_zip:
-            try:
-                archive = zipfile.ZipFile(source)
-            except zipfile.BadZipFile as exc:  # no central directory (cut short): walk the local headers
-                handle = open(source, "rb") if isinstance(source, str) else source
-                found, damage = _zip_local_members(handle, f"is a damaged archive ({exc})")
-                for member, (_, csize, _) in found.items():
-                    if member.endswith("/"):
-                        continue
-                    if _unsafe(member):
-                        notes.append(member)
-                        continue
-                    names.append(member)
-                    sizes[member] = csize
-                opener: Callable[[str], IO[bytes]] = lambda member: _zip_local_open(  # noqa: E731
-                    handle, found[member], f"{name}!{member}", limits)
-            else:
-                for info in archive.infolist():
-                    if info.is_dir():
-                        continue
-                    if _unsafe(info.filename) or (info.external_attr >> 16) & 0o170000 == 0o120000:
-                        notes.append(info.filename)
-                        continue
-                    names.append(info.filename)
-                    sizes[info.filename] = info.compress_size
-                opener = lambda member: archive.open(member)  # noqa: E731
-        else:
-            tar = tarfile.open(name=source, mode="r:*") if isinstance(source, str) else tarfile.open(fileobj=source, mode="r:")
-            members, damage = _tar_members(tar)
-            for member in members.values():
-                if not member.isfile() or _unsafe(member.name):
-                    if not member.isdir():
-                        notes.append(member.name)
-                    continue
-                names.append(member.name)
-                sizes[member.name] = (_size(path) or 0) if path is not None else len(source.getvalue())  # type: ignore[union-attr]
-            opener = lambda member: tar.extractfile(members[member])  # type: ignore[assignment,return-value] # noqa: E731
+        is_zip = head.startswith(_ZIP) if path is not None else data.startswith(_ZIP)
+        listing = _zip_listing(source, name, limits) if is_zip else _tar_listing(source, size)
     except InputError as exc:
         yield Input(name, _failing(name, exc.reason))
         return
@@ -659,18 +640,49 @@ def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: 
         return
 
     def capped(member: str) -> IO[bytes]:
-        return io.BufferedReader(_Capped(opener(member), f"{name}!{member}", sizes.get(member) or None, limits))
+        return io.BufferedReader(_Capped(listing.opener(member), f"{name}!{member}",
+                                         listing.sizes.get(member) or None, limits))
 
-    if damage is not None and not names:
-        yield Input(name, _failing(name, damage))
-        return
-    for item in _member_inputs(capped, names, sizes, name, selection, limits, depth):
-        if notes and item.note is None:
-            item = attrs.evolve(item, note=f"skipped {len(notes)} link/device/unsafe member(s): {', '.join(notes[:5])}")
-            notes = []
-        yield item
-    if damage is not None:  # the members before the damage were read: now report it
-        yield Input(name, _failing(name, damage))
+    notes = listing.left_out
+    if listing.names or listing.damage is None:
+        for item in _member_inputs(capped, listing.names, listing.sizes, name, selection, limits, depth):
+            if notes and item.note is None:
+                item = attrs.evolve(item, note=f"skipped {len(notes)} link/device/unsafe member(s): {', '.join(notes[:5])}")
+                notes = []
+            yield item
+    if listing.damage is not None:  # the members before the damage were read: now report it
+        yield Input(name, _failing(name, listing.damage))
+
+
+def _zip_listing(source: IO[bytes] | str, name: str, limits: Limits) -> _Listing:
+    """List a zip by its central directory, or by its local headers when that is lost (cut short)."""
+    try:
+        archive = zipfile.ZipFile(source)
+    except zipfile.BadZipFile as exc:
+        handle = open(source, "rb") if isinstance(source, str) else source
+        found, damage = _zip_local_members(handle, f"is a damaged archive ({exc})")
+        listing = _Listing(lambda member: _zip_local_open(handle, found[member], f"{name}!{member}", limits),
+                           damage=damage)
+        for member, (_, csize, _) in found.items():
+            if not member.endswith("/"):
+                listing.add(member, csize)
+        return listing
+    listing = _Listing(archive.open)
+    for info in archive.infolist():
+        if not info.is_dir():
+            listing.add(info.filename, info.compress_size, (info.external_attr >> 16) & 0o170000 != 0o120000)
+    return listing
+
+
+def _tar_listing(source: IO[bytes] | str, size: int) -> _Listing:
+    """List a tar (a path in any compression, or an uncompressed buffer) up to any damage."""
+    tar = tarfile.open(name=source, mode="r:*") if isinstance(source, str) else tarfile.open(fileobj=source, mode="r:")
+    members, damage = _tar_members(tar)
+    listing = _Listing(lambda member: tar.extractfile(members[member]), damage=damage)  # type: ignore[arg-type,return-value]
+    for info in members.values():
+        if not info.isdir():
+            listing.add(info.name, size, info.isfile())
+    return listing
 
 
 #: A zip local file header: signature, version, flags, method, time, date, CRC, sizes, name and extra lengths.
