@@ -383,7 +383,7 @@ def _plain_blocks(binary: IO[bytes], name: str, limits: Limits, tally: Tally) ->
         carry = b""
         if block and data.endswith(b"\r"):  # the LF of a CRLF may start the next block
             data, carry = data[:-1], b"\r"
-        if b"\r\n" in data:
+        if b"\r" in data and b"\r\n" in data:  # the first test is a memchr: most logs have no CR at all
             data = data.replace(b"\r\n", b"\n")
         cut = data.rfind(b"\n")
         if cut >= limit:  # the complete lines are long enough together to hold one over the limit
@@ -445,9 +445,9 @@ def _undecided(block: bytes, name: str) -> bool:
     control characters other than tab, line ends, form feed, vertical tab and ESC, or bytes
     that are not UTF-8.  A log with some NUL runs or a few bad bytes (serial consoles) is text.
     """
-    sample = block.replace(b"\0", b"")[:_SAMPLE]
-    if not sample:
+    if block == bytes(len(block)):  # only NULs (a memcmp with zeroed memory): no sample yet
         return True
+    sample = block.translate(None, b"\0")[:_SAMPLE]
     controls = len(sample.translate(None, _NOT_CONTROL))
     invalid = len(sample) - len(sample.decode("utf-8", "ignore").encode())
     if len(sample) == _SAMPLE:  # a character cut at the end of the sample is not bad
