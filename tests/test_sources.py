@@ -260,3 +260,13 @@ def test_a_file_that_vanishes_during_the_walk_is_skipped_with_a_note(tmp_path: P
     report = vflog.analyze(root)
     assert not report.errors and report.stats.lines == BOOT.count(b"\n")
     assert any("kern.log.1: vanished before it could be read" in note for note in report.notes)
+
+
+def test_a_pattern_skips_fifos_and_devices_with_a_note(tmp_path: Path) -> None:
+    """'dir/*' matching a FIFO and a link to /dev/zero reads the logs and notes the rest, never hangs."""
+    (tmp_path / "kern.log").write_bytes(BOOT)
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "zero").symlink_to("/dev/zero")
+    report = vflog.analyze_files([str(tmp_path / "*")])
+    assert report.stats.lines == BOOT.count(b"\n") and not report.errors
+    assert sum("skipped: a special file" in note for note in report.notes) == 2

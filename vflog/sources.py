@@ -1,7 +1,9 @@
 """Open what the caller gives as named inputs of text lines.
 
-A source is a path (file, directory, archive, glob), ``-`` for standard input, text, bytes,
-a stream or an iterable of lines.  Compression (gzip, bzip2, xz, zstd) is recognised by
+A source is a path (str or os.PathLike: file, directory, archive, glob; ``-`` for standard
+input), bytes, Text, a stream or an iterable of str lines; a str is never guessed to be log
+text.  Lines end at LF only, as ``grep -n`` counts them, on every path; a line over
+Limits.max_line keeps its first max_line bytes and is still one line.  Compression (gzip, bzip2, xz, zstd) is recognised by
 content, not by name.  Archives (tar in any compression, zip) and directories are read in
 memory, member by member, without extracting anything to disk; from them vflog picks the
 kernel logs (sosreport, WALinuxAgent ``logs.zip``, ``/var/log``): the best family of
@@ -836,7 +838,10 @@ def _path_inputs(source: str | os.PathLike, selection: Selection, limits: Limits
         if not matches:
             yield Input(name, _failing(name, "no file matches this pattern"))
         for match in matches:
-            yield from _path_inputs(match, selection, limits)
+            if _special(match):  # a pattern never hangs on a FIFO or reads a device forever
+                yield Input(match, (), note="skipped: a special file (FIFO, socket, device) matched by a pattern")
+            else:
+                yield from _path_inputs(match, selection, limits)
         return
     if mode is None:
         yield Input(name, _failing(name, "no such file"))
@@ -895,6 +900,15 @@ def _item_lines(items: Iterable[str], limit: int, tally: Tally) -> Iterator[str]
                 line = encoded[: utf8_boundary(encoded, limit)].decode("utf-8", "replace")
                 tally.cut_lines += 1
             yield line
+
+
+def _special(name: str) -> bool:
+    """Return whether *name* (links followed) is neither a regular file nor a directory."""
+    try:
+        mode = os.stat(name).st_mode
+    except OSError:
+        return False  # reading it gives the error
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _size(path: Path) -> int | None:
