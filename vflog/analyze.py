@@ -494,7 +494,10 @@ def events_text(text: str, *, config: Config | None = None, selection: Selection
 
 def events(source: Source, *, config: Config | None = None, selection: Selection = Selection(),
            limits: Limits = Limits()) -> Iterator[RoutedEvent]:
-    """Yield every recognised event of *source* (as for analyze, or a list of them) with its boot and NIC, in line order per boot."""
+    """Yield every recognised event of *source* (as for analyze, or a list of sources) with its boot and NIC.
+
+    Events come in line order per boot.
+    """
     collected: list[RoutedEvent] = []
     analyzer = Analyzer(config, lambda boot, nic, event: collected.append(RoutedEvent(boot, nic, event)))
     sources = source if isinstance(source, list) else [source]

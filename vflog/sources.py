@@ -3,13 +3,14 @@
 A source is a path (str or os.PathLike: file, directory, archive, glob; ``-`` for standard
 input), bytes, Text, a stream or an iterable of str lines; a str is never guessed to be log
 text.  Lines end at LF only, as ``grep -n`` counts them, on every path; a line over
-Limits.max_line keeps its first max_line bytes and is still one line.  Compression (gzip, bzip2, xz, zstd) is recognised by
-content, not by name.  Archives (tar in any compression, zip) and directories are read in
-memory, member by member, without extracting anything to disk; from them vflog picks the
-kernel logs (sosreport, WALinuxAgent ``logs.zip``, ``/var/log``): the best family of
-``kern.log*``, ``messages*``, ``syslog*``, journal exports, ``dmesg*``, rotated files oldest
-first.  A member that cannot be read becomes an input whose reading raises InputError, so
-the other members are still analysed.
+Limits.max_line keeps its first max_line bytes and is still one line.  Binary data is refused.
+Compression (gzip, bzip2, xz, zstd) is recognised by content, not by name.  Archives (tar in
+any compression, zip) and directories are read in memory, member by member, without extracting
+anything to disk; from them vflog picks the kernel logs (sosreport, WALinuxAgent ``logs.zip``,
+``/var/log``): the best family of ``kern.log*``, ``messages*``, ``syslog*``, journal exports,
+``dmesg*``, rotated files oldest first.  A member that cannot be read becomes an input whose
+reading raises InputError, so the other members are still analysed; a damaged archive still
+yields the members before the damage.
 """
 
 from __future__ import annotations
@@ -816,7 +817,7 @@ def open_inputs(source: Source, *, selection: Selection = Selection(), limits: L
                         f"vflog.analyze_text for log text")
 
 
-def _path_inputs(source: str | os.PathLike, selection: Selection, limits: Limits) -> Iterator[Input]:  # type: ignore[type-arg]
+def _path_inputs(source: str | os.PathLike[str], selection: Selection, limits: Limits) -> Iterator[Input]:
     """Yield the inputs of a path: stdin for '-', a file, a directory, or the matches of a glob."""
     name = os.fspath(source)
     if not isinstance(name, str):
