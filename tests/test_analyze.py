@@ -23,15 +23,16 @@ def _summary(report: vflog.Report) -> list[tuple[str | None, str]]:
 
 
 def test_analyze_accepts_every_kind_of_source(tmp_path: Path) -> None:
-    """A path, a str path, text, bytes, a text stream, a binary stream, lines and .gz give one verdict."""
+    """A path, a str path, text (analyze_text), bytes, a text stream, a binary stream, lines and .gz give one verdict."""
     path = tmp_path / "boot.log"
     path.write_text(BOOT)
     packed = tmp_path / "boot.log.gz"
     packed.write_bytes(gzip.compress(BOOT.encode()))
-    sources = [path, str(path), BOOT, BOOT.encode(), io.StringIO(BOOT), io.BytesIO(BOOT.encode()),
+    sources = [path, str(path), BOOT.encode(), bytearray(BOOT.encode()), memoryview(BOOT.encode()), io.StringIO(BOOT), io.BytesIO(BOOT.encode()),
                BOOT.splitlines(), packed, tmp_path / "boot.weird-name"]
     (tmp_path / "boot.weird-name").write_bytes(gzip.compress(BOOT.encode()))
     verdicts = {str(_summary(vflog.analyze(source))) for source in sources}
+    verdicts.add(str(_summary(vflog.analyze_text(BOOT))))
     assert verdicts == {str([("eth0", "vf")])}
 
 
@@ -55,7 +56,7 @@ def test_truncated_gzip_is_an_input_error_after_what_was_read(tmp_path: Path) ->
 def test_linux_version_and_time_going_back_start_new_boots() -> None:
     """Three boots in one file (two Linux version lines and a clock reset) are reported separately."""
     no_banner = "\n".join(line for line in BOOT.splitlines() if "Linux version" not in line)
-    report = vflog.analyze(BOOT + BOOT + no_banner)
+    report = vflog.analyze_text(BOOT + BOOT + no_banner)
     assert len(report.boots) == 3
     assert [b.index for b in report.boots] == [0, 1, 2]
     assert all(_summary_boot == [("eth0", "vf")] for _summary_boot in
@@ -68,7 +69,7 @@ def test_partial_log_starting_mid_life_has_no_unexpected_event() -> None:
     text = (f"[8160.9] hv_netvsc {GUID} eth0: Data path switched from VF: enP53091s1np0\n"
             f"[8160.91] hv_netvsc {GUID} eth0: VF unregistering: enP53091s1np0\n"
             f"[8162.0] hv_netvsc {GUID} eth0: VF slot 1 removed\n")
-    report = vflog.analyze(text)
+    report = vflog.analyze_text(text)
     assert [f.code for f in report.findings] == ["incomplete"]
     assert report.boots[0].nics[0].state == "vf-removed"
 
@@ -76,7 +77,7 @@ def test_partial_log_starting_mid_life_has_no_unexpected_event() -> None:
 def test_veth_rename_is_not_a_vf_rename() -> None:
     """A rename line without driver and PCI prefix (docker veth) never touches a NIC."""
     text = BOOT + "[   30.0] eth0: renamed from vethf9a5043\n"
-    nic = vflog.analyze(text).boots[0].nics[0]
+    nic = vflog.analyze_text(text).boots[0].nics[0]
     assert "vethf9a5043" not in nic.vf.names and nic.synthetic == "eth0"
 
 
@@ -88,7 +89,7 @@ def test_non_nic_pci_devices_never_become_vfs() -> None:
         for i, (dom, ids, cls) in enumerate([("6b19", "1414:008e", "0x030200"),
                                              ("baf8", "1af4:1049", "0x010000"),
                                              ("c05b", "1414:b111", "0x010802")]))
-    report = vflog.analyze(text)
+    report = vflog.analyze_text(text)
     assert report.boots[0].nics == () and report.findings == ()
 
 
@@ -114,7 +115,7 @@ def test_timeline_is_bounded_and_says_so() -> None:
     """A NIC's timeline keeps its first and last entries and counts what it cut."""
     flaps = "".join(f"[{100 + i}.0] hv_netvsc {GUID} eth0: Data path switched {'from' if i % 2 == 0 else 'to'} VF: eth1\n"
                     for i in range(400))
-    report = vflog.analyze(BOOT + flaps, config=vflog.Config(timeline_limit=50))
+    report = vflog.analyze_text(BOOT + flaps, config=vflog.Config(timeline_limit=50))
     nic = report.boots[0].nics[0]
     assert len(nic.timeline) == 50 and nic.timeline_dropped > 300
     assert nic.timeline[-1].line == report.stats.lines

@@ -9,7 +9,7 @@ B = "000d3af6-76be-000d-3af6-76be000d3af6"
 
 
 def _nics(text: str) -> dict[str, vflog.NicReport]:
-    return {nic.key: nic for nic in vflog.analyze(text).boots[-1].nics}
+    return {nic.key: nic for nic in vflog.analyze_text(text).boots[-1].nics}
 
 
 def _line(t: float, message: str) -> str:
@@ -68,7 +68,7 @@ def test_a_vf_no_nic_claims_gets_a_nic_of_its_own() -> None:
 
 def test_events_of_one_vf_follow_its_names_through_renames() -> None:
     """Lines under the kernel name and under the udev name land on the same NIC."""
-    routed = list(vflog.events(
+    routed = list(vflog.events_text(
         _line(1.0, f"hv_netvsc {A} eth0: VF registering: eth1")
         + _line(1.1, "mlx5_core cf63:00:02.0 eth1: joined to eth0")
         + _line(1.2, "mlx5_core cf63:00:02.0 enP53091s1np0: renamed from eth1")

@@ -48,22 +48,22 @@ CASES = {"boot": BOOT, "servicing": SERVICING, "not-readded": PROBE}
 def test_every_text_format_gives_the_same_verdict(fmt: str, case: str) -> None:
     """The seed's boot and servicing logs in each format give the verdict of the plain dmesg."""
     text = CASES[case]
-    expected = verdict(vflog.analyze(text))
+    expected = verdict(vflog.analyze_text(text))
     rendered = converters.TEXT_FORMATS[fmt](text)
-    got = verdict(vflog.analyze(rendered))
+    got = verdict(vflog.analyze_text(rendered))
     if fmt == "no_timestamps":  # without time, a missing re-add cannot be judged: incomplete instead
         expected = (expected[0], expected[1], tuple(
             ("incomplete", "info", nic) if code == "vf-not-readded" else (code, sev, nic)
             for code, sev, nic in expected[2]))
     assert got == expected
-    assert vflog.analyze(rendered).stats.unrecognised == 0
+    assert vflog.analyze_text(rendered).stats.unrecognised == 0
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_journal_export_gives_the_same_verdict(case: str) -> None:
     """journalctl -o export (binary-safe fields included) reads like the dmesg it came from."""
     text = CASES[case]
-    assert verdict(vflog.analyze(converters.journal_export(text))) == verdict(vflog.analyze(text))
+    assert verdict(vflog.analyze(converters.journal_export(text))) == verdict(vflog.analyze_text(text))
 
 
 @pytest.mark.parametrize("fmt", ["journal_json", "journal_json_bytes", "journal_short_monotonic", "syslog_rfc5424",
@@ -71,34 +71,34 @@ def test_journal_export_gives_the_same_verdict(case: str) -> None:
 def test_userspace_lines_in_journal_and_syslog_form(fmt: str) -> None:
     """systemd-networkd configuring the VF is seen in journal and syslog renderings too."""
     rendered = converters.TEXT_FORMATS[fmt](_userspace_dmesg())
-    codes = {f.code for f in vflog.analyze(rendered).findings}
+    codes = {f.code for f in vflog.analyze_text(rendered).findings}
     assert "vf-managed-by-userspace" in codes
 
 
 def test_wall_clock_only_format_says_which_clock() -> None:
     """Formats with wall-clock time only report the wall clock; monotonic formats the monotonic one."""
-    assert vflog.analyze(converters.journal_short_iso(BOOT)).boots[0].clock == "wall"
-    assert vflog.analyze(converters.journal_json(BOOT)).boots[0].clock == "monotonic"
-    assert vflog.analyze(converters.no_timestamps(BOOT)).boots[0].clock is None
+    assert vflog.analyze_text(converters.journal_short_iso(BOOT)).boots[0].clock == "wall"
+    assert vflog.analyze_text(converters.journal_json(BOOT)).boots[0].clock == "monotonic"
+    assert vflog.analyze_text(converters.no_timestamps(BOOT)).boots[0].clock is None
 
 
 def test_time_zone_is_never_guessed() -> None:
     """A wall time without offset is read in --tz (UTC by default); an offset in the text wins."""
     line = "Sep 03 05:08:01 vm kernel: hv_netvsc 000d3af5-76bd-000d-3af5-76bd000d3af5 eth0: VF slot 1 added\n"
-    utc = vflog.analyze(line).boots[0].t_start
-    berlin = vflog.analyze(line, config=vflog.Config(tz="Europe/Berlin")).boots[0].t_start
+    utc = vflog.analyze_text(line).boots[0].t_start
+    berlin = vflog.analyze_text(line, config=vflog.Config(tz="Europe/Berlin")).boots[0].t_start
     assert utc - berlin == 7200
     offset = "2026-09-03T05:08:01+02:00 vm kernel: hv_netvsc 000d3af5-76bd-000d-3af5-76bd000d3af5 eth0: VF slot 1 added\n"
-    assert vflog.analyze(offset, config=vflog.Config(tz="America/New_York")).boots[0].t_start == 1788404881.0
+    assert vflog.analyze_text(offset, config=vflog.Config(tz="America/New_York")).boots[0].t_start == 1788404881.0
 
 
 def test_three_boots_in_one_file() -> None:
     """A file with three boots (serial console across reboots) reports three boots."""
     console = converters.serial_console(BOOT) * 3
-    assert len(vflog.analyze(console).boots) == 3
+    assert len(vflog.analyze_text(console).boots) == 3
     journal = "".join(converters.journal_short(BOOT) + "-- Reboot --\n" for _ in range(3))
     no_banner = "\n".join(l for l in journal.splitlines() if "Linux version" not in l) + "\n"
-    assert len(vflog.analyze(no_banner).boots) == 3
+    assert len(vflog.analyze_text(no_banner).boots) == 3
 
 
 def test_journal_boot_ids_split_boots() -> None:
@@ -106,7 +106,7 @@ def test_journal_boot_ids_split_boots() -> None:
     first = converters.journal_json(BOOT)
     second = first.replace(converters.BOOT_ID, "0" * 32)
     no_banner = "\n".join(l for l in (first + second).splitlines() if "Linux version" not in l) + "\n"
-    report = vflog.analyze(no_banner)
+    report = vflog.analyze_text(no_banner)
     assert len(report.boots) == 2
     assert all(b.nics[0].datapath == "vf" for b in report.boots)
 
@@ -120,7 +120,7 @@ def test_rotated_files_give_one_continuous_story(tmp_path: Path) -> None:
     (logs / "kern.log.1").write_text("".join(lines[:cut + 1]))
     (logs / "kern.log").write_text("".join(lines[cut + 1:]))
     (logs / "syslog").write_text("unrelated\n")
-    whole = verdict(vflog.analyze(converters.syslog_rfc3164(SERVICING)))
+    whole = verdict(vflog.analyze_text(converters.syslog_rfc3164(SERVICING)))
     assert verdict(vflog.analyze(tmp_path)) == whole
     assert verdict(vflog.analyze_files([str(logs / "kern.log.1"), str(logs / "kern.log")])) == whole
     outages = vflog.analyze(tmp_path).boots[0].nics[0].outages
@@ -151,7 +151,7 @@ def test_sosreport_tarball_picks_the_kernel_logs(tmp_path: Path) -> None:
     path = tmp_path / "sosreport-vm-2026.tar.xz"
     path.write_bytes(_tar(members, "w:xz"))
     report = vflog.analyze(path)
-    assert verdict(report) == verdict(vflog.analyze(text))
+    assert verdict(report) == verdict(vflog.analyze_text(text))
     assert report.sources == ("%s!sosreport-vm-2026/var/log/messages-20260901" % path,
                               "%s!sosreport-vm-2026/var/log/messages" % path)
     assert report.notes and "skipped" in report.notes[0]
@@ -165,7 +165,7 @@ def test_waagent_logs_zip(tmp_path: Path) -> None:
         archive.writestr("var/log/syslog", converters.rsyslog_precise(SERVICING))
     path = tmp_path / "logs.zip"
     path.write_bytes(buffer.getvalue())
-    assert verdict(vflog.analyze(path)) == verdict(vflog.analyze(SERVICING))
+    assert verdict(vflog.analyze(path)) == verdict(vflog.analyze_text(SERVICING))
 
 
 def test_corrupt_member_does_not_stop_the_others(tmp_path: Path) -> None:
@@ -195,7 +195,7 @@ def test_compression_is_detected_by_content(tmp_path: Path, pack) -> None:
     """A compressed log without a telling name is still read."""
     path = tmp_path / "capture"
     path.write_bytes(pack(BOOT.encode()))
-    assert verdict(vflog.analyze(path)) == verdict(vflog.analyze(BOOT))
+    assert verdict(vflog.analyze(path)) == verdict(vflog.analyze_text(BOOT))
 
 
 def test_zstd_is_read(tmp_path: Path) -> None:
@@ -203,7 +203,7 @@ def test_zstd_is_read(tmp_path: Path) -> None:
     zstandard = pytest.importorskip("zstandard")
     path = tmp_path / "kern.log.zst"
     path.write_bytes(zstandard.ZstdCompressor().compress(BOOT.encode()))
-    assert verdict(vflog.analyze(path)) == verdict(vflog.analyze(BOOT))
+    assert verdict(vflog.analyze(path)) == verdict(vflog.analyze_text(BOOT))
 
 
 def test_reader_decodes_kmsg_continuations_and_markers() -> None:

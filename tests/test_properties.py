@@ -25,7 +25,7 @@ def _final(report: vflog.Report) -> dict[str, str]:
 @given(valid_logs())
 def test_valid_lifecycles_have_no_finding_above_info(log: GeneratedLog) -> None:
     """Any number of NICs, servicing cycles, interleavings and start-up flaps: nothing above info."""
-    report = vflog.analyze(log.text)
+    report = vflog.analyze_text(log.text)
     assert _above_info(report) == set(), [f for f in report.findings if f.severity is not Severity.INFO]
     assert len(report.boots) == 1
     assert report.stats.unrecognised == 0
@@ -35,7 +35,7 @@ def test_valid_lifecycles_have_no_finding_above_info(log: GeneratedLog) -> None:
 @given(valid_logs())
 def test_valid_lifecycles_end_where_the_log_says(log: GeneratedLog) -> None:
     """Final data path, VF driver and the number of servicing cycles match the generator."""
-    report = vflog.analyze(log.text)
+    report = vflog.analyze_text(log.text)
     assert _final(report) == log.final_datapath
     nics = {nic.key: nic for nic in report.boots[-1].nics}
     assert {key: nics[key].vf.driver for key in log.vf_drivers} == log.vf_drivers
@@ -49,7 +49,7 @@ def test_valid_lifecycles_end_where_the_log_says(log: GeneratedLog) -> None:
 def test_each_injected_fault_gives_its_code(case: tuple[GeneratedLog, str]) -> None:
     """A dropped line, swapped order, duplicated switch, missing re-add or driver swap gives exactly its code."""
     log, fault = case
-    report = vflog.analyze(log.text)
+    report = vflog.analyze_text(log.text)
     codes = {f.code for f in report.findings}
     assert FAULTS[fault] in codes, (fault, report.findings)
     assert _above_info(report) <= {FAULTS[fault]}, (fault, report.findings)
@@ -60,7 +60,7 @@ def test_each_injected_fault_gives_its_code(case: tuple[GeneratedLog, str]) -> N
 @given(st.text(max_size=400))
 def test_arbitrary_text_never_raises(text: str) -> None:
     """Whatever text comes in, analysis returns a report."""
-    report = vflog.analyze(text + "\n")
+    report = vflog.analyze_text(text + "\n")
     assert report.stats.lines >= 1
 
 
@@ -79,7 +79,7 @@ def test_arbitrary_text_never_raises(text: str) -> None:
 ]), max_size=40))
 def test_shuffled_driver_lines_never_raise(lines: list[str]) -> None:
     """Lifecycle lines in any order, with boots and traces mixed in, give a report, never an exception."""
-    report = vflog.analyze("\n".join(lines) + "\n")
+    report = vflog.analyze_text("\n".join(lines) + "\n")
     assert report.stats.lines == max(len(lines), 1) or not lines
 
 
@@ -117,7 +117,7 @@ def test_cli_never_tracebacks(data: bytes, argv: list[str]) -> None:
 def test_follow_in_two_chunks_equals_the_whole(log: GeneratedLog, cut: int) -> None:
     """Feeding a live stream in two chunks cut anywhere (even mid-line) gives the whole log's result."""
     from vflog.follow import Follower
-    whole = vflog.analyze(log.text)
+    whole = vflog.analyze_text(log.text)
     position = cut % (len(log.text) + 1)
     follower = Follower()
     follower.feed_text(log.text[:position])

@@ -17,7 +17,7 @@ REGISTERED = (_line(1.0, f"hv_netvsc {A} eth0: VF slot 1 added")
 
 
 def _codes(text: str, **config: float) -> set[tuple[str, str]]:
-    report = vflog.analyze(text, config=vflog.Config(**config))
+    report = vflog.analyze_text(text, config=vflog.Config(**config))
     return {(f.code, f.severity.value) for f in report.findings}
 
 
@@ -48,7 +48,7 @@ def test_driver_error_lines_of_one_burst_are_one_finding() -> None:
     lines = "".join(_line(10.0 + i, "mlx5_core cf63:00:02.0: cmd[0]: QUERY_VPORT_STATE(0x750) No done completion")
                     for i in range(5))
     lines += _line(500.0, "mlx5_core cf63:00:02.0: cmd[0]: QUERY_VPORT_STATE(0x750) No done completion")
-    findings = [f for f in vflog.analyze(lines).findings if f.code == "vf-driver-error"]
+    findings = [f for f in vflog.analyze_text(lines).findings if f.code == "vf-driver-error"]
     assert [len(f.evidence) for f in findings] == [5, 1]
 
 

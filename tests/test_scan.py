@@ -188,7 +188,8 @@ def test_every_corrupt_file_is_reported_by_name(fleet) -> None:
         assert records[name]["status"] == state, name
         assert records[name]["errors"] and records[name]["errors"][0].startswith(name)
         assert f"vflog: {name}: " in err
-    assert records[str(root / "garbage.bin")]["status"] == "ok"  # readable, just no driver line
+    garbage = records[str(root / "garbage.bin")]  # random bytes are not a text log
+    assert garbage["status"] == "failed" and "not a text log" in garbage["errors"][0]
     assert all(line.startswith("vflog: ") for line in err.splitlines())
 
 

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
+import random
 import sys
+import tarfile
+import zipfile
 import zlib
+from pathlib import Path
 
 import pytest
 
+import vflog
+from vflog.cli import main
 from vflog.errors import InputError
-from vflog.sources import Selection, _text_chunks, _unsafe, Limits, chunk_lines, rotation_key
+from vflog.sources import Limits, Selection, Tally, _text_chunks, _unsafe, chunk_lines, rotation_key
 
 sources = sys.modules["vflog.sources"]
 
@@ -47,14 +54,23 @@ def test_unsafe_member_names(name: str, unsafe: bool) -> None:
     assert _unsafe(name) is unsafe
 
 
-def test_text_blocks_end_at_line_ends_and_fold_line_endings() -> None:
-    """CRLF and CR become LF, bad UTF-8 is replaced, a line that never ends is cut at the limit."""
+def test_text_blocks_end_at_line_ends_at_lf_only() -> None:
+    """CRLF loses its CR, a lone CR stays in its line, bad UTF-8 is replaced, a line that never ends is cut once."""
     data = b"one\r\ntwo\rthr\xffee\nlast\n" + b"x" * 50
-    blocks = list(_text_chunks(io.BufferedReader(io.BytesIO(data)), "t", Limits(max_line=20)))
+    tally = Tally()
+    blocks = list(_text_chunks(io.BufferedReader(io.BytesIO(data)), "t", Limits(max_line=20), tally))
     assert all(block.endswith("\n") for block in blocks[:-1])
     lines = list(chunk_lines(blocks))
-    assert lines[:3] == ["one", "two", "thr\ufffdee"]
-    assert lines[3] == "last" and lines[4:] == ["x" * 20, "x" * 20, "x" * 10]
+    assert lines == ["one", "two\rthr\ufffdee", "last", "x" * 20] and tally.cut_lines == 1
+
+
+def test_a_crlf_split_between_blocks_counts_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CR at the end of one block and its LF at the start of the next are one line end."""
+    monkeypatch.setattr(sources, "_FIRST_BLOCK", 4)
+    monkeypatch.setattr(sources, "_BLOCK", 4)
+    data = b"abc\r\ndef\r\r\ngh\rij\n"
+    lines = list(chunk_lines(_text_chunks(io.BufferedReader(io.BytesIO(data)), "t", Limits(), Tally())))
+    assert lines == ["abc", "def\r", "gh\rij"]
 
 
 def _engines() -> list[object]:
@@ -77,7 +93,8 @@ def test_gzip_reads_the_same_with_either_engine(engine: object, monkeypatch: pyt
         stream = io.BufferedReader(io.BytesIO(data))
         got: list[str] = []
         try:
-            got.extend(sources._text_chunks(sources._plain(stream, "log.gz", len(data), Limits()), "log.gz", Limits()))
+            got.extend(sources._text_chunks(sources._plain(stream, "log.gz", len(data), Limits()), "log.gz", Limits(),
+                                            Tally()))
         except InputError as exc:
             return "".join(got), str(exc)
         return "".join(got), None
@@ -94,3 +111,162 @@ def test_gzip_reads_the_same_with_either_engine(engine: object, monkeypatch: pyt
     single[-8] ^= 0xFF
     head, error = read(bytes(single))  # only the step that reads the checksum is lost
     assert small.startswith(head) and len(head) > len(small) // 3 and error is not None and "damaged" in error
+
+
+def test_member_selection_is_linear_in_the_number_of_names() -> None:
+    """20,000 names with --include and with the family choice are split exactly (sets, not list searches)."""
+    names = [f"d{i % 7}/f{i}.log" for i in range(20_000)] + [f"var/log/kern.log.{i}" for i in range(1, 400)]
+    chosen, left = Selection(include=("*.log",)).pick(names)
+    assert len(chosen) == 20_000 and left == [f"var/log/kern.log.{i}" for i in range(1, 400)]
+    chosen, left = Selection().pick(names)
+    assert chosen[0] == "var/log/kern.log.399" and len(chosen) == 399 and left == names[:20_000]
+
+
+BOOT = (Path(__file__).resolve().parents[1] / "samples" / "normal-boot.log").read_bytes()
+
+
+@pytest.mark.parametrize("name", ["binary.log", "binary.log.gz"])
+def test_random_bytes_are_not_a_text_log(tmp_path: Path, name: str) -> None:
+    """Random bytes (even gzip-compressed, named .log.gz) are an InputError and `vflog report` exits 2."""
+    data = random.Random(1).randbytes(300_000)
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    with pytest.raises(InputError, match="is not a text log"):
+        vflog.analyze(path)
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["report", str(path)], {}, out, err) == 2
+    assert "is not a text log (binary data)" in err.getvalue() and "Findings" not in out.getvalue()
+
+
+def test_an_executable_is_not_a_text_log() -> None:
+    """A program (here the Python interpreter) is binary data, not a log with no findings."""
+    with pytest.raises(InputError, match="is not a text log"):
+        vflog.analyze(Path(sys.executable).resolve())
+
+
+@pytest.mark.parametrize("content", [
+    b"\0" * 300_000 + BOOT,
+    BOOT.replace(b"\n", b"\n\0\0\0\0", 40),
+    BOOT.replace(b"eth0", b"eth\xff0", 10) + b"\x01\x02\x03",
+    b"\0" * 5000,
+], ids=["nul-run-first", "nul-runs", "few-bad-bytes", "only-nuls"])
+def test_logs_with_nuls_or_a_few_bad_bytes_are_read(content: bytes) -> None:
+    """Serial-console damage (NUL runs, a few bad bytes) is still text; a block of NULs alone is not binary."""
+    report = vflog.analyze(content)
+    assert report.stats.lines == content.count(b"\n") + (not content.endswith(b"\n"))
+    if b"hv_netvsc" in content:
+        assert report.boots[-1].nics
+
+
+def _tar(members: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("pack", ["tar", "tar.gz", "zip", "stdin-tar"])
+@pytest.mark.parametrize("second", ["var/log/big.dat", "var/log/kern.log"])
+def test_an_archive_cut_in_a_later_member_yields_the_first(tmp_path: Path, pack: str, second: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tarball or zip truncated in its second member reads the whole first one and reports the damage."""
+    first = ("var/log/kern.log.1", BOOT)
+    big = random.Random(2).randbytes(1 << 20).hex().encode()
+    if pack == "zip":
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(*first)
+            archive.writestr(second, big)
+        data = buffer.getvalue()
+    else:
+        data = _tar([first, (second, big)])
+        data = gzip.compress(data) if pack == "tar.gz" else data
+    path = tmp_path / f"logs.{pack.removeprefix('stdin-')}"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    if pack == "stdin-tar":
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(path.read_bytes())))
+        path = Path("-")
+    report = vflog.analyze_files([path])
+    assert [(n.synthetic, n.datapath) for n in report.boots[0].nics] == [("eth0", "vf")]
+    assert report.stats.lines == BOOT.count(b"\n")
+    assert any("damaged archive" in e or "cannot be read to the end" in e for e in report.errors), report.errors
+    assert all(e.startswith(("<stdin>", str(path))) for e in report.errors)
+
+
+@pytest.mark.parametrize("source", [None, {}, {"a": 1}, 42, 1.5, {"x"}], ids=repr)
+def test_misuse_is_a_type_error_naming_what_is_accepted(source: object) -> None:
+    """analyze(None), analyze({}), analyze(42): a TypeError that lists the accepted sources."""
+    with pytest.raises(TypeError, match="give a path .*bytes.*stream.*lines.*analyze_text"):
+        vflog.analyze(source)  # type: ignore[arg-type]
+
+
+def test_a_str_is_always_a_path_and_text_has_its_own_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """'messages' or a log line in a str is a missing path; the same text through analyze_text is read."""
+    monkeypatch.chdir(tmp_path)
+    line = "[    3.9] hv_netvsc 000d3af5-76bd-000d-3af5-76bd000d3af5 eth0: VF slot 1 added"
+    for name in ("messages", "kern", line, line + "\n", Path("kern.log")):
+        with pytest.raises(InputError, match="no such file|no file matches this pattern"):
+            vflog.analyze(name)  # type: ignore[arg-type]
+    assert [n.synthetic for n in vflog.analyze_text(line).boots[0].nics] == ["eth0"]
+    assert [r.nic for r in vflog.events_text(line)] == ["000d3af5-76bd-000d-3af5-76bd000d3af5"]
+    with pytest.raises(TypeError):
+        vflog.analyze_text(line.encode())  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        vflog.analyze_files("kern.log")
+
+
+def test_lines_that_are_not_str_are_a_type_error() -> None:
+    """An iterable of bytes lines is refused with a pointer to passing bytes whole."""
+    with pytest.raises(TypeError, match="lines must be str"):
+        vflog.analyze([b"line\n"])  # type: ignore[list-item]
+
+
+def test_directory_walk_follows_file_links_and_skips_what_cannot_be_read(tmp_path: Path) -> None:
+    """report DIR: a symlinked kern.log is read (as scan does); a FIFO and a link to /dev/zero are skipped with
+    a note, never opened; a directory symlink loop is not followed."""
+    root = tmp_path / "logs"
+    root.mkdir()
+    (tmp_path / "real.log").write_bytes(BOOT)
+    (root / "kern.log").symlink_to(tmp_path / "real.log")
+    os.mkfifo(root / "kern.log.1")
+    (root / "kern.log.2").symlink_to("/dev/zero")
+    (root / "loop").symlink_to(root)
+    (root / "dangling.log").symlink_to(tmp_path / "nope")
+    report = vflog.analyze(root)
+    assert [(n.synthetic, n.datapath) for n in report.boots[0].nics] == [("eth0", "vf")]
+    assert report.sources == (f"{root}!kern.log",) and not report.errors
+    note = " ".join(report.notes)
+    assert "2 special file(s)" in note and "directory symlink" in note and "dangling" in note
+
+
+def test_a_file_that_vanishes_during_the_walk_is_skipped_with_a_note(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """logrotate removing kern.log.1 between listing and opening: a note, the other files still read."""
+    root = tmp_path / "logs"
+    root.mkdir()
+    (root / "kern.log.1").write_bytes(BOOT)
+    (root / "kern.log").write_bytes(BOOT)
+    walk = sources._walk
+
+    def walk_then_rotate(path: Path) -> object:
+        listed = walk(path)
+        (root / "kern.log.1").unlink()
+        return listed
+
+    monkeypatch.setattr(sources, "_walk", walk_then_rotate)
+    report = vflog.analyze(root)
+    assert not report.errors and report.stats.lines == BOOT.count(b"\n")
+    assert any("kern.log.1: vanished before it could be read" in note for note in report.notes)
+
+
+def test_a_pattern_skips_fifos_and_devices_with_a_note(tmp_path: Path) -> None:
+    """'dir/*' matching a FIFO and a link to /dev/zero reads the logs and notes the rest, never hangs."""
+    (tmp_path / "kern.log").write_bytes(BOOT)
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "zero").symlink_to("/dev/zero")
+    report = vflog.analyze_files([str(tmp_path / "*")])
+    assert report.stats.lines == BOOT.count(b"\n") and not report.errors
+    assert sum("skipped: a special file" in note for note in report.notes) == 2

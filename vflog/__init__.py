@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .analyze import Analyzer, RoutedEvent, analyze, analyze_files, events
+from .analyze import Analyzer, RoutedEvent, analyze, analyze_files, analyze_text, events, events_text
 from .catalogue import CODES, Code, Severity, explain
 from .config import Config
 from .errors import GrammarError, InputError, ParseError, UsageError, VflogError
@@ -17,7 +17,7 @@ from .report import (BootReport, Finding, NicReport, OutageReport, Quote, Report
 
 __all__ = [
     "__version__",
-    "Analyzer", "RoutedEvent", "analyze", "analyze_files", "events",
+    "Analyzer", "RoutedEvent", "analyze", "analyze_files", "analyze_text", "events", "events_text",
     "CODES", "Code", "Severity", "explain",
     "Config",
     "GrammarError", "InputError", "ParseError", "UsageError", "VflogError",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import os
 
 from typing import Callable, Iterable, Iterator
 
@@ -19,7 +20,7 @@ from .nic import Nic, VfGeneration
 from .report import (BootReport, InputSpan, NicReport, OutageReport, Report, Stats, TimelineEntry,
                      Unrecognised, VfReport)
 from .rules import Listener, Rules
-from .sources import Limits, Selection, Source, open_inputs
+from .sources import Limits, Selection, Source, Text, open_inputs
 
 #: Kinds worth a timeline entry even though they do not drive the machine.
 _TIMELINE_EXTRA = frozenset({"renamed", "association_wait", "udev_rename_failed"})
@@ -421,16 +422,35 @@ def _run(analyzer: Analyzer, sources: Iterable[Source], selection: Selection,
                         analyzer.feed(number, raw)
             except InputError as exc:
                 errors.append(str(exc))
+            if item.tally.cut_lines:
+                notes.append(f"{item.name}: {item.tally.cut_lines} line(s) longer than {limits.max_line} bytes "
+                             f"were cut to their first {limits.max_line} bytes")
     return tuple(names), tuple(errors), tuple(notes)
 
 
 def analyze(source: Source, *, config: Config | None = None, selection: Selection = Selection(),
             limits: Limits = Limits()) -> Report:
-    """Analyse a kernel log (a path, text, bytes, a stream or lines) and return its Report.
+    """Analyse a kernel log and return its Report.
 
-    Raise InputError when nothing at all could be read from *source*.
+    *source* is a path (str or os.PathLike, never log text; ``-`` is stdin), bytes, a binary or
+    text stream, or an iterable of str lines; log text in a str goes to analyze_text.  Raise
+    InputError when nothing at all could be read from *source* (a missing path: "no such file"),
+    TypeError for anything else.
     """
     return analyze_files([source], config=config, selection=selection, limits=limits, strict=True)
+
+
+def analyze_text(text: str, *, config: Config | None = None, selection: Selection = Selection(),
+                 limits: Limits = Limits()) -> Report:
+    """Analyse kernel log text given as a str (read exactly like the same text in a file) and return its Report."""
+    return analyze(_text(text), config=config, selection=selection, limits=limits)
+
+
+def _text(text: str) -> Text:
+    """Return *text* wrapped as log text, or raise TypeError when it is not a str."""
+    if not isinstance(text, str):
+        raise TypeError(f"log text must be str, not {type(text).__name__} (give paths, bytes and streams to analyze)")
+    return Text(text)
 
 
 def analyze_files(sources: Iterable[Source], *, config: Config | None = None, sink: EventSink | None = None,
@@ -440,6 +460,7 @@ def analyze_files(sources: Iterable[Source], *, config: Config | None = None, si
     Inputs that cannot be read are listed in the report's errors; with *strict*, InputError is
     raised instead when no line at all could be read.
     """
+    _check_many(sources)
     analyzer = Analyzer(config, sink)
     names, errors, notes = _run(analyzer, sources, selection, limits)
     if strict and errors and not analyzer.lines:
@@ -459,9 +480,25 @@ class RoutedEvent:
     event: Event
 
 
+def _check_many(sources: object) -> None:
+    """Raise TypeError when *sources* is one source where a list of them is expected."""
+    if isinstance(sources, (str, bytes, bytearray, memoryview, os.PathLike, Text)) or not isinstance(sources, Iterable):
+        raise TypeError(f"expected a list of sources (paths, bytes, streams, line iterables), "
+                        f"not {type(sources).__name__}")
+
+
+def events_text(text: str, *, config: Config | None = None, selection: Selection = Selection(),
+                limits: Limits = Limits()) -> Iterator[RoutedEvent]:
+    """Yield every recognised event of kernel log text given as a str, as events does for a file."""
+    return events(_text(text), config=config, selection=selection, limits=limits)
+
+
 def events(source: Source, *, config: Config | None = None, selection: Selection = Selection(),
            limits: Limits = Limits()) -> Iterator[RoutedEvent]:
-    """Yield every recognised event of *source* with its boot and NIC, in line order per boot."""
+    """Yield every recognised event of *source* (as for analyze, or a list of sources) with its boot and NIC.
+
+    Events come in line order per boot.
+    """
     collected: list[RoutedEvent] = []
     analyzer = Analyzer(config, lambda boot, nic, event: collected.append(RoutedEvent(boot, nic, event)))
     sources = source if isinstance(source, list) else [source]

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Union
+from typing import IO, Callable, Iterable, Iterator, Union
 
 from .analyze import Analyzer, StateChange
 from .config import Config
 from .report import Finding, Report
 from .rules import Withdrawn
-from .sources import Selection, Source, open_inputs
+from .sources import Limits, Selection, Source, utf8_boundary, open_inputs
 
 Change = Union[StateChange, Finding, Withdrawn]
 
@@ -28,9 +28,9 @@ class Follower:
         self.name = name
 
     def feed(self, line: str) -> None:
-        """Take the next line of the stream."""
+        """Take the next line of the stream (its LF or CRLF, if any, is dropped; a lone CR is part of it)."""
         self._number += 1
-        self._analyzer.feed(self._number, line.rstrip("\r\n"))
+        self._analyzer.feed(self._number, line.removesuffix("\n").removesuffix("\r"))
 
     def feed_text(self, chunk: str) -> None:
         """Take a chunk of the stream cut anywhere, even in the middle of a line."""
@@ -53,32 +53,84 @@ class Follower:
         return self._analyzer.finish(self.name, (self.name,))
 
 
-def tail(path: Path, *, poll: float = 0.5, stop: "callable[[], bool] | None" = None) -> Iterator[str]:
-    """Yield the lines of *path* and then, like ``tail -f``, each line appended later."""
-    handle: IO[str] = open(path, encoding="utf-8", errors="replace", newline=None)
-    partial = ""
+class LineSplitter:
+    """Cut bytes that arrive in pieces into lines as ``grep -n`` counts them, each at most max_line bytes.
+
+    A line ends at LF only (a CRLF's CR is dropped, a lone CR stays in the line); a longer line
+    keeps its first max_line bytes, the rest up to its LF is dropped, and ``cut`` counts it.
+    """
+
+    def __init__(self, max_line: int = Limits().max_line) -> None:
+        self.max_line = max_line
+        self.cut = 0
+        self._pending = b""
+        self._dropping = False
+
+    def feed(self, data: bytes) -> list[str]:
+        """Return the lines that *data* completes, without their line ends."""
+        if self._dropping:
+            end = data.find(b"\n")
+            if end < 0:
+                return []
+            data, self._dropping = data[end + 1:], False
+        parts = (self._pending + data).split(b"\n")
+        self._pending = parts.pop()
+        lines = [self._decode(part) for part in parts]
+        if len(self._pending) > self.max_line:
+            lines.append(self._decode(self._pending))
+            self._pending, self._dropping = b"", True
+        return lines
+
+    def finish(self) -> list[str]:
+        """Return the last line when the bytes ended without a line end."""
+        rest, self._pending, self._dropping = self._pending, b"", False
+        return [self._decode(rest)] if rest else []
+
+    def _decode(self, line: bytes) -> str:
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if len(line) > self.max_line:
+            line = line[: utf8_boundary(line, self.max_line)]
+            self.cut += 1
+        return str(line, "utf-8", "replace")
+
+
+def read_lines(binary: IO[bytes], limits: Limits = Limits()) -> Iterator[str]:
+    """Yield the lines of a binary stream (stdin of ``vflog follow``) as they arrive, as LineSplitter cuts them."""
+    splitter = LineSplitter(limits.max_line)
+    read = getattr(binary, "read1", binary.read)  # what is there now: a live pipe is not waited on to fill a block
+    while data := read(_READ):
+        yield from splitter.feed(data)
+    yield from splitter.finish()
+
+
+#: Bytes read at a time while following.
+_READ = 1 << 16
+
+
+def tail(path: Path, *, poll: float = 0.5, stop: "Callable[[], bool] | None" = None,
+         limits: Limits = Limits()) -> Iterator[str]:
+    """Yield the lines of *path* (as LineSplitter cuts them) and then, like ``tail -f``, each line appended later."""
+    handle: IO[bytes] = open(path, "rb")
+    splitter = LineSplitter(limits.max_line)
     try:
         while True:
-            chunk = handle.readline()
-            if chunk:
-                partial += chunk
-                if partial.endswith("\n"):
-                    yield partial
-                    partial = ""
+            data = handle.read(_READ)
+            if data:
+                yield from splitter.feed(data)
                 continue
             if stop is not None and stop():
                 break
             try:
                 if os.stat(path).st_size < handle.tell():  # truncated or rotated: start over
                     handle.close()
-                    handle = open(path, encoding="utf-8", errors="replace", newline=None)
+                    handle = open(path, "rb")
             except OSError:
                 pass
             time.sleep(poll)
     finally:
         handle.close()
-    if partial:
-        yield partial
+    yield from splitter.finish()
 
 
 def follow(source: Source | Iterable[str], *, config: Config | None = None,

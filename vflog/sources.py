@@ -1,13 +1,16 @@
 """Open what the caller gives as named inputs of text lines.
 
-A source is a path (file, directory, archive, glob), ``-`` for standard input, text, bytes,
-a stream or an iterable of lines.  Compression (gzip, bzip2, xz, zstd) is recognised by
-content, not by name.  Archives (tar in any compression, zip) and directories are read in
-memory, member by member, without extracting anything to disk; from them vflog picks the
-kernel logs (sosreport, WALinuxAgent ``logs.zip``, ``/var/log``): the best family of
-``kern.log*``, ``messages*``, ``syslog*``, journal exports, ``dmesg*``, rotated files oldest
-first.  A member that cannot be read becomes an input whose reading raises InputError, so
-the other members are still analysed.
+A source is a path (str or os.PathLike: file, directory, archive, glob; ``-`` for standard
+input), bytes, Text, a stream or an iterable of str lines; a str is never guessed to be log
+text.  Lines end at LF only, as ``grep -n`` counts them, on every path; a line over
+Limits.max_line keeps its first max_line bytes and is still one line.  Binary data is refused.
+Compression (gzip, bzip2, xz, zstd) is recognised by content, not by name.  Archives (tar in
+any compression, zip) and directories are read in memory, member by member, without extracting
+anything to disk; from them vflog picks the kernel logs (sosreport, WALinuxAgent ``logs.zip``,
+``/var/log``): the best family of ``kern.log*``, ``messages*``, ``syslog*``, journal exports,
+``dmesg*``, rotated files oldest first.  A member that cannot be read becomes an input whose
+reading raises InputError, so the other members are still analysed; a damaged archive still
+yields the members before the damage.
 """
 
 from __future__ import annotations
@@ -21,19 +24,24 @@ import json
 import lzma
 import os
 import re
+import stat
+import struct
 import sys
 import tarfile
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
 from types import ModuleType
-from typing import IO, Callable, Iterable, Iterator, Union
+from collections.abc import Set as AbstractSet
+from typing import IO, Callable, Iterable, Iterator, Mapping, Union
 
 import attrs
 
 from .errors import InputError
 
-Source = Union[str, bytes, os.PathLike, IO[str], IO[bytes], Iterable[str]]
+#: A path (str or os.PathLike; ``-`` is stdin), log content as bytes, log text (Text), a binary or
+#: text stream, or an iterable of str lines.
+Source = Union[str, os.PathLike, bytes, bytearray, memoryview, "Text", IO[str], IO[bytes], Iterable[str]]
 
 #: Bytes read at a time: a first block big enough for the layout check to sample 2,000 lines, then
 #: blocks small enough that decoding, searching and counting lines reuse the CPU cache (measured:
@@ -43,6 +51,12 @@ _BLOCK = 1 << 17
 _GZIP, _BZIP2, _XZ, _ZSTD = b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd"
 _ZIP = b"PK\x03\x04"
 _EXPORT = (b"__CURSOR=", b"__REALTIME_TIMESTAMP=", b"__MONOTONIC_TIMESTAMP=", b"_BOOT_ID=")
+#: Control bytes that a text log does not hold in number (everything below space but tab, line
+#: ends, form feed, vertical tab and ESC, plus DEL); the binary check counts them.
+_CONTROL = bytes(sorted(set(range(32)) - set(b"\t\n\v\f\r\x1b") | {0x7F}))
+_NOT_CONTROL = bytes(b for b in range(256) if b not in _CONTROL)
+#: Bytes of a first block (NUL runs removed) that the binary check looks at.
+_SAMPLE = 1 << 16
 _ROTATION = re.compile(r"^(?P<base>.+?)(?:[.-](?P<n>\d{1,3}|\d{8}))?(?:\.(?:gz|bz2|xz|zst))?$")
 #: Kernel-log families in order of preference, with the name patterns that belong to them.
 FAMILIES: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -66,6 +80,21 @@ class Limits:
 
 
 @attrs.frozen
+class Text:
+    """Log text given as a str (``vflog.analyze_text``): read exactly like the UTF-8 bytes of a file."""
+
+    text: str
+    name: str = "<text>"
+
+
+@attrs.define
+class Tally:
+    """What reading one input had to change: the lines cut at the length limit."""
+
+    cut_lines: int = 0
+
+
+@attrs.frozen
 class Input:
     """A named input: its text in blocks that end at line ends (or None) and/or its lines."""
 
@@ -73,6 +102,7 @@ class Input:
     chunks: Iterable[str] | None = None
     source_lines: Iterable[str] | None = None
     note: str | None = None
+    tally: Tally = attrs.field(factory=Tally)
 
     @property
     def lines(self) -> Iterator[str]:
@@ -94,14 +124,19 @@ class Selection:
         names = [n for n in names if not any(fnmatch.fnmatch(n, p) or fnmatch.fnmatch(_base(n), p) for p in self.exclude)]
         if self.include:
             chosen = [n for n in names if any(fnmatch.fnmatch(n, p) or fnmatch.fnmatch(_base(n), p) for p in self.include)]
-            return sorted(chosen, key=rotation_key), [n for n in names if n not in chosen]
+            return _split(names, chosen)
         for _family, patterns in FAMILIES:
             members = [n for n in names if _in_family(_base(n), patterns)]
             if members:
                 first_dir = min(str(PurePosixPath(n).parent) for n in members)
-                chosen = [n for n in members if str(PurePosixPath(n).parent) == first_dir]
-                return sorted(chosen, key=rotation_key), [n for n in names if n not in chosen]
+                return _split(names, [n for n in members if str(PurePosixPath(n).parent) == first_dir])
         return [], names
+
+
+def _split(names: list[str], chosen: list[str]) -> tuple[list[str], list[str]]:
+    """Return (*chosen* oldest rotation first, the other *names* in their order), in linear time."""
+    picked = set(chosen)
+    return sorted(chosen, key=rotation_key), [n for n in names if n not in picked]
 
 
 def _base(name: str) -> str:
@@ -161,6 +196,8 @@ def _decompressor(kind: str, name: str):  # type: ignore[no-untyped-def]
     """Return a fresh incremental decompressor for *kind*."""
     if kind == "gzip":
         return inflate_module().decompressobj(wbits=47)
+    if kind == "deflate":  # a zip member, read without the zip's directory
+        return zlib.decompressobj(wbits=-15)
     if kind == "bzip2":
         return bz2.BZ2Decompressor()
     if kind == "xz":
@@ -285,7 +322,7 @@ def _check_growth(name: str, total: int, compressed: int | None, limits: Limits)
 
 def _plain(stream: IO[bytes], name: str, size: int | None, limits: Limits) -> IO[bytes]:
     """Undo every layer of compression found by content, within the limits."""
-    buffered = stream if hasattr(stream, "peek") else io.BufferedReader(stream)  # type: ignore[arg-type]
+    buffered = stream if hasattr(stream, "peek") else io.BufferedReader(stream)  # type: ignore[arg-type,type-var]
     for _ in range(limits.max_depth + 1):
         kind = _magic(buffered.peek(8)[:8])  # type: ignore[attr-defined]
         if kind is None:
@@ -294,55 +331,134 @@ def _plain(stream: IO[bytes], name: str, size: int | None, limits: Limits) -> IO
     raise InputError(name, "is compressed too many times over")
 
 
-def _text_chunks(binary: IO[bytes], name: str, limits: Limits) -> Iterator[str]:
+def _text_chunks(binary: IO[bytes], name: str, limits: Limits, tally: Tally) -> Iterator[str]:
     """Yield the text of a binary stream in large blocks that end at line ends.
 
-    UTF-8 with bad bytes replaced, CR and CRLF folded to LF; a line that runs on past a block and
-    the limit (a 10 MB line, a file with no line ends) is cut, its rest coming as the next line(s).
+    Lines end at LF only: a CRLF counts once (its CR is dropped), a lone CR and every other
+    separator stay inside their line, so line numbers are those of ``grep -n``.  UTF-8 with bad
+    bytes replaced.  A line longer than limits.max_line keeps its first max_line bytes and counts
+    once (tallied).  Binary data raises InputError.
     """
     try:
         head = binary.peek(32)[:32] if hasattr(binary, "peek") else b""
         if head.startswith(_EXPORT):
-            batch: list[str] = []
-            for line in _export_lines(binary, name):
-                batch.append(line)
-                if len(batch) >= 4096:
-                    yield "\n".join(batch) + "\n"
-                    batch = []
-            if batch:
-                yield "\n".join(batch) + "\n"
+            yield from _batched(_export_lines(binary, name, limits, tally))
             return
-        pending = b""
-        size = _FIRST_BLOCK
-        while True:
-            block = binary.read(size)
-            size = _BLOCK
-            if not block:
-                binary.read(1)  # a decompressor that stopped early raises its error now
-            data = pending + block if pending else block
-            carry = b""
-            if b"\r" in data:
-                if block and data.endswith(b"\r"):  # the LF of a CRLF may start the next block
-                    data, carry = data[:-1], b"\r"
-                data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            cut = data.rfind(b"\n")
-            if cut >= 0:  # a line end never splits a UTF-8 sequence: the part before it decodes alone
-                yield str(memoryview(data)[: cut + 1], "utf-8", "replace")
-            pending = data[cut + 1:] + carry
-            while len(pending) > limits.max_line:
-                cut = limits.max_line
-                while cut > limits.max_line - 4 and pending[cut] & 0xC0 == 0x80:  # not inside a character
-                    cut -= 1
-                yield str(pending[:cut], "utf-8", "replace") + "\n"
-                pending = pending[cut:]
-            if not block:
-                if pending:
-                    yield str(pending, "utf-8", "replace")
-                return
+        yield from _plain_blocks(binary, name, limits, tally)
     except InputError:
         raise
-    except (EOFError, OSError, lzma.LZMAError, zlib.error) as exc:
+    except (EOFError, OSError, lzma.LZMAError, zlib.error, tarfile.TarError, zipfile.BadZipFile) as exc:
         raise InputError(name, f"cannot be read to the end ({exc or type(exc).__name__})") from None
+
+
+def _batched(lines: Iterable[str]) -> Iterator[str]:
+    """Join *lines* into blocks of 4,096 lines, each ending with a line end."""
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= 4096:
+            yield "\n".join(batch) + "\n"
+            batch = []
+    if batch:
+        yield "\n".join(batch) + "\n"
+
+
+def _plain_blocks(binary: IO[bytes], name: str, limits: Limits, tally: Tally) -> Iterator[str]:
+    """Yield the blocks of _text_chunks for a stream that is not a journal export."""
+    limit = limits.max_line
+    pending = b""
+    dropping = False  # inside a line cut at the limit: its bytes up to the next LF are dropped
+    undecided = True  # the binary check has not seen a sample yet
+    size = _FIRST_BLOCK
+    while True:
+        block = binary.read(size)
+        size = _BLOCK
+        if not block:
+            binary.read(1)  # a decompressor that stopped early raises its error now
+        elif undecided:
+            undecided = _undecided(block, name)
+        if dropping:
+            end = block.find(b"\n")
+            if end < 0 and block:
+                continue
+            block, dropping = block[end + 1:], False
+        data = pending + block if pending else block
+        carry = b""
+        if block and data.endswith(b"\r"):  # the LF of a CRLF may start the next block
+            data, carry = data[:-1], b"\r"
+        if b"\r" in data and b"\r\n" in data:  # the first test is a memchr: most logs have no CR at all
+            data = data.replace(b"\r\n", b"\n")
+        cut = data.rfind(b"\n")
+        if cut >= limit:  # the complete lines are long enough together to hold one over the limit
+            whole, count = _cut_long_lines(data, cut + 1, limit)
+            tally.cut_lines += count
+            yield str(whole, "utf-8", "replace")
+        elif cut >= 0:  # a line end never splits a UTF-8 sequence: the part before it decodes alone
+            yield str(memoryview(data)[: cut + 1], "utf-8", "replace")
+        pending = data[cut + 1:] + carry
+        if len(pending) > limit:
+            yield str(pending[: utf8_boundary(pending, limit)], "utf-8", "replace") + "\n"
+            tally.cut_lines += 1
+            pending, dropping = b"", True
+        if not block:
+            if pending:
+                yield str(pending, "utf-8", "replace")
+            return
+
+
+def utf8_boundary(data: bytes | bytearray, cut: int, floor: int = 0) -> int:
+    """Return *cut*, moved back (at most 3 bytes, never below *floor*) so it does not split a UTF-8 character."""
+    lowest = max(cut - 3, floor)
+    while cut > lowest and cut < len(data) and data[cut] & 0xC0 == 0x80:
+        cut -= 1
+    return cut
+
+
+def _cut_long_lines(data: bytes, end: int, limit: int) -> tuple[bytes, int]:
+    """Return data[:end] (complete lines) with each line over *limit* bytes cut to *limit*, and how many were cut.
+
+    Windows of limit/2 bytes tile the data; a line over the limit holds a whole window with no
+    LF, so only such windows are looked at closely (one search per window otherwise).
+    """
+    step = max(limit // 2, 1)
+    parts: list[bytes] = []
+    copied = count = 0
+    window = 0
+    while window + step <= end:
+        if data.find(b"\n", window, window + step) >= 0:
+            window += step
+            continue
+        start = data.rfind(b"\n", 0, window) + 1
+        stop = data.find(b"\n", window + step, end)
+        if stop - start > limit:
+            parts.append(data[copied: utf8_boundary(data, start + limit, start)])
+            copied = stop
+            count += 1
+        window = stop + 1
+    if not count:
+        return data[:end], 0
+    parts.append(data[copied:end])
+    return b"".join(parts), count
+
+
+def _undecided(block: bytes, name: str) -> bool:
+    """Raise InputError when *block* is binary data; return True while it holds nothing but NULs.
+
+    Binary: after removing NUL bytes, over a tenth of a sample (and at least 8 bytes) are
+    control characters other than tab, line ends, form feed, vertical tab and ESC, or bytes
+    that are not UTF-8.  A log with some NUL runs or a few bad bytes (serial consoles) is text.
+    """
+    if block == bytes(len(block)):  # only NULs (a memcmp with zeroed memory): no sample yet
+        return True
+    sample = block.translate(None, b"\0")[:_SAMPLE]
+    controls = len(sample.translate(None, _NOT_CONTROL))
+    invalid = len(sample) - len(sample.decode("utf-8", "ignore").encode())
+    if len(sample) == _SAMPLE:  # a character cut at the end of the sample is not bad
+        invalid = max(0, invalid - 3)
+    bad = controls + invalid
+    if bad >= 8 and bad * 10 > len(sample):
+        raise InputError(name, "is not a text log (binary data)")
+    return False
 
 
 def chunk_lines(chunks: Iterable[str]) -> Iterator[str]:
@@ -354,29 +470,75 @@ def chunk_lines(chunks: Iterable[str]) -> Iterator[str]:
         yield from lines
 
 
-def _export_lines(binary: IO[bytes], name: str) -> Iterator[str]:
-    """Turn a ``journalctl -o export`` stream into one JSON object per entry."""
+def _export_lines(binary: IO[bytes], name: str, limits: Limits, tally: Tally) -> Iterator[str]:
+    """Turn a ``journalctl -o export`` stream into one JSON object per entry, at the line of its MESSAGE.
+
+    Every other line of the export (other fields, LFs inside binary fields, the blank line after
+    each entry) becomes an empty line, so line numbers are those of the export file.
+    """
     entry: dict[str, object] = {}
+    lines = at = 0  # lines of the current entry so far; which of them carries the entry
     while True:
-        line = binary.readline()
+        line = binary.readline(limits.max_line + 1)
         if not line:
             break
+        if not line.endswith(b"\n") and len(line) > limits.max_line:
+            _skip_line(binary)
+            tally.cut_lines += 1
         if line == b"\n":
-            if entry:
-                yield json.dumps(entry)
-            entry = {}
+            yield from _entry_lines(entry, lines, at)
+            yield ""
+            entry, lines, at = {}, 0, 0
             continue
         line = line.rstrip(b"\n")
+        first = lines  # the index in the entry of this field's (first) line
         if b"=" in line:
             key, _, value = line.partition(b"=")
-            entry[key.decode("ascii", "replace")] = value.decode("utf-8", "replace")
+            field = key.decode("ascii", "replace")
+            entry[field] = value.decode("utf-8", "replace")
+            lines += 1
         else:  # binary field: name, 64-bit little-endian length, data, newline
-            size = int.from_bytes(binary.read(8), "little")
-            data = binary.read(size)
-            binary.read(1)
-            entry[line.decode("ascii", "replace")] = list(data)
-    if entry:
-        yield json.dumps(entry)
+            field = line.decode("ascii", "replace")
+            length = binary.read(8)
+            size = int.from_bytes(length, "little")
+            data = binary.read(min(size, limits.max_line))
+            extra = _skip_bytes(binary, size - len(data)) if size > len(data) else 0
+            entry[field] = list(data)
+            lines += 1 + (length + data).count(b"\n") + extra + (binary.read(1) == b"\n")
+        if field == "MESSAGE":
+            at = first
+    yield from _entry_lines(entry, lines, at)
+
+
+def _entry_lines(entry: dict[str, object], lines: int, at: int) -> Iterator[str]:
+    """Yield *lines* lines for one export entry: its JSON object at index *at*, empty lines around it."""
+    if not entry:
+        yield from ("" for _ in range(lines))
+        return
+    at = min(at, max(lines - 1, 0))
+    yield from ("" for _ in range(at))
+    yield json.dumps(entry)
+    yield from ("" for _ in range(lines - at - 1))
+
+
+def _skip_line(binary: IO[bytes]) -> None:
+    """Read and drop the rest of a line, up to and including its LF."""
+    while True:
+        piece = binary.readline(_BLOCK)
+        if not piece or piece.endswith(b"\n"):
+            return
+
+
+def _skip_bytes(binary: IO[bytes], size: int) -> int:
+    """Read and drop *size* bytes; return how many LFs they held."""
+    newlines = 0
+    while size > 0:
+        piece = binary.read(min(size, _BLOCK))
+        if not piece:
+            break
+        newlines += piece.count(b"\n")
+        size -= len(piece)
+    return newlines
 
 
 # -- containers -----------------------------------------------------------------
@@ -395,7 +557,7 @@ def _member_inputs(opener: Callable[[str], IO[bytes]], names: list[str], sizes: 
         return
     note = f"skipped {len(skipped)} other member(s)" if skipped else None
     for index, member in enumerate(chosen):
-        yield from _bytes_input(lambda m=member: opener(m), f"{label}!{member}", sizes.get(member),
+        yield from _bytes_input(functools.partial(opener, member), f"{label}!{member}", sizes.get(member),
                                 selection, limits, depth + 1, note if index == 0 else None)
 
 
@@ -412,17 +574,45 @@ def _bytes_input(open_bytes: Callable[[], IO[bytes]], name: str, size: int | Non
     except InputError as exc:
         yield Input(name, _failing(name, exc.reason))
         return
+    except FileNotFoundError:  # listed, then gone before it was opened (logrotate on a live /var/log)
+        yield Input(name, (), note=_joined(note, "vanished before it could be read (rotated?); skipped"))
+        return
     except (OSError, EOFError, lzma.LZMAError, tarfile.TarError, zipfile.BadZipFile) as exc:
         yield Input(name, _failing(name, f"cannot be opened ({exc})"))
         return
     if head.startswith(_ZIP) or _is_tar(head):
         yield from _archive_inputs(plain, name, selection, limits, depth, path)
         return
-    yield Input(name, _text_chunks(plain, name, limits), note=note)
+    tally = Tally()
+    yield Input(name, _text_chunks(plain, name, limits, tally), note=note, tally=tally)
+
+
+def _joined(*notes: str | None) -> str | None:
+    """Return the given notes joined by '; ', or None when there is none."""
+    return "; ".join(note for note in notes if note) or None
 
 
 def _is_tar(head: bytes) -> bool:
     return len(head) >= 262 and head[257:262] == b"ustar"
+
+
+@attrs.define
+class _Listing:
+    """The readable members of an archive: their names, sizes and opener, what was left out, any damage."""
+
+    opener: Callable[[str], IO[bytes]]
+    names: list[str] = attrs.field(factory=list)
+    sizes: dict[str, int] = attrs.field(factory=dict)
+    left_out: list[str] = attrs.field(factory=list)
+    damage: str | None = None
+
+    def add(self, member: str, size: int, readable: bool = True) -> None:
+        """Take one member: listed when *readable* and its name is safe, else left out."""
+        if readable and not _unsafe(member):
+            self.names.append(member)
+            self.sizes[member] = size
+        else:
+            self.left_out.append(member)
 
 
 def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: Limits, depth: int,
@@ -430,44 +620,21 @@ def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: 
     """Yield the kernel-log members of a tar or zip archive, read without extracting anything.
 
     An archive given as a file is read in place (random access); one inside a stream or another
-    archive is buffered in memory, within the size limit.
+    archive is buffered in memory, within the size limit.  A damaged archive yields the members
+    before the damage, then an input that raises InputError naming the damage.
     """
     try:
         if path is not None:
             source: IO[bytes] | str = str(path)
+            size = _size(path) or 0
         else:
             data = stream.read(limits.max_bytes + 1)
             if len(data) > limits.max_bytes:
                 raise InputError(name, f"is larger than {limits.max_bytes >> 20} MiB; stopped")
-            source = io.BytesIO(data)
+            source, size = io.BytesIO(data), len(data)
         head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""  # type: ignore[attr-defined]
-        is_zip = head.startswith(_ZIP) if path is not None else source.getvalue().startswith(_ZIP)  # type: ignore[union-attr]
-        notes: list[str] = []
-        names: list[str] = []
-        sizes: dict[str, int] = {}
-        if is_zip:
-            archive = zipfile.ZipFile(source)
-            for info in archive.infolist():
-                if info.is_dir():
-                    continue
-                if _unsafe(info.filename) or (info.external_attr >> 16) & 0o170000 == 0o120000:
-                    notes.append(info.filename)
-                    continue
-                names.append(info.filename)
-                sizes[info.filename] = info.compress_size
-            opener: Callable[[str], IO[bytes]] = lambda member: archive.open(member)  # noqa: E731
-        else:
-            tar = tarfile.open(name=source, mode="r:*") if isinstance(source, str) else tarfile.open(fileobj=source, mode="r:")
-            members: dict[str, tarfile.TarInfo] = {}
-            for member in tar.getmembers():
-                if not member.isfile() or _unsafe(member.name):
-                    if not member.isdir():
-                        notes.append(member.name)
-                    continue
-                members[member.name] = member
-                sizes[member.name] = (_size(path) or 0) if path is not None else len(source.getvalue())  # type: ignore[union-attr]
-            names = list(members)
-            opener = lambda member: tar.extractfile(members[member])  # type: ignore[assignment,return-value] # noqa: E731
+        is_zip = head.startswith(_ZIP) if path is not None else data.startswith(_ZIP)
+        listing = _zip_listing(source, name, limits) if is_zip else _tar_listing(source, size)
     except InputError as exc:
         yield Input(name, _failing(name, exc.reason))
         return
@@ -476,74 +643,273 @@ def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: 
         return
 
     def capped(member: str) -> IO[bytes]:
-        return io.BufferedReader(_Capped(opener(member), f"{name}!{member}", sizes.get(member) or None, limits))
+        return io.BufferedReader(_Capped(listing.opener(member), f"{name}!{member}",
+                                         listing.sizes.get(member) or None, limits))
 
-    for item in _member_inputs(capped, names, sizes, name, selection, limits, depth):
-        if notes and item.note is None:
-            item = attrs.evolve(item, note=f"skipped {len(notes)} link/device/unsafe member(s): {', '.join(notes[:5])}")
-            notes = []
-        yield item
+    notes = listing.left_out
+    if listing.names or listing.damage is None:
+        for item in _member_inputs(capped, listing.names, listing.sizes, name, selection, limits, depth):
+            if notes and item.note is None:
+                item = attrs.evolve(item, note=f"skipped {len(notes)} link/device/unsafe member(s): {', '.join(notes[:5])}")
+                notes = []
+            yield item
+    if listing.damage is not None:  # the members before the damage were read: now report it
+        yield Input(name, _failing(name, listing.damage))
+
+
+def _zip_listing(source: IO[bytes] | str, name: str, limits: Limits) -> _Listing:
+    """List a zip by its central directory, or by its local headers when that is lost (cut short)."""
+    try:
+        archive = zipfile.ZipFile(source)
+    except zipfile.BadZipFile as exc:
+        handle = open(source, "rb") if isinstance(source, str) else source
+        found, damage = _zip_local_members(handle, f"is a damaged archive ({exc})")
+        listing = _Listing(lambda member: _zip_local_open(handle, found[member], f"{name}!{member}", limits),
+                           damage=damage)
+        for member, (_, csize, _) in found.items():
+            if not member.endswith("/"):
+                listing.add(member, csize)
+        return listing
+    listing = _Listing(archive.open)
+    for info in archive.infolist():
+        if not info.is_dir():
+            listing.add(info.filename, info.compress_size, (info.external_attr >> 16) & 0o170000 != 0o120000)
+    return listing
+
+
+def _tar_listing(source: IO[bytes] | str, size: int) -> _Listing:
+    """List a tar (a path in any compression, or an uncompressed buffer) up to any damage."""
+    tar = tarfile.open(name=source, mode="r:*") if isinstance(source, str) else tarfile.open(fileobj=source, mode="r:")
+    members, damage = _tar_members(tar)
+    listing = _Listing(lambda member: tar.extractfile(members[member]), damage=damage)  # type: ignore[arg-type,return-value]
+    for info in members.values():
+        if not info.isdir():
+            listing.add(info.name, size, info.isfile())
+    return listing
+
+
+#: A zip local file header: signature, version, flags, method, time, date, CRC, sizes, name and extra lengths.
+_LOCAL_HEADER = struct.Struct("<4s5H3L2H")
+
+
+def _zip_local_members(handle: IO[bytes], damage: str) -> tuple[dict[str, tuple[int, int, int]], str]:
+    """Walk the local headers of a zip whose central directory is lost.
+
+    Return name -> (data offset, compressed size, method) of the members whose data is whole,
+    and *damage* with where the walk had to stop.
+    """
+    members: dict[str, tuple[int, int, int]] = {}
+    end = handle.seek(0, 2)
+    handle.seek(0)
+    while (header := handle.read(_LOCAL_HEADER.size))[:4] == _ZIP and len(header) == _LOCAL_HEADER.size:
+        _, _, flags, method, _, _, _, csize, _, name_length, extra_length = _LOCAL_HEADER.unpack(header)
+        member = handle.read(name_length).decode("utf-8" if flags & 0x800 else "cp437", "replace")
+        start = handle.tell() + extra_length
+        if flags & 0x08 and not csize:
+            return members, f"{damage}; {member}: size unknown (streamed), members from it on are not read"
+        if start + csize > end:
+            break
+        members[member] = (start, csize, method)
+        handle.seek(start + csize)
+        if flags & 0x08:  # a data descriptor follows: optional signature, CRC, sizes
+            descriptor = handle.read(16)
+            handle.seek(start + csize + (16 if descriptor.startswith(b"PK\x07\x08") else 12))
+    return members, f"{damage}; read the {len(members)} whole member(s) before the damage"
+
+
+def _zip_local_open(handle: IO[bytes], where: tuple[int, int, int], name: str, limits: Limits) -> IO[bytes]:
+    """Open one member found by _zip_local_members: stored or deflated, bounded like a decompression."""
+    start, csize, method = where
+    if method not in (0, 8):
+        raise InputError(name, f"uses zip compression method {method}, which a damaged archive cannot be read with")
+    handle.seek(start)
+    data = io.BytesIO(handle.read(csize))
+    if method == 0:
+        return data
+    return io.BufferedReader(_Decompressing(data, "deflate", name, csize, limits), 1 << 16)
+
+
+def _tar_members(tar: tarfile.TarFile) -> tuple[dict[str, tarfile.TarInfo], str | None]:
+    """Return the members of *tar* up to any damage (by name), and the damage found, or None."""
+    members: dict[str, tarfile.TarInfo] = {}
+    try:
+        while (member := tar.next()) is not None:
+            members[member.name] = member
+    except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+        return members, f"is a damaged archive ({exc or type(exc).__name__}); read up to the damage"
+    return members, None
 
 
 def _unsafe(member: str) -> bool:
     """Return whether an archive member name is absolute or climbs out with ``..``."""
     path = PurePosixPath(member)
-    return path.is_absolute() or ".." in path.parts or member.startswith(("\\", "/")) or ":" in path.parts[0]
+    return (not path.parts or path.is_absolute() or ".." in path.parts or member.startswith(("\\", "/"))
+            or ":" in path.parts[0])
 
 
 def _directory_inputs(root: Path, selection: Selection, limits: Limits) -> Iterator[Input]:
-    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and not p.is_symlink())
-    yield from _member_inputs(lambda member: open(root / member, "rb"), files,
-                              {f: (root / f).stat().st_size for f in files}, str(root), selection, limits, 0)
+    """Yield the kernel-log inputs of a directory tree; what the walk skipped is noted on the first."""
+    files, sizes, skipped = _walk(root)
+    notes = [f"skipped {count} {kind}" for kind, count in sorted(skipped.items())]
+    for item in _member_inputs(lambda member: open(root / member, "rb"), files, sizes, str(root), selection, limits, 0):
+        if notes:
+            item, notes = attrs.evolve(item, note=_joined(item.note, *notes)), []
+        yield item
+
+
+def _walk(root: Path) -> tuple[list[str], dict[str, int], dict[str, int]]:
+    """Return the regular files under *root* (relative, sorted), their sizes, and the other entries by kind.
+
+    As ``vflog scan`` walks: symlinks to files are followed, symlinked directories are not (no
+    loops), FIFOs, devices, sockets and dangling links are skipped, never opened.
+    """
+    files: list[str] = []
+    sizes: dict[str, int] = {}
+    skipped: dict[str, int] = {}
+
+    def skip(kind: str) -> None:
+        skipped[kind] = skipped.get(kind, 0) + 1
+
+    for directory, dirs, names in os.walk(root, onerror=lambda exc: skip("unlistable directory")):
+        dirs.sort()
+        for dirname in dirs:
+            if os.path.islink(os.path.join(directory, dirname)):
+                skip("directory symlink(s) (not followed)")
+        for filename in sorted(names):
+            path = os.path.join(directory, filename)
+            try:
+                info = os.stat(path)
+            except OSError:
+                skip("dangling symlink(s) or vanished file(s)")
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                skip("special file(s) (FIFO, socket, device)")
+                continue
+            relative = os.path.relpath(path, root).replace(os.sep, "/")
+            files.append(relative)
+            sizes[relative] = info.st_size
+    return sorted(files), sizes, skipped
 
 
 def open_inputs(source: Source, *, selection: Selection = Selection(), limits: Limits = Limits()) -> Iterator[Input]:
-    """Yield the named inputs that *source* holds (one for a plain file, several for archives)."""
-    if isinstance(source, (str, os.PathLike)) and not isinstance(source, str) or (
-            isinstance(source, str) and source != "-" and "\n" not in source and _is_pathlike(source)):
-        path = Path(source)  # type: ignore[arg-type]
-        name = os.fspath(source)
-        if not path.exists() and any(ch in name for ch in "*?["):
-            matches = sorted(globbing.glob(name, recursive=True), key=rotation_key)
-            if not matches:
-                yield Input(name, _failing(name, "no file matches this pattern"))
-            for match in matches:
-                yield from open_inputs(match, selection=selection, limits=limits)
-            return
-        if path.is_dir():
-            yield from _directory_inputs(path, selection, limits)
-            return
-        if not path.exists():
-            yield Input(name, _failing(name, "no such file"))
-            return
-        size = _size(path)
-        yield from _bytes_input(lambda: _open_file(path, name), name, size, selection, limits, 0, path=path)
-        return
-    if isinstance(source, bytes):
-        yield from _bytes_input(lambda: io.BytesIO(source), "<bytes>", len(source), selection, limits, 0)
-        return
-    if isinstance(source, str):
-        if source == "-":
-            yield from _bytes_input(lambda: sys.stdin.buffer, "<stdin>", None, selection, limits, 0)
-            return
-        yield Input("<text>", [source.replace("\r\n", "\n").replace("\r", "\n")])
-        return
-    if hasattr(source, "read"):
-        stream = source
-        name = str(getattr(stream, "name", "<stream>"))
-        if isinstance(stream.read(0), bytes):  # type: ignore[union-attr]
-            yield from _bytes_input(lambda: stream, name, None, selection, limits, 0)  # type: ignore[arg-type,return-value]
-        else:
-            yield Input(name, source_lines=(line.rstrip("\r\n") for line in stream))  # type: ignore[union-attr]
-        return
-    yield Input("<lines>", source_lines=(line.rstrip("\r\n") for line in source))  # type: ignore[union-attr]
+    """Yield the named inputs that *source* holds (one for a plain file, several for archives).
+
+    A str or os.PathLike is always a path (``-`` is stdin); bytes, bytearray and memoryview are
+    log content; Text is log text; streams are read as they are; an iterable of str is lines.
+    Anything else raises TypeError.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        yield from _path_inputs(source, selection, limits)
+    elif isinstance(source, (bytes, bytearray, memoryview)):
+        content = bytes(source)
+        yield from _bytes_input(lambda: io.BytesIO(content), "<bytes>", len(content), selection, limits, 0)
+    elif isinstance(source, Text):
+        encoded = source.text.encode("utf-8", "surrogatepass")
+        yield from _bytes_input(lambda: io.BytesIO(encoded), source.name, len(encoded), selection, limits, 0)
+    elif hasattr(source, "read"):
+        yield from _stream_inputs(source, selection, limits)  # type: ignore[arg-type]
+    elif isinstance(source, Iterable) and not isinstance(source, (Mapping, AbstractSet)):
+        tally = Tally()
+        yield Input("<lines>", source_lines=_item_lines(source, limits.max_line, tally), tally=tally)
+    else:
+        raise TypeError(f"cannot read a log from {type(source).__name__}: give a path (str or os.PathLike, '-' "
+                        f"for stdin), bytes, a binary or text stream, an iterable of str lines, or use "
+                        f"vflog.analyze_text for log text")
 
 
-def _is_pathlike(text: str) -> bool:
-    """Return whether a one-line string names a file rather than being a log line itself."""
-    if os.path.exists(text):
+def _path_inputs(source: str | os.PathLike[str], selection: Selection, limits: Limits) -> Iterator[Input]:
+    """Yield the inputs of a path: stdin for '-', a file, a directory, or the matches of a glob."""
+    name = os.fspath(source)
+    if not isinstance(name, str):
+        name = os.fsdecode(name)
+    if name == "-":
+        yield from _bytes_input(lambda: sys.stdin.buffer, "<stdin>", None, selection, limits, 0)
+        return
+    path = Path(name)
+    try:
+        mode: int | None = os.stat(name).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None
+    except (OSError, ValueError) as exc:  # a name too long, with a NUL byte, a loop of links ...
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        yield Input(name, _failing(name, f"cannot be opened ({reason})"))
+        return
+    if mode is None and any(ch in name for ch in "*?["):
+        matches = sorted(globbing.glob(name, recursive=True), key=rotation_key)
+        if not matches:
+            yield Input(name, _failing(name, "no file matches this pattern"))
+        for match in matches:
+            if _special(match):  # a pattern never hangs on a FIFO or reads a device forever
+                yield Input(match, (), note="skipped: a special file (FIFO, socket, device) matched by a pattern")
+            else:
+                yield from _path_inputs(match, selection, limits)
+        return
+    if mode is None:
+        yield Input(name, _failing(name, "no such file"))
+    elif stat.S_ISDIR(mode):
+        yield from _directory_inputs(path, selection, limits)
+    else:
+        yield from _bytes_input(lambda: _open_file(path, name), name, _size(path), selection, limits, 0, path=path)
+
+
+def _stream_inputs(stream: IO[bytes] | IO[str], selection: Selection, limits: Limits) -> Iterator[Input]:
+    """Yield the inputs of an open stream; a text stream is read as the UTF-8 bytes of its text."""
+    name = str(getattr(stream, "name", "<stream>"))
+    if isinstance(stream.read(0), bytes):
+        yield from _bytes_input(lambda: stream, name, None, selection, limits, 0)  # type: ignore[arg-type,return-value]
+        return
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is not None:  # see the CRs itself, not universal newlines (possible before reading)
+        try:
+            reconfigure(newline="")
+        except (ValueError, OSError, io.UnsupportedOperation):
+            pass
+    yield from _bytes_input(lambda: io.BufferedReader(_EncodedText(stream)), name, None,  # type: ignore[arg-type]
+                            selection, limits, 0)
+
+
+class _EncodedText(io.RawIOBase):
+    """The UTF-8 bytes of a text stream, so it is read like a binary one."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+        self._out = b""
+
+    def readable(self) -> bool:
         return True
-    return " " not in text and ("/" in text or "*" in text or text.endswith((".log", ".txt", ".gz", ".xz", ".bz2", ".zst", ".zip", ".tar")))
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if not self._out:
+            self._out = self._stream.read(max(len(buffer) // 4, 1)).encode("utf-8", "surrogatepass")
+        size = min(len(buffer), len(self._out))
+        buffer[:size] = self._out[:size]
+        self._out = self._out[size:]
+        return size
+
+
+def _item_lines(items: Iterable[str], limit: int, tally: Tally) -> Iterator[str]:
+    """Yield the lines of an iterable of str: each item ends a line (its LF or CRLF dropped), LFs inside split it.
+
+    A line over *limit* UTF-8 bytes keeps its first *limit* bytes (tallied).
+    """
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(f"lines must be str, not {type(item).__name__} (give bytes as one bytes object)")
+        body = item.removesuffix("\n").removesuffix("\r")
+        for line in body.replace("\r\n", "\n").split("\n") if "\n" in body else (body,):
+            if len(line) > limit // 4 and len(encoded := line.encode("utf-8", "surrogatepass")) > limit:
+                line = encoded[: utf8_boundary(encoded, limit)].decode("utf-8", "replace")
+                tally.cut_lines += 1
+            yield line
+
+
+def _special(name: str) -> bool:
+    """Return whether *name* (links followed) is neither a regular file nor a directory."""
+    try:
+        mode = os.stat(name).st_mode
+    except OSError:
+        return False  # reading it gives the error
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
 def _size(path: Path) -> int | None:
