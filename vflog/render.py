@@ -13,14 +13,15 @@ from .framing import NO_YEAR
 from .report import BootReport, Finding, NicReport, Report
 from .rules import Withdrawn
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def clean(text: str) -> str:
-    """Return *text* with control characters, escape sequences and bidi overrides made visible and harmless.
+    """Return *text* as one line with control characters (newlines too), escape sequences and bidi overrides
+    made visible and harmless.
 
     Bytes of a file name that are not UTF-8 (carried as lone surrogates) are shown as ``\\xff``.
     """
