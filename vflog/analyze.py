@@ -504,7 +504,7 @@ class EventStream(Iterator[RoutedEvent]):
             yield self._ready.popleft()
 
 
-def events(source: Source, *, config: Config | None = None, selection: Selection = Selection(),
+def events(source: Source | list[Source], *, config: Config | None = None, selection: Selection = Selection(),
            limits: Limits = Limits()) -> EventStream:
     """Return the recognised events of *source* (a source or a list of them) with their boot and NIC, streamed.
 

@@ -14,13 +14,13 @@ import sys
 import traceback
 from pathlib import Path
 from types import FrameType
-from typing import IO, Callable, Iterator, Mapping, Sequence, Union
+from typing import IO, Callable, Iterator, Mapping, Sequence
 
 from . import __version__
 from .analyze import analyze_files, events
 from .catalogue import CODES, Severity
 from .config import Config
-from .sources import Limits, Selection
+from .sources import Limits, Selection, Source
 from .errors import InputError, UsageError, VflogError
 from .follow import Follower, tail
 from .output import Guarded, OutputError, Unfailing, output_to
@@ -36,7 +36,7 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class ExitStatus(enum.IntEnum):
-    """Exit statuses of the vflog command (a documented contract)."""
+    """Exit statuses of the vflog command (a documented contract); SIGTERM and SIGHUP exit 128 + the signal (143, 129)."""
 
     OK = 0
     FINDINGS = 1
@@ -163,7 +163,7 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     _input_options(report)
     report.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
-    ev = sub.add_parser("events", help="one JSON object per recognised line (JSON Lines)")
+    ev = sub.add_parser("events", help="one JSON object per recognised line (JSON Lines), printed as the log is read")
     ev.add_argument("files", nargs="*", metavar="FILE")
     ev.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE", help=argparse.SUPPRESS)
     _input_options(ev)
@@ -217,7 +217,7 @@ def _refuse_typo(arg: str) -> None:
         raise UsageError(f"unknown command {arg!r} (did you mean {close[0]!r}?)")
 
 
-def _paths(files: Sequence[str]) -> list[Union[Path, str]]:
+def _paths(files: Sequence[str]) -> list[Source]:
     """Return the FILE arguments as paths (never log text); ``-`` or none is standard input."""
     return [name if name == "-" else Path(name) for name in files] or ["-"]
 
@@ -377,7 +377,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return ExitStatus.ERROR
 
 
-def _flushed(out: IO[str], own: bool, status: int) -> int:
+def _flushed(out: Guarded, own: bool, status: int) -> int:
     """Flush what --help or --version printed; return *status*, or 2 when it cannot be written."""
     try:
         out.flush()
@@ -426,16 +426,16 @@ def _unwinding_signals() -> Iterator[None]:
 
     previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
     try:
-        for signum in STOP_SIGNALS:
-            if signal.getsignal(signum) is not signal.SIG_IGN:
-                previous[signum] = signal.signal(signum, handler)
+        for stop in STOP_SIGNALS:
+            if signal.getsignal(stop) is not signal.SIG_IGN:
+                previous[stop] = signal.signal(stop, handler)
     except ValueError:  # not the main thread
         pass
     try:
         yield
     finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)  # type: ignore[arg-type]
+        for number, old in previous.items():
+            signal.signal(number, old)  # type: ignore[arg-type]
 
 
 def _silence_stdout() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import math
+from typing import Any
 
 import attrs
 
@@ -52,7 +53,7 @@ class Config:
     def with_settings(self, settings: dict[str, str]) -> "Config":
         """Return a copy with the named thresholds replaced by the given textual values."""
         names = {f.name: f for f in attrs.fields(Config) if f.name != "tz"}
-        changes: dict[str, float | int] = {}
+        changes: dict[str, Any] = {}
         for name, text in settings.items():
             key = name.replace("-", "_")
             if key not in names:

@@ -42,7 +42,7 @@ def _reason(exc: BaseException) -> str:
 class Guarded(io.TextIOBase):
     """A text stream whose write and flush failures become OutputError (a closed pipe stays BrokenPipeError)."""
 
-    def __init__(self, stream: IO[str], target: str | None = None) -> None:
+    def __init__(self, stream: IO[str] | io.TextIOBase, target: str | None = None) -> None:
         super().__init__()
         self._stream = stream
         self._target = target
@@ -155,7 +155,7 @@ def _take_mode(descriptor: int, info: os.stat_result | None) -> None:
 class Unfailing(io.TextIOBase):
     """A text stream for messages: failing to write them (no reader, a full disk) is ignored, so results survive."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str] | io.TextIOBase) -> None:
         super().__init__()
         self._stream = stream
 

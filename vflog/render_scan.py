@@ -246,8 +246,8 @@ def render_sarif(summary: Summary, spool: Spool) -> Iterator[str]:
             first = False
     invocation = json.dumps({"executionSuccessful": summary.analysed > 0,
                              "properties": {"summary": summary.to_dict()}, "toolExecutionNotifications": []})
-    head, _, tail = invocation.rpartition("[]")
-    yield "\n      ],\n      \"invocations\": [" + head + "["
+    opening, _, tail = invocation.rpartition("[]")
+    yield "\n      ],\n      \"invocations\": [" + opening + "["
     first = True
     for result in spool.results("path", problems=True):  # inputs that could not be read (fully)
         for error in result.errors:
@@ -355,7 +355,7 @@ class _Sarif(_Spooled):
             self.out.write(chunk)
 
 
-_WRITERS = {"table": _Table, "json": _Json, "jsonl": _JsonLines, "csv": _Csv, "sarif": _Sarif}
+_WRITERS: dict[str, type[_Writer]] = {"table": _Table, "json": _Json, "jsonl": _JsonLines, "csv": _Csv, "sarif": _Sarif}
 
 
 def writer_for(fmt: str, out: IO[str], *, top: int = 50) -> _Writer:
