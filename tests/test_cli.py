@@ -255,3 +255,9 @@ def test_events_are_handed_out_as_the_log_is_read() -> None:
     lags = [read[0] - routed.event.line for routed in stream]
     assert len(lags) > 1000 and stream.errors == [] and stream.lines == len(boot) + 1000
     assert max(lags) <= 5 and max(lags[-1000:]) <= 1  # a switch is handed out right after its line
+
+
+def test_follow_names_a_missing_file_as_report_does(tmp_path: Path) -> None:
+    """`vflog follow missing.log` is `vflog: error: ...: no such file`, exit 2, as for report."""
+    status, out, err = run("follow", str(tmp_path / "missing.log"))
+    assert status == ExitStatus.ERROR and out == "" and err.endswith("missing.log: no such file\n")

@@ -275,6 +275,8 @@ def _follow(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
         interrupted = True
     except (BrokenPipeError, OutputError):
         raise
+    except FileNotFoundError:
+        raise InputError(name, "no such file") from None
     except OSError as exc:
         raise InputError(name, exc.strerror or str(exc)) from None
     report = follower.finish()

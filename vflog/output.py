@@ -129,6 +129,7 @@ def _replacing(name: str, target: str, info: os.stat_result | None) -> Iterator[
             stream = Guarded(raw, name)
             yield stream  # type: ignore[misc]
             stream.flush()
+            _sync(raw, name)
         try:
             os.replace(temp, target)
         except OSError as exc:
@@ -137,6 +138,14 @@ def _replacing(name: str, target: str, info: os.stat_result | None) -> Iterator[
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+
+
+def _sync(raw: IO[str], name: str) -> None:
+    """Put the written text on disk before the rename makes it the file (so a crash leaves old or new, never empty)."""
+    try:
+        os.fsync(raw.fileno())
+    except OSError as exc:
+        raise OutputError(name, _reason(exc)) from None
 
 
 def _take_mode(descriptor: int, info: os.stat_result | None) -> None:
