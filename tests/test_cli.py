@@ -261,3 +261,26 @@ def test_follow_names_a_missing_file_as_report_does(tmp_path: Path) -> None:
     """`vflog follow missing.log` is `vflog: error: ...: no such file`, exit 2, as for report."""
     status, out, err = run("follow", str(tmp_path / "missing.log"))
     assert status == ExitStatus.ERROR and out == "" and err.endswith("missing.log: no such file\n")
+
+
+def test_events_from_a_pipe_print_as_lines_arrive() -> None:
+    """`dmesg -w | vflog events`: events are printed while standard input is still open."""
+    import os
+    import select
+
+    worktree = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "vflog", "events"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=worktree,
+                            env={**os.environ, "PYTHONPATH": str(worktree)})
+    try:
+        proc.stdin.write((SAMPLES / "normal-boot.log").read_bytes())
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "no event printed while the input stays open"
+        first = proc.stdout.readline()
+        assert json.loads(first)["line"] >= 1
+    finally:
+        proc.stdin.close()
+        rest = proc.stdout.read()
+        proc.wait(timeout=30)
+    assert proc.returncode == 0 and len((first + rest).splitlines()) == 33

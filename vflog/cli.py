@@ -249,13 +249,51 @@ def _print_errors(errors: Sequence[str], stderr: IO[str]) -> None:
 
 
 def _events(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
-    """Print each event as it is attributed (JSON Lines); then the input errors; exit 2 when nothing was read."""
+    """Print each event as it is attributed (JSON Lines); then the input errors; exit 2 when nothing was read.
+
+    Standard input is read as data arrives and what was printed is flushed before each wait for
+    more, so ``dmesg -w | vflog events`` prints each event as its line comes.
+    """
     config, selection, limits = _settings(args)
-    stream = events(_paths(args.files), config=config, selection=selection, limits=limits)
+    sources = [_ArrivingStdin.of(stdout) if source == "-" else source for source in _paths(args.files)]
+    stream = events(sources, config=config, selection=selection, limits=limits)
     for line in render_events(stream):
         stdout.write(line)
     _print_errors(stream.errors, stderr)
     return ExitStatus.ERROR if stream.errors and not stream.lines else ExitStatus.OK
+
+
+class _ArrivingStdin:
+    """Standard input as a byte stream whose reads return what has arrived (no wait for a full block).
+
+    *before_wait* (flushing the output) runs before each read that may wait for more input.
+    """
+
+    name = "<stdin>"
+
+    def __init__(self, buffer: io.BufferedReader, before_wait: Callable[[], None]) -> None:
+        self._buffer = buffer
+        self._before_wait = before_wait
+
+    @classmethod
+    def of(cls, stdout: IO[str]) -> "_ArrivingStdin | str":
+        """Return the arriving standard input, or ``-`` when stdin cannot be read that way (no peek/read1)."""
+        buffer = getattr(sys.stdin, "buffer", None)
+        if not (hasattr(buffer, "read1") and hasattr(buffer, "peek")):
+            return "-"
+        return cls(buffer, stdout.flush)  # type: ignore[arg-type]
+
+    def read(self, size: int = -1) -> bytes:
+        """Return up to *size* bytes that have arrived, waiting only when none has (all of it for -1)."""
+        if size == 0:
+            return b""
+        self._before_wait()
+        return self._buffer.read1(size) if size > 0 else self._buffer.read()
+
+    def peek(self, size: int = 0) -> bytes:
+        """Return bytes ahead without consuming them."""
+        self._before_wait()
+        return self._buffer.peek(size)
 
 
 def _follow(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
