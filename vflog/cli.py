@@ -14,7 +14,7 @@ import sys
 import traceback
 from pathlib import Path
 from types import FrameType
-from typing import IO, Callable, Iterator, Mapping, Sequence
+from typing import IO, Callable, Iterator, Mapping, Sequence, cast
 
 from . import __version__
 from .analyze import analyze_files, events
@@ -255,7 +255,8 @@ def _events(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     more, so ``dmesg -w | vflog events`` prints each event as its line comes.
     """
     config, selection, limits = _settings(args)
-    sources = [_ArrivingStdin.of(stdout) if source == "-" else source for source in _paths(args.files)]
+    sources = [cast(Source, _ArrivingStdin.of(stdout)) if source == "-" else source  # read like any byte stream
+               for source in _paths(args.files)]
     stream = events(sources, config=config, selection=selection, limits=limits)
     for line in render_events(stream):
         stdout.write(line)
