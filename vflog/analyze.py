@@ -493,9 +493,11 @@ class EventStream(Iterator[RoutedEvent]):
         return self._analyzer.lines
 
     def __next__(self) -> RoutedEvent:
+        """Return the next event, reading on until one is attributed; StopIteration at the end of the log."""
         return next(self._events)
 
     def _stream(self, sources: Iterable[Source], selection: Selection, limits: Limits) -> Iterator[RoutedEvent]:
+        """Yield the events attributed after each block or line, then those the end of the log releases."""
         for _ in _feeding(self._analyzer, sources, selection, limits, self.names, self.errors, self.notes):
             while self._ready:
                 yield self._ready.popleft()
