@@ -306,7 +306,7 @@ def _follow(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     interrupted = False
     try:
         lines = (io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline=None)
-                 if args.file == "-" else tail(Path(args.file), poll=max(args.poll, MIN_POLL)))
+                 if args.file == "-" else tail(Path(args.file), poll=args.poll))
         for line in lines:
             follower.feed(line)
             _print_changes(follower.changes(), jsonl, stdout)
