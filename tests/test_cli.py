@@ -162,3 +162,125 @@ def test_installed_package_works_outside_the_checkout(tmp_path: Path) -> None:
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "datapath-vf" in proc.stdout
+
+
+# -- arguments are paths ------------------------------------------------------------------------------
+
+
+def test_a_missing_file_is_an_error_never_log_text(tmp_path: Path, monkeypatch) -> None:
+    """A FILE that does not exist (`vflog report messages`) is `vflog: error: NAME: no such file`, exit 2."""
+    monkeypatch.chdir(tmp_path)
+    for argv in (["report", "messages"], ["messages"], ["report", "kern"], ["events", "messages"],
+                 ["report", "--format", "json", "syslog"]):
+        status, out, err = run(*argv)
+        assert status == ExitStatus.ERROR and out == "", argv
+        assert f"vflog: error: {argv[-1]}: no such file" in err
+
+
+def test_a_misspelt_command_is_a_usage_error(tmp_path: Path, monkeypatch) -> None:
+    """A first argument that is no file but close to a command is a typo: usage error naming the command, exit 2."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.log").write_bytes((SAMPLES / "normal-boot.log").read_bytes())
+    status, out, err = run("reprot", "x.log")
+    assert status == ExitStatus.ERROR and out == ""
+    assert "vflog: usage error: unknown command 'reprot' (did you mean 'report'?)" in err
+    assert "did you mean 'scan'" in run("scna", "x.log")[2]
+    assert "did you mean 'events'" in run("--traceback", "evnets", "x.log")[2]
+    status, out, _ = run("x.log")  # an existing file is still the default command's input
+    assert status == ExitStatus.OK and "eth0" in out
+    (tmp_path / "reprot").write_bytes((SAMPLES / "normal-boot.log").read_bytes())
+    status, out, _ = run("reprot")  # ... even when its name looks like a command
+    assert status == ExitStatus.OK and "eth0" in out
+
+
+def test_a_file_name_with_a_newline_is_a_path(tmp_path: Path) -> None:
+    """An argument holding a newline names a file (read when it exists, an error when not), never log text."""
+    odd = tmp_path / "a\nb.log"
+    odd.write_bytes((SAMPLES / "normal-boot.log").read_bytes())
+    status, out, _ = run("report", str(odd))
+    assert status == ExitStatus.OK and "eth0" in out
+    status, out, err = run("report", str(tmp_path / "c\nd.log"))
+    assert status == ExitStatus.ERROR and out == "" and "no such file" in err and "c\\x0ad.log" in err
+
+
+# -- events: errors and streaming ------------------------------------------------------------------------
+
+
+def test_events_reports_what_it_cannot_read(tmp_path: Path, monkeypatch) -> None:
+    """`vflog events` names each unreadable input on stderr; exit 2 when nothing could be read, as `report` does."""
+    import gzip
+
+    boot = (SAMPLES / "normal-boot.log").read_bytes()
+    status, out, err = run("events", str(tmp_path / "missing.log"))
+    assert (status, out) == (ExitStatus.ERROR, "") and "vflog: error:" in err and "no such file" in err
+    empty = tmp_path / "dir"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("nothing here\n")
+    status, out, err = run("events", str(empty))
+    assert (status, out) == (ExitStatus.ERROR, "") and "holds no kernel log" in err
+    cut = tmp_path / "kern.log.gz"
+    cut.write_bytes(gzip.compress(boot * 20)[:-200])
+    status, out, err = run("events", str(cut))
+    assert status == ExitStatus.OK and out.count("\n") > 100 and "vflog: error:" in err
+    status, out, err = run("events", str(tmp_path / "missing.log"), str(SAMPLES / "normal-boot.log"))
+    assert status == ExitStatus.OK and len(out.splitlines()) == 33 and "no such file" in err
+    locked = tmp_path / "locked.log"
+    locked.write_bytes(boot)
+    real_open = open
+
+    def deny(path, *args, **kwargs):  # root ignores file modes, so refuse the way the OS would
+        if str(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", deny)
+    status, out, err = run("events", str(locked))
+    assert (status, out) == (ExitStatus.ERROR, "") and "permission denied" in err.lower()
+
+
+def test_events_are_handed_out_as_the_log_is_read() -> None:
+    """vflog.events yields each event while reading, never collecting them: at most a line behind the reader."""
+    import vflog
+
+    boot = (SAMPLES / "host-servicing.log").read_text().splitlines()
+    flap = [line for line in boot if "Data path switched" in line][:2]
+    read = [0]
+
+    def lines():
+        for line in boot + flap * 500:
+            read[0] += 1
+            yield line
+
+    stream = vflog.events(lines())
+    lags = [read[0] - routed.event.line for routed in stream]
+    assert len(lags) > 1000 and stream.errors == [] and stream.lines == len(boot) + 1000
+    assert max(lags) <= 5 and max(lags[-1000:]) <= 1  # a switch is handed out right after its line
+
+
+def test_follow_names_a_missing_file_as_report_does(tmp_path: Path) -> None:
+    """`vflog follow missing.log` is `vflog: error: ...: no such file`, exit 2, as for report."""
+    status, out, err = run("follow", str(tmp_path / "missing.log"))
+    assert status == ExitStatus.ERROR and out == "" and err.endswith("missing.log: no such file\n")
+
+
+def test_events_from_a_pipe_print_as_lines_arrive() -> None:
+    """`dmesg -w | vflog events`: events are printed while standard input is still open."""
+    import os
+    import select
+
+    worktree = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "vflog", "events"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=worktree,
+                            env={**os.environ, "PYTHONPATH": str(worktree)})
+    try:
+        proc.stdin.write((SAMPLES / "normal-boot.log").read_bytes())
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        assert ready, "no event printed while the input stays open"
+        first = proc.stdout.readline()
+        assert json.loads(first)["line"] >= 1
+    finally:
+        proc.stdin.close()
+        rest = proc.stdout.read()
+        proc.wait(timeout=30)
+    assert proc.returncode == 0 and len((first + rest).splitlines()) == 33

@@ -256,3 +256,160 @@ def test_a_line_repeated_verbatim_is_read_once_with_a_note() -> None:
     assert {f.code for f in report.findings} == set()
     assert any("repeated verbatim" in note for note in report.boots[0].notes)
     assert report.boots[0].nics[0].switches_to_vf == 3
+
+
+# -- hostile surroundings: odd names, broken standard streams, signals ----------------------------------------
+
+WORKTREE = Path(__file__).resolve().parents[1]
+
+
+def vflog_process(*argv: str, **kwargs) -> subprocess.Popen:
+    """Start `python -m vflog ARGV` on this checkout's copy of vflog."""
+    env = dict(os.environ, PYTHONPATH=str(WORKTREE), **kwargs.pop("env", {}))
+    return subprocess.Popen([sys.executable, "-m", "vflog", *argv], cwd=WORKTREE, env=env, **kwargs)
+
+
+@pytest.mark.parametrize("fmt", ["table", "json", "jsonl", "csv", "sarif"])
+def test_a_file_name_that_is_not_utf8_is_shown_escaped_by_scan(tmp_path: Path, fmt: str) -> None:
+    """`scan` on `x\\xff.log` writes every format as valid UTF-8 that names the file `x\\xff.log` (JSON stays valid)."""
+    (tmp_path / os.fsdecode(b"x\xff.log")).write_bytes((SAMPLES / "finding-switch-failed.log").read_bytes())
+    output = tmp_path / "out" / f"scan.{fmt}"
+    output.parent.mkdir()
+    status, out, err = run("scan", "-q", "--format", fmt, "-o", str(output), str(tmp_path / os.fsdecode(b"x\xff.log")))
+    assert status == 1, err
+    text = output.read_bytes().decode("utf-8")  # strict: no surrogate, no raw \xff byte
+    assert "x\\xff.log" in text.replace("\\\\", "\\") or "x%5Cxff.log" in text
+    if fmt in ("json", "sarif"):
+        json.loads(text)
+    status, out, err = run("scan", "-q", "--format", fmt, str(tmp_path))
+    assert status == 1 and out.encode("utf-8") and "Traceback" not in err
+
+
+def test_a_file_name_that_is_not_utf8_is_shown_escaped_by_report(tmp_path: Path) -> None:
+    """`report -o out.txt $'b\\xff.log'` writes the report naming `b\\xff.log`; JSON and events are valid UTF-8."""
+    name = tmp_path / os.fsdecode(b"b\xff.log")
+    name.write_bytes(BOOT)
+    output = tmp_path / "out.txt"
+    status, _, err = run("report", "-o", str(output), str(name))
+    assert status == 0, err
+    assert "b\\xff.log" in output.read_bytes().decode("utf-8")
+    assert sorted(os.listdir(tmp_path)) == sorted([os.fsdecode(b"b\xff.log"), "out.txt"])
+    status, out, _ = run("report", "--format", "json", str(name))
+    assert json.loads(out.encode("utf-8"))["source"].endswith("b\\xff.log")
+    status, _, err = run("report", str(tmp_path / os.fsdecode(b"gone\xfe.log")))
+    assert status == 2 and "gone\\xfe.log: no such file" in err
+
+
+def test_stderr_without_a_reader_does_not_cost_stdout(tmp_path: Path) -> None:
+    """With stderr a pipe nobody reads, stdout is still complete and the exit status still counts the findings."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    log = str(SAMPLES / "finding-switch-failed.log")
+    proc = vflog_process("report", str(tmp_path / "missing.log"), log, stdout=subprocess.PIPE, stderr=write_end)
+    os.close(write_end)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and b"switch-failed" in out and out.endswith(b"\n")
+
+
+def test_a_closed_stderr_never_sends_messages_to_stdout(tmp_path: Path) -> None:
+    """With fd 2 closed (`2>&-`) the error message is dropped, stdout stays clean (JSON intact), the status holds."""
+    script = ("import os, sys, runpy; os.close(2); sys.argv = ['vflog'] + sys.argv[1:]; "
+              "runpy.run_module('vflog', run_name='__main__')")
+    env = dict(os.environ, PYTHONPATH=str(WORKTREE))
+    missing = str(tmp_path / "missing.log")
+    proc = subprocess.run([sys.executable, "-c", script, "report", missing], capture_output=True, env=env, cwd=WORKTREE)
+    assert proc.returncode == 2 and proc.stdout == b""
+    proc = subprocess.run([sys.executable, "-c", script, "report", "--format", "json", missing,
+                           str(SAMPLES / "normal-boot.log")], capture_output=True, env=env, cwd=WORKTREE)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["boots"]
+    proc = subprocess.run(f"{sys.executable} -m vflog report {missing} 2>&-", shell=True, capture_output=True,
+                          env=env, cwd=WORKTREE)
+    assert proc.returncode == 2 and proc.stdout == b""
+
+
+def test_stdout_on_a_full_device_is_a_clean_error(tmp_path: Path) -> None:
+    """stdout on /dev/full: `vflog: error: cannot write output: No space left on device`, exit 2, nothing else."""
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    with open("/dev/full", "w") as full:
+        proc = vflog_process("report", str(SAMPLES / "normal-boot.log"), stdout=full, stderr=subprocess.PIPE)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert err.decode() == "vflog: error: cannot write output: No space left on device\n"
+
+
+def _children(pid: int) -> set[int]:
+    """Return the processes whose parent is *pid* (from /proc)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(") ", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if fields[1] == str(pid):
+                found.add(int(entry))
+    return found
+
+
+@pytest.mark.parametrize(("signum", "fmt"), [(signal.SIGTERM, "json"), (signal.SIGHUP, "table")])
+def test_terminating_scan_ends_its_workers_and_removes_temporary_files(tmp_path: Path, signum: int, fmt: str) -> None:
+    """SIGTERM/SIGHUP on `scan --jobs 2`: exit 128+signal, no worker left, no -o temp file or spool left."""
+    fleet = tmp_path / "fleet"
+    fleet.mkdir()
+    for index in range(40):
+        (fleet / f"vm{index}.log").write_bytes((SAMPLES / "host-servicing.log").read_bytes() * 12)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = vflog_process("scan", "--jobs", "2", "-q", "--format", fmt, "-o", str(out / "fleet.out"), str(fleet),
+                         env={"TMPDIR": str(temp)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    workers: set[int] = set()
+    while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        workers = _children(proc.pid)
+        time.sleep(0.05)
+    while not any(p.name.startswith("vflog-scan-") for p in temp.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert proc.poll() is None, "the scan ended before it could be interrupted"
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signum and b"terminated by SIG" in err and b"Traceback" not in err
+    time.sleep(0.2)
+    assert workers and not [pid for pid in workers if Path(f"/proc/{pid}").exists()]
+    assert [p.name for p in out.iterdir()] == []
+    assert [p.name for p in temp.iterdir() if not p.name.endswith(".lark")] == []
+
+
+def test_sigterm_on_follow_prints_the_final_table(tmp_path: Path) -> None:
+    """`vflog follow FILE` ends on SIGTERM as on Ctrl-C: the final table, no traceback."""
+    log = tmp_path / "kern.log"
+    log.write_bytes(BOOT)
+    proc = vflog_process("follow", "--poll", "0.1", str(log), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(2.0)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert b"vflog report for" in out and b"enP53091s1np0" in out and b"Traceback" not in err
+    assert proc.returncode == 0
+
+
+def test_poll_zero_does_not_spin(tmp_path: Path) -> None:
+    """`follow --poll 0` waits at least 0.05 s between looks: 1.5 s of following cost under 0.1 s of CPU."""
+    log = tmp_path / "kern.log"
+    log.write_bytes(BOOT)
+    proc = vflog_process("follow", "--poll", "0", str(log), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.5)
+    before = _cpu_seconds(proc.pid)
+    time.sleep(1.5)
+    spent = _cpu_seconds(proc.pid) - before
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert spent < 0.1
+
+
+def _cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU time of *pid* so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -27,7 +27,8 @@ from hypothesis import given, strategies as st
 import vflog
 from vflog import cli
 from vflog.catalogue import CODES
-from vflog.errors import InputError, UsageError
+from vflog.errors import UsageError
+from vflog.output import OutputError
 from vflog.render_scan import Progress, add_scan_parser, scan_command
 from vflog.report import NicReport
 from vflog.scan import FileResult, LogJob, Summary, analyze_one, discover, scan, summarize
@@ -297,7 +298,7 @@ def test_output_file_is_written_atomically(fleet, tmp_path: Path) -> None:
     assert status == cli.ExitStatus.FINDINGS and stdout == ""
     assert len(target.read_text().splitlines()) == 3
     assert [p.name for p in target.parent.iterdir()] == ["scan.jsonl"]
-    with pytest.raises(InputError):
+    with pytest.raises(OutputError):
         run("-o", str(tmp_path / "missing-dir" / "x.json"), str(root / "gz"))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import collections
 import os
 
 from typing import Callable, Iterable, Iterator
@@ -405,6 +406,14 @@ def _run(analyzer: Analyzer, sources: Iterable[Source], selection: Selection,
     names: list[str] = []
     errors: list[str] = []
     notes: list[str] = []
+    for _ in _feeding(analyzer, sources, selection, limits, names, errors, notes):
+        pass
+    return tuple(names), tuple(errors), tuple(notes)
+
+
+def _feeding(analyzer: Analyzer, sources: Iterable[Source], selection: Selection, limits: Limits,
+             names: list[str], errors: list[str], notes: list[str]) -> Iterator[None]:
+    """Feed every input of every source to *analyzer*, pausing after each block or line; collect names, errors, notes."""
     number = 0
     for source in sources:
         for item in open_inputs(source, selection=selection, limits=limits):
@@ -416,16 +425,17 @@ def _run(analyzer: Analyzer, sources: Iterable[Source], selection: Selection,
                 if item.chunks is not None:
                     for block in item.chunks:
                         number = analyzer.feed_block(number + 1, block)
+                        yield
                 else:
                     for raw in item.lines:
                         number += 1
                         analyzer.feed(number, raw)
+                        yield
             except InputError as exc:
                 errors.append(str(exc))
             if item.tally.cut_lines:
                 notes.append(f"{item.name}: {item.tally.cut_lines} line(s) longer than {limits.max_line} bytes "
                              f"were cut to their first {limits.max_line} bytes")
-    return tuple(names), tuple(errors), tuple(notes)
 
 
 def analyze(source: Source, *, config: Config | None = None, selection: Selection = Selection(),
@@ -488,23 +498,53 @@ def _check_many(sources: object) -> None:
 
 
 def events_text(text: str, *, config: Config | None = None, selection: Selection = Selection(),
-                limits: Limits = Limits()) -> Iterator[RoutedEvent]:
-    """Yield every recognised event of kernel log text given as a str, as events does for a file."""
+                limits: Limits = Limits()) -> "EventStream":
+    """Return the recognised events of kernel log text given as a str, as events does for a file."""
     return events(_text(text), config=config, selection=selection, limits=limits)
 
 
-def events(source: Source, *, config: Config | None = None, selection: Selection = Selection(),
-           limits: Limits = Limits()) -> Iterator[RoutedEvent]:
-    """Yield every recognised event of *source* (as for analyze, or a list of sources) with its boot and NIC.
+class EventStream(Iterator[RoutedEvent]):
+    """The recognised events of a log, each handed out as soon as the analysis attributes it.
 
-    Events come in line order per boot.
+    Nothing is collected: memory stays bounded however many events the log holds.  Events come
+    boot by boot; within a boot, an event held until a later line ties it to its NIC (a PCI line
+    before its VF is named) comes when it is tied, so line numbers can step back (sort on
+    ``(boot, event.line)`` for line order).  While and after iterating, ``errors`` lists the inputs
+    that could not be read and ``lines`` counts the lines read.
     """
-    collected: list[RoutedEvent] = []
-    analyzer = Analyzer(config, lambda boot, nic, event: collected.append(RoutedEvent(boot, nic, event)))
-    sources = source if isinstance(source, list) else [source]
-    _run(analyzer, sources, selection, limits)
-    analyzer.finish()
-    collected.sort(key=lambda r: (r.boot, r.event.line))
-    yield from collected
+
+    def __init__(self, sources: Iterable[Source], config: Config | None, selection: Selection,
+                 limits: Limits) -> None:
+        self._ready: collections.deque[RoutedEvent] = collections.deque()
+        self._analyzer = Analyzer(config, lambda boot, nic, event: self._ready.append(RoutedEvent(boot, nic, event)))
+        self.names: list[str] = []
+        self.errors: list[str] = []
+        self.notes: list[str] = []
+        self._events = self._stream(sources, selection, limits)
+
+    @property
+    def lines(self) -> int:
+        """Return the number of lines read so far."""
+        return self._analyzer.lines
+
+    def __next__(self) -> RoutedEvent:
+        """Return the next event, reading on until one is attributed; StopIteration at the end of the log."""
+        return next(self._events)
+
+    def _stream(self, sources: Iterable[Source], selection: Selection, limits: Limits) -> Iterator[RoutedEvent]:
+        """Yield the events attributed after each block or line, then those the end of the log releases."""
+        for _ in _feeding(self._analyzer, sources, selection, limits, self.names, self.errors, self.notes):
+            while self._ready:
+                yield self._ready.popleft()
+        self._analyzer.finish()
+        while self._ready:
+            yield self._ready.popleft()
 
 
+def events(source: Source | list[Source], *, config: Config | None = None, selection: Selection = Selection(),
+           limits: Limits = Limits()) -> EventStream:
+    """Return the recognised events of *source* (a source or a list of them) with their boot and NIC, streamed.
+
+    See :class:`EventStream` for the order and for the ``errors`` and ``lines`` it reports.
+    """
+    return EventStream(source if isinstance(source, list) else [source], config, selection, limits)

@@ -3,36 +3,58 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
 import enum
 import io
-import json
+import math
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import IO, Mapping, Sequence
+from types import FrameType
+from typing import IO, Callable, Iterator, Mapping, Sequence, cast
 
 from . import __version__
 from .analyze import analyze_files, events
 from .catalogue import CODES, Severity
 from .config import Config
-from .sources import Limits, Selection
+from .sources import Limits, Selection, Source
 from .errors import InputError, UsageError, VflogError
-from .follow import Follower, tail
+from .follow import Follower, read_lines, tail
+from .output import Guarded, OutputError, Unfailing, output_to
 from .render import (change_record, clean, render_change, render_code, render_codes, render_events, render_json,
-                     render_table)
+                     render_table, to_json)
 from .report import Report
 
 COMMANDS = ("report", "events", "explain", "follow", "scan")
+#: The shortest pause between looks at a followed file (``--poll 0`` means this, not a busy loop).
+MIN_POLL = 0.05
+#: Signals that end vflog the way Ctrl-C does (workers stopped, temporary files removed).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class ExitStatus(enum.IntEnum):
-    """Exit statuses of the vflog command (a documented contract)."""
+    """Exit statuses of the vflog command (a documented contract); SIGTERM and SIGHUP exit 128 + the signal (143, 129)."""
 
     OK = 0
     FINDINGS = 1
     ERROR = 2
     INTERRUPTED = 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C (every cleanup runs), then exit 128 + the signal number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        """Return the signal's name (``SIGTERM``)."""
+        return signal.Signals(self.signum).name
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,20 +82,58 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
                         help="time zone of wall-clock times that carry no offset (default: UTC)")
     parser.add_argument("--max-bytes", type=_size, default=Limits().max_bytes, metavar="SIZE",
                         help="stop decompressing an input beyond SIZE (e.g. 4G, 500M; default 4G)")
-    parser.add_argument("--max-ratio", type=float, default=Limits().max_ratio, metavar="N",
+    parser.add_argument("--max-ratio", type=_ratio, default=Limits().max_ratio, metavar="N",
                         help="stop an input that expands more than N times its compressed size (default 200)")
-    parser.add_argument("--max-depth", type=int, default=Limits().max_depth, metavar="N",
+    parser.add_argument("--max-depth", type=_count, default=Limits().max_depth, metavar="N",
                         help="archives nested deeper than N are skipped (default 3)")
 
 
 def _size(text: str) -> int:
-    """Parse 4G, 500M, 64K or a plain number of bytes."""
+    """Parse 4G, 500M, 64K or a plain number of bytes (finite, not negative)."""
     units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
     text = text.strip().upper().rstrip("B")
     try:
-        return int(float(text[:-1]) * units[text[-1]]) if text and text[-1] in units else int(text)
-    except ValueError:
+        size = int(float(text[:-1]) * units[text[-1]]) if text and text[-1] in units else int(text)
+    except (ValueError, OverflowError):
         raise argparse.ArgumentTypeError(f"not a size: {text!r}") from None
+    if size < 0:
+        raise argparse.ArgumentTypeError(f"a size cannot be negative: {text!r}")
+    return size
+
+
+def _number(text: str) -> float:
+    """Parse a finite number that is not negative (NaN, infinities and negative values are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"needs a finite number that is not negative, not {text!r}")
+    return value
+
+
+def _ratio(text: str) -> float:
+    """Parse a finite expansion ratio greater than zero."""
+    value = _number(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("needs a ratio greater than 0")
+    return value
+
+
+def _count(text: str) -> int:
+    """Parse a whole number that is not negative."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"cannot be negative: {text!r}")
+    return value
+
+
+def _poll(text: str) -> float:
+    """Parse --poll seconds: finite and not negative; below MIN_POLL (0 included) means MIN_POLL."""
+    return max(_number(text), MIN_POLL)
 
 
 def _settings(args: argparse.Namespace) -> tuple[Config, Selection, Limits]:
@@ -103,7 +163,7 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     _input_options(report)
     report.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
-    ev = sub.add_parser("events", help="one JSON object per recognised line (JSON Lines)")
+    ev = sub.add_parser("events", help="one JSON object per recognised line (JSON Lines), printed as the log is read")
     ev.add_argument("files", nargs="*", metavar="FILE")
     ev.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE", help=argparse.SUPPRESS)
     _input_options(ev)
@@ -115,7 +175,8 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     fo.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error")
     fo.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE", help=argparse.SUPPRESS)
     fo.add_argument("--tz", default="UTC", metavar="ZONE")
-    fo.add_argument("--poll", type=float, default=0.5, help="seconds between looks at a growing file")
+    fo.add_argument("--poll", type=_poll, default=0.5,
+                    help=f"seconds between looks at a growing file (default 0.5; at least {MIN_POLL})")
     fo.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
     ex = sub.add_parser("explain", help="what a finding code means, why it happens, what to check")
@@ -130,7 +191,10 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
 
 
 def _with_default_command(argv: Sequence[str]) -> list[str]:
-    """Insert ``report`` when the first argument is not a command (so ``dmesg | vflog`` works)."""
+    """Insert ``report`` when the first argument is not a command (so ``dmesg | vflog`` works).
+
+    A first argument that is no file but close to a command's name is a typo, not a log: UsageError.
+    """
     args = list(argv)
     for index, arg in enumerate(args):
         if arg in ("-h", "--help", "--version"):
@@ -139,8 +203,23 @@ def _with_default_command(argv: Sequence[str]) -> list[str]:
             continue
         if arg in COMMANDS:
             return args
+        _refuse_typo(arg)
         return args[:index] + ["report"] + args[index:]
     return args + ["report"]
+
+
+def _refuse_typo(arg: str) -> None:
+    """Raise UsageError when *arg* is not an existing file and looks like a misspelt command."""
+    if arg.startswith("-") or os.path.lexists(arg):
+        return
+    close = difflib.get_close_matches(arg, COMMANDS, n=1)
+    if close:
+        raise UsageError(f"unknown command {arg!r} (did you mean {close[0]!r}?)")
+
+
+def _paths(files: Sequence[str]) -> list[Source]:
+    """Return the FILE arguments as paths (never log text); ``-`` or none is standard input."""
+    return [name if name == "-" else Path(name) for name in files] or ["-"]
 
 
 def _stdin_is_terminal(files: list[str]) -> bool:
@@ -152,36 +231,70 @@ def _report(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if _stdin_is_terminal(args.files):
         raise UsageError("no log given: pipe one in (dmesg | vflog) or name a file (vflog report kern.log)")
     config, selection, limits = _settings(args)
-    report = analyze_files(args.files or ["-"], config=config, selection=selection, limits=limits)
-    for error in report.errors:
-        print(f"vflog: {clean(error)}", file=stderr)
+    report = analyze_files(_paths(args.files), config=config, selection=selection, limits=limits)
+    _print_errors(report.errors, stderr)
     if report.errors and not report.stats.lines:
         return ExitStatus.ERROR
     render = render_json if args.format == "json" else render_table
-    _write(render(report, show_unrecognised=args.show_unrecognised), args.output, stdout)
+    text = render(report, show_unrecognised=args.show_unrecognised)
+    with output_to(args.output, stdout) as out:
+        out.write(text)
     return _status(report, args.fail_on)
 
 
-def _write(text: str, output: str | None, stdout: IO[str]) -> None:
-    """Write *text* to stdout, or atomically to *output* (a temporary file renamed into place)."""
-    if not output or output == "-":
-        stdout.write(text)
-        return
-    target = Path(output)
-    temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        temp.write_text(text, encoding="utf-8")
-        os.replace(temp, target)
-    except OSError as exc:
-        temp.unlink(missing_ok=True)
-        raise InputError(output, f"cannot be written ({exc.strerror or exc})") from None
+def _print_errors(errors: Sequence[str], stderr: IO[str]) -> None:
+    """Print each input error as one ``vflog: error: ...`` line."""
+    for error in errors:
+        print(f"vflog: error: {clean(error)}", file=stderr)
 
 
 def _events(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    """Print each event as it is attributed (JSON Lines); then the input errors; exit 2 when nothing was read.
+
+    Standard input is read as data arrives and what was printed is flushed before each wait for
+    more, so ``dmesg -w | vflog events`` prints each event as its line comes.
+    """
     config, selection, limits = _settings(args)
-    for line in render_events(events(args.files or ["-"], config=config, selection=selection, limits=limits)):
+    sources = [cast(Source, _ArrivingStdin.of(stdout)) if source == "-" else source  # read like any byte stream
+               for source in _paths(args.files)]
+    stream = events(sources, config=config, selection=selection, limits=limits)
+    for line in render_events(stream):
         stdout.write(line)
-    return ExitStatus.OK
+    _print_errors(stream.errors, stderr)
+    return ExitStatus.ERROR if stream.errors and not stream.lines else ExitStatus.OK
+
+
+class _ArrivingStdin:
+    """Standard input as a byte stream whose reads return what has arrived (no wait for a full block).
+
+    *before_wait* (flushing the output) runs before each read that may wait for more input.
+    """
+
+    name = "<stdin>"
+
+    def __init__(self, buffer: io.BufferedReader, before_wait: Callable[[], None]) -> None:
+        self._buffer = buffer
+        self._before_wait = before_wait
+
+    @classmethod
+    def of(cls, stdout: IO[str]) -> "_ArrivingStdin | str":
+        """Return the arriving standard input, or ``-`` when stdin cannot be read that way (no peek/read1)."""
+        buffer = getattr(sys.stdin, "buffer", None)
+        if not (hasattr(buffer, "read1") and hasattr(buffer, "peek")):
+            return "-"
+        return cls(buffer, stdout.flush)  # type: ignore[arg-type]
+
+    def read(self, size: int = -1) -> bytes:
+        """Return up to *size* bytes that have arrived, waiting only when none has (all of it for -1)."""
+        if size == 0:
+            return b""
+        self._before_wait()
+        return self._buffer.read1(size) if size > 0 else self._buffer.read()
+
+    def peek(self, size: int = 0) -> bytes:
+        """Return bytes ahead without consuming them."""
+        self._before_wait()
+        return self._buffer.peek(size)
 
 
 def _follow(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
@@ -192,21 +305,22 @@ def _follow(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     jsonl = args.format == "jsonl"
     interrupted = False
     try:
-        lines = (io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline=None)
-                 if args.file == "-" else tail(Path(args.file), poll=args.poll))
+        lines = read_lines(sys.stdin.buffer) if args.file == "-" else tail(Path(args.file), poll=args.poll)
         for line in lines:
             follower.feed(line)
             _print_changes(follower.changes(), jsonl, stdout)
     except KeyboardInterrupt:
         interrupted = True
-    except BrokenPipeError:
+    except (BrokenPipeError, OutputError):
         raise
+    except FileNotFoundError:
+        raise InputError(name, "no such file") from None
     except OSError as exc:
         raise InputError(name, exc.strerror or str(exc)) from None
     report = follower.finish()
     _print_changes(follower.changes(), jsonl, stdout)
     if jsonl:
-        stdout.write(json.dumps({"type": "report", "interrupted": interrupted, "report": report.to_dict()}) + "\n")
+        stdout.write(to_json({"type": "report", "interrupted": interrupted, "report": report.to_dict()}) + "\n")
     else:
         stdout.write(render_table(report))
     stdout.flush()
@@ -215,7 +329,7 @@ def _follow(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 def _print_changes(changes: list, jsonl: bool, stdout: IO[str]) -> None:
     for change in changes:
-        stdout.write(json.dumps(change_record(change)) + "\n" if jsonl else render_change(change))
+        stdout.write(to_json(change_record(change)) + "\n" if jsonl else render_change(change))
         stdout.flush()
 
 
@@ -248,37 +362,120 @@ _HANDLERS = {"report": _report, "events": _events, "explain": _explain, "follow"
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
          stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
-    """Run vflog with *argv*; the one place where errors become messages and exit statuses."""
+    """Run vflog with *argv*; the one place where errors become messages and exit statuses.
+
+    Without *stdout* and *stderr* it runs on the process's own streams: a closed standard
+    descriptor is first taken by /dev/null (so no file vflog opens becomes fd 0-2), and output
+    that cannot be written is an error, not an interpreter complaint at exit.  Messages that
+    cannot be written to stderr are dropped; they never cost the results on stdout.  SIGTERM and
+    SIGHUP unwind like Ctrl-C (workers stopped, temporary files removed), then exit 128 + signal.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     env = os.environ if env is None else env
-    stdout = stdout or sys.stdout
-    stderr = stderr or sys.stderr
+    own = stdout is None and stderr is None
+    if own:
+        _standard_descriptors()
+    out = Guarded(stdout or sys.stdout or _Closed())
+    err = Unfailing(stderr or sys.stderr or _Closed())
     show_traceback = "--traceback" in argv or bool(env.get("VFLOG_TRACEBACK"))
     try:
-        argv = _with_default_command(argv)
-        full = "scan" in argv or any(a in ("-h", "--help") for a in argv[:1])
-        args = build_parser(full).parse_args(argv)
-        return int(_HANDLERS[args.command](args, stdout, stderr))
+        with _unwinding_signals():
+            argv = _with_default_command(argv)
+            full = "scan" in argv or any(a in ("-h", "--help") for a in argv[:1])
+            args = build_parser(full).parse_args(argv)
+            status = int(_HANDLERS[args.command](args, out, err))  # type: ignore[arg-type]
+            out.flush()
+            return status
     except SystemExit as exc:  # --help and --version
-        return int(exc.code or 0)
+        return _flushed(out, own, int(exc.code or 0))
     except UsageError as exc:
-        print(f"vflog: usage error: {clean(str(exc))}", file=stderr)
+        print(f"vflog: usage error: {clean(str(exc))}", file=err)
+        return ExitStatus.ERROR
+    except OutputError as exc:
+        if own and exc.target is None:
+            _silence_stdout()
+        print(f"vflog: error: {clean(str(exc))}", file=err)
         return ExitStatus.ERROR
     except VflogError as exc:
-        print(f"vflog: error: {clean(str(exc))}", file=stderr)
+        print(f"vflog: error: {clean(str(exc))}", file=err)
         return ExitStatus.ERROR
+    except Terminated as exc:
+        print(f"vflog: terminated by {exc.name}", file=err)
+        return 128 + exc.signum
     except KeyboardInterrupt:
-        print("vflog: interrupted", file=stderr)
+        print("vflog: interrupted", file=err)
         return ExitStatus.INTERRUPTED
     except BrokenPipeError:
-        _silence_stdout()
+        if own:
+            _silence_stdout()
         return ExitStatus.OK
     except Exception as exc:  # the single error boundary: never a bare traceback
         if show_traceback:
-            traceback.print_exc(file=stderr)
+            traceback.print_exc(file=err)
         print(f"vflog: internal error: {type(exc).__name__}: {clean(str(exc))} (run with --traceback for details)",
-              file=stderr)
+              file=err)
         return ExitStatus.ERROR
+
+
+def _flushed(out: Guarded, own: bool, status: int) -> int:
+    """Flush what --help or --version printed; return *status*, or 2 when it cannot be written."""
+    try:
+        out.flush()
+    except (OutputError, BrokenPipeError):
+        if own:
+            _silence_stdout()
+        return ExitStatus.ERROR
+    return status
+
+
+class _Closed(io.TextIOBase):
+    """Stands for a standard stream that was closed when vflog started: writing to it fails."""
+
+    def write(self, text: str) -> int:  # type: ignore[override]
+        """Fail as a closed descriptor does."""
+        raise OSError(9, "standard stream is closed")
+
+
+def _standard_descriptors() -> None:
+    """Put /dev/null on any of fd 0, 1, 2 that is closed, and a sink on ``sys.stderr`` when it is None."""
+    for descriptor in (0, 1, 2):
+        try:
+            os.fstat(descriptor)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != descriptor:
+                os.dup2(opened, descriptor)
+                os.close(opened)
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _unwinding_signals() -> Iterator[None]:
+    """Within the block, the first SIGTERM or SIGHUP raises Terminated (later ones wait for the cleanup).
+
+    A signal that was ignored when vflog started (``nohup``) stays ignored; outside the main
+    thread nothing changes.
+    """
+    fired: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if not fired:
+            fired.append(signum)
+            raise Terminated(signum)
+
+    previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
+    try:
+        for stop in STOP_SIGNALS:
+            if signal.getsignal(stop) is not signal.SIG_IGN:
+                previous[stop] = signal.signal(stop, handler)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)  # type: ignore[arg-type]
 
 
 def _silence_stdout() -> None:
@@ -286,7 +483,7 @@ def _silence_stdout() -> None:
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass
 
 

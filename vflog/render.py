@@ -13,12 +13,45 @@ from .framing import NO_YEAR
 from .report import NO_AN_LINES, BootReport, Finding, NicReport, Report
 from .rules import Withdrawn
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def clean(text: str) -> str:
-    """Return *text* with control characters, escape sequences and bidi overrides made visible and harmless."""
-    return _CONTROL.sub(lambda m: "\\u%04x" % ord(m.group(0)) if ord(m.group(0)) > 0xff else "\\x%02x" % ord(m.group(0)), text)
+    """Return *text* as one line with control characters (newlines too), escape sequences and bidi overrides
+    made visible and harmless.
+
+    Bytes of a file name that are not UTF-8 (carried as lone surrogates) are shown as ``\\xff``.
+    """
+    return _CONTROL.sub(lambda m: "\\u%04x" % ord(m.group(0)) if ord(m.group(0)) > 0xff else "\\x%02x" % ord(m.group(0)),
+                        displayable(text))
+
+
+def displayable(text: str) -> str:
+    """Return *text* with each byte that was not UTF-8 (a lone surrogate, as os.fsdecode makes) shown as ``\\xNN``."""
+    if text.isascii() or not _SURROGATE.search(text):
+        return text
+    return _SURROGATE.sub(lambda m: "\\x%02x" % (ord(m.group(0)) - 0xdc00) if 0xdc80 <= ord(m.group(0)) <= 0xdcff
+                          else "\\u%04x" % ord(m.group(0)), text)
+
+
+def displayable_tree(value: Any) -> Any:
+    """Return a JSON-ready *value* with every string (keys too) passed through :func:`displayable`."""
+    if isinstance(value, str):
+        return displayable(value)
+    if isinstance(value, dict):
+        return {displayable_tree(k): displayable_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [displayable_tree(item) for item in value]
+    return value
+
+
+def to_json(value: Any, **options: Any) -> str:
+    """Return *value* as JSON (as json.dumps) in which no string holds a lone surrogate (see :func:`displayable`)."""
+    text = json.dumps(value, **options)
+    return json.dumps(displayable_tree(value), **options) if "\\ud" in text else text
 
 
 def _time(t: float | None, clock: str | None) -> str:
@@ -117,7 +150,13 @@ def render_table(report: Report, *, show_unrecognised: bool = False) -> str:
 
 
 #: JSON of a value on one line, by the C encoder (json.dumps with an indent runs in pure Python).
-_one_line = json.JSONEncoder(separators=(", ", ": ")).encode
+_encode = json.JSONEncoder(separators=(", ", ": ")).encode
+
+
+def _one_line(value: Any) -> str:
+    """Return *value* as one line of JSON, names that are not UTF-8 shown escaped (see :func:`displayable`)."""
+    text = _encode(value)
+    return _encode(displayable_tree(value)) if "\\ud" in text else text
 
 
 def _key(key: Any) -> str:

@@ -22,8 +22,9 @@ from typing import IO, Any, Iterator
 
 from . import __version__
 from .catalogue import CODES, Severity
-from .errors import InputError, UsageError
-from .render import clean, pretty_json
+from .errors import UsageError
+from .output import output_to
+from .render import clean, displayable_tree, pretty_json
 from .scan import ENGINES, FileResult, Summary, default_jobs, discover, is_url, scan
 
 __all__ = ["FORMATS", "Progress", "Spool", "add_scan_parser", "render_sarif", "render_summary", "render_table",
@@ -245,8 +246,8 @@ def render_sarif(summary: Summary, spool: Spool) -> Iterator[str]:
             first = False
     invocation = json.dumps({"executionSuccessful": summary.analysed > 0,
                              "properties": {"summary": summary.to_dict()}, "toolExecutionNotifications": []})
-    head, _, tail = invocation.rpartition("[]")
-    yield "\n      ],\n      \"invocations\": [" + head + "["
+    opening, _, tail = invocation.rpartition("[]")
+    yield "\n      ],\n      \"invocations\": [" + opening + "["
     first = True
     for result in spool.results("path", problems=True):  # inputs that could not be read (fully)
         for error in result.errors:
@@ -354,7 +355,7 @@ class _Sarif(_Spooled):
             self.out.write(chunk)
 
 
-_WRITERS = {"table": _Table, "json": _Json, "jsonl": _JsonLines, "csv": _Csv, "sarif": _Sarif}
+_WRITERS: dict[str, type[_Writer]] = {"table": _Table, "json": _Json, "jsonl": _JsonLines, "csv": _Csv, "sarif": _Sarif}
 
 
 def writer_for(fmt: str, out: IO[str], *, top: int = 50) -> _Writer:
@@ -418,45 +419,6 @@ def _is_terminal(stream: IO[str]) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
-
-
-# -- output file ---------------------------------------------------------------------------------------------
-
-
-class _Output:
-    """Standard output, or a file written to a temporary name and renamed into place when complete."""
-
-    def __init__(self, path: str | None, stdout: IO[str]) -> None:
-        self.path = path if path and path != "-" else None
-        self.stdout = stdout
-        self.temp: Path | None = None
-        self.file: IO[str] | None = None
-
-    def __enter__(self) -> IO[str]:
-        if self.path is None:
-            return self.stdout
-        target = Path(self.path)
-        self.temp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            descriptor = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-            self.file = os.fdopen(descriptor, "w", encoding="utf-8", newline="")
-        except OSError as exc:
-            raise InputError(self.path, f"cannot be written ({exc.strerror or exc})") from None
-        return self.file
-
-    def __exit__(self, kind: Any, value: Any, trace: Any) -> None:
-        if self.file is None or self.temp is None:
-            return
-        try:
-            self.file.close()
-            if kind is None:
-                os.replace(self.temp, self.path)  # type: ignore[arg-type]
-        except OSError as exc:
-            self.temp.unlink(missing_ok=True)
-            raise InputError(self.path or "", f"cannot be written ({exc.strerror or exc})") from None
-        finally:
-            if kind is not None:
-                self.temp.unlink(missing_ok=True)
 
 
 # -- the command -------------------------------------------------------------------------------------------------
@@ -524,11 +486,11 @@ def scan_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> 
                    engine=engine, scheduler=args.scheduler)
     summary = Summary()
     progress = Progress(len(found.jobs), stderr, enabled=not args.quiet and _is_terminal(stderr))
-    with _Output(args.output, stdout) as out:
+    with output_to(args.output, stdout) as out:
         writer = writer_for(args.format, out, top=args.top)
         try:
             try:
-                for result in results:
+                for result in map(_displayable, results):
                     summary = summary.merge(Summary.of(result))
                     for error in result.errors:
                         progress.write(f"vflog: {clean(error)}")
@@ -544,6 +506,12 @@ def scan_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> 
         print(f"vflog: none of the {_plural(summary.files, 'file')} could be analysed", file=stderr)
         return cli.ExitStatus.ERROR
     return cli.ExitStatus.FINDINGS if summary.fails(args.fail_on) else cli.ExitStatus.OK
+
+
+def _displayable(result: FileResult) -> FileResult:
+    """Return *result* with file names that are not UTF-8 shown escaped (``x\\xff.log``), so every format can hold it."""
+    data = result.to_dict()
+    return FileResult.from_dict(displayable_tree(data)) if "\\ud" in json.dumps(data) else result
 
 
 def _tabulate():  # type: ignore[no-untyped-def]

@@ -25,6 +25,7 @@ import logging
 import multiprocessing
 import os
 import re
+import signal
 import stat
 import sys
 import threading
@@ -690,15 +691,50 @@ def _mp_context() -> Any:
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
+def _pool(workers: int, context: Any) -> futures.ProcessPoolExecutor:
+    """Return a process pool whose workers end on SIGTERM and SIGHUP (see :func:`_worker_signals`)."""
+    return futures.ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_signals)
+
+
+def _worker_signals() -> None:
+    """In a worker: SIGTERM and SIGHUP end the process, as by default (a handler inherited from the parent is dropped)."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if callable(signal.getsignal(signum)):
+            signal.signal(signum, signal.SIG_DFL)
+
+
+def _stop(executor: futures.ProcessPoolExecutor) -> None:
+    """Shut *executor* down now: cancel the waiting tasks and end its worker processes (none outlives vflog)."""
+    processes = list((getattr(executor, "_processes", None) or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+
+
 def _isolated(job: LogJob, run: functools.partial, context: Any) -> FileResult:
     """Run one job alone in a fresh worker, after a worker died: it either works or is reported."""
-    with futures.ProcessPoolExecutor(max_workers=1, mp_context=context) as single:
-        try:
-            return single.submit(run, job).result()
-        except BrokenProcessPool:
-            return _failed(job, "the worker process died while reading it (killed? out of memory?)")
-        except Exception as exc:
-            return _failed(job, f"worker failed ({type(exc).__name__}: {exc})")
+    single = _pool(1, context)
+    try:
+        return _outcome(job, single.submit(run, job))
+    except BaseException:  # interrupted or terminated while it runs: the worker ends too
+        _stop(single)
+        raise
+    finally:
+        single.shutdown(wait=True)
+
+
+def _outcome(job: LogJob, future: futures.Future[FileResult]) -> FileResult:
+    """Return the result of *future*, or a failed result naming why the worker gave none."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        return _failed(job, "the worker process died while reading it (killed? out of memory?)")
+    except Exception as exc:
+        return _failed(job, f"worker failed ({type(exc).__name__}: {exc})")
 
 
 def _pool_results(work: list[LogJob], workers: int, run: functools.partial, context: Any) -> Iterator[FileResult]:
@@ -716,7 +752,7 @@ def _pool_results(work: list[LogJob], workers: int, run: functools.partial, cont
     frozen = context.get_start_method() == "fork" and not gc.get_freeze_count()
     if frozen:
         gc.freeze()  # forked workers' collections then leave the inherited objects (and their pages) alone
-    executor = futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    executor = _pool(workers, context)
     clean_exit = False
     restarts_without_progress = 0
     try:
@@ -759,11 +795,14 @@ def _pool_results(work: list[LogJob], workers: int, run: functools.partial, cont
                         yield _failed(job, "no worker process could be started")
                     deferred.clear()
                     break
-                executor = futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
+                executor = _pool(workers, context)
             fill()
         clean_exit = True
     finally:
-        executor.shutdown(wait=clean_exit, cancel_futures=True)
+        if clean_exit:
+            executor.shutdown(wait=True)
+        else:  # interrupted, terminated, or the caller stopped reading: no worker may outlive this
+            _stop(executor)
         if frozen:
             gc.unfreeze()
 
