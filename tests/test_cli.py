@@ -284,3 +284,25 @@ def test_events_from_a_pipe_print_as_lines_arrive() -> None:
         rest = proc.stdout.read()
         proc.wait(timeout=30)
     assert proc.returncode == 0 and len((first + rest).splitlines()) == 33
+
+
+def test_empty_input_is_an_error_not_all_clear(tmp_path: Path) -> None:
+    """Empty stdin or an empty file says there is nothing to analyse and exits 2, for report and events."""
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    for argv in (("report", str(empty)), ("events", str(empty)), ("report", "--format", "json", str(empty))):
+        status, out, err = run(*argv)
+        assert (status, out) == (ExitStatus.ERROR, ""), argv
+        assert "is empty: nothing to analyse" in err
+    status, out, err = run("report", "-", stdin="")
+    assert status == ExitStatus.ERROR and "<stdin>: is empty" in err
+
+
+def test_a_text_without_an_lines_says_so_and_is_not_an_error(tmp_path: Path) -> None:
+    """A kernel log without any AN line is read (exit 0) and the report says plainly that it holds none."""
+    other = tmp_path / "other.log"
+    other.write_text("[    1.000000] EXT4-fs (sda1): mounted filesystem\n")
+    status, out, _ = run("report", str(other))
+    assert status == ExitStatus.OK and "No Accelerated Networking lines" in out and "Findings: none" not in out
+    status, out, _ = run("report", "--format", "json", str(other))
+    assert json.loads(out)["content"] == "no-an-lines"

@@ -26,7 +26,7 @@ from .follow import Follower, read_lines, tail
 from .output import Guarded, OutputError, Unfailing, output_to
 from .render import (change_record, clean, render_change, render_code, render_codes, render_events, render_json,
                      render_table, to_json)
-from .report import Report
+from .report import EMPTY, Report
 
 COMMANDS = ("report", "events", "explain", "follow", "scan")
 #: The shortest pause between looks at a followed file (``--poll 0`` means this, not a busy loop).
@@ -235,6 +235,9 @@ def _report(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     _print_errors(report.errors, stderr)
     if report.errors and not report.stats.lines:
         return ExitStatus.ERROR
+    if report.content == EMPTY:  # nothing to analyse is not healthy (e.g. `dmesg | vflog` without permission)
+        print(f"vflog: error: {clean(report.source)}: is empty: nothing to analyse", file=stderr)
+        return ExitStatus.ERROR
     render = render_json if args.format == "json" else render_table
     text = render(report, show_unrecognised=args.show_unrecognised)
     with output_to(args.output, stdout) as out:
@@ -261,7 +264,9 @@ def _events(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     for line in render_events(stream):
         stdout.write(line)
     _print_errors(stream.errors, stderr)
-    return ExitStatus.ERROR if stream.errors and not stream.lines else ExitStatus.OK
+    if not stream.lines and not stream.errors:
+        print(f"vflog: error: {clean(', '.join(stream.names) or '<input>')}: is empty: nothing to analyse", file=stderr)
+    return ExitStatus.ERROR if not stream.lines else ExitStatus.OK
 
 
 class _ArrivingStdin:
