@@ -21,6 +21,7 @@ _DRIVER_ALIASES = {"mlx4_en": "mlx4_core"}
 _KEEP_OUTAGES = 100
 _KEEP_GENERATIONS = 16
 _KEEP_FLAPS = 64
+_KEEP_NAMES = 16
 #: States after which a re-add kind opens a new VF generation.
 _GONE = frozenset({State.VF_REMOVED, State.VF_GOING_AWAY, State.PROBE_FAILED})
 #: Kinds that may open a VF generation.
@@ -59,6 +60,55 @@ class Outage:
 
 
 @attrs.define
+class Names:
+    """Interface names in the order they were taken (the current one last); only the newest *limit* are kept.
+
+    Every operation is O(1): the names are the keys of an insertion-ordered dict.
+    """
+
+    limit: int = _KEEP_NAMES
+    order: dict[str, None] = attrs.field(factory=dict)
+    dropped: int = 0
+
+    def add(self, name: str | None) -> None:
+        """Remember *name* where it first appeared (a name already known keeps its place)."""
+        if name and name not in self.order:
+            self.order[name] = None
+            self._trim()
+
+    def make_current(self, name: str | None) -> None:
+        """Remember *name* as the newest name, moving it to the end when it is already known."""
+        if name:
+            self.order.pop(name, None)
+            self.order[name] = None
+            self._trim()
+
+    def _trim(self) -> None:
+        """Drop the oldest name when more than *limit* are kept, counting it."""
+        if len(self.order) > self.limit:
+            del self.order[next(iter(self.order))]
+            self.dropped += 1
+
+    @property
+    def current(self) -> str | None:
+        """Return the newest name, or None when there is none."""
+        return next(reversed(self.order), None)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.order
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.order)
+
+    def total(self) -> int:
+        """Return how many distinct names were ever kept (the ones kept plus the dropped ones)."""
+        return len(self.order) + self.dropped
+
+
+@attrs.define
 class VfGeneration:
     """One appearance of the VF, from its offer to its removal."""
 
@@ -67,15 +117,19 @@ class VfGeneration:
     pci: str | None = None
     driver: str | None = None
     device_id: str | None = None
-    names: list[str] = attrs.field(factory=list)
+    name_set: Names = attrs.field(factory=Names)
     switched_to_vf_t: float | None = None
     switched_to_vf_line: int | None = None
     slot_added_t: float | None = None
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Return the VF's interface names kept, oldest first, the current one last."""
+        return tuple(self.name_set)
+
     def add_name(self, name: str | None) -> None:
         """Remember *name* as one of this VF's interface names."""
-        if name and name not in self.names:
-            self.names.append(name)
+        self.name_set.add(name)
 
 
 @attrs.define
@@ -120,7 +174,7 @@ class Nic:
     timeline_limit: int = 1000
     vmbus_id: str | None = None
     synthetic: str | None = None
-    synthetic_names: list[str] = attrs.field(factory=list)
+    synthetic_name_set: Names = attrs.field(factory=Names)
     slot: int | None = None
     state: State = State.UNKNOWN
     state_line: int = 0
@@ -146,6 +200,11 @@ class Nic:
         return self.generations[-1] if self.generations else None
 
     @property
+    def synthetic_names(self) -> tuple[str, ...]:
+        """Return the synthetic interface's names kept, in the order it took them."""
+        return tuple(self.synthetic_name_set)
+
+    @property
     def datapath(self) -> str:
         """Return where the NIC's traffic runs now."""
         return machine.datapath(self.state)
@@ -154,8 +213,7 @@ class Nic:
         """Record *name* as the synthetic interface's current name."""
         if name and name != self.synthetic:
             self.synthetic = name
-            if name not in self.synthetic_names:
-                self.synthetic_names.append(name)
+            self.synthetic_name_set.add(name)
 
     def _generation_for(self, event: Event) -> VfGeneration:
         """Return the VF generation *event* belongs to, opening a new one on a re-add."""
@@ -191,11 +249,11 @@ class Nic:
             if generation.pci is None:
                 device = event.device
                 generation.pci = device if device and ":" in device else event.fields.get("pci")
-            generation.add_name(event.ifname)
             if kind == "renamed":
-                generation.add_name(event.fields.get("old"))
-                generation.names.remove(event.ifname)  # type: ignore[arg-type]
-                generation.names.append(event.ifname)  # type: ignore[arg-type]
+                generation.name_set.add(event.fields.get("old"))
+                generation.name_set.make_current(event.ifname)
+            else:
+                generation.add_name(event.ifname)
 
     def apply(self, event: Event) -> tuple[State, State | None]:
         """Feed lifecycle *event* to the machine; return (state before, state after or None if refused)."""
