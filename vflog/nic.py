@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterator, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 import attrs
 
@@ -133,13 +133,34 @@ class VfGeneration:
 
 
 @attrs.define
+class Budget:
+    """Timeline entries the NICs of one boot may still add together; spent means every NIC stops growing."""
+
+    left: int
+
+    @property
+    def spent(self) -> bool:
+        """Return whether the entries are used up."""
+        return self.left <= 0
+
+
+#: Entries a NIC's timeline may always keep, even when its boot's budget is spent.
+TIMELINE_FLOOR = 8
+
+
+@attrs.define
 class Bounded:
-    """A timeline that keeps its first and last entries and counts what it dropped between."""
+    """A timeline that keeps its first and last entries and counts what it dropped between.
+
+    With a *budget* shared by the NICs of a boot, the timeline stops growing when the budget is
+    spent (past TIMELINE_FLOOR entries): new entries then replace its oldest middle entries.
+    """
 
     limit: int
     head: list[Step] = attrs.field(factory=list)
     tail: deque[Step] = attrs.field(init=False)
     tail_total: int = 0
+    budget: Budget = attrs.field(factory=lambda: Budget(1 << 62))
 
     def __attrs_post_init__(self) -> None:
         kept = max(self.limit, 0)  # a limit below zero keeps nothing, like zero
@@ -151,12 +172,21 @@ class Bounded:
         return self.tail_total - len(self.tail)
 
     def append(self, step: Step) -> None:
-        """Add *step*, dropping the oldest middle entry when over the limit."""
-        if len(self.head) < self.limit // 2:
-            self.head.append(step)
-        else:
-            self.tail.append(step)
-            self.tail_total += 1
+        """Add *step*, dropping the oldest middle entry when over the limit or when the budget is spent."""
+        budget = self.budget
+        head = self.head
+        if len(head) < self.limit // 2 and (budget.left > 0 or len(head) < TIMELINE_FLOOR // 2):
+            head.append(step)
+            budget.left -= 1
+            return
+        tail = self.tail
+        if len(tail) != tail.maxlen:  # the tail would grow
+            if budget.left > 0 or len(tail) < TIMELINE_FLOOR // 2:
+                budget.left -= 1
+            else:
+                tail.popleft()  # the boot's budget is spent: the newest entries replace the oldest
+        tail.append(step)
+        self.tail_total += 1
 
     def __iter__(self) -> Iterator[Step]:
         yield from self.head
@@ -189,10 +219,11 @@ class Nic:
     switches_to_vf: int = 0
     switches_from_vf: int = 0
     flaps: deque[tuple[int, float | None]] = attrs.field(factory=lambda: deque(maxlen=_KEEP_FLAPS))
+    budget: Budget = attrs.field(factory=lambda: Budget(1 << 62))
     timeline: Bounded = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self.timeline = Bounded(self.timeline_limit)
+        self.timeline = Bounded(self.timeline_limit, budget=self.budget)
 
     @property
     def vf(self) -> VfGeneration | None:
@@ -314,3 +345,32 @@ class Nic:
                 outage.vf_removed = True
             elif before is State.DATAPATH_VF or (before is State.UNKNOWN and kind != "slot_removed"):
                 self._add_outage(Outage(event.line, event.t, vf_removed=True))
+
+
+def bounds_notes(nics: Iterable[Nic], budget: Budget, budget_size: int) -> list[str]:
+    """Return one note per per-NIC bound that the NICs of a boot hit: what was left out, and how much."""
+    timelines = outages = generations = names = 0
+    cut_nics: dict[str, int] = {"timeline": 0, "outages": 0, "generations": 0, "names": 0}
+    for nic in nics:
+        dropped_names = nic.synthetic_name_set.dropped + sum(g.name_set.dropped for g in nic.generations)
+        for key, count in (("timeline", nic.timeline.dropped), ("outages", nic.outages_total - len(nic.outages)),
+                           ("generations", nic.generations_total - len(nic.generations)), ("names", dropped_names)):
+            cut_nics[key] += count > 0
+        timelines += nic.timeline.dropped
+        outages += nic.outages_total - len(nic.outages)
+        generations += nic.generations_total - len(nic.generations)
+        names += dropped_names
+    notes = []
+    if budget.spent:
+        notes.append(f"the NICs of this boot reached the limit of {budget_size} timeline entries (detail_limit): "
+                     f"each then kept only its newest entries")
+    for key, count, what in (("timeline", timelines, "timeline entries were cut from the middle (timeline_dropped)"),
+                             ("outages", outages, f"older outages beyond the newest {_KEEP_OUTAGES} per NIC are "
+                                                  f"counted in outages_total only"),
+                             ("generations", generations, f"older VF generations beyond the newest {_KEEP_GENERATIONS} "
+                                                          f"per NIC are counted in vf_generations only"),
+                             ("names", names, f"older interface names beyond the newest {_KEEP_NAMES} per VF or NIC "
+                                              f"are not listed")):
+        if count:
+            notes.append(f"{count} {what} ({cut_nics[key]} NIC(s))")
+    return notes

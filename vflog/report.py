@@ -105,6 +105,24 @@ class BootReport:
     findings: tuple[Finding, ...]
     notes: tuple[str, ...] = ()
 
+    def detail(self) -> int:
+        """Return the size of the boot's detail: NICs, their timeline entries, outages and earlier VFs, findings."""
+        return len(self.findings) + sum(1 + len(n.timeline) + len(n.outages) + len(n.previous_vfs) for n in self.nics)
+
+    def summarised(self, limit: int) -> "BootReport":
+        """Return the boot without its NICs' history (timelines, outages, earlier VFs) and evidence texts,
+        or, when that is done already, without its NICs; a note says what was left out."""
+        why = f"the report keeps about {limit} entries of detail over all boots (detail_limit), the newest boots' first"
+        if any(n.timeline or n.outages or n.previous_vfs for n in self.nics) or any(f.evidence_text for f in self.findings):
+            nics = tuple(attrs.evolve(n, timeline=(), timeline_dropped=n.timeline_dropped + len(n.timeline), outages=(),
+                                      previous_vfs=()) for n in self.nics)
+            findings = tuple(attrs.evolve(f, evidence_text=()) for f in self.findings)
+            return attrs.evolve(self, nics=nics, findings=findings,
+                                notes=self.notes + (f"the timelines, outages, earlier VFs and evidence texts of this "
+                                                    f"boot's NICs are left out: {why}",))
+        return attrs.evolve(self, nics=(), notes=self.notes + (f"the {len(self.nics)} NIC(s) of this boot are left "
+                                                               f"out: {why}",))
+
 
 @attrs.frozen
 class Unrecognised:
