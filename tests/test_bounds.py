@@ -70,6 +70,18 @@ def _flaps(nics: int, flaps: int) -> str:
     return "".join(lines)
 
 
+def _failing_boots(boots: int, nics: int) -> Iterator[str]:
+    """Yield *boots* boots whose *nics* NICs each log a channel error and lose their VF for good."""
+    for b in range(boots):
+        yield f"[    0.000000] Linux version 5.15.0-1057-azure (buildd@lcy02) #{b}\n"
+        for n in range(nics):
+            guid = f"{b:08x}-{n:04x}-4000-8000-{n:012x}"
+            yield _line(1.0 + n, f"hv_netvsc {guid} eth{n}: VF slot {n + 1} added")
+            yield _line(1.1 + n, f"hv_netvsc {guid} eth{n}: unable to open channel: -19")
+            yield _line(1.2 + n, f"hv_netvsc {guid} eth{n}: VF slot {n + 1} removed")
+        yield _line(9999.0, "EXT4-fs (sda1): mounted filesystem")
+
+
 def _servicing(cycles: int) -> str:
     """Return one NIC going through *cycles* host-servicing cycles (VF removed, added back, switched to)."""
     lines = [_line(1.0, f"hv_netvsc {GUID} eth0: VF slot 1 added"),
@@ -124,6 +136,21 @@ def test_wide_boots_keep_bounded_detail() -> None:
     assert all(n.timeline_dropped == 3 for b in summarised for n in b.nics)
     unbounded = vflog.analyze("".join(wide_boots(12, 100)))
     assert [len(b.findings) for b in report.boots] == [len(b.findings) for b in unbounded.boots]
+
+
+def test_findings_of_summarised_boots_keep_the_worst() -> None:
+    """Boots past detail_limit keep the first finding of each code and severity (the worst severity, so the
+    exit status, is unchanged) and a note counts the findings left out."""
+    text = "".join(_failing_boots(12, 30))
+    report = vflog.analyze(text, config=Config(detail_limit=150))
+    full = vflog.analyze(text)
+    assert report.worst() is full.worst() and report.boots[-1].findings == full.boots[-1].findings
+    dropped = [b for b in report.boots if not b.nics]
+    assert dropped
+    for boot in dropped:
+        kinds = [(f.code, f.severity) for f in boot.findings]
+        assert len(kinds) == len(set(kinds)) and {f.code for f in boot.findings} == {"netvsc-error", "vf-not-readded"}
+        assert any("more finding(s) of this boot are left out" in note for note in boot.notes)
 
 
 def test_timelines_of_one_boot_share_a_budget() -> None:

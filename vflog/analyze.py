@@ -380,11 +380,12 @@ class Analyzer:
         index = 0
         while self._detail > self.config.detail_limit and index < len(self.boots) - 1:
             old = self.boots[index]
-            if old.nics:
-                self.boots[index] = old.summarised(self.config.detail_limit)
-                self._detail += self.boots[index].detail() - old.detail()
-            if not self.boots[index].nics:
+            new = old.summarised(self.config.detail_limit)
+            if new is old:
                 index += 1
+            else:
+                self.boots[index] = new
+                self._detail += new.detail() - old.detail()
 
     def _new_boot(self, line: int, previous: Record | None) -> None:
         self._keep(self._close_boot(self._end_time(previous)))
