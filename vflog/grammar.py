@@ -6,7 +6,6 @@ import functools
 import hashlib
 import marshal
 import os
-import secrets
 import stat
 import sys
 from pathlib import Path
@@ -187,7 +186,7 @@ def _write_cached(dir_fd: int, name: str, built: lark.Lark) -> None:
     """Save *built* as *name* in the cache directory: written to a fresh private file, then renamed."""
     data, memo = built.memo_serialize([lark.lexer.TerminalDef, lark.grammar.Rule])
     data["options"] = {k: v for k, v in data["options"].items() if k not in ("transformer", "cache")}
-    temp = f".{name}.{os.getpid()}.{secrets.token_hex(8)}"
+    temp = f".{name}.{os.getpid()}.{os.urandom(8).hex()}"
     try:
         blob = marshal.dumps({"key": name, "data": data, "memo": memo})
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
