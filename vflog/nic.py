@@ -161,9 +161,11 @@ class Bounded:
     tail: deque[Step] = attrs.field(init=False)
     tail_total: int = 0
     budget: Budget = attrs.field(factory=lambda: Budget(1 << 62))
+    half: int = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         kept = max(self.limit, 0)  # a limit below zero keeps nothing, like zero
+        self.half = self.limit // 2
         self.tail = deque(maxlen=kept - kept // 2)  # the deque drops its oldest entry itself
 
     @property
@@ -174,15 +176,16 @@ class Bounded:
     def append(self, step: Step) -> None:
         """Add *step*, dropping the oldest middle entry when over the limit or when the budget is spent."""
         budget = self.budget
+        left = budget.left
         head = self.head
-        if len(head) < self.limit // 2 and (budget.left > 0 or len(head) < TIMELINE_FLOOR // 2):
+        if len(head) < self.half and (left > 0 or len(head) < TIMELINE_FLOOR // 2):
             head.append(step)
-            budget.left -= 1
+            budget.left = left - 1
             return
         tail = self.tail
         if len(tail) != tail.maxlen:  # the tail would grow
-            if budget.left > 0 or len(tail) < TIMELINE_FLOOR // 2:
-                budget.left -= 1
+            if left > 0 or len(tail) < TIMELINE_FLOOR // 2:
+                budget.left = left - 1
             else:
                 tail.popleft()  # the boot's budget is spent: the newest entries replace the oldest
         tail.append(step)
@@ -267,7 +270,7 @@ class Nic:
                 self.slot = event.fields.get("slot")
             vf_name = event.fields.get("vf")
             if vf_name and self.generations:
-                self.generations[-1].add_name(vf_name)
+                self.generations[-1].name_set.add(vf_name)
             return
         if not self.generations:
             return
@@ -284,7 +287,7 @@ class Nic:
                 generation.name_set.add(event.fields.get("old"))
                 generation.name_set.make_current(event.ifname)
             else:
-                generation.add_name(event.ifname)
+                generation.name_set.add(event.ifname)
 
     def apply(self, event: Event) -> tuple[State, State | None]:
         """Feed lifecycle *event* to the machine; return (state before, state after or None if refused)."""
