@@ -227,3 +227,14 @@ def test_400_boots_of_500_nics_stay_under_60_mb(tmp_path: Path) -> None:
 def test_20_boots_of_500_nics_stay_under_60_mb(tmp_path: Path) -> None:
     """The JSON report of 20 boots x 500 NICs (2.8 MB of log, past detail_limit) peaks under 60 MB of RSS."""
     assert _peak_mb(tmp_path, 20, 500) <= 60
+
+
+def test_many_vpci_buses_and_joins_are_linear() -> None:
+    """Joins of a VF while 20,000 vPCI buses are known are routed in linear time (a tie looks up its buses)."""
+    lines = [_line(1.0, f"hv_netvsc {GUID} eth0: VF slot 1 added")]
+    lines += [_line(2.0, f"hv_pci {i:08x}-cf63-4466-9ae3-4b849c3ee03b: PCI host bridge to bus {i:04x}:00")
+              for i in range(20_000)]
+    lines += [_line(3.0, f"mlx5_core {j:04x}:00:02.0 eth1: joined to eth0") for j in range(4_000)]
+    lines.append(_line(4.0, f"hv_netvsc {GUID} eth0: Data path switched to VF: eth1"))
+    nics = vflog.analyze("".join(lines)).boots[0].nics
+    assert [(n.key, n.vf.name, n.datapath) for n in nics] == [(GUID, "eth1", "vf")]
