@@ -133,11 +133,11 @@ class Correlator:
             self._map_guid(guid, domain)
             for held in self._pending.pop("guid:" + guid, ()):
                 self._domain_event(domain, held)
-        domain = self._guid_domain.get(guid)
-        if domain is None:
+        served = self._guid_domain.get(guid)
+        if served is None:
             self._hold("guid:" + guid, event)
         else:
-            self._domain_event(domain, event)
+            self._domain_event(served, event)
 
     def _map_guid(self, guid: str, domain: str) -> None:
         """Remember that the vPCI bus *guid* serves PCI domain *domain* (both ways, so ties are O(1))."""
@@ -265,7 +265,7 @@ class Correlator:
                 candidates = self._candidates()
             if kind == "guid":
                 self._pending.pop(where)
-                target = candidates[0] if len(candidates) == 1 else None
+                target: str | None = candidates[0] if len(candidates) == 1 else None
                 for event in held:
                     self._deliver(target, event)
                 continue
@@ -288,7 +288,7 @@ class Correlator:
                 for event in held:
                     users = self._domain_users.get(event.pci_domain or "", set())
                     if len(users) == 1:
-                        target: str | None = next(iter(users))
+                        target = next(iter(users))
                     else:
                         target = candidates[0] if len(candidates) == 1 and not users else None
                     self._deliver(target, event)

@@ -269,7 +269,7 @@ def parse_message(text: str) -> Event:
 def _parse_uncached(text: str) -> Event | _Unknown:
     """Parse *text* with Lark, translating Lark's errors into _Unknown values."""
     try:
-        event = parser().parse(text)
+        event: Event = parser().parse(text)  # type: ignore[assignment]  # the transformer makes Events
     except lark.exceptions.UnexpectedInput as exc:
         column = getattr(exc, "column", None)
         return _Unknown(f"not a known message (column {column})", column)

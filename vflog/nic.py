@@ -103,10 +103,6 @@ class Names:
     def __iter__(self) -> Iterator[str]:
         return iter(self.order)
 
-    def total(self) -> int:
-        """Return how many distinct names were ever kept (the ones kept plus the dropped ones)."""
-        return len(self.order) + self.dropped
-
 
 @attrs.define
 class VfGeneration:
@@ -126,10 +122,6 @@ class VfGeneration:
     def names(self) -> tuple[str, ...]:
         """Return the VF's interface names kept, oldest first, the current one last."""
         return tuple(self.name_set)
-
-    def add_name(self, name: str | None) -> None:
-        """Remember *name* as one of this VF's interface names."""
-        self.name_set.add(name)
 
 
 @attrs.define
