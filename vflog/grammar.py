@@ -37,6 +37,8 @@ _INT_TOKENS = frozenset({"SLOT", "NUM", "ERR", "VPORT", "PORT", "PD", "DB"})
 _FIELD_NAMES = {"REST": "text", "VF_UNIT": "vf"}
 
 _CACHE_LIMIT = 1 << 12
+#: Longest message kept in the cache (real driver messages are far shorter; lines may be up to 1 MiB).
+_CACHE_TEXT_LIMIT = 1024
 _cache: dict[str, Event | _Unknown] = {}
 
 
@@ -258,9 +260,10 @@ def parse_message(text: str) -> Event:
     cached = _cache.get(text)
     if cached is None:
         cached = _parse_uncached(text)
-        if len(_cache) >= _CACHE_LIMIT:
-            _cache.clear()
-        _cache[text] = cached
+        if len(text) <= _CACHE_TEXT_LIMIT:  # a long line is parsed each time: the cache stays small
+            if len(_cache) >= _CACHE_LIMIT:
+                _cache.clear()
+            _cache[text] = cached
     if isinstance(cached, _Unknown):
         raise ParseError(cached.reason, text, cached.column)
     return cached
