@@ -154,16 +154,17 @@ def test_findings_of_summarised_boots_keep_the_worst() -> None:
 
 
 def test_timelines_of_one_boot_share_a_budget() -> None:
-    """The NICs of one boot add at most detail_limit timeline entries together (past a small floor each);
-    every NIC still shows its newest entry and counts what it dropped."""
+    """The NICs of one boot add at most detail_limit timeline entries and outages together (past a small floor
+    each); every NIC still shows its newest entry and outage and counts what it dropped."""
     report = vflog.analyze(_flaps(20, 30), config=Config(detail_limit=200))
     boot = report.boots[0]
     nics = boot.nics
-    assert sum(len(n.timeline) for n in nics) <= 200 + 8 * len(nics)
+    assert sum(len(n.timeline) + len(n.outages) for n in nics) <= 200 + 12 * len(nics)
     for nic in nics:
         assert nic.timeline[-1].event == "datapath_to_vf" and nic.switches_to_vf == 31
         assert len(nic.timeline) + nic.timeline_dropped == 3 + 2 * 30
-    assert any("limit of 200 timeline entries (detail_limit)" in note for note in boot.notes)
+        assert nic.outages_total == 30 and nic.outages[-1].end_line == nic.timeline[-1].line
+    assert any("limit of 200 timeline entries and outages (detail_limit)" in note for note in boot.notes)
 
 
 def test_bounds_of_one_nic_are_noted() -> None:

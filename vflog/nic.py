@@ -126,7 +126,7 @@ class VfGeneration:
 
 @attrs.define
 class Budget:
-    """Timeline entries the NICs of one boot may still add together; spent means every NIC stops growing."""
+    """Timeline entries and outages the NICs of one boot may still add together; spent means every NIC stops growing."""
 
     left: int
 
@@ -136,8 +136,9 @@ class Budget:
         return self.left <= 0
 
 
-#: Entries a NIC's timeline may always keep, even when its boot's budget is spent.
+#: Entries a NIC's timeline, and outages it, may always keep, even when its boot's budget is spent.
 TIMELINE_FLOOR = 8
+OUTAGE_FLOOR = 4
 
 
 @attrs.define
@@ -307,11 +308,14 @@ class Nic:
             self.last_t = event.t
 
     def _add_outage(self, outage: Outage) -> None:
-        """Open an outage; only the newest ones are kept (their number is counted)."""
+        """Open an outage; only the newest ones are kept (their number is counted): at most _KEEP_OUTAGES,
+        and past OUTAGE_FLOOR only while the boot's budget (shared with the timelines) lasts."""
         self.outages.append(outage)
         self.outages_total += 1
-        if len(self.outages) > _KEEP_OUTAGES:
+        if len(self.outages) > _KEEP_OUTAGES or (len(self.outages) > OUTAGE_FLOOR and self.budget.spent):
             del self.outages[0]
+        else:
+            self.budget.left -= 1
 
     def _facts(self, event: Event, before: State, after: State) -> None:
         """Update switch counts, outages, flaps and durations for an allowed input."""
@@ -357,11 +361,10 @@ def bounds_notes(nics: Iterable[Nic], budget: Budget, budget_size: int) -> list[
         names += dropped_names
     notes = []
     if budget.spent:
-        notes.append(f"the NICs of this boot reached the limit of {budget_size} timeline entries (detail_limit): "
-                     f"each then kept only its newest entries")
+        notes.append(f"the NICs of this boot reached the limit of {budget_size} timeline entries and outages "
+                     f"(detail_limit): each then kept only its newest ones")
     for key, count, what in (("timeline", timelines, "timeline entries were cut from the middle (timeline_dropped)"),
-                             ("outages", outages, f"older outages beyond the newest {_KEEP_OUTAGES} per NIC are "
-                                                  f"counted in outages_total only"),
+                             ("outages", outages, "older outages are counted in outages_total only"),
                              ("generations", generations, f"older VF generations beyond the newest {_KEEP_GENERATIONS} "
                                                           f"per NIC are counted in vf_generations only"),
                              ("names", names, f"older interface names beyond the newest {_KEEP_NAMES} per VF or NIC "
