@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
+import stat
+import subprocess
+import sys
+import tempfile
+import tracemalloc
 from pathlib import Path
+from typing import Callable
 
+import lark
 import pytest
 
 from vflog import grammar, machine
@@ -94,6 +104,7 @@ def test_parse_results_are_cached() -> None:
     assert grammar.parse_message(text) is grammar.parse_message(text)
 
 
+@pytest.mark.skipif(not SEED.exists(), reason="the reference seed document is not beside the repository")
 def test_every_seed_line_is_recognised() -> None:
     """Every dmesg line of the reference document (boot and servicing) is a known event."""
     from vflog import framing
@@ -103,3 +114,226 @@ def test_every_seed_line_is_recognised() -> None:
         framed = framing.frame(line.strip())
         assert framed is not None, line
         grammar.parse_message(framed.message)
+
+
+# -- the compiled parser's cache: nothing from a place someone else can write ---------------------
+
+SLOT_ADDED = "hv_netvsc 000d3af5-76bd-000d-3af5-76bd000d3af5 eth0: VF slot 1 added"
+
+
+class _Marker:
+    """A pickle payload whose unpickling creates the file *path* (what an attacker would plant)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return open, (self.path, "w")
+
+
+def _hostile_pickle(marker: Path) -> bytes:
+    """Return a file in Lark's cache layout (hash line, then pickles) that creates *marker* when read."""
+    return b"0" * 64 + b"\n" + pickle.dumps(_Marker(marker)) + pickle.dumps(_Marker(marker))
+
+
+def _old_cache_path() -> Path:
+    """Return where vflog up to 0.1.0 kept the parser: the system temp dir, a predictable name."""
+    digest = hashlib.sha256((grammar.grammar_text() + lark.__version__).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"vflog-{os.getuid()}-{digest}.lark"
+
+
+def _planted_parser() -> lark.Lark:
+    """Return a parser of another grammar that turns every line into a 'planted' event."""
+    return lark.Lark("start: /.+/ -> planted", parser="lalr", lexer="contextual",
+                     transformer=grammar.EventBuilder(), maybe_placeholders=False)
+
+
+@pytest.fixture()
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the user's cache home and the system temp dir into *tmp_path*."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    return tmp_path / "cache"
+
+
+def _plant(home: Path) -> Path:
+    """Save the planted parser under the current cache name in *home*/vflog; return the file."""
+    directory = home / grammar.CACHE_SUBDIR
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        grammar._write_cached(fd, grammar.cache_key(), _planted_parser())
+    finally:
+        os.close(fd)
+    return directory / grammar.cache_key()
+
+
+def test_parser_is_built_once_per_process() -> None:
+    """parser() returns the same parser object on every call."""
+    assert grammar.parser() is grammar.parser()
+
+
+def test_parser_in_the_old_temp_location_is_never_loaded(cache_home: Path, tmp_path: Path) -> None:
+    """A pickle planted at the old predictable temp-dir name is never read: no code of it runs."""
+    marker = tmp_path / "pwned"
+    _old_cache_path().write_bytes(_hostile_pickle(marker))
+    assert grammar.load_or_build().parse(SLOT_ADDED).kind == "slot_added"
+    assert not marker.exists()
+
+
+def test_fresh_process_never_loads_the_old_temp_location(cache_home: Path, tmp_path: Path) -> None:
+    """A new vflog process with a pickle planted in its temp dir parses normally and runs none of it."""
+    marker = tmp_path / "pwned"
+    _old_cache_path().write_bytes(_hostile_pickle(marker))
+    env = {**os.environ, "TMPDIR": tempfile.gettempdir(), "XDG_CACHE_HOME": str(cache_home),
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    script = "import sys, vflog; print(vflog.parse_message(sys.argv[1]).kind)"
+    for _ in range(2):  # the first run may write the new cache, the second reads it
+        done = subprocess.run([sys.executable, "-c", script, SLOT_ADDED], env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert (done.returncode, done.stdout.strip()) == (0, "slot_added"), done.stderr
+    assert not marker.exists()
+
+
+def test_pickle_at_the_new_location_is_never_unpickled(cache_home: Path, tmp_path: Path) -> None:
+    """A pickle planted under the cache name in the user's own cache dir runs nothing: the cache is plain data."""
+    marker = tmp_path / "pwned"
+    directory = cache_home / grammar.CACHE_SUBDIR
+    directory.mkdir(parents=True, mode=0o700)
+    (directory / grammar.cache_key()).write_bytes(pickle.dumps(_Marker(marker)))
+    assert grammar.load_or_build().parse(SLOT_ADDED).kind == "slot_added"
+    assert not marker.exists()
+
+
+def test_cache_dir_is_private_and_reused(cache_home: Path) -> None:
+    """The first run creates a 0700 cache dir owned by the user and a 0600 file; the next run loads it."""
+    os.umask(old := os.umask(0o022))
+    grammar.load_or_build()
+    directory = cache_home / grammar.CACHE_SUBDIR
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700 and directory.stat().st_uid == os.geteuid()
+    saved = directory / grammar.cache_key()
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        assert grammar._read_cached(fd, grammar.cache_key()) is not None
+    finally:
+        os.close(fd)
+    assert grammar.load_or_build().parse(SLOT_ADDED).kind == "slot_added"
+
+
+def test_private_cache_is_what_gets_loaded(cache_home: Path) -> None:
+    """A parser saved in the user's private cache dir is the one used (so the refusals below are real)."""
+    _plant(cache_home)
+    assert grammar.load_or_build().parse(SLOT_ADDED).kind == "planted"
+
+
+def _foreign_file(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("giving a file to another user needs root")
+    os.chown(saved, 4242, -1)
+
+
+def _shared_file(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    saved.chmod(0o666)
+
+
+def _shared_dir(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    saved.parent.chmod(0o777)
+
+
+def _foreign_dir(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda real=os.geteuid(): real + 1)
+
+
+def _symlinked_file(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = saved.parent.parent / "elsewhere"
+    saved.rename(target)
+    saved.symlink_to(target)
+
+
+def _symlinked_dir(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = saved.parent
+    target = directory.parent / "elsewhere"
+    directory.rename(target)
+    directory.symlink_to(target)
+
+
+@pytest.mark.parametrize("spoil", [_foreign_file, _shared_file, _shared_dir, _foreign_dir, _symlinked_file,
+                                   _symlinked_dir], ids=lambda f: f.__name__.strip("_"))
+def test_cache_someone_else_could_write_is_never_loaded(cache_home: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        spoil: Callable[[Path, pytest.MonkeyPatch], None]) -> None:
+    """A cached parser another user owns or could have written (or reached by a symlink) is ignored and rebuilt."""
+    saved = _plant(cache_home)
+    spoil(saved, monkeypatch)
+    assert grammar.load_or_build().parse(SLOT_ADDED).kind == "slot_added"
+
+
+def test_unusable_cache_home_still_parses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cache home that cannot hold a directory (a plain file) only costs the cache: the parser is built."""
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "file"))
+    assert grammar.load_or_build().parse(SLOT_ADDED).kind == "slot_added"
+
+
+def test_damaged_cache_file_is_rebuilt(cache_home: Path) -> None:
+    """A truncated cache file is ignored and replaced by a good one."""
+    saved = _plant(cache_home)
+    saved.write_bytes(saved.read_bytes()[:1000])
+    assert grammar.load_or_build().parse(SLOT_ADDED).kind == "slot_added"
+    assert grammar.load_or_build().parse(SLOT_ADDED).kind == "slot_added"
+
+
+# -- failures are cached as values --------------------------------------------------------------
+
+def test_repeated_unknown_line_raises_fresh_errors_and_keeps_no_traceback() -> None:
+    """An unknown line seen many times raises a new ParseError each time; the cache holds no exception."""
+    text = "mlx5_core cf63:00:02.0: a message no catalogue knows"
+    raised = []
+    for _ in range(3):
+        with pytest.raises(ParseError) as info:
+            grammar.parse_message(text)
+        raised.append(info.value)
+    assert raised[0] is not raised[1] and raised[0].text == text and "column" in str(raised[0])
+    assert not isinstance(grammar._cache[text], BaseException)
+
+
+def test_repeated_unknown_line_keeps_memory_flat() -> None:
+    """Re-raising the same unknown line 20,000 times allocates (almost) nothing that stays."""
+    text = "hv_netvsc 000d3af5-76bd-000d-3af5-76bd000d3af5 eth0: an unknown line repeated"
+
+    def burst(count: int) -> None:
+        for _ in range(count):
+            try:
+                grammar.parse_message(text)
+            except ParseError:
+                pass
+
+    burst(10)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        burst(20_000)
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert after - before < 64 * 1024
+
+
+def test_long_messages_are_not_kept_in_the_cache() -> None:
+    """Distinct long lines (lines may be up to 1 MiB) are parsed each time and not cached: memory stays flat."""
+    def unknown(i: int) -> None:
+        with pytest.raises(ParseError):
+            grammar.parse_message(f"mlx5_core cf63:00:02.0: firmware version: 14.25.8362 {i} " + "x" * 50_000)
+
+    unknown(-1)  # the lexer compiles its patterns on first use
+    tracemalloc.start()
+    try:
+        for i in range(200):  # each text is dropped by the caller right after parsing, as the analyzer does
+            unknown(i)
+        grown = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert grown < 1 << 20
+    event = grammar.parse_message("hv_netvsc 000d3af5-76bd-000d-3af5-76bd000d3af5 eth0: VF slot 2 added" + " " * 2000)
+    assert event.kind == "slot_added"

@@ -17,7 +17,7 @@ from .errors import InputError, ParseError
 from .formats import Reader, Record, plain_record
 from .events import INFO, Event
 from .machine import INPUTS
-from .nic import Nic, VfGeneration
+from .nic import Budget, Nic, VfGeneration, bounds_notes
 from .report import (BootReport, InputSpan, NicReport, OutageReport, Report, Stats, TimelineEntry,
                      Unrecognised, VfReport)
 from .rules import Listener, Rules
@@ -52,6 +52,7 @@ class Boot:
         self.end_line = start_line
         self.config = config
         self.nics: dict[str, Nic] = {}
+        self.budget = Budget(config.detail_limit)
         self.rules = Rules(config, listener)
         self.correlator = Correlator(self._deliver, self.nics, self._new_nic, config.max_nics)
         self.kernel: str | None = None
@@ -65,7 +66,7 @@ class Boot:
 
     def _new_nic(self, key: str) -> Nic:
         return Nic(key, timeline_limit=self.config.timeline_limit,
-                   vmbus_id=None if key.startswith("pci:") else key)
+                   vmbus_id=None if key.startswith("pci:") else key, budget=self.budget)
 
     def add(self, event: Event) -> None:
         """Take one event of this boot."""
@@ -118,8 +119,11 @@ class Boot:
             notes.append(f"{self.duplicates} line(s) repeated verbatim right after themselves were read once")
         if self.correlator.dropped:
             notes.append(f"{self.correlator.dropped} event(s) could not be tied to a NIC in time and were dropped")
-        return BootReport(self.index, self.start_line, self.end_line, self.t_start, self.t_end,
-                          self.clock, self.kernel, nics, self.rules.findings(), tuple(notes))
+        notes.extend(bounds_notes(self.nics.values(), self.budget, self.config.detail_limit))
+        report = BootReport(self.index, self.start_line, self.end_line, self.t_start, self.t_end,
+                            self.clock, self.kernel, nics, self.rules.findings(), tuple(notes))
+        del self.correlator  # it calls back into the boot: without this cycle the boot is freed as soon as it is dropped
+        return report
 
 
 def _repeated_boots(boots: list[BootReport]) -> list[str]:
@@ -185,6 +189,7 @@ class Analyzer:
         self.lines = 0
         self.events = 0
         self.dropped_boots = 0
+        self._detail = 0
         self._boot = Boot(0, 1, self.config, sink, listener)
         self._last_mono: float | None = None
         self._previous: Record | None = None
@@ -368,11 +373,22 @@ class Analyzer:
         return attrs.evolve(boot, findings=findings)
 
     def _keep(self, boot: BootReport) -> None:
-        """Keep the report of a finished boot; past max_boots only the newest are kept."""
+        """Keep the report of a finished boot; past max_boots only the newest are kept, and past
+        detail_limit the older boots are summarised (the newest boot keeps its detail)."""
         self.boots.append(boot)
+        self._detail += boot.detail()
         if len(self.boots) > self.config.max_boots:
-            self.boots.pop(0)
+            self._detail -= self.boots.pop(0).detail()
             self.dropped_boots += 1
+        index = 0
+        while self._detail > self.config.detail_limit and index < len(self.boots) - 1:
+            old = self.boots[index]
+            new = old.summarised(self.config.detail_limit)
+            if new is old:
+                index += 1
+            else:
+                self.boots[index] = new
+                self._detail += new.detail() - old.detail()
 
     def _new_boot(self, line: int, previous: Record | None) -> None:
         self._keep(self._close_boot(self._end_time(previous)))

@@ -32,6 +32,7 @@ class Config:
     max_nics: int = 512
     max_boots: int = 1000
     max_findings_per_code: int = 200
+    detail_limit: int = 10000
     tz: str = "UTC"
 
     def __attrs_post_init__(self) -> None:

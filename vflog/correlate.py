@@ -56,6 +56,8 @@ class Correlator:
         self._by_vf_name: dict[str, str] = {}
         self._domain_owner: dict[str, str] = {}
         self._guid_domain: dict[str, str] = {}
+        self._domain_guids: dict[str, dict[str, None]] = {}  # the reverse of _guid_domain, in insertion order
+        self._ties = 0  # how many times a domain was tied to a NIC
         self._not_nic: set[str] = set()
         self._pending: dict[str, list[Event]] = {}
         self._domain_users: dict[str, set[str]] = {}
@@ -128,16 +130,25 @@ class Correlator:
         guid = str(event.device)
         if event.kind == "host_bridge":
             domain = str(event.get("bus")).split(":", 1)[0]
-            if len(self._guid_domain) >= _NAME_LIMIT:
-                self._guid_domain.clear()
-            self._guid_domain[guid] = domain
+            self._map_guid(guid, domain)
             for held in self._pending.pop("guid:" + guid, ()):
                 self._domain_event(domain, held)
-        domain = self._guid_domain.get(guid)
-        if domain is None:
+        served = self._guid_domain.get(guid)
+        if served is None:
             self._hold("guid:" + guid, event)
         else:
-            self._domain_event(domain, event)
+            self._domain_event(served, event)
+
+    def _map_guid(self, guid: str, domain: str) -> None:
+        """Remember that the vPCI bus *guid* serves PCI domain *domain* (both ways, so ties are O(1))."""
+        if len(self._guid_domain) >= _NAME_LIMIT:
+            self._guid_domain.clear()
+            self._domain_guids.clear()
+        previous = self._guid_domain.get(guid)
+        if previous is not None:
+            self._domain_guids.get(previous, {}).pop(guid, None)
+        self._guid_domain[guid] = domain
+        self._domain_guids.setdefault(domain, {})[guid] = None
 
     def _vf(self, event: Event) -> None:
         domain = event.domain or None
@@ -226,27 +237,35 @@ class Correlator:
 
     def _tie(self, domain: str, key: str) -> None:
         self._domain_owner[domain] = key
-        for guid, dom in self._guid_domain.items():
-            if dom == domain:
+        self._ties += 1
+        if self._pending:
+            for guid in tuple(self._domain_guids.get(domain, ())):
                 for held in self._pending.pop("guid:" + guid, ()):
                     self._deliver(key, held)
         for held in self._pending.pop("domain:" + domain, ()):
             self._deliver(key, held)
 
+    def _candidates(self) -> list[str]:
+        """Return the NICs that could own an untied VF: the only NIC, or the NICs no PCI domain is tied to yet."""
+        if len(self._nics) == 1:
+            return list(self._nics)
+        owned = set(self._domain_owner.values())
+        return [k for k in self._nics if k not in owned and not k.startswith("pci:")]
+
     def finish(self) -> None:
         """Give what is still untied to the one NIC that could own it, or to a NIC of its own."""
+        version: tuple[int, int] | None = None
         for where in sorted(self._pending, key=lambda w: min(e.line for e in self._pending[w]) if self._pending[w] else 0):
             held = self._pending.get(where)
             if not held:
                 continue
             kind, _, name = where.partition(":")
-            owned = set(self._domain_owner.values())
-            candidates = [k for k, nic in self._nics.items() if k not in owned and not k.startswith("pci:")]
-            if len(self._nics) == 1:
-                candidates = list(self._nics)
+            if version != (self._ties, len(self._nics)):  # only a tie or a new NIC changes the candidates
+                version = (self._ties, len(self._nics))
+                candidates = self._candidates()
             if kind == "guid":
                 self._pending.pop(where)
-                target = candidates[0] if len(candidates) == 1 else None
+                target: str | None = candidates[0] if len(candidates) == 1 else None
                 for event in held:
                     self._deliver(target, event)
                 continue
@@ -269,7 +288,7 @@ class Correlator:
                 for event in held:
                     users = self._domain_users.get(event.pci_domain or "", set())
                     if len(users) == 1:
-                        target: str | None = next(iter(users))
+                        target = next(iter(users))
                     else:
                         target = candidates[0] if len(candidates) == 1 and not users else None
                     self._deliver(target, event)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import marshal
 import os
+import stat
+import sys
 from pathlib import Path
 from typing import Any
 
 import attrs
 import lark
+import lark.grammar
+import lark.lexer
 
 from .errors import GrammarError, ParseError
 from .events import Event
@@ -31,7 +37,9 @@ _INT_TOKENS = frozenset({"SLOT", "NUM", "ERR", "VPORT", "PORT", "PD", "DB"})
 _FIELD_NAMES = {"REST": "text", "VF_UNIT": "vf"}
 
 _CACHE_LIMIT = 1 << 12
-_cache: dict[str, Event | ParseError] = {}
+#: Longest message kept in the cache (real driver messages are far shorter; lines may be up to 1 MiB).
+_CACHE_TEXT_LIMIT = 1024
+_cache: dict[str, Event | _Unknown] = {}
 
 
 def grammar_text() -> str:
@@ -113,28 +121,117 @@ class EventBuilder(lark.Transformer):
         )
 
 
-def _cache_file() -> str | bool:
-    """Return where Lark keeps the compiled parser between runs (a per-user file in the temp dir)."""
-    import hashlib
-    import tempfile
-    digest = hashlib.sha256((grammar_text() + lark.__version__).encode()).hexdigest()[:16]
-    return os.path.join(tempfile.gettempdir(), f"vflog-{os.getuid() if hasattr(os, 'getuid') else 0}-{digest}.lark")
+#: Where the compiled parser is kept between runs: a directory of the user's own cache home.
+CACHE_SUBDIR = "vflog"
+#: File-system protections the cache needs: descriptors relative to a directory, no symlink following.
+_CACHE_OS_SUPPORT = hasattr(os, "geteuid") and hasattr(os, "O_NOFOLLOW") and os.open in os.supports_dir_fd
+#: Permission bits that let someone else change a file or directory.
+_FOREIGN_WRITE = stat.S_IWGRP | stat.S_IWOTH
+
+
+def cache_key() -> str:
+    """Return the name of the cached parser: a digest of the grammar, Lark's and Python's versions."""
+    text = f"{grammar_text()}\0{lark.__version__}\0{sys.version}"
+    return f"kernel-{hashlib.sha256(text.encode()).hexdigest()[:32]}.marshal"
+
+
+def cache_home() -> str:
+    """Return the user's cache home: $XDG_CACHE_HOME when it is an absolute path, else ~/.cache."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    return base if os.path.isabs(base) else os.path.join(os.path.expanduser("~"), ".cache")
+
+
+def _owned(info: os.stat_result, kind: int) -> bool:
+    """Return whether *info* is of file type *kind*, owned by this process's user and writable by no one else."""
+    return stat.S_IFMT(info.st_mode) == kind and info.st_uid == os.geteuid() and not info.st_mode & _FOREIGN_WRITE
+
+
+def _open_cache_dir() -> int | None:
+    """Open the per-user cache directory (created 0700); None when it is missing, foreign or shared."""
+    if not _CACHE_OS_SUPPORT:
+        return None
+    path = os.path.join(cache_home(), CACHE_SUBDIR)
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    if _owned(os.fstat(fd), stat.S_IFDIR):
+        return fd
+    os.close(fd)
+    return None
+
+
+def _read_cached(dir_fd: int, name: str) -> lark.Lark | None:
+    """Load the parser saved as *name* in the cache directory, if that file is the user's own and intact.
+
+    The file holds plain data (marshal: no code runs while it is read), and is only read when
+    it is a regular file owned by the user and writable by nobody else.
+    """
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as file:
+            if not _owned(os.fstat(file.fileno()), stat.S_IFREG):
+                return None
+            saved = marshal.loads(file.read())
+        if saved.get("key") != name:
+            return None
+        return lark.Lark._load_from_dict(saved["data"], saved["memo"], transformer=EventBuilder())
+    except Exception:  # a damaged or outdated cache file is rebuilt, whatever is wrong with it
+        return None
+
+
+def _write_cached(dir_fd: int, name: str, built: lark.Lark) -> None:
+    """Save *built* as *name* in the cache directory: written to a fresh private file, then renamed."""
+    data, memo = built.memo_serialize([lark.lexer.TerminalDef, lark.grammar.Rule])
+    data["options"] = {k: v for k, v in data["options"].items() if k not in ("transformer", "cache")}
+    temp = f".{name}.{os.getpid()}.{os.urandom(8).hex()}"
+    try:
+        blob = marshal.dumps({"key": name, "data": data, "memo": memo})
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
+        with os.fdopen(fd, "wb") as file:
+            file.write(blob)
+        os.replace(temp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except (OSError, ValueError):  # a read-only or full cache home: the next run builds again
+        try:
+            os.unlink(temp, dir_fd=dir_fd)
+        except OSError:
+            pass
+
+
+def build() -> lark.Lark:
+    """Compile the grammar into the LALR parser (no cache)."""
+    try:
+        return lark.Lark(grammar_text(), parser="lalr", lexer="contextual", transformer=EventBuilder(),
+                         maybe_placeholders=False)
+    except lark.exceptions.LarkError as exc:  # a broken grammar file is a packaging bug
+        raise GrammarError(f"{GRAMMAR_FILE} does not compile: {exc}") from exc
+
+
+def load_or_build() -> lark.Lark:
+    """Return the parser from the per-user cache, or build it and save it there for the next run."""
+    dir_fd = _open_cache_dir()
+    if dir_fd is None:
+        return build()
+    try:
+        name = cache_key()
+        cached = _read_cached(dir_fd, name)
+        if cached is not None:
+            return cached
+        built = build()
+        _write_cached(dir_fd, name, built)
+        return built
+    finally:
+        os.close(dir_fd)
 
 
 @functools.cache
 def parser() -> lark.Lark:
-    """Return the LALR parser, built once per process."""
-    try:
-        return lark.Lark(
-            grammar_text(),
-            parser="lalr",
-            lexer="contextual",
-            transformer=EventBuilder(),
-            maybe_placeholders=False,
-            cache=_cache_file(),
-        )
-    except lark.exceptions.LarkError as exc:  # a broken grammar file is a packaging bug
-        raise GrammarError(f"{GRAMMAR_FILE} does not compile: {exc}") from exc
+    """Return the LALR parser, built (or loaded from the per-user cache) once per process."""
+    return load_or_build()
 
 
 @functools.cache
@@ -150,26 +247,35 @@ def kinds() -> frozenset[str]:
     return frozenset(names)
 
 
+@attrs.frozen
+class _Unknown:
+    """Why a message did not parse: kept in the cache instead of an exception (whose traceback would grow)."""
+
+    reason: str
+    column: int | None = None
+
+
 def parse_message(text: str) -> Event:
     """Return the event for kernel message *text* (prefix included), or raise ParseError."""
     cached = _cache.get(text)
     if cached is None:
         cached = _parse_uncached(text)
-        if len(_cache) >= _CACHE_LIMIT:
-            _cache.clear()
-        _cache[text] = cached
-    if isinstance(cached, ParseError):
-        raise cached
+        if len(text) <= _CACHE_TEXT_LIMIT:  # a long line is parsed each time: the cache stays small
+            if len(_cache) >= _CACHE_LIMIT:
+                _cache.clear()
+            _cache[text] = cached
+    if isinstance(cached, _Unknown):
+        raise ParseError(cached.reason, text, cached.column)
     return cached
 
 
-def _parse_uncached(text: str) -> Event | ParseError:
-    """Parse *text* with Lark, translating Lark's errors into ParseError values."""
+def _parse_uncached(text: str) -> Event | _Unknown:
+    """Parse *text* with Lark, translating Lark's errors into _Unknown values."""
     try:
-        event = parser().parse(text)
+        event: Event = parser().parse(text)  # type: ignore[assignment]  # the transformer makes Events
     except lark.exceptions.UnexpectedInput as exc:
         column = getattr(exc, "column", None)
-        return ParseError(f"not a known message (column {column})", text, column)
+        return _Unknown(f"not a known message (column {column})", column)
     except lark.exceptions.LarkError as exc:
-        return ParseError(f"not a known message ({type(exc).__name__})", text)
+        return _Unknown(f"not a known message ({type(exc).__name__})")
     return attrs.evolve(event, message=text, domain="?")  # the device is known only now

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterator, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 import attrs
 
@@ -21,6 +21,7 @@ _DRIVER_ALIASES = {"mlx4_en": "mlx4_core"}
 _KEEP_OUTAGES = 100
 _KEEP_GENERATIONS = 16
 _KEEP_FLAPS = 64
+_KEEP_NAMES = 16
 #: States after which a re-add kind opens a new VF generation.
 _GONE = frozenset({State.VF_REMOVED, State.VF_GOING_AWAY, State.PROBE_FAILED})
 #: Kinds that may open a VF generation.
@@ -59,6 +60,51 @@ class Outage:
 
 
 @attrs.define
+class Names:
+    """Interface names in the order they were taken (the current one last); only the newest *limit* are kept.
+
+    Every operation is O(1): the names are the keys of an insertion-ordered dict.
+    """
+
+    limit: int = _KEEP_NAMES
+    order: dict[str, None] = attrs.field(factory=dict)
+    dropped: int = 0
+
+    def add(self, name: str | None) -> None:
+        """Remember *name* where it first appeared (a name already known keeps its place)."""
+        if name and name not in self.order:
+            self.order[name] = None
+            self._trim()
+
+    def make_current(self, name: str | None) -> None:
+        """Remember *name* as the newest name, moving it to the end when it is already known."""
+        if name:
+            self.order.pop(name, None)
+            self.order[name] = None
+            self._trim()
+
+    def _trim(self) -> None:
+        """Drop the oldest name when more than *limit* are kept, counting it."""
+        if len(self.order) > self.limit:
+            del self.order[next(iter(self.order))]
+            self.dropped += 1
+
+    @property
+    def current(self) -> str | None:
+        """Return the newest name, or None when there is none."""
+        return next(reversed(self.order), None)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.order
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.order)
+
+
+@attrs.define
 class VfGeneration:
     """One appearance of the VF, from its offer to its removal."""
 
@@ -67,28 +113,52 @@ class VfGeneration:
     pci: str | None = None
     driver: str | None = None
     device_id: str | None = None
-    names: list[str] = attrs.field(factory=list)
+    name_set: Names = attrs.field(factory=Names)
     switched_to_vf_t: float | None = None
     switched_to_vf_line: int | None = None
     slot_added_t: float | None = None
 
-    def add_name(self, name: str | None) -> None:
-        """Remember *name* as one of this VF's interface names."""
-        if name and name not in self.names:
-            self.names.append(name)
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Return the VF's interface names kept, oldest first, the current one last."""
+        return tuple(self.name_set)
+
+
+@attrs.define
+class Budget:
+    """Timeline entries and outages the NICs of one boot may still add together; spent means every NIC stops growing."""
+
+    left: int
+
+    @property
+    def spent(self) -> bool:
+        """Return whether the entries are used up."""
+        return self.left <= 0
+
+
+#: Entries a NIC's timeline, and outages it, may always keep, even when its boot's budget is spent.
+TIMELINE_FLOOR = 8
+OUTAGE_FLOOR = 4
 
 
 @attrs.define
 class Bounded:
-    """A timeline that keeps its first and last entries and counts what it dropped between."""
+    """A timeline that keeps its first and last entries and counts what it dropped between.
+
+    With a *budget* shared by the NICs of a boot, the timeline stops growing when the budget is
+    spent (past TIMELINE_FLOOR entries): new entries then replace its oldest middle entries.
+    """
 
     limit: int
     head: list[Step] = attrs.field(factory=list)
     tail: deque[Step] = attrs.field(init=False)
     tail_total: int = 0
+    budget: Budget = attrs.field(factory=lambda: Budget(1 << 62))
+    half: int = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         kept = max(self.limit, 0)  # a limit below zero keeps nothing, like zero
+        self.half = self.limit // 2
         self.tail = deque(maxlen=kept - kept // 2)  # the deque drops its oldest entry itself
 
     @property
@@ -97,12 +167,22 @@ class Bounded:
         return self.tail_total - len(self.tail)
 
     def append(self, step: Step) -> None:
-        """Add *step*, dropping the oldest middle entry when over the limit."""
-        if len(self.head) < self.limit // 2:
-            self.head.append(step)
-        else:
-            self.tail.append(step)
-            self.tail_total += 1
+        """Add *step*, dropping the oldest middle entry when over the limit or when the budget is spent."""
+        budget = self.budget
+        left = budget.left
+        head = self.head
+        if len(head) < self.half and (left > 0 or len(head) < TIMELINE_FLOOR // 2):
+            head.append(step)
+            budget.left = left - 1
+            return
+        tail = self.tail
+        if len(tail) != tail.maxlen:  # the tail would grow
+            if left > 0 or len(tail) < TIMELINE_FLOOR // 2:
+                budget.left = left - 1
+            else:
+                tail.popleft()  # the boot's budget is spent: the newest entries replace the oldest
+        tail.append(step)
+        self.tail_total += 1
 
     def __iter__(self) -> Iterator[Step]:
         yield from self.head
@@ -120,7 +200,7 @@ class Nic:
     timeline_limit: int = 1000
     vmbus_id: str | None = None
     synthetic: str | None = None
-    synthetic_names: list[str] = attrs.field(factory=list)
+    synthetic_name_set: Names = attrs.field(factory=Names)
     slot: int | None = None
     state: State = State.UNKNOWN
     state_line: int = 0
@@ -137,15 +217,21 @@ class Nic:
     #: The data path the NIC's last proving state showed (machine.DATAPATH), None before any.
     path_proof: str | None = None
     flaps: deque[tuple[int, float | None]] = attrs.field(factory=lambda: deque(maxlen=_KEEP_FLAPS))
+    budget: Budget = attrs.field(factory=lambda: Budget(1 << 62))
     timeline: Bounded = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self.timeline = Bounded(self.timeline_limit)
+        self.timeline = Bounded(self.timeline_limit, budget=self.budget)
 
     @property
     def vf(self) -> VfGeneration | None:
         """Return the current (last) VF generation, if the VF was ever seen."""
         return self.generations[-1] if self.generations else None
+
+    @property
+    def synthetic_names(self) -> tuple[str, ...]:
+        """Return the synthetic interface's names kept, in the order it took them."""
+        return tuple(self.synthetic_name_set)
 
     @property
     def datapath(self) -> str:
@@ -156,8 +242,7 @@ class Nic:
         """Record *name* as the synthetic interface's current name."""
         if name and name != self.synthetic:
             self.synthetic = name
-            if name not in self.synthetic_names:
-                self.synthetic_names.append(name)
+            self.synthetic_name_set.add(name)
 
     def _generation_for(self, event: Event) -> VfGeneration:
         """Return the VF generation *event* belongs to, opening a new one on a re-add."""
@@ -180,7 +265,7 @@ class Nic:
                 self.slot = event.fields.get("slot")
             vf_name = event.fields.get("vf")
             if vf_name and self.generations:
-                self.generations[-1].add_name(vf_name)
+                self.generations[-1].name_set.add(vf_name)
             return
         if not self.generations:
             return
@@ -193,11 +278,11 @@ class Nic:
             if generation.pci is None:
                 device = event.device
                 generation.pci = device if device and ":" in device else event.fields.get("pci")
-            generation.add_name(event.ifname)
             if kind == "renamed":
-                generation.add_name(event.fields.get("old"))
-                generation.names.remove(event.ifname)  # type: ignore[arg-type]
-                generation.names.append(event.ifname)  # type: ignore[arg-type]
+                generation.name_set.add(event.fields.get("old"))
+                generation.name_set.make_current(event.ifname)
+            else:
+                generation.name_set.add(event.ifname)
 
     def apply(self, event: Event) -> tuple[State, State | None]:
         """Feed lifecycle *event* to the machine; return (state before, state after or None if refused)."""
@@ -228,11 +313,14 @@ class Nic:
             self.last_t = event.t
 
     def _add_outage(self, outage: Outage) -> None:
-        """Open an outage; only the newest ones are kept (their number is counted)."""
+        """Open an outage; only the newest ones are kept (their number is counted): at most _KEEP_OUTAGES,
+        and past OUTAGE_FLOOR only while the boot's budget (shared with the timelines) lasts."""
         self.outages.append(outage)
         self.outages_total += 1
-        if len(self.outages) > _KEEP_OUTAGES:
+        if len(self.outages) > _KEEP_OUTAGES or (len(self.outages) > OUTAGE_FLOOR and self.budget.spent):
             del self.outages[0]
+        else:
+            self.budget.left -= 1
 
     def _facts(self, event: Event, before: State, after: State) -> None:
         """Update switch counts, outages, flaps and durations for an allowed input."""
@@ -261,3 +349,31 @@ class Nic:
                 outage.vf_removed = True
             elif before is State.DATAPATH_VF or (before is State.UNKNOWN and kind != "slot_removed"):
                 self._add_outage(Outage(event.line, event.t, vf_removed=True))
+
+
+def bounds_notes(nics: Iterable[Nic], budget: Budget, budget_size: int) -> list[str]:
+    """Return one note per per-NIC bound that the NICs of a boot hit: what was left out, and how much."""
+    timelines = outages = generations = names = 0
+    cut_nics: dict[str, int] = {"timeline": 0, "outages": 0, "generations": 0, "names": 0}
+    for nic in nics:
+        dropped_names = nic.synthetic_name_set.dropped + sum(g.name_set.dropped for g in nic.generations)
+        for key, count in (("timeline", nic.timeline.dropped), ("outages", nic.outages_total - len(nic.outages)),
+                           ("generations", nic.generations_total - len(nic.generations)), ("names", dropped_names)):
+            cut_nics[key] += count > 0
+        timelines += nic.timeline.dropped
+        outages += nic.outages_total - len(nic.outages)
+        generations += nic.generations_total - len(nic.generations)
+        names += dropped_names
+    notes = []
+    if budget.spent:
+        notes.append(f"the NICs of this boot reached the limit of {budget_size} timeline entries and outages "
+                     f"(detail_limit): each then kept only its newest ones")
+    for key, count, what in (("timeline", timelines, "timeline entries were cut from the middle (timeline_dropped)"),
+                             ("outages", outages, "older outages are counted in outages_total only"),
+                             ("generations", generations, f"older VF generations beyond the newest {_KEEP_GENERATIONS} "
+                                                          f"per NIC are counted in vf_generations only"),
+                             ("names", names, f"older interface names beyond the newest {_KEEP_NAMES} per VF or NIC "
+                                              f"are not listed")):
+        if count:
+            notes.append(f"{count} {what} ({cut_nics[key]} NIC(s))")
+    return notes

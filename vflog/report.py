@@ -109,6 +109,43 @@ class BootReport:
     findings: tuple[Finding, ...]
     notes: tuple[str, ...] = ()
 
+    def detail(self) -> int:
+        """Return the size of the boot's detail: NICs, their timeline entries, outages and earlier VFs, findings."""
+        return len(self.findings) + sum(1 + len(n.timeline) + len(n.outages) + len(n.previous_vfs) for n in self.nics)
+
+    def summarised(self, limit: int) -> "BootReport":
+        """Return the boot with less detail, for a report past *limit* (detail_limit); notes say what was left out.
+
+        First its NICs' history (timelines, outages, earlier VFs) and the evidence texts go; when that
+        is done already, its NICs go and only the first finding of each code and severity stays (so the
+        worst severity stays).  Return the boot itself when there is nothing more to leave out.
+        """
+        why = f"the report keeps about {limit} entries of detail over all boots (detail_limit), the newest boots' first"
+        if any(n.timeline or n.outages or n.previous_vfs for n in self.nics) or any(f.evidence_text for f in self.findings):
+            return self._without_history(why)
+        return self._without_nics(why)
+
+    def _without_history(self, why: str) -> "BootReport":
+        """Return the boot without timelines, outages, earlier VFs and evidence texts."""
+        nics = tuple(attrs.evolve(n, timeline=(), timeline_dropped=n.timeline_dropped + len(n.timeline), outages=(),
+                                  previous_vfs=()) for n in self.nics)
+        findings = tuple(attrs.evolve(f, evidence_text=()) for f in self.findings)
+        note = f"the timelines, outages, earlier VFs and evidence texts of this boot are left out: {why}"
+        return attrs.evolve(self, nics=nics, findings=findings, notes=(*self.notes, note))
+
+    def _without_nics(self, why: str) -> "BootReport":
+        """Return the boot without NICs and with the first finding of each code and severity; itself if that is all."""
+        firsts: dict[tuple[str, Severity], Finding] = {}
+        for finding in self.findings:
+            firsts.setdefault((finding.code, finding.severity), finding)
+        notes = [f"the {len(self.nics)} NIC(s) of this boot are left out: {why}"] if self.nics else []
+        if len(firsts) < len(self.findings):
+            notes.append(f"{len(self.findings) - len(firsts)} more finding(s) of this boot are left out (the first of "
+                         f"each code and severity is kept): {why}")
+        if not notes:
+            return self
+        return attrs.evolve(self, nics=(), findings=tuple(firsts.values()), notes=(*self.notes, *notes))
+
 
 @attrs.frozen
 class Unrecognised:
