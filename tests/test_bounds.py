@@ -100,7 +100,7 @@ def _servicing(cycles: int) -> str:
 
 def test_many_renames_keep_the_newest_names() -> None:
     """A VF renamed 20,000 times (linear time) keeps its current name and the newest 16 names, and says so."""
-    report = vflog.analyze(_renames(20_000))
+    report = vflog.analyze_text(_renames(20_000))
     nic = report.boots[0].nics[0]
     assert nic.vf.name == "vf19999" and nic.datapath == "vf"
     assert nic.vf.names == tuple(f"vf{i}" for i in range(19_984, 20_000))
@@ -111,14 +111,14 @@ def test_renamed_back_name_becomes_current() -> None:
     """A name taken again by a rename is the current (last) name, not a duplicate."""
     text = (_renames(2) + _line(9.0, "mlx5_core cf63:00:02.0 vf0: renamed from vf1")
             + _line(9.1, f"hv_netvsc {GUID} eth0: Data path switched to VF: vf0"))
-    assert vflog.analyze(text).boots[0].nics[0].vf.names == ("eth1", "vf1", "vf0")
+    assert vflog.analyze_text(text).boots[0].nics[0].vf.names == ("eth1", "vf1", "vf0")
 
 
 def test_synthetic_renames_keep_the_newest_names() -> None:
     """A synthetic NIC renamed 5,000 times keeps its current name and the newest 16 names."""
     text = _line(1.0, f"hv_netvsc {GUID} eth0: VF slot 1 added") + "".join(
         _line(2.0 + i, f"hv_netvsc {GUID} n{i + 1}: renamed from n{i}") for i in range(5_000))
-    nic = vflog.analyze(text).boots[0].nics[0]
+    nic = vflog.analyze_text(text).boots[0].nics[0]
     assert nic.synthetic == "n5000" and nic.synthetic_names[-1] == "n5000" and len(nic.synthetic_names) == 16
 
 
@@ -126,7 +126,7 @@ def test_wide_boots_keep_bounded_detail() -> None:
     """Past detail_limit the older boots lose their NICs' history, then their NICs, with a note; the newest
     boot keeps everything and every boot keeps its findings."""
     config = Config(detail_limit=600)
-    report = vflog.analyze("".join(wide_boots(12, 100)), config=config)
+    report = vflog.analyze_text("".join(wide_boots(12, 100)), config=config)
     assert len(report.boots) == 12 and all(len(n.timeline) == 3 for n in report.boots[-1].nics)
     assert len(report.boots[-1].nics) == 100
     assert sum(b.detail() for b in report.boots) <= config.detail_limit + report.boots[-1].detail()
@@ -134,7 +134,7 @@ def test_wide_boots_keep_bounded_detail() -> None:
     dropped = [b for b in report.boots if not b.nics]
     assert dropped and all("left out" in b.notes[-1] and "detail_limit" in b.notes[-1] for b in dropped)
     assert all(n.timeline_dropped == 3 for b in summarised for n in b.nics)
-    unbounded = vflog.analyze("".join(wide_boots(12, 100)))
+    unbounded = vflog.analyze_text("".join(wide_boots(12, 100)))
     assert [len(b.findings) for b in report.boots] == [len(b.findings) for b in unbounded.boots]
 
 
@@ -142,8 +142,8 @@ def test_findings_of_summarised_boots_keep_the_worst() -> None:
     """Boots past detail_limit keep the first finding of each code and severity (the worst severity, so the
     exit status, is unchanged) and a note counts the findings left out."""
     text = "".join(_failing_boots(12, 30))
-    report = vflog.analyze(text, config=Config(detail_limit=150))
-    full = vflog.analyze(text)
+    report = vflog.analyze_text(text, config=Config(detail_limit=150))
+    full = vflog.analyze_text(text)
     assert report.worst() is full.worst() and report.boots[-1].findings == full.boots[-1].findings
     dropped = [b for b in report.boots if not b.nics]
     assert dropped
@@ -156,7 +156,7 @@ def test_findings_of_summarised_boots_keep_the_worst() -> None:
 def test_timelines_of_one_boot_share_a_budget() -> None:
     """The NICs of one boot add at most detail_limit timeline entries and outages together (past a small floor
     each); every NIC still shows its newest entry and outage and counts what it dropped."""
-    report = vflog.analyze(_flaps(20, 30), config=Config(detail_limit=200))
+    report = vflog.analyze_text(_flaps(20, 30), config=Config(detail_limit=200))
     boot = report.boots[0]
     nics = boot.nics
     assert sum(len(n.timeline) + len(n.outages) for n in nics) <= 200 + 12 * len(nics)
@@ -169,7 +169,7 @@ def test_timelines_of_one_boot_share_a_budget() -> None:
 
 def test_bounds_of_one_nic_are_noted() -> None:
     """A NIC with more outages and VF generations than are kept in detail gets notes giving the totals."""
-    boot = vflog.analyze(_servicing(120)).boots[0]
+    boot = vflog.analyze_text(_servicing(120)).boots[0]
     nic = boot.nics[0]
     assert (nic.outages_total, len(nic.outages), nic.vf_generations) == (120, 100, 121)
     assert any(note.startswith("20 older outages") for note in boot.notes)
@@ -237,5 +237,5 @@ def test_many_vpci_buses_and_joins_are_linear() -> None:
               for i in range(20_000)]
     lines += [_line(3.0, f"mlx5_core {j:04x}:00:02.0 eth1: joined to eth0") for j in range(4_000)]
     lines.append(_line(4.0, f"hv_netvsc {GUID} eth0: Data path switched to VF: eth1"))
-    nics = vflog.analyze("".join(lines)).boots[0].nics
+    nics = vflog.analyze_text("".join(lines)).boots[0].nics
     assert [(n.key, n.vf.name, n.datapath) for n in nics] == [(GUID, "eth1", "vf")]

@@ -104,7 +104,6 @@ def test_parse_results_are_cached() -> None:
     assert grammar.parse_message(text) is grammar.parse_message(text)
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="the reference seed document is not beside the repository")
 def test_every_seed_line_is_recognised() -> None:
     """Every dmesg line of the reference document (boot and servicing) is a known event."""
     from vflog import framing
