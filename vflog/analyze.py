@@ -8,7 +8,7 @@ from typing import Callable, Iterable, Iterator
 
 import attrs
 
-from . import framing, grammar, machine
+from . import framing, grammar, machine, messages
 from .config import Config
 from .correlate import Correlator
 from .errors import InputError, ParseError
@@ -300,13 +300,18 @@ class Analyzer:
         try:
             template = grammar.parse_message(message)
         except ParseError:
-            self.unrecognised_count += 1
-            if len(self.unrecognised) < self.config.unrecognised_limit:
-                self.unrecognised.append(Unrecognised(number, raw))
-            return
+            found = messages.driver_event(message)  # the catalogue: other messages of our drivers
+            if found is None or found.kind == messages.UNCATALOGUED:
+                self.unrecognised_count += 1
+                if len(self.unrecognised) < self.config.unrecognised_limit:
+                    self.unrecognised.append(Unrecognised(number, raw))
+            if found is None:
+                return
+            template = found
         stamp = given or seconds or framing.stamp(prefix, self._tz)
         t, clock = stamp if stamp is not None else (None, None)
-        self.events += 1
+        if template.kind != messages.UNCATALOGUED:
+            self.events += 1
         self._place(template.at(number, t), clock, previous)
 
     def _tick(self, record: Record) -> None:

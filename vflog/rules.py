@@ -17,7 +17,9 @@ import attrs
 from .catalogue import CODES, Severity
 from .config import Config
 from .events import INFO, Event
+from .drivers import error_code
 from .machine import State
+from .messages import CATALOGUED, UNCATALOGUED
 from .nic import Nic, VfGeneration
 from .report import Finding, Quote
 
@@ -56,6 +58,8 @@ _DRIVER_CODES = {
     "mlx4_en": "vf-driver-error",
     "mana": "vf-driver-error",
 }
+#: Kinds of the lines the catalogue of kernel messages judged (their level is the kernel's).
+_CATALOGUE_KINDS = frozenset({CATALOGUED, UNCATALOGUED})
 #: State left unfinished -> (finding code, threshold name, what was awaited).
 _TIMEOUTS = {
     State.SLOT_OFFERED: ("slot-without-device", "slot_to_device", "no VF PCI device followed the slot offer",
@@ -164,6 +168,8 @@ class Rules:
         if group is not None:
             existing = self._groups.get((code, key, group))
             if existing is not None:
+                if severity is not None and severity.rank > existing.severity.rank:
+                    existing.severity = severity  # a burst is as bad as its worst line
                 if len(existing.evidence) < _EVIDENCE_LIMIT:
                     existing.evidence.extend(lines)
                     existing.texts.update(texts)
@@ -224,6 +230,11 @@ class Rules:
                 self._nic_event(nic, event, before)
         if kind in _KIND_CODES or event.level is not INFO:
             code = _KIND_CODES.get(kind)
+            if code is None and kind in _CATALOGUE_KINDS:  # severity: the level the kernel printed it at
+                code = error_code(event.driver) or "netvsc-error"
+                self.add(code, nic, event, self._message(code, nic, event), group=self._group(code, nic, event),
+                         severity=Severity(event.level.value))
+                return
             if code is None and kind.startswith("err_"):
                 if kind in _NETVSC_ON_VF or (kind == "err_vmbus_probe" and nic is not None and nic.key == event.get("guid")):
                     code = "netvsc-error"
@@ -284,6 +295,10 @@ class Rules:
             return f"{_name(nic)}: the VF driver failed to initialise {event.device or event.get('pci') or 'the VF'} ({text})"
         if code == "pci-domain-collision":
             return f"PCI domain {event.get('requested')} was taken; hv_pci used {event.get('domain')} instead"
+        if event.kind == UNCATALOGUED:
+            return f"{_name(nic)}: {event.driver} says: {event.get('text')} (not in the catalogue of kernel messages)"
+        if event.kind == CATALOGUED:
+            return f"{_name(nic)}: {event.driver} {event.get('catalogue_level')} in {event.get('function')}: {event.get('text')}"
         if code == "udev-rename-failed":
             return f"systemd-udevd could not rename {event.get('quoted')} to {event.get('quoted_2')}: {event.get('text')}"
         return f"{_name(nic)}: {text}"
