@@ -308,6 +308,9 @@ class Analyzer:
             if found is None:
                 return
             template = found
+        else:
+            if template.level is not INFO or template.kind in INPUTS:  # faults and lifecycle lines the
+                template = messages.judged(template)  # grammar names: the kernel's level says how bad
         stamp = given or seconds or framing.stamp(prefix, self._tz)
         t, clock = stamp if stamp is not None else (None, None)
         if template.kind != messages.UNCATALOGUED:

@@ -33,6 +33,9 @@ class Driver:
     catalogue_names: tuple[str, ...]
     #: The prefix shapes its lines take: ``dev``, ``netdev``, ``pr`` (``<driver>: ``).
     shapes: tuple[str, ...] = ("dev", "netdev")
+    #: The kernel source paths (prefixes) of its code: a message printed there is this driver's,
+    #: whatever prefix it carries (netvsc prints some of its messages on the VF's netdev).
+    sources: tuple[str, ...] = ()
 
 
 _VF_SHARED = ("mlx5_core|mlx4_core|mana", "mlx5_core|mlx4_core", "mlx5_core|mlx4_core|mana|hv_netvsc")
@@ -40,9 +43,9 @@ _VF_SHARED = ("mlx5_core|mlx4_core|mana", "mlx5_core|mlx4_core", "mlx5_core|mlx4
 #: The drivers of Linux Accelerated Networking lines, by printk name.
 DRIVERS: Mapping[str, Driver] = {d.name: d for d in (
     Driver("hv_netvsc", SYNTHETIC, "netvsc-error", ("hv_netvsc", "vmbus", "mlx5_core|mlx4_core|mana|hv_netvsc"),
-           ("dev", "netdev", "pr")),
-    Driver("hv_pci", BUS, "hv-pci-error", ("hv_pci", "vmbus")),
-    Driver("hv_vmbus", BUS, "netvsc-error", ("hv_vmbus",), ("pr",)),
+           ("dev", "netdev", "pr"), ("drivers/net/hyperv/",)),
+    Driver("hv_pci", BUS, "hv-pci-error", ("hv_pci", "vmbus"), sources=("drivers/pci/controller/pci-hyperv",)),
+    Driver("hv_vmbus", BUS, "netvsc-error", ("hv_vmbus",), ("pr",), ("drivers/hv/",)),
     Driver("pci", PCI_CORE, "hv-pci-error", ("pci",), ("dev",)),
     Driver("pci_bus", PCI_CORE, "hv-pci-error", ("pci_bus",), ("dev",)),
     Driver("mlx5_core", VF, "vf-driver-error", ("mlx5_core", *_VF_SHARED), ("dev", "netdev", "pr")),
@@ -50,6 +53,11 @@ DRIVERS: Mapping[str, Driver] = {d.name: d for d in (
     Driver("mlx4_en", VF, "vf-driver-error", ("mlx4_en",), ("dev", "pr")),
     Driver("mana", VF, "vf-driver-error", ("mana", "mlx5_core|mlx4_core|mana", "mlx5_core|mlx4_core|mana|hv_netvsc")),
 )}
+
+
+def printed_by(file: str) -> str | None:
+    """Return the registry's driver whose source *file* is (by path prefix), or None."""
+    return next((d.name for d in DRIVERS.values() if any(file.startswith(path) for path in d.sources)), None)
 
 
 def error_code(driver: str | None) -> str | None:
@@ -89,7 +97,8 @@ _PREFIX = re.compile(
 )
 #: mlx4_en's own printer: ``mlx4_en: eth1: ...`` or ``mlx4_en: 0001:00:02.0: Port 1: ...``.
 _MLX4EN = re.compile(r"(?P<head>[^\s]+?): (?:Port \d+: )?")
-_FUNCLINE = re.compile(r"(?P<func>[A-Za-z_]\w*):(?P<line>\d+):\(pid (?P<pid>\d+)\): ?")
+#: mlx5's ``<func>:<line>:(pid <N>): `` (and the ``QoS: `` its qos_* wrappers add after it).
+_FUNCLINE = re.compile(r"(?P<func>[A-Za-z_]\w*):(?P<line>\d+):\(pid (?P<pid>\d+)\): ?(?:QoS: )?")
 #: What mlx5_pci_trace puts before its message.
 _PCI_TRACE = re.compile(r"\w+ Device state = -?\d+ health sensors: -?\d+ pci_status: -?\d+\. ")
 _PCI_ADDRESS = re.compile(r"[0-9a-fA-Fx]{4,8}:[0-9a-fA-Fx]{2}:[0-9a-fA-Fx]{2}\.[0-7]")

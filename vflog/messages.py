@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 
 import attrs
 
-from .drivers import DRIVERS, Prefix, read_prefix
+from .drivers import DRIVERS, Prefix, printed_by, read_prefix
 from .errors import GrammarError
 from .events import Event, Level
 
@@ -210,7 +210,7 @@ class Catalogue:
                 owners[name].append(driver.name)
         for row in rows:
             self.rows.append(row)
-            fmt = _OWN_PREFIX.sub("", row.format, count=1)
+            fmt = _OWN_PREFIX.sub("", row.format, count=1) if row.macro.startswith(("pr_", "printk")) else row.format
             matcher = _matcher(row, fmt)
             if matcher is None:
                 continue
@@ -302,8 +302,7 @@ def driver_event(text: str) -> Event | None:
     for reading in _readings(prefix):
         row = lookup(reading.driver, reading.message, function)
         if row is not None:
-            fields.update(text=reading.message, function=row.function, file=row.file, catalogue_level=row.level,
-                          versions=row.versions, notes=row.notes)
+            fields.update(text=reading.message, **_row_fields(row))
             return _event(CATALOGUED, reading, fields, text, row.severity)
     if not says_failure(prefix.message):
         return None
@@ -316,3 +315,32 @@ def _event(kind: str, prefix: Prefix, fields: dict[str, Any], text: str, level: 
     return Event(kind=kind, driver=prefix.driver, device=prefix.device, ifname=prefix.ifname,
                  regstate=prefix.regstate.strip("()") if prefix.regstate else None,
                  fields=fields, message=text, level=level)
+
+
+def _row_fields(row: Row) -> dict[str, str]:
+    """Return the event fields that keep what the catalogue says of a line: who printed it, where, since when."""
+    return {"function": row.function, "file": row.file, "catalogue_level": row.level, "versions": row.versions,
+            "notes": row.notes, "printed_by": printed_by(row.file) or ""}
+
+
+_judged: dict[str, Event] = {}
+_JUDGED_LIMIT = 1 << 12
+
+
+def judged(event: Event) -> Event:
+    """Return grammar event *event* (a fault kind or a lifecycle input) at the level the kernel prints its
+    message at, with the catalogue row's facts in its fields; unchanged when the catalogue lacks it."""
+    found = _judged.get(event.message)
+    if found is None:
+        found = event
+        prefix = read_prefix(event.message)
+        function = prefix.funcline[0] if prefix is not None and prefix.funcline is not None else None
+        for reading in _readings(prefix) if prefix is not None else ():
+            row = lookup(reading.driver, reading.message, function)
+            if row is not None:
+                found = attrs.evolve(event, level=row.severity, fields={**event.fields, **_row_fields(row)})
+                break
+        if len(_judged) >= _JUDGED_LIMIT:
+            _judged.clear()
+        _judged[event.message] = found
+    return found if found.kind == event.kind else event

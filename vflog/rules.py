@@ -48,18 +48,6 @@ _KIND_CODES = {
     "udev_rename_failed": "udev-rename-failed",
     "warn_mana_reset": "vf-driver-error",
 }
-_DRIVER_CODES = {
-    "hv_netvsc": "netvsc-error",
-    "hv_pci": "hv-pci-error",
-    "pci": "hv-pci-error",
-    "pci_bus": "hv-pci-error",
-    "mlx5_core": "vf-driver-error",
-    "mlx4_core": "vf-driver-error",
-    "mlx4_en": "vf-driver-error",
-    "mana": "vf-driver-error",
-}
-#: Kinds of the lines the catalogue of kernel messages judged (their level is the kernel's).
-_CATALOGUE_KINDS = frozenset({CATALOGUED, UNCATALOGUED})
 #: State left unfinished -> (finding code, threshold name, what was awaited).
 _TIMEOUTS = {
     State.SLOT_OFFERED: ("slot-without-device", "slot_to_device", "no VF PCI device followed the slot offer",
@@ -230,20 +218,18 @@ class Rules:
                 self._nic_event(nic, event, before)
         if kind in _KIND_CODES or event.level is not INFO:
             code = _KIND_CODES.get(kind)
-            if code is None and kind in _CATALOGUE_KINDS:  # severity: the level the kernel printed it at
-                code = error_code(event.driver) or "netvsc-error"
-                self.add(code, nic, event, self._message(code, nic, event), group=self._group(code, nic, event),
-                         severity=Severity(event.level.value))
-                return
-            if code is None and kind.startswith("err_"):
+            severity = None
+            if code is None:  # a fault: named by the grammar, or at the kernel's err/warn level
                 if kind in _NETVSC_ON_VF or (kind == "err_vmbus_probe" and nic is not None and nic.key == event.get("guid")):
                     code = "netvsc-error"
                 elif kind in ("err_pci_create_slot", "err_vmbus_probe"):
                     code = "hv-pci-error"
                 else:
-                    code = _DRIVER_CODES.get(event.driver or "", "netvsc-error")
+                    code = error_code(event.get("printed_by") or event.driver) or "netvsc-error"
+                severity = Severity(event.level.value)  # the level the kernel printed it at
             if code is not None:
-                self.add(code, nic, event, self._message(code, nic, event), group=self._group(code, nic, event))
+                self.add(code, nic, event, self._message(code, nic, event), group=self._group(code, nic, event),
+                         severity=severity)
 
     def _nic_event(self, nic: Nic, event: Event, before: State | None) -> None:
         """Judge the kinds with a rule of their own (_NIC_KINDS) on the NIC they were routed to."""
