@@ -11,12 +11,11 @@ per distinct message.  The catalogue is read on the first lookup only.
 
 from __future__ import annotations
 
-import csv
 import functools
 import re
 from collections import defaultdict
 from importlib import resources
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import attrs
 
@@ -156,37 +155,45 @@ def first_word(text: str) -> str:
 _OWN_PREFIX = re.compile(r"^(?:" + "|".join(re.escape(name) for name in DRIVERS) + r"): ")
 
 
-@attrs.frozen(eq=False)
 class Matcher:
-    """One row with its compiled regex and the longest literal a message must contain to match it."""
+    """One row with its regex (compiled on first use) and the longest literal a matching message contains."""
 
-    row: Row
-    regex: re.Pattern[str]
-    needle: str
-    weight: int
+    __slots__ = ("row", "format", "needle", "weight", "_regex")
+
+    def __init__(self, row: Row, fmt: str, needle: str, weight: int) -> None:
+        self.row, self.format, self.needle, self.weight = row, fmt, needle, weight
+        self._regex: re.Pattern[str] | None = None
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        """Return the compiled regex (most rows are never compared with anything, so compiling waits)."""
+        if self._regex is None:
+            try:
+                self._regex = re.compile(pattern(self.format), re.S)
+            except re.error as exc:  # a catalogue row the converter cannot read is a packaging bug
+                raise GrammarError(f"{CATALOGUE_FILE}: format {self.row.format!r} does not compile: {exc}") from exc
+        return self._regex
 
 
 def _matcher(row: Row, fmt: str) -> Matcher | None:
-    """Compile *row* (its format *fmt* with any own driver prefix taken off), or None when it prints nothing."""
-    source = pattern(fmt)
+    """Return the matcher of *row* (its format *fmt* with any own driver prefix taken off), or None when
+    the format prints no literal text to recognise it by."""
     literal = [part for part in literals(fmt) if part]
     if not "".join(literal).strip():
         return None
-    try:
-        regex = re.compile(source, re.S)
-    except re.error as exc:  # a catalogue row the converter cannot read is a packaging bug
-        raise GrammarError(f"{CATALOGUE_FILE}: format {row.format!r} does not compile: {exc}") from exc
     needle = max(literal, key=len).strip()
-    return Matcher(row, regex, needle, sum(len(part) for part in literal))
+    return Matcher(row, fmt, needle, sum(len(part) for part in literal))
 
 
 def _rows(text: str) -> Iterable[Row]:
-    """Yield the Linux rows of the catalogue text *text*."""
-    reader = csv.DictReader(text.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
-    for record in reader:
-        if record["versions"].startswith("freebsd"):
-            continue
-        yield Row(*(record[name] for name in ("driver", "file", "function", "level", "format", "versions", "notes")))
+    """Yield the Linux rows of the catalogue text *text* (tab-separated, header line first)."""
+    lines = iter(text.splitlines())
+    header = next(lines, "").split("\t")
+    order = [header.index(name) for name in ("driver", "file", "function", "level", "format", "versions", "notes")]
+    for line in lines:
+        cells = line.split("\t")
+        if len(cells) == len(header) and not cells[order[5]].startswith("freebsd"):
+            yield Row(*(cells[i] for i in order))
 
 
 def catalogue_text() -> str:
@@ -216,11 +223,19 @@ class Catalogue:
                 continue
             head = literal_head(fmt)
             complete = " " in head or CONVERSION.search(first_line(fmt)) is None
-            for driver in owners.get(row.driver, ()):
+            for name in owners.get(row.driver, ()):
                 if complete and head:
-                    self._by_word[driver][first_word(head)].append(matcher)
+                    self._by_word[name][first_word(head)].append(matcher)
                 else:
-                    self._floating[driver].append(matcher)
+                    self._floating[name].append(matcher)
+
+    def matchers(self) -> Iterator[Matcher]:
+        """Yield every matcher of the catalogue (once per driver that prints its row)."""
+        for words in self._by_word.values():
+            for found in words.values():
+                yield from found
+        for floating in self._floating.values():
+            yield from floating
 
     def candidates(self, driver: str, message: str) -> list[Matcher]:
         """Return the matchers that may match *message* of *driver*: same first word, or a needle it holds."""
