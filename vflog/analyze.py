@@ -21,6 +21,7 @@ from .report import (BootReport, InputSpan, NicReport, OutageReport, Report, Sta
 from .rules import Listener, Rules
 from .sources import Limits, Selection, Source, open_inputs
 
+_JUDGED = messages.JUDGED
 #: Kinds worth a timeline entry even though they do not drive the machine.
 _TIMELINE_EXTRA = frozenset({"renamed", "association_wait", "udev_rename_failed"})
 
@@ -310,7 +311,8 @@ class Analyzer:
             template = found
         else:
             if template.level is not INFO or template.kind in INPUTS:  # faults and lifecycle lines the
-                template = messages.judged(template)  # grammar names: the kernel's level says how bad
+                template = _JUDGED.get(message) or messages.judged(template)  # grammar names: the kernel's
+                # level says how bad
         stamp = given or seconds or framing.stamp(prefix, self._tz)
         t, clock = stamp if stamp is not None else (None, None)
         if template.kind != messages.UNCATALOGUED:

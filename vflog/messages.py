@@ -338,14 +338,16 @@ def _row_fields(row: Row) -> dict[str, str]:
             "notes": row.notes, "printed_by": printed_by(row.file) or ""}
 
 
-_judged: dict[str, Event] = {}
+#: Message text -> its grammar event as judged (a text always parses to the same event): callers on the
+#: per-line path read it first, so a repeated line costs one dict lookup.
+JUDGED: dict[str, Event] = {}
 _JUDGED_LIMIT = 1 << 12
 
 
 def judged(event: Event) -> Event:
     """Return grammar event *event* (a fault kind or a lifecycle input) at the level the kernel prints its
     message at, with the catalogue row's facts in its fields; unchanged when the catalogue lacks it."""
-    found = _judged.get(event.message)
+    found = JUDGED.get(event.message)
     if found is None:
         found = event
         prefix = read_prefix(event.message)
@@ -355,7 +357,7 @@ def judged(event: Event) -> Event:
             if row is not None:
                 found = attrs.evolve(event, level=row.severity, fields={**event.fields, **_row_fields(row)})
                 break
-        if len(_judged) >= _JUDGED_LIMIT:
-            _judged.clear()
-        _judged[event.message] = found
-    return found if found.kind == event.kind else event
+        if len(JUDGED) >= _JUDGED_LIMIT:
+            JUDGED.clear()
+        JUDGED[event.message] = found
+    return found
