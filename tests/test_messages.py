@@ -318,3 +318,42 @@ def test_lookup_is_indexed_not_a_scan() -> None:
     cat = catalogue()
     assert len(cat.candidates("mlx5_core", "Failed to create a leaf node (class 001f), err = 5")) < 200
     assert lookup("hv_netvsc", "unable to open device (ret 5).") is not None
+
+
+def _with_suffix(contains: str, suffix: str) -> str:
+    """Return the healthy boot with *suffix* appended to every line that contains *contains*."""
+    return "\n".join(line + suffix if contains in line else line for line in HEALTHY) + "\n"
+
+
+def test_known_message_with_trailing_text_keeps_its_meaning() -> None:
+    """A complete known message followed by extra text (a harness's annotation) is still that message:
+    the healthy boot stays healthy and on the VF, and the extra text is kept in the event."""
+    report = analyze(_with_suffix("Data path switched to VF", " (queues 8)"))
+    (nic,) = report.boots[0].nics
+    assert (nic.state, nic.datapath, report.stats.unrecognised) == ("datapath-vf", "vf", 0)
+    assert not report.boots[0].findings
+    event = driver_event(f"hv_netvsc {SYNTHETIC_GUID} eth0: Data path switched to VF: {VF_NAME} (queues 8)", 94)
+    assert event is not None and event.kind == "datapath_to_vf" and event.get("trailing") == "(queues 8)"
+    assert event.get("vf") == VF_NAME
+
+
+def test_probe_failure_with_trailing_assertion_is_a_probe_failure() -> None:
+    """A probe-failure line with a test assertion's text after it is read as the probe failure,
+    not as an unknown line (which would leave the device without a driver)."""
+    lines = [line for line in HEALTHY if "mlx5_core" not in line and "Data path" not in line
+             and "VF registering" not in line]
+    at = next(i for i, line in enumerate(lines) if "BAR 0: assigned" in line) + 1
+    lines.insert(at, "[    7.128515] mlx5_core cf63:00:02.0: mlx5_init_one failed with error code -22 "
+                     "AssertionError: expected the probe to succeed")
+    report = analyze("\n".join(lines) + "\n")
+    codes = {f.code for f in report.boots[0].findings}
+    assert "driver-probe-failed" in codes and "device-without-driver" not in codes
+    assert report.stats.unrecognised == 0
+
+
+def test_unknown_text_after_a_partial_message_is_not_read_as_the_message() -> None:
+    """Only a complete known message keeps its meaning: a line that stops matching inside a lifecycle message
+    is not that message (here the catalogue's ``VF slot %d %s`` reads it, an info line)."""
+    event = driver_event(f"hv_netvsc {SYNTHETIC_GUID} eth0: VF slot 1 was nothing", 70)
+    assert event is not None and event.kind == CATALOGUED and event.level is Level.INFO
+    assert driver_event("hv_netvsc: Waiting for nothing at all", 12) is None

@@ -300,8 +300,8 @@ class Analyzer:
         prefix, message, seconds = framed
         try:
             template = grammar.parse_message(message)
-        except ParseError:
-            found = messages.driver_event(message)  # the catalogue: other messages of our drivers
+        except ParseError as error:  # the catalogue, extra text after a known message, unknown failures
+            found = messages.driver_event(message, error.column)
             if found is None or found.kind == messages.UNCATALOGUED:
                 self.unrecognised_count += 1
                 if len(self.unrecognised) < self.config.unrecognised_limit:

@@ -20,8 +20,10 @@ from typing import Any, Iterable, Iterator, Mapping
 import attrs
 
 from .drivers import DRIVERS, Prefix, printed_by, read_prefix
-from .errors import GrammarError
+from . import grammar
+from .errors import GrammarError, ParseError
 from .events import Event, Level
+from .machine import INPUTS
 
 #: The catalogue file inside the package.
 CATALOGUE_FILE = "data/kernel-formats.tsv"
@@ -299,30 +301,49 @@ def _readings(prefix: Prefix) -> tuple[Prefix, ...]:
 
 
 @functools.lru_cache(maxsize=4096)
-def driver_event(text: str) -> Event | None:
-    """Return the event of kernel message *text* that the grammar did not parse, when our drivers printed it.
+def driver_event(text: str, column: int | None = None) -> Event | None:
+    """Return the event of kernel message *text* that the grammar did not parse (it stopped at *column*).
 
-    A message the catalogue knows becomes a ``driver_message`` event at the level of its row,
-    with the row's function, file, versions and notes in its fields.  An unknown message that
-    says it failed becomes a ``driver_failure_uncatalogued`` warning; any other line, or a line
-    of no driver of ours, gives None.
+    In this order: a complete message the grammar knows followed by extra text keeps its meaning
+    (the extra text is kept in the field ``trailing``); a message of our drivers that the
+    catalogue knows becomes a ``driver_message`` event at the level of its row, with the row's
+    function, file, versions and notes in its fields; an unknown message of our drivers that says
+    it failed becomes a ``driver_failure_uncatalogued`` warning.  Anything else gives None.
     """
+    known = _with_trailing_text(text, column)  # lifecycle lines keep their meaning (a %s takes anything)
+    if known is not None:
+        return known
     prefix = read_prefix(text)
-    if prefix is None:
-        return None
-    function = prefix.funcline[0] if prefix.funcline is not None else None
     fields: dict[str, Any] = {}
-    if prefix.funcline is not None:
+    function = prefix.funcline[0] if prefix is not None and prefix.funcline is not None else None
+    if prefix is not None and prefix.funcline is not None:
         fields.update(func=function, source_line=prefix.funcline[1], pid=prefix.funcline[2])
-    for reading in _readings(prefix):
+    for reading in _readings(prefix) if prefix is not None else ():
         row = lookup(reading.driver, reading.message, function)
         if row is not None:
             fields.update(text=reading.message, **_row_fields(row))
             return _event(CATALOGUED, reading, fields, text, row.severity)
-    if not says_failure(prefix.message):
+    if prefix is None or not says_failure(prefix.message):
         return None
     fields.update(text=prefix.message)
     return _event(UNCATALOGUED, prefix, fields, text, Level.WARNING)
+
+
+def _with_trailing_text(text: str, column: int | None) -> Event | None:
+    """Return the event of the complete known message that *text* starts with, when the grammar stopped at
+    *column* (1-based) only because more text follows it; the extra text is kept in the field ``trailing``."""
+    if column is None or column < 2 or column > len(text):
+        return None
+    head, extra = text[:column - 1].rstrip(), text[column - 1:].strip()
+    if not head or not extra:
+        return None
+    try:
+        event = grammar.parse_message(head)
+    except ParseError:
+        return None
+    if event.level is not Level.INFO or event.kind in INPUTS:
+        event = judged(event)
+    return attrs.evolve(event, message=text, fields={**event.fields, "trailing": extra}, domain="?")
 
 
 def _event(kind: str, prefix: Prefix, fields: dict[str, Any], text: str, level: Level) -> Event:
