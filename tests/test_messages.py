@@ -357,3 +357,25 @@ def test_unknown_text_after_a_partial_message_is_not_read_as_the_message() -> No
     event = driver_event(f"hv_netvsc {SYNTHETIC_GUID} eth0: VF slot 1 was nothing", 70)
     assert event is not None and event.kind == CATALOGUED and event.level is Level.INFO
     assert driver_event("hv_netvsc: Waiting for nothing at all", 12) is None
+
+
+@pytest.mark.parametrize("old, new, key", [
+    (SYNTHETIC_GUID, "uuid", "uuid"),
+    (SYNTHETIC_GUID, "<GUID>", "<GUID>"),
+    (SYNTHETIC_GUID, "XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX", "XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX"),
+    (SYNTHETIC_GUID, SYNTHETIC_GUID.upper(), SYNTHETIC_GUID),
+    ("cf63:00", "xxxx:00", SYNTHETIC_GUID),
+    (HV_PCI_GUID, "XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX", SYNTHETIC_GUID),
+])
+def test_redacted_and_recased_ids_are_read(old: str, new: str, key: str) -> None:
+    """A healthy boot whose netvsc GUID, hv_pci GUID or PCI address is redacted (``uuid``, ``<GUID>``,
+    ``XXXXXXXX-...``, ``xxxx:00:02.0``) or upper-cased is still read whole: every line recognised, the NIC
+    keyed by the id as written (GUIDs lower-cased), on the VF, with no finding."""
+    text = "\n".join(line.replace(old, new) for line in HEALTHY) + "\n"
+    report = analyze(text)
+    (nic,) = report.boots[0].nics
+    assert (nic.key, nic.state, nic.datapath) == (key, "datapath-vf", "vf")
+    assert report.stats.unrecognised == 0 and report.stats.events == _analyse(None).stats.events
+    assert not report.boots[0].findings
+    if new.startswith("xxxx"):
+        assert nic.vf is not None and nic.vf.pci == "xxxx:00:02.0"

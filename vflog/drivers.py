@@ -134,3 +134,48 @@ def read_prefix(text: str) -> Prefix | None:
         if trace is not None:
             message = message[trace.end():]
     return Prefix(driver, device, ifname, match["regstate"], message, funcline, plain)
+
+
+# -- redacted and re-cased identifiers -----------------------------------------------------------
+
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_VMBUS_DEV = re.compile(r"vmbus_\d+")
+#: A PCI address or bus with upper-case hex or x's where digits were redacted (``xxxx:00:02.0``).
+_PCI_LIKE = re.compile(r"(?<![\w:])[0-9a-fA-FxX]{4,8}:[0-9a-fA-FxX]{2}(?::[0-9a-fA-FxX]{2}\.[0-7])?(?![\w.])")
+#: Drivers whose device is a VMBus instance GUID.
+_GUID_DEVICES = frozenset(d.name for d in DRIVERS.values() if d.role in (SYNTHETIC, BUS) and "dev" in d.shapes)
+
+
+def canonical_ids(text: str) -> tuple[str, dict[str, str]]:
+    """Return *text* with its identifiers in the form the grammar reads, and canonical -> original for the
+    redacted ones: upper-case GUIDs and PCI addresses are lower-cased; a redacted VMBus device (``uuid``,
+    ``<GUID>``, ``XXXXXXXX-XXXX-...``) becomes a stand-in GUID fixed by its text; x's in a PCI address
+    (``xxxx:00:02.0``) become f's."""
+    originals: dict[str, str] = {}
+    prefix = read_prefix(text)
+    if prefix is not None and prefix.driver in _GUID_DEVICES and prefix.device is not None \
+            and _VMBUS_DEV.fullmatch(prefix.device) is None and not _is_guid(prefix.device):
+        stand_in = _stand_in(prefix.device)
+        originals[stand_in] = prefix.device
+        head = len(prefix.driver) + 1
+        text = text[:head] + text[head:].replace(prefix.device, stand_in, 1)
+    text = _GUID.sub(lambda m: m[0].lower(), text)
+
+    def pci(match: re.Match[str]) -> str:
+        token = match[0]
+        canonical = token.lower().replace("x", "f")
+        if canonical != token.lower():
+            originals[canonical] = token
+        return canonical
+    return _PCI_LIKE.sub(pci, text), originals
+
+
+def _is_guid(token: str) -> bool:
+    """Return whether *token* is a GUID of hex digits (any case)."""
+    return _GUID.fullmatch(token) is not None
+
+
+def _stand_in(token: str) -> str:
+    """Return the GUID that stands in for redacted device *token* (the same token, the same GUID)."""
+    import hashlib
+    return "00000000-0000-4000-8000-" + hashlib.sha256(token.encode()).hexdigest()[:12]

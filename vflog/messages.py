@@ -19,7 +19,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 import attrs
 
-from .drivers import DRIVERS, Prefix, printed_by, read_prefix
+from .drivers import DRIVERS, Prefix, canonical_ids, printed_by, read_prefix
 from . import grammar
 from .errors import GrammarError, ParseError
 from .events import Event, Level
@@ -304,14 +304,16 @@ def _readings(prefix: Prefix) -> tuple[Prefix, ...]:
 def driver_event(text: str, column: int | None = None) -> Event | None:
     """Return the event of kernel message *text* that the grammar did not parse (it stopped at *column*).
 
-    In this order: a complete message the grammar knows followed by extra text keeps its meaning
-    (the extra text is kept in the field ``trailing``); a message of our drivers that the
+    In this order: a message with redacted or re-cased identifiers is read as the grammar reads it
+    with real ones (the identifiers kept as written, GUIDs lower-cased); a complete message the
+    grammar knows followed by extra text keeps its meaning (the extra text is kept in the field
+    ``trailing``); a message of our drivers that the
     catalogue knows becomes a ``driver_message`` event at the level of its row, with the row's
     function, file, versions and notes in its fields; an unknown message of our drivers that says
     it failed becomes a ``driver_failure_uncatalogued`` warning.  Anything else gives None.
     """
-    known = _with_trailing_text(text, column)  # lifecycle lines keep their meaning (a %s takes anything)
-    if known is not None:
+    known = _with_canonical_ids(text) or _with_trailing_text(text, column)  # lifecycle lines keep their
+    if known is not None:  # meaning (the catalogue's %s takes anything)
         return known
     prefix = read_prefix(text)
     fields: dict[str, Any] = {}
@@ -327,6 +329,25 @@ def driver_event(text: str, column: int | None = None) -> Event | None:
         return None
     fields.update(text=prefix.message)
     return _event(UNCATALOGUED, prefix, fields, text, Level.WARNING)
+
+
+def _with_canonical_ids(text: str) -> Event | None:
+    """Return the grammar's event of *text* read with canonical identifiers (drivers.canonical_ids), the
+    redacted ones given back as written; None when that changes nothing or the grammar still refuses it."""
+    canonical, originals = canonical_ids(text)
+    if canonical == text:
+        return None
+    try:
+        event = grammar.parse_message(canonical)
+    except ParseError as error:
+        event = _with_trailing_text(canonical, error.column)  # type: ignore[assignment]
+        if event is None:
+            return None
+    if event.level is not Level.INFO or event.kind in INPUTS:
+        event = judged(event)
+    fields = {name: originals.get(value, value) if isinstance(value, str) else value for name, value in event.fields.items()}
+    device = originals.get(event.device, event.device) if event.device is not None else None
+    return attrs.evolve(event, device=device, fields=fields, message=text, domain="?")
 
 
 def _with_trailing_text(text: str, column: int | None) -> Event | None:
