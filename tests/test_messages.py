@@ -379,3 +379,15 @@ def test_redacted_and_recased_ids_are_read(old: str, new: str, key: str) -> None
     assert not report.boots[0].findings
     if new.startswith("xxxx"):
         assert nic.vf is not None and nic.vf.pci == "xxxx:00:02.0"
+
+
+def test_grammar_driver_terminals_are_the_registry() -> None:
+    """The grammar's Linux driver terminals name exactly the drivers of the registry (one list of drivers)."""
+    from vflog.grammar import grammar_text
+    terminals = ("NETVSC", "HVPCI", "PCICORE", "PCIBUS", "VMBUS", "VFDRV", "MLX4EN")
+    names: set[str] = set()
+    for line in grammar_text().splitlines():
+        name, _, body = line.partition(":")
+        if name.strip() in terminals:
+            names.update(re.findall(r'"([^"]+)"', body))
+    assert names == set(DRIVERS)

@@ -48,10 +48,13 @@ DRIVERS: Mapping[str, Driver] = {d.name: d for d in (
     Driver("hv_vmbus", BUS, "netvsc-error", ("hv_vmbus",), ("pr",), ("drivers/hv/",)),
     Driver("pci", PCI_CORE, "hv-pci-error", ("pci",), ("dev",)),
     Driver("pci_bus", PCI_CORE, "hv-pci-error", ("pci_bus",), ("dev",)),
-    Driver("mlx5_core", VF, "vf-driver-error", ("mlx5_core", *_VF_SHARED), ("dev", "netdev", "pr")),
-    Driver("mlx4_core", VF, "vf-driver-error", ("mlx4_core", *_VF_SHARED), ("dev", "netdev", "pr")),
+    Driver("mlx5_core", VF, "vf-driver-error", ("mlx5_core", *_VF_SHARED), ("dev", "netdev", "pr"),
+           ("drivers/net/ethernet/mellanox/mlx5/", "include/linux/mlx5/")),
+    Driver("mlx4_core", VF, "vf-driver-error", ("mlx4_core", *_VF_SHARED), ("dev", "netdev", "pr"),
+           ("drivers/net/ethernet/mellanox/mlx4/",)),
     Driver("mlx4_en", VF, "vf-driver-error", ("mlx4_en",), ("dev", "pr")),
-    Driver("mana", VF, "vf-driver-error", ("mana", "mlx5_core|mlx4_core|mana", "mlx5_core|mlx4_core|mana|hv_netvsc")),
+    Driver("mana", VF, "vf-driver-error", ("mana", "mlx5_core|mlx4_core|mana", "mlx5_core|mlx4_core|mana|hv_netvsc"),
+           sources=("drivers/net/ethernet/microsoft/mana/", "include/net/mana/")),
 )}
 
 
