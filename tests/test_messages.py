@@ -391,3 +391,13 @@ def test_grammar_driver_terminals_are_the_registry() -> None:
         if name.strip() in terminals:
             names.update(re.findall(r'"([^"]+)"', body))
     assert names == set(DRIVERS)
+
+
+def test_overlong_driver_line_is_not_matched_against_formats() -> None:
+    """A driver line longer than the kernel can print is not compared with the formats (whose %s parts
+    could backtrack for long): it stays unrecognised, quickly."""
+    import time
+    message = f"mlx5_core {VF_PCI}: " + "Failed to " + "a: b, " * 20000
+    start = time.perf_counter()
+    assert lookup("mlx5_core", message.split(": ", 1)[1]) is None
+    assert time.perf_counter() - start < 0.5

@@ -269,9 +269,16 @@ def catalogue() -> Catalogue:
     return Catalogue(_rows(catalogue_text()))
 
 
+#: The longest message the kernel prints on one line (printk's LOG_LINE_MAX is 1024 with its prefix):
+#: longer text is no kernel message, and is not compared with formats whose %s parts could backtrack.
+MAX_MESSAGE = 1024
+
+
 @functools.lru_cache(maxsize=4096)
 def lookup(driver: str, message: str, function: str | None = None) -> Row | None:
     """Return the catalogue row that printed *message* on a line of *driver* (cached per distinct text)."""
+    if len(message) > MAX_MESSAGE:
+        return None
     return catalogue().match(driver, message, function)
 
 
