@@ -106,6 +106,8 @@ def _piece(match: re.Match[str]) -> str:
 
 def _literal(text: str) -> str:
     """Return *text* (C escapes as written) as the characters it prints."""
+    if "\\" not in text:
+        return text
     return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m[1], m[0]), text)
 
 
@@ -139,13 +141,6 @@ def pattern(fmt: str) -> str:
     return "".join(parts) + r"\s*"
 
 
-def literal_head(fmt: str) -> str:
-    """Return the literal text *fmt* starts with, up to its first conversion."""
-    fmt = first_line(fmt)
-    match = CONVERSION.search(fmt)
-    return _literal(fmt if match is None else fmt[:match.start()])
-
-
 def first_word(text: str) -> str:
     """Return the first space-separated word of *text* (the index key of messages and formats)."""
     return text.split(" ", 1)[0]
@@ -155,6 +150,7 @@ def first_word(text: str) -> str:
 
 #: Leading ``<driver>: `` that pr_* formats print themselves (files without a pr_fmt).
 _OWN_PREFIX = re.compile(r"^(?:" + "|".join(re.escape(name) for name in DRIVERS) + r"): ")
+_OWN_NAMES = tuple(DRIVERS)
 
 
 class Matcher:
@@ -177,14 +173,17 @@ class Matcher:
         return self._regex
 
 
-def _matcher(row: Row, fmt: str) -> Matcher | None:
-    """Return the matcher of *row* (its format *fmt* with any own driver prefix taken off), or None when
-    the format prints no literal text to recognise it by."""
-    literal = [part for part in literals(fmt) if part]
+def _matcher(row: Row, fmt: str) -> tuple[Matcher, str | None] | None:
+    """Return the matcher of *row* (its format *fmt* with any own driver prefix taken off) and its index word
+    (None when the format does not start with a whole literal word), or None when it prints no literal text."""
+    pieces = literals(fmt)
+    literal = [part for part in pieces if part]
     if not "".join(literal).strip():
         return None
     needle = max(literal, key=len).strip()
-    return Matcher(row, fmt, needle, sum(len(part) for part in literal))
+    head = pieces[0]
+    word = first_word(head) if head and (" " in head or len(pieces) == 1) else None
+    return Matcher(row, fmt, needle, sum(len(part) for part in literal)), word
 
 
 def _rows(text: str) -> Iterable[Row]:
@@ -219,15 +218,19 @@ class Catalogue:
                 owners[name].append(driver.name)
         for row in rows:
             self.rows.append(row)
-            fmt = _OWN_PREFIX.sub("", row.format, count=1) if row.macro.startswith(("pr_", "printk")) else row.format
-            matcher = _matcher(row, fmt)
-            if matcher is None:
+            names = owners.get(row.driver)
+            if not names:
                 continue
-            head = literal_head(fmt)
-            complete = " " in head or CONVERSION.search(first_line(fmt)) is None
-            for name in owners.get(row.driver, ()):
-                if complete and head:
-                    self._by_word[name][first_word(head)].append(matcher)
+            fmt = row.format
+            if fmt.startswith(_OWN_NAMES) and row.macro.startswith(("pr_", "printk")):
+                fmt = _OWN_PREFIX.sub("", fmt, count=1)
+            found = _matcher(row, fmt)
+            if found is None:
+                continue
+            matcher, word = found
+            for name in names:
+                if word is not None:
+                    self._by_word[name][word].append(matcher)
                 else:
                     self._floating[name].append(matcher)
 
