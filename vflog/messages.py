@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
-from importlib import resources
 from typing import Any, Iterable, Iterator, Mapping
 
 import attrs
@@ -199,6 +198,7 @@ def _rows(text: str) -> Iterable[Row]:
 
 def catalogue_text() -> str:
     """Return the shipped catalogue file's text."""
+    from importlib import resources  # only when a line needs the catalogue
     try:
         return resources.files("vflog").joinpath(CATALOGUE_FILE).read_text(encoding="utf-8")
     except OSError as exc:
