@@ -302,6 +302,8 @@ def test_prefix_level_reads_mlx5_funcline_and_registration_state() -> None:
     """mlx5's ``func:line:(pid N)`` and a netdev's registration state are read off the prefix."""
     prefix = read_prefix("mlx5_core cf63:00:02.0: mlx5_cmd_out_err:838:(pid 1234): X(0x1) failed")
     assert prefix is not None and prefix.funcline == ("mlx5_cmd_out_err", 838, 1234) and prefix.message == "X(0x1) failed"
+    prefix = read_prefix("mlx5_core 0000:00:02.0: 0000:00:02.0:mlx5_cmd_check:705:(pid 9): X(0x1) failed")
+    assert prefix is not None and prefix.funcline == ("mlx5_cmd_check", 705, 9)  # before 4.19: name first
     prefix = read_prefix(f"hv_netvsc {SYNTHETIC_GUID} eth0 (unregistering): VF unregistering: eth1")
     assert prefix is not None and prefix.regstate == "(unregistering)" and prefix.ifname == "eth0"
     assert read_prefix("e1000 0000:00:03.0: something") is None

@@ -100,8 +100,10 @@ _PREFIX = re.compile(
 )
 #: mlx4_en's own printer: ``mlx4_en: eth1: ...`` or ``mlx4_en: 0001:00:02.0: Port 1: ...``.
 _MLX4EN = re.compile(r"(?P<head>[^\s]+?): (?:Port \d+: )?")
-#: mlx5's ``<func>:<line>:(pid <N>): `` (and the ``QoS: `` its qos_* wrappers add after it).
-_FUNCLINE = re.compile(r"(?P<func>[A-Za-z_]\w*):(?P<line>\d+):\(pid (?P<pid>\d+)\): ?(?:QoS: )?")
+#: mlx5's ``<func>:<line>:(pid <N>): `` (and the ``QoS: `` its qos_* wrappers add after it); kernels
+#: before 4.19 put the device name first (``<name>:<func>:<line>:(pid <N>): ``).
+_FUNCLINE = re.compile(r"(?:[0-9a-fA-Fx]{4,8}:[0-9a-fA-Fx]{2}:[0-9a-fA-Fx]{2}\.[0-7]:)?"
+                       r"(?P<func>[A-Za-z_]\w*):(?P<line>\d+):\(pid (?P<pid>\d+)\): ?(?:QoS: )?")
 #: What mlx5_pci_trace puts before its message.
 _PCI_TRACE = re.compile(r"\w+ Device state = -?\d+ health sensors: -?\d+ pci_status: -?\d+\. ")
 _PCI_ADDRESS = re.compile(r"[0-9a-fA-Fx]{4,8}:[0-9a-fA-Fx]{2}:[0-9a-fA-Fx]{2}\.[0-7]")
