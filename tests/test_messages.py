@@ -234,6 +234,7 @@ def test_mlx5_firmware_command_failures_with_and_without_err() -> None:
         report = _analyse(message)
         (finding,) = report.boots[0].findings
         assert (finding.code, finding.severity) == ("vf-driver-error", Severity.ERROR)
+        assert f"{function}(), kernel level err, in Linux" in finding.message  # what the driver was doing
 
 
 def test_hv_pci_device_is_gone_is_judged() -> None:

@@ -284,7 +284,8 @@ class Rules:
         if event.kind == UNCATALOGUED:
             return f"{_name(nic)}: {event.driver} says: {event.get('text')} (not in the catalogue of kernel messages)"
         if event.kind == CATALOGUED:
-            return f"{_name(nic)}: {event.driver} {event.get('catalogue_level')} in {event.get('function')}: {event.get('text')}"
+            return (f"{_name(nic)}: {event.get('text')} ({event.driver} {event.get('function')}(), kernel level "
+                    f"{event.get('catalogue_level')}, in Linux {event.get('versions')})")
         if code == "udev-rename-failed":
             return f"systemd-udevd could not rename {event.get('quoted')} to {event.get('quoted_2')}: {event.get('text')}"
         return f"{_name(nic)}: {text}"
