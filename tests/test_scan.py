@@ -243,7 +243,7 @@ def test_csv_has_one_row_per_file_with_json_nics_and_findings(fleet) -> None:
         assert by_path[name]["status"] == state and name in by_path[name]["error" if state == "failed" else "errors"]
     probe = by_path[str(root / "gz" / "finding-driver-probe-failed.log.gz")]
     assert json.loads(probe["nics"])[0]["datapath"] == "synthetic"
-    assert {f["code"] for f in json.loads(probe["findings"])} == {"driver-probe-failed", "incomplete"}
+    assert {f["code"] for f in json.loads(probe["findings"])} == {"driver-probe-failed", "incomplete", "vf-driver-error"}
     assert probe["worst"] == "error" and probe["findings_error"] == "1"
 
 
@@ -404,7 +404,7 @@ def test_per_log_bounds_keep_counts_exact(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(scan_module, "FINDINGS_LIMIT", 1)
     result = analyze_one(str(path))
     assert len(result.findings) == 1 and result.findings[0].finding.code == "driver-probe-failed"
-    assert result.findings_dropped == 1 and result.count() == 2 and Summary.of(result).findings == 2
+    assert result.findings_dropped == 2 and result.count() == 3 and Summary.of(result).findings == 3
 
 
 def test_results_of_cut_timelines_and_outages_still_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

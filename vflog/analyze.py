@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Iterator
 
 import attrs
 
-from . import framing, grammar, machine
+from . import framing, grammar, machine, messages
 from .config import Config
 from .correlate import Correlator
 from .errors import InputError, ParseError
@@ -23,6 +23,7 @@ from .report import (BootReport, InputSpan, NicReport, OutageReport, Report, Sta
 from .rules import Listener, Rules
 from .sources import Limits, Selection, Source, Text, open_inputs
 
+_JUDGED = messages.JUDGED
 #: Kinds worth a timeline entry even though they do not drive the machine.
 _TIMELINE_EXTRA = frozenset({"renamed", "association_wait", "udev_rename_failed"})
 
@@ -306,14 +307,23 @@ class Analyzer:
         prefix, message, seconds = framed
         try:
             template = grammar.parse_message(message)
-        except ParseError:
-            self.unrecognised_count += 1
-            if len(self.unrecognised) < self.config.unrecognised_limit:
-                self.unrecognised.append(Unrecognised(number, raw))
-            return
+        except ParseError as error:  # the catalogue, extra text after a known message, unknown failures
+            found = messages.driver_event(message, error.column)
+            if found is None or found.kind == messages.UNCATALOGUED:
+                self.unrecognised_count += 1
+                if len(self.unrecognised) < self.config.unrecognised_limit:
+                    self.unrecognised.append(Unrecognised(number, raw))
+            if found is None:
+                return
+            template = found
+        else:
+            if template.level is not INFO or template.kind in INPUTS:  # faults and lifecycle lines the
+                template = _JUDGED.get(message) or messages.judged(template)  # grammar names: the kernel's
+                # level says how bad
         stamp = given or seconds or framing.stamp(prefix, self._tz)
         t, clock = stamp if stamp is not None else (None, None)
-        self.events += 1
+        if template.kind != messages.UNCATALOGUED:
+            self.events += 1
         self._place(template.at(number, t), clock, previous)
 
     def _tick(self, record: Record) -> None:

@@ -11,11 +11,11 @@ from typing import Iterator, NamedTuple
 #: Where a message of one of our drivers starts, after any outer prefix.
 ANCHOR = re.compile(
     r"""(?:^|(?<=[\s\]>:"]))(?=
-        hv_netvsc(?:\ [0-9a-f]{8}-|\ vmbus_\d|:\ )
-      | hv_pci\ [0-9a-f]{8}-
+        hv_netvsc(?:\ (?:[0-9a-fA-FxX]{8}-|vmbus_\d|uuid\b|<\w+>)|:\ )
+      | hv_pci\ (?:[0-9a-fA-FxX]{8}-|uuid\b|<\w+>)
       | hv_vmbus:\ 
-      | pci(?:_bus)?\ (?!0000:)[0-9a-f]{4,8}:
-      | (?:mlx5_core|mlx4_core|mlx4_en|mana)(?:\ [0-9a-f]{4,8}:|:\ )
+      | pci(?:_bus)?\ (?!0000:)[0-9a-fA-FxX]{4,8}:
+      | (?:mlx5_core|mlx4_core|mlx4_en|mana)(?:\ [0-9a-fA-FxX]{4,8}:|:\ )
       | Linux\ version\ 
       | pci_create\ slot\ 
       | systemd-udevd\[\d+\]:\ (?:\S+:\ Failed\ to\ rename|error\ changing\ net\ interface\ name)

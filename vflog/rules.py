@@ -17,7 +17,9 @@ import attrs
 from .catalogue import CODES, Severity
 from .config import Config
 from .events import INFO, Event
+from .drivers import error_code
 from .machine import State
+from .messages import CATALOGUED, UNCATALOGUED
 from .nic import Nic, VfGeneration
 from .report import Finding, Quote
 
@@ -45,16 +47,6 @@ _KIND_CODES = {
     "domain_collision": "pci-domain-collision",
     "udev_rename_failed": "udev-rename-failed",
     "warn_mana_reset": "vf-driver-error",
-}
-_DRIVER_CODES = {
-    "hv_netvsc": "netvsc-error",
-    "hv_pci": "hv-pci-error",
-    "pci": "hv-pci-error",
-    "pci_bus": "hv-pci-error",
-    "mlx5_core": "vf-driver-error",
-    "mlx4_core": "vf-driver-error",
-    "mlx4_en": "vf-driver-error",
-    "mana": "vf-driver-error",
 }
 #: State left unfinished -> (finding code, threshold name, what was awaited).
 _TIMEOUTS = {
@@ -164,6 +156,8 @@ class Rules:
         if group is not None:
             existing = self._groups.get((code, key, group))
             if existing is not None:
+                if severity is not None and severity.rank > existing.severity.rank:
+                    existing.severity = severity  # a burst is as bad as its worst line
                 if len(existing.evidence) < _EVIDENCE_LIMIT:
                     existing.evidence.extend(lines)
                     existing.texts.update(texts)
@@ -224,15 +218,18 @@ class Rules:
                 self._nic_event(nic, event, before)
         if kind in _KIND_CODES or event.level is not INFO:
             code = _KIND_CODES.get(kind)
-            if code is None and kind.startswith("err_"):
+            severity = None
+            if code is None:  # a fault: named by the grammar, or at the kernel's err/warn level
                 if kind in _NETVSC_ON_VF or (kind == "err_vmbus_probe" and nic is not None and nic.key == event.get("guid")):
                     code = "netvsc-error"
                 elif kind in ("err_pci_create_slot", "err_vmbus_probe"):
                     code = "hv-pci-error"
                 else:
-                    code = _DRIVER_CODES.get(event.driver or "", "netvsc-error")
+                    code = error_code(event.get("printed_by") or event.driver) or "netvsc-error"
+                severity = Severity(event.level.value)  # the level the kernel printed it at
             if code is not None:
-                self.add(code, nic, event, self._message(code, nic, event), group=self._group(code, nic, event))
+                self.add(code, nic, event, self._message(code, nic, event), group=self._group(code, nic, event),
+                         severity=severity)
 
     def _nic_event(self, nic: Nic, event: Event, before: State | None) -> None:
         """Judge the kinds with a rule of their own (_NIC_KINDS) on the NIC they were routed to."""
@@ -284,6 +281,11 @@ class Rules:
             return f"{_name(nic)}: the VF driver failed to initialise {event.device or event.get('pci') or 'the VF'} ({text})"
         if code == "pci-domain-collision":
             return f"PCI domain {event.get('requested')} was taken; hv_pci used {event.get('domain')} instead"
+        if event.kind == UNCATALOGUED:
+            return f"{_name(nic)}: {event.driver} says: {event.get('text')} (not in the catalogue of kernel messages)"
+        if event.kind == CATALOGUED:
+            return (f"{_name(nic)}: {event.get('text')} ({event.driver} {event.get('function')}(), kernel level "
+                    f"{event.get('catalogue_level')}, in Linux {event.get('versions')})")
         if code == "udev-rename-failed":
             return f"systemd-udevd could not rename {event.get('quoted')} to {event.get('quoted_2')}: {event.get('text')}"
         return f"{_name(nic)}: {text}"

@@ -1,0 +1,186 @@
+"""The registry of the kernel drivers whose lines vflog reads, and the prefix level built from it.
+
+Every Linux line of these drivers starts with the prefix its printing macro puts in front of the
+message (kernel-formats.md, section 3): ``<driver> <device>: `` (dev_*), ``<driver> <device>
+<ifname>[ (state)]: `` (netdev_*), ``<driver>: `` (pr_* with a pr_fmt) or mlx4_en's own
+``mlx4_en: <ifname or device>: ``; mlx5's wrappers add ``<func>:<line>:(pid <N>): ``.
+:func:`read_prefix` reads that prefix whatever the message and whatever stands where the id
+should be (redacted ``uuid``, ``<GUID>``, ``xxxx:00:02.0``, upper-case GUIDs), so no line of these
+drivers is invisible even when its message is unknown.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping
+
+import attrs
+
+#: Roles a driver plays in a NIC's story.
+SYNTHETIC, VF, BUS, PCI_CORE = "synthetic", "vf", "bus", "pci-core"
+
+
+@attrs.frozen
+class Driver:
+    """One kernel driver: its printk name, role, error finding code and the catalogue names it prints under."""
+
+    name: str
+    role: str
+    error_code: str
+    #: The names in the catalogue's driver column whose rows this driver's lines carry (rows listed
+    #: as ``mlx5_core|mlx4_core|mana`` are printed by netvsc or the PCI core on the VF's device,
+    #: rows of ``vmbus`` by the VMBus core on a child device bound to the driver).
+    catalogue_names: tuple[str, ...]
+    #: The prefix shapes its lines take: ``dev``, ``netdev``, ``pr`` (``<driver>: ``).
+    shapes: tuple[str, ...] = ("dev", "netdev")
+    #: The kernel source paths (prefixes) of its code: a message printed there is this driver's,
+    #: whatever prefix it carries (netvsc prints some of its messages on the VF's netdev).
+    sources: tuple[str, ...] = ()
+
+
+_VF_SHARED = ("mlx5_core|mlx4_core|mana", "mlx5_core|mlx4_core", "mlx5_core|mlx4_core|mana|hv_netvsc")
+
+#: The drivers of Linux Accelerated Networking lines, by printk name.
+DRIVERS: Mapping[str, Driver] = {d.name: d for d in (
+    Driver("hv_netvsc", SYNTHETIC, "netvsc-error", ("hv_netvsc", "vmbus", "mlx5_core|mlx4_core|mana|hv_netvsc"),
+           ("dev", "netdev", "pr"), ("drivers/net/hyperv/",)),
+    Driver("hv_pci", BUS, "hv-pci-error", ("hv_pci", "vmbus"), sources=("drivers/pci/controller/pci-hyperv",)),
+    Driver("hv_vmbus", BUS, "netvsc-error", ("hv_vmbus",), ("pr",), ("drivers/hv/",)),
+    Driver("pci", PCI_CORE, "hv-pci-error", ("pci",), ("dev",)),
+    Driver("pci_bus", PCI_CORE, "hv-pci-error", ("pci_bus",), ("dev",)),
+    Driver("mlx5_core", VF, "vf-driver-error", ("mlx5_core", *_VF_SHARED), ("dev", "netdev", "pr"),
+           ("drivers/net/ethernet/mellanox/mlx5/", "include/linux/mlx5/")),
+    Driver("mlx4_core", VF, "vf-driver-error", ("mlx4_core", *_VF_SHARED), ("dev", "netdev", "pr"),
+           ("drivers/net/ethernet/mellanox/mlx4/",)),
+    Driver("mlx4_en", VF, "vf-driver-error", ("mlx4_en",), ("dev", "pr")),
+    Driver("mana", VF, "vf-driver-error", ("mana", "mlx5_core|mlx4_core|mana", "mlx5_core|mlx4_core|mana|hv_netvsc"),
+           sources=("drivers/net/ethernet/microsoft/mana/", "include/net/mana/")),
+)}
+
+
+def printed_by(file: str) -> str | None:
+    """Return the registry's driver whose source *file* is (by path prefix), or None."""
+    return next((d.name for d in DRIVERS.values() if any(file.startswith(path) for path in d.sources)), None)
+
+
+def error_code(driver: str | None) -> str | None:
+    """Return the finding code that an error of *driver* raises, or None for a driver not in the registry."""
+    entry = DRIVERS.get(driver or "")
+    return entry.error_code if entry is not None else None
+
+
+@attrs.frozen
+class Prefix:
+    """What the printk prefix of a driver line says: driver, device, interface, state and the message after it."""
+
+    driver: str
+    device: str | None
+    ifname: str | None
+    regstate: str | None
+    message: str
+    #: mlx5's ``<func>:<line>:(pid <N>): `` (func, line, pid), when the line has one.
+    funcline: tuple[str, int, int] | None = None
+    #: The message right after ``<driver>: `` (pr_* lines, whose format may hold a word and colon).
+    plain: str | None = None
+
+
+_NAMES = "|".join(sorted((re.escape(name) for name in DRIVERS), key=len, reverse=True))
+#: An interface name, or the name of a netdev not yet registered.
+_IFNAME = r"\(unnamed\ net_device\)|[^\s:()\[\]]+"
+_REGSTATE = r"\((?:uninitialized|unregistering|unregistered|released|dummy|unknown)\)"
+_PREFIX = re.compile(
+    rf"""(?P<driver>{_NAMES})
+    (?:
+        \ (?P<device>[^\s]+?)                                   # whatever stands where the id should
+        (?:\ (?P<ifname>{_IFNAME})(?:\ (?P<regstate>{_REGSTATE}))?)?
+        :(?:\ |$)
+      | :\ (?P<plain>.*)
+    )""",
+    re.X | re.S,
+)
+#: mlx4_en's own printer: ``mlx4_en: eth1: ...`` or ``mlx4_en: 0001:00:02.0: Port 1: ...``.
+_MLX4EN = re.compile(r"(?P<head>[^\s]+?): (?:Port \d+: )?")
+#: mlx5's ``<func>:<line>:(pid <N>): `` (and the ``QoS: `` its qos_* wrappers add after it); kernels
+#: before 4.19 put the device name first (``<name>:<func>:<line>:(pid <N>): ``).
+_FUNCLINE = re.compile(r"(?:[0-9a-fA-Fx]{4,8}:[0-9a-fA-Fx]{2}:[0-9a-fA-Fx]{2}\.[0-7]:)?"
+                       r"(?P<func>[A-Za-z_]\w*):(?P<line>\d+):\(pid (?P<pid>\d+)\): ?(?:QoS: )?")
+#: What mlx5_pci_trace puts before its message.
+_PCI_TRACE = re.compile(r"\w+ Device state = -?\d+ health sensors: -?\d+ pci_status: -?\d+\. ")
+_PCI_ADDRESS = re.compile(r"[0-9a-fA-Fx]{4,8}:[0-9a-fA-Fx]{2}:[0-9a-fA-Fx]{2}\.[0-7]")
+
+
+def read_prefix(text: str) -> Prefix | None:
+    """Return the prefix of kernel message *text* when one of the registry's drivers printed it, else None."""
+    match = _PREFIX.match(text)
+    if match is None:
+        return None
+    driver, plain = match["driver"], match["plain"]
+    device = ifname = None
+    if plain is not None:
+        message = plain
+        if driver == "mlx4_en":
+            head = _MLX4EN.match(plain)
+            if head is not None:
+                message = plain[head.end():]
+                if _PCI_ADDRESS.fullmatch(head["head"]):
+                    device = head["head"]
+                else:
+                    ifname = head["head"]
+    else:
+        device, ifname = match["device"], match["ifname"]
+        message = text[match.end():]
+    funcline = None
+    found = _FUNCLINE.match(message)
+    if found is not None:
+        funcline = (found["func"], int(found["line"]), int(found["pid"]))
+        message = message[found.end():]
+    else:
+        trace = _PCI_TRACE.match(message)
+        if trace is not None:
+            message = message[trace.end():]
+    return Prefix(driver, device, ifname, match["regstate"], message, funcline, plain)
+
+
+# -- redacted and re-cased identifiers -----------------------------------------------------------
+
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_VMBUS_DEV = re.compile(r"vmbus_\d+")
+#: A PCI address or bus with upper-case hex or x's where digits were redacted (``xxxx:00:02.0``).
+_PCI_LIKE = re.compile(r"(?<![\w:])[0-9a-fA-FxX]{4,8}:[0-9a-fA-FxX]{2}(?::[0-9a-fA-FxX]{2}\.[0-7])?(?![\w.])")
+#: Drivers whose device is a VMBus instance GUID.
+_GUID_DEVICES = frozenset(d.name for d in DRIVERS.values() if d.role in (SYNTHETIC, BUS) and "dev" in d.shapes)
+
+
+def canonical_ids(text: str) -> tuple[str, dict[str, str]]:
+    """Return *text* with its identifiers in the form the grammar reads, and canonical -> original for the
+    redacted ones: upper-case GUIDs and PCI addresses are lower-cased; a redacted VMBus device (``uuid``,
+    ``<GUID>``, ``XXXXXXXX-XXXX-...``) becomes a stand-in GUID fixed by its text; x's in a PCI address
+    (``xxxx:00:02.0``) become f's."""
+    originals: dict[str, str] = {}
+    prefix = read_prefix(text)
+    if prefix is not None and prefix.driver in _GUID_DEVICES and prefix.device is not None \
+            and _VMBUS_DEV.fullmatch(prefix.device) is None and not _is_guid(prefix.device):
+        stand_in = _stand_in(prefix.device)
+        originals[stand_in] = prefix.device
+        head = len(prefix.driver) + 1
+        text = text[:head] + text[head:].replace(prefix.device, stand_in, 1)
+    text = _GUID.sub(lambda m: m[0].lower(), text)
+
+    def pci(match: re.Match[str]) -> str:
+        token = match[0]
+        canonical = token.lower().replace("x", "f")
+        if canonical != token.lower():
+            originals[canonical] = token
+        return canonical
+    return _PCI_LIKE.sub(pci, text), originals
+
+
+def _is_guid(token: str) -> bool:
+    """Return whether *token* is a GUID of hex digits (any case)."""
+    return _GUID.fullmatch(token) is not None
+
+
+def _stand_in(token: str) -> str:
+    """Return the GUID that stands in for redacted device *token* (the same token, the same GUID)."""
+    import hashlib
+    return "00000000-0000-4000-8000-" + hashlib.sha256(token.encode()).hexdigest()[:12]
