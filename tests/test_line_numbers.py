@@ -132,7 +132,7 @@ def test_a_line_over_the_cap_is_one_line(reader: str, tmp_path: Path, monkeypatc
     data = LONG + b"\n" + PROBE.encode()
     report = READERS[reader](data, tmp_path, monkeypatch)
     assert report.stats.lines == len(grep_lines(data))
-    assert_evidence_at_grep_lines(report, data, {"driver-probe-failed", "incomplete"})
+    assert_evidence_at_grep_lines(report, data, {"driver-probe-failed", "incomplete", "vf-driver-error"})
     if reader != "follow":
         assert any("1 line(s) longer than" in note for note in report.notes)
 

@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 
-from vflog import analyze
+from vflog import analyze_text as analyze
 from vflog.catalogue import Severity
 from vflog.drivers import DRIVERS, error_code, printed_by, read_prefix
 from vflog.events import Level
