@@ -113,8 +113,12 @@ def render_table(report: Report, *, show_unrecognised: bool = False) -> str:
         out.append(f"note: {clean(note)}")
     if report.content == NO_AN_LINES:
         out.append("")
-        out.append(f"No Accelerated Networking lines: none of the {report.stats.lines} lines comes from hv_netvsc, "
-                   "hv_pci, mlx4, mlx5 or mana.")
+        if report.stats.events:
+            out.append(f"No Accelerated Networking NIC: {report.stats.events} line(s) of these drivers were read, but "
+                       "none names a synthetic NIC or its VF (vPCI devices such as GPUs or disks are not NICs).")
+        else:
+            out.append(f"No Accelerated Networking lines: none of the {report.stats.lines} lines comes from hv_netvsc, "
+                       "hv_pci, mlx4, mlx5 or mana.")
         out.append("This can mean Accelerated Networking is off for this VM (or its size does not support it), its "
                    "drivers are not loaded, or the input is not a kernel log. No verdict is given.")
         return "\n".join(out) + "\n"
