@@ -39,12 +39,30 @@ def _reason(exc: BaseException) -> str:
     return (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)) or type(exc).__name__
 
 
-class Guarded(io.TextIOBase):
+class _Wrapper(io.TextIOBase):
+    """A text stream that writes to another one (the base of Guarded and Unfailing)."""
+
+    def __init__(self, stream: IO[str] | io.TextIOBase) -> None:
+        super().__init__()
+        self._stream = stream
+
+    def isatty(self) -> bool:
+        """Return whether the stream is a terminal."""
+        try:
+            return bool(self._stream.isatty())
+        except (AttributeError, OSError, ValueError):
+            return False
+
+    def writable(self) -> bool:
+        """Return True: this stream is for writing."""
+        return True
+
+
+class Guarded(_Wrapper):
     """A text stream whose write and flush failures become OutputError (a closed pipe stays BrokenPipeError)."""
 
     def __init__(self, stream: IO[str] | io.TextIOBase, target: str | None = None) -> None:
-        super().__init__()
-        self._stream = stream
+        super().__init__(stream)
         self._target = target
 
     def write(self, text: str) -> int:  # type: ignore[override]
@@ -64,17 +82,6 @@ class Guarded(io.TextIOBase):
             raise
         except (OSError, ValueError) as exc:  # ValueError: the stream was closed under us
             raise OutputError(self._target, _reason(exc)) from None
-
-    def isatty(self) -> bool:
-        """Return whether the stream is a terminal."""
-        try:
-            return bool(self._stream.isatty())
-        except (AttributeError, OSError, ValueError):
-            return False
-
-    def writable(self) -> bool:
-        """Return True: this stream is for writing."""
-        return True
 
 
 @contextlib.contextmanager
@@ -161,12 +168,8 @@ def _take_mode(descriptor: int, info: os.stat_result | None) -> None:
     os.fchmod(descriptor, stat.S_IMODE(info.st_mode))
 
 
-class Unfailing(io.TextIOBase):
+class Unfailing(_Wrapper):
     """A text stream for messages: failing to write them (no reader, a full disk) is ignored, so results survive."""
-
-    def __init__(self, stream: IO[str] | io.TextIOBase) -> None:
-        super().__init__()
-        self._stream = stream
 
     def write(self, text: str) -> int:  # type: ignore[override]
         """Write *text* if the stream takes it; return its length either way."""
@@ -182,14 +185,3 @@ class Unfailing(io.TextIOBase):
             self._stream.flush()
         except (OSError, ValueError):
             pass
-
-    def isatty(self) -> bool:
-        """Return whether the stream is a terminal."""
-        try:
-            return bool(self._stream.isatty())
-        except (AttributeError, OSError, ValueError):
-            return False
-
-    def writable(self) -> bool:
-        """Return True: this stream is for writing."""
-        return True
