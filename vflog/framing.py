@@ -72,6 +72,21 @@ _after_stamp: dict[str, str | None] = {}
 _AFTER_STAMP_LIMIT = 1 << 12
 
 
+#: Seconds beyond this are not a kernel's uptime (also keeps infinity and NaN out of every report).
+MAX_SECONDS = 1e12
+
+
+def seconds(text: str) -> float | None:
+    """Return the seconds a dmesg stamp's text gives (``  12.345678``: ASCII digits, a dot, digits, finite),
+    else None: ``nan``, ``inf``, ``1e308``, ``1_000.5``, ``-5.0`` and the like are not stamps."""
+    digits = text.lstrip(" ")
+    whole, dot, fraction = digits.partition(".")
+    if not (dot and whole.isdigit() and fraction.isdigit() and digits.isascii()):
+        return None
+    value = float(digits)
+    return value if value < MAX_SECONDS else None
+
+
 def frame(raw: str) -> Framed | None:
     """Split *raw* at the start of a driver message, or return None for an unrelated line.
 
@@ -89,11 +104,9 @@ def frame(raw: str) -> Framed | None:
                 _after_stamp[rest] = message
             if message is not None:
                 inside = raw[1:close]
-                try:  # (tuple.__new__ builds the NamedTuples without their Python-level __new__)
-                    seconds = _tuple(Stamp, (float(inside), MONOTONIC)) if "[" not in inside else None
-                except ValueError:
-                    seconds = None
-                return _tuple(Framed, (raw[: close + 2], message, seconds))
+                value = seconds(inside)  # (tuple.__new__ builds the NamedTuples without their Python-level __new__)
+                stamped = _tuple(Stamp, (value, MONOTONIC)) if value is not None else None
+                return _tuple(Framed, (raw[: close + 2], message, stamped))
     match = ANCHOR.search(raw)
     if match is None:
         return None
@@ -122,13 +135,13 @@ def stamp(prefix: str, tz: datetime.tzinfo = datetime.timezone.utc) -> Stamp | N
     Wall-clock times without an offset in the text are read in *tz* (UTC unless told).
     """
     if prefix[:1] == "[" and prefix.endswith("] ") and prefix.count("[") == 1:  # plain dmesg
-        try:
-            return Stamp(float(prefix[1:-2]), MONOTONIC)
-        except ValueError:
-            pass
+        value = seconds(prefix[1:-2])
+        if value is not None:
+            return Stamp(value, MONOTONIC)
     found = _MONOTONIC.findall(prefix)
-    if found:
-        return Stamp(float(found[-1]), MONOTONIC)
+    value = seconds(found[-1]) if found else None
+    if value is not None:
+        return Stamp(value, MONOTONIC)
     best: tuple[int, float] | None = None
     try:
         for match in _CTIME.finditer(prefix):
@@ -184,38 +197,128 @@ _USERSPACE_WORDS = ("systemd-udevd", "systemd-networkd", "NetworkManager")
 LAYOUT_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     "dmesg": (re.compile(r"\] " + _KEYS),),
     "syslog": (re.compile(r": (?:\[[ \d.]+\] ?)?" + _KEYS), re.compile(r":\[[ \d.]+\] ?" + _KEYS),
-               re.compile(" (?:" + "|".join(_USERSPACE_WORDS) + r")\["), re.compile(r"-- (?:Reboot|Boot) ")),
+               re.compile(" (?:" + "|".join(_USERSPACE_WORDS) + r")\[")),
+    "kmsg": (re.compile(";" + _KEYS),),  # the message follows the record's ';'
     # JSON: the message key leads (see _json_candidates)
     "json": (),
 }
-_STRUCTURED = re.compile(r"^(?:\d+,\d+,\d+,[^;]*;|\s*\[\s*\+\d|\s*\[[A-Z][a-z]{2}\s?\d|<\d{1,3}>1 |-- )")
-_DMESG_LINE = re.compile(r"^\s*(?:<\d+>)?(?:[a-z]+\s*:[a-z]+\s*: )?\[")
-_SYSLOG_LINE = re.compile(r"^\S.{0,60}? kernel:")
+
+# -- line shapes: which lines the fast search of a layout reads as the per-line path does ------
+#
+# A layout's candidate patterns only hold for lines of its shape, and only lines the Reader
+# passes on unchanged may be skipped.  Every block is checked against the shape in one C-speed
+# pass (the regex engine skips from line end to line end); the lines that do not fit go through
+# the per-line path.
+
+#: A syslog or journal program field whose message the syslog patterns find: ``kernel:`` or ``name[pid]:``.
+_PROGRAM = r"(?:\S+ +){0,3}?(?:kernel|[^\s\[\]]+\[\d+\]):"
+#: Layout -> how its lines start (a regex), for lines the Reader passes on unchanged.
+_SHAPES = {
+    # [seconds] (not the [+delta] or [Mon d hh:mm] stamps the Reader turns into a clock), -T, -r, -x
+    "dmesg": r"\[ *\d|\[[A-Z][a-z]{2} [A-Z]|<\d{1,3}>\[|[a-z]+ *:[a-z]+ *: \[",
+    # RFC 3164 / journal short(-precise, -full, -iso, -monotonic) / rsyslog: a date, a host, a program
+    "syslog": (r"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d\S* |[A-Z][a-z]{2} \d{4}-\d\d-\d\d \S+ \S+ "
+               r"|\d{4}-\d\d-\d\d[T ]\S+ |\[ *\d+\.\d+\] )" + _PROGRAM),
+    "kmsg": r"\d+,\d+,\d+,[^;\n]*;| [ \t]*[A-Z0-9_]*[A-Z][A-Z0-9_]*=",
+    "json": r"[ \t]*\{",  # and the object closes on its line (see misfits)
+}
+#: Layout -> a line end whose next line does not start like the layout's lines (blank lines fit).
+_MISFIT = {kind: re.compile(r"\n(?!" + shape + r"|\n|\Z)") for kind, shape in _SHAPES.items()}
+#: Layout -> the shape, to check the first line of a block.
+_FITS = {kind: re.compile(shape + r"|\n|\Z") for kind, shape in _SHAPES.items()}
+#: The line end of a JSON line that does not close its object (``{`` of a pretty-printed object).
+_JSON_OPEN_END = re.compile(r"\n(?<![},]\n)")
+#: A dmesg-shaped line whose message follows a host and program (``journalctl -o short-monotonic``).
+_HOSTED = re.compile(r"\[[^\]\n]*\] \S+ (?:kernel|[^\s\[\]]+\[\d+\]): ")
+_HOSTED_LINES = re.compile(r"(?m)^\[[^\]\n]*\] \S+ (?:kernel|[^\s\[\]]+\[\d+\]): ")
+#: Characters the Reader removes or acts on inside a line (terminal escapes, carriage returns).
+_REWRITTEN = ("\x1b", "\r")
+#: Layouts in the order they are preferred when several fit a sample equally well.
+LAYOUTS = ("dmesg", "syslog", "kmsg", "json")
+#: How much of a block the layout choice looks at.
+_SAMPLE_LINES = 2000
+_SAMPLE_CHARS = 1 << 18
+
+
+def _lines_with(block: str, char: str) -> Iterator[int]:
+    """Yield the start of each line of *block* that holds *char* (found at memchr speed)."""
+    find, rfind = block.find, block.rfind
+    index = find(char)
+    while index >= 0:
+        yield rfind("\n", 0, index) + 1
+        end = find("\n", index)
+        if end < 0:
+            return
+        index = find(char, end)
+
+
+def misfits(block: str, kind: str) -> list[int]:
+    """Return the start offsets (ascending) of the lines of *block* that the fast search of layout
+    *kind* may not read as the per-line path does: lines of another shape, or that the Reader rewrites."""
+    starts = [] if _FITS[kind].match(block) else [0]
+    starts.extend(match.end() for match in _MISFIT[kind].finditer(block))
+    if kind == "json":  # an object that does not close on its line continues on the next ones
+        rfind = block.rfind
+        starts.extend(rfind("\n", 0, match.start()) + 1 for match in _JSON_OPEN_END.finditer(block)
+                      if match.start() > 0)
+        if block and not block.endswith("\n") and not block.rstrip().endswith(("}", ",")):
+            starts.append(rfind("\n") + 1)
+    elif kind == "dmesg" and _hosted_sample(block):
+        starts.extend(match.start() for match in _HOSTED_LINES.finditer(block))
+    for char in _REWRITTEN:
+        if char in block:
+            starts.extend(_lines_with(block, char))
+    return sorted(set(starts)) if len(starts) > 1 else starts
+
+
+def _hosted_sample(block: str) -> bool:
+    """Return whether the first or the last line of *block* is a journal line in dmesg shape (a host
+    and program before the message), so that its lines must be looked at one by one for it."""
+    last = block.rfind("\n", 0, len(block) - 1) + 1
+    return bool(_HOSTED.match(block) or _HOSTED.match(block, last))
+
+
+def _sample(block: str) -> str:
+    """Return the first lines of *block*: at most _SAMPLE_LINES lines and about _SAMPLE_CHARS characters."""
+    end = block.find("\n", _SAMPLE_CHARS)
+    head = block if end < 0 else block[: end + 1]
+    cut = -1
+    for _ in range(_SAMPLE_LINES):
+        cut = head.find("\n", cut + 1)
+        if cut < 0:
+            return head
+    return head[: cut + 1]
+
+
+def _line_numbers(block: str, starts: list[int]) -> set[int]:
+    """Return the 0-based line numbers of the ascending line starts *starts* in *block*."""
+    numbers, number, position = set(), 0, 0
+    for start in starts:
+        number += block.count("\n", position, start)
+        position = start
+        numbers.add(number)
+    return numbers
 
 
 def layout(sample: str) -> str | None:
-    """Return the text layout of a block ("dmesg", "syslog", "json") whose fast search finds every
-    line the per-line search finds in its first lines, or None (read line by line)."""
-    lines = sample.split("\n", 2000)[:2000]
-    content = [line for line in lines if line.strip()]
-    if not content or any(_STRUCTURED.match(line) for line in content[:400]):
+    """Return the layout whose fast search reads the start of block *sample* as the per-line path
+    does, or None (read it line by line).
+
+    The layout with the fewest misfits wins, if at most half the lines are misfits and its
+    candidates and misfits hold every line in which the per-line anchor finds a message.
+    """
+    head = _sample(sample)
+    if not head.strip():
         return None
-    shapes = {
-        "json": sum(line.lstrip().startswith("{") for line in content) > len(content) * 0.9,
-        "dmesg": sum(bool(_DMESG_LINE.match(line)) for line in content) > len(content) * 0.9,
-        "syslog": sum(bool(_SYSLOG_LINE.match(line)) for line in content) > len(content) * 0.5,
-    }
-    wanted = {i for i, line in enumerate(lines) if ANCHOR.search(line)}
-    head = "\n".join(lines)
-    for kind, shaped in shapes.items():
-        if not shaped:
-            continue
-        found, number, position = set(), 0, 0
-        for start in candidates(head, kind):  # ascending: count the line ends between neighbours only
-            number += head.count("\n", position, start)
-            position = start
-            found.add(number)
-        if wanted <= found:
+    count = head.count("\n") + (not head.endswith("\n"))
+    odd = {kind: misfits(head, kind) for kind in LAYOUTS}
+    wanted: set[int] | None = None
+    for kind in sorted(LAYOUTS, key=lambda kind: len(odd[kind])):
+        if len(odd[kind]) * 2 > count:
+            return None
+        if wanted is None:
+            wanted = {i for i, line in enumerate(head.split("\n")) if ANCHOR.search(line)}
+        if wanted <= _line_numbers(head, sorted(set(candidates(head, kind)).union(odd[kind]))):
             return kind
     return None
 
