@@ -119,3 +119,31 @@ def test_json_blocks_are_searched_for_either_message_key() -> None:
         wanted = {i for i, line in enumerate(lines) if framing.ANCHOR.search(json.loads(line).get("MESSAGE", json.loads(line).get("msg")))}
         found = {block.count("\n", 0, start) for start in framing.candidates(block, "json")}
         assert wanted and wanted <= found
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e308", "1_000.5", "-5.0", "+5.0", "5", ".5", "5.",
+                                  "0x1p3", "\u0661\u0662.\u0663", "9" * 400 + ".0", " 12.5 x", "1.2.3"])
+def test_hostile_stamp_text_is_not_a_time(text: str) -> None:
+    """Only ASCII digits, a dot and digits (finite, a plausible uptime) are a dmesg stamp's seconds."""
+    assert framing.seconds(text) is None
+    framed = framing.frame(f"[{text}] {MSG}")
+    assert framed is not None and framed.message == MSG and framed.stamp is None
+    assert framing.stamp(f"[{text}] ") is None
+    assert framing.stamp(f"host kernel: [{text}] ") is None
+
+
+def test_real_stamps_are_read() -> None:
+    """Padded and unpadded stamps, and the -d delta form, still give their seconds."""
+    assert framing.seconds("    12.345678") == 12.345678
+    assert framing.seconds("0.000000") == 0.0
+    assert framing.stamp("[ 2.500000 <  0.100000>] ") == framing.Stamp(2.5, framing.MONOTONIC)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.text(alphabet=st.sampled_from(list(" \t\x00[]>:\"?+0xabcdefhvnetscpimlorkLuxBUGWRNIO_-.1234567890")),
+               max_size=60), st.sampled_from(_MESSAGES[:40] + ("? __schedule+0x2d4/0x890",)))
+def test_fast_anchor_search_agrees_with_the_anchor(prefix: str, message: str) -> None:
+    """find_anchor finds exactly where ANCHOR.search matches, for any prefix before any message."""
+    for raw in (prefix, prefix + message, message + prefix):
+        match = framing.ANCHOR.search(raw)
+        assert framing.find_anchor(raw) == (match.start() if match else -1)

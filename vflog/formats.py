@@ -250,7 +250,7 @@ class Reader:
         """Decode one JSON object, only when it could hold one of our messages."""
         boot = _BOOT_ID.search(text)
         boot_id = boot[1] if boot else None
-        if not candidate and framing.ANCHOR.search(text) is None and "Linux version" not in text and \
+        if not candidate and framing.find_anchor(text) < 0 and "Linux version" not in text and \
                 not any(hint in text for hint in _JSON_HINTS):
             return Record(number, None, boot_id=boot_id, structured=True, raw=text)
         try:

@@ -8,9 +8,8 @@ import re
 from typing import Iterator, NamedTuple
 
 
-#: Where a message of one of our drivers starts, after any outer prefix.
-ANCHOR = re.compile(
-    r"""(?:^|(?<=[\s\]>:"]))(?=
+#: The message starts the anchor knows, but stack frames (regex source, verbose).
+_STARTS = r"""
         hv_netvsc(?:\ [0-9a-f]{8}-|\ vmbus_\d|:\ )
       | hv_pci\ [0-9a-f]{8}-
       | hv_vmbus:\ 
@@ -26,15 +25,35 @@ ANCHOR = re.compile(
       | Call\ Trace:
       | Modules\ linked\ in:
       | RIP:\ 
-      | (?:\?\ )?[\w.$]+\+0x[0-9a-f]+/0x[0-9a-f]+
       | ---\[\ end\ trace
       | hn\d+:\ 
       | (?:mce|mlxen)\d+:\ link\ state
       | systemd-networkd\[\d+\]:\ \S+:\ (?:Link\ (?:UP|DOWN)|Gained\ carrier|Lost\ carrier|Configuring\ with|DHCPv[46]\ address)
       | NetworkManager\[\d+\]:\ .{0,60}?(?:device\ \(\S+\):\ (?:state\ change|Activation)|manager:\ \(\S+\):\ new\ Ethernet\ device)
-    )""",
-    re.X,
-)
+"""
+#: A stack frame (``? func+0x1a/0x20``), the only start that needs ``+0x``.
+_FRAME_START_RE = r"(?:\?\ )?[\w.$]+\+0x[0-9a-f]+/0x[0-9a-f]+"
+#: The characters that may stand before a message start, and the first characters of _STARTS.
+_BEFORE = r"""[\s\]>:"]"""
+_FIRST = r"[hpmLsWBOgCMRN\-]"
+#: Where a message of one of our drivers starts, after any outer prefix.
+ANCHOR = re.compile(r"(?:^|(?<=" + _BEFORE + r"))(?=" + _STARTS + "|" + _FRAME_START_RE + ")", re.X)
+#: A character that may stand before a message start, then one (stack frames left out): the regex
+#: engine skips from one such character to the next instead of trying the anchor at every position.
+_AFTER_BEFORE = re.compile(_BEFORE + r"(?=" + _FIRST + r")(?=" + _STARTS + ")", re.X)
+
+
+def find_anchor(raw: str) -> int:
+    """Return where ANCHOR.search(raw) matches (the start of our message in *raw*), or -1, faster:
+    the full anchor runs only on lines with a stack frame's ``+0x``."""
+    if "+0x" in raw:
+        match = ANCHOR.search(raw)
+        return match.start() if match else -1
+    if ANCHOR.match(raw):
+        return 0
+    match = _AFTER_BEFORE.search(raw)
+    return match.start() + 1 if match else -1
+
 
 _MONOTONIC = re.compile(r"\[\s*(\d+\.\d+)(?:\s*<\s*[\d.]+>)?\]")
 #: Month abbreviations as syslog and dmesg print them, and their numbers.
@@ -107,10 +126,9 @@ def frame(raw: str) -> Framed | None:
                 value = seconds(inside)  # (tuple.__new__ builds the NamedTuples without their Python-level __new__)
                 stamped = _tuple(Stamp, (value, MONOTONIC)) if value is not None else None
                 return _tuple(Framed, (raw[: close + 2], message, stamped))
-    match = ANCHOR.search(raw)
-    if match is None:
+    start = find_anchor(raw)
+    if start < 0:
         return None
-    start = match.start()
     return Framed(raw[:start], raw[start:].rstrip())
 
 
@@ -317,7 +335,7 @@ def layout(sample: str) -> str | None:
         if len(odd[kind]) * 2 > count:
             return None
         if wanted is None:
-            wanted = {i for i, line in enumerate(head.split("\n")) if ANCHOR.search(line)}
+            wanted = {i for i, line in enumerate(head.split("\n")) if find_anchor(line) >= 0}
         if wanted <= _line_numbers(head, sorted(set(candidates(head, kind)).union(odd[kind]))):
             return kind
     return None
