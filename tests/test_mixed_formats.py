@@ -55,7 +55,8 @@ def contents(report: vflog.Report) -> dict[str, Any]:
     data = report.to_dict()
     for key in ("source", "sources", "inputs"):
         data.pop(key)
-    data["notes"] = [note for note in data["notes"] if "repeated verbatim" not in note]
+    for part in (data, *data["boots"]):
+        part["notes"] = [note for note in part.get("notes", ()) if "repeated verbatim" not in note]
     return data
 
 

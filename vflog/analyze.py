@@ -271,7 +271,7 @@ class Analyzer:
         if kind == "json":
             for record in self._reader.feed(number, line, candidate=True):
                 self.record(record)
-        elif kind == "kmsg":
+        elif kind == "kmsg" or "\x1b" in line or "\r" in line:  # structured, or to be cleaned first
             for record in self._reader.feed(number, line):
                 self.record(record)
         else:  # a plain text line of the layout's shape: nothing to decode
@@ -305,13 +305,12 @@ class Analyzer:
         while line_end >= start:
             line_start = max(block.rfind("\n", start, line_end), start - 1) + 1
             line = block[line_start:line_end]
-            if len(line.strip()) > 3:
-                record = unrelated_record(number, line)
-                if record is not None:
-                    self._boot.last_other_line = number
-                    self._previous = record
-                    self._tick(record)
-                    return
+            record = unrelated_record(number, line)
+            if record is not None:
+                self._boot.last_other_line = number
+                self._previous = record
+                self._tick(record)
+                return
             line_end, number = line_start - 1, number - 1
 
     def feed(self, number: int, raw: str) -> None:

@@ -26,9 +26,8 @@ from typing import Any, Iterator, NamedTuple
 
 
 from . import framing
-from .framing import MONOTONIC, WALL, Stamp
+from .framing import MONOTONIC, WALL, Stamp, clean_line
 
-_ESCAPES = re.compile(r"\x1b(?:\[[0-9;?<=>]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
 _KMSG = re.compile(r"^(\d+),(\d+),(\d+),[^;]*;(.*)$", re.S)
 _DELTA = re.compile(r"^\s*\[\s*\+(\d+\.\d+)\]\s?")
 _HUMAN = re.compile(r"^\s*\[([A-Z][a-z]{2})\s?(\d{1,2}) (\d\d):(\d\d)\]\s?")
@@ -60,8 +59,11 @@ def plain_record(number: int, text: str) -> Record:
 
 def unrelated_record(number: int, line: str) -> Record | None:
     """Return the record of line *number*, one the fast search found no message in, as the rules need it
-    (its time decoded later, from its raw text), or None for a /dev/kmsg continuation line (no content)."""
-    if line[:1] == " " and "=" in line and Reader.kmsg_continuation(line):
+    (its time decoded later, from its text), or None when it has no content (blank, a bare bracket or
+    elision mark, a /dev/kmsg continuation line)."""
+    if "\x1b" in line or "\r" in line:
+        line = clean_line(line)
+    if len(line.strip()) <= 3 or line[:1] == " " and "=" in line and Reader.kmsg_continuation(line):
         return None
     return Record(number, line, raw=line)
 
@@ -84,15 +86,6 @@ def _json_seconds(value: object, scale: float) -> float | None:
         return None
     seconds = float(value) / scale
     return seconds if math.isfinite(seconds) and 0 <= seconds < framing.MAX_SECONDS else None
-
-
-def clean_line(line: str) -> str:
-    """Return *line* without terminal escape sequences and carriage returns."""
-    if "\x1b" in line:
-        line = _ESCAPES.sub("", line)
-    if "\r" in line:
-        line = line.rsplit("\r", 1)[-1] if not line.endswith("\r") else line.rstrip("\r")
-    return line
 
 
 def _message_of(value: Any) -> str | None:

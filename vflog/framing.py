@@ -91,6 +91,18 @@ _after_stamp: dict[str, str | None] = {}
 _AFTER_STAMP_LIMIT = 1 << 12
 
 
+_ESCAPES = re.compile(r"\x1b(?:\[[0-9;?<=>]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+
+
+def clean_line(line: str) -> str:
+    """Return *line* without terminal escape sequences, and only what follows its last carriage return."""
+    if "\x1b" in line:
+        line = _ESCAPES.sub("", line)
+    if "\r" in line:
+        line = line.rsplit("\r", 1)[-1] if not line.endswith("\r") else line.rstrip("\r")
+    return line
+
+
 #: Seconds beyond this are not a kernel's uptime (also keeps infinity and NaN out of every report).
 MAX_SECONDS = 1e12
 
@@ -214,7 +226,7 @@ _USERSPACE_WORDS = ("systemd-udevd", "systemd-networkd", "NetworkManager")
 #: Layout name -> the literal-led patterns whose matches mark candidate lines (the first finds most).
 LAYOUT_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     "dmesg": (re.compile(r"\] " + _KEYS),),
-    "syslog": (re.compile(r": (?:\[[ \d.]+\] ?)?" + _KEYS), re.compile(r":\[[ \d.]+\] ?" + _KEYS),
+    "syslog": (re.compile(r": (?:\[[^\]\n]*\] ?){0,2}" + _KEYS), re.compile(r":\[[^\]\n]*\] ?(?:\[[^\]\n]*\] ?)?" + _KEYS),
                re.compile(" (?:" + "|".join(_USERSPACE_WORDS) + r")\[")),
     "kmsg": (re.compile(";" + _KEYS),),  # the message follows the record's ';'
     # JSON: the message key leads (see _json_candidates)
@@ -228,15 +240,16 @@ LAYOUT_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
 # pass (the regex engine skips from line end to line end); the lines that do not fit go through
 # the per-line path.
 
-#: A syslog or journal program field whose message the syslog patterns find: ``kernel:`` or ``name[pid]:``.
-_PROGRAM = r"(?:\S+ +){0,3}?(?:kernel|[^\s\[\]]+\[\d+\]):"
+#: A journal program field whose message the syslog patterns find: ``kernel:`` or ``name[pid]:``.
+_PROGRAM = r"(?:kernel|[^\s\[\]]+\[\d+\]):"
 #: Layout -> how its lines start (a regex), for lines the Reader passes on unchanged.
 _SHAPES = {
     # [seconds] (not the [+delta] or [Mon d hh:mm] stamps the Reader turns into a clock), -T, -r, -x
-    "dmesg": r"\[ *\d|\[[A-Z][a-z]{2} [A-Z]|<\d{1,3}>\[|[a-z]+ *:[a-z]+ *: \[",
+    "dmesg": r"\[(?!\s*\+|[A-Z][a-z]{2}\s?\d)|<\d{1,3}>\[|[a-z]+ *:[a-z]+ *: \[",
     # RFC 3164 / journal short(-precise, -full, -iso, -monotonic) / rsyslog: a date, a host, a program
-    "syslog": (r"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d\S* |[A-Z][a-z]{2} \d{4}-\d\d-\d\d \S+ \S+ "
-               r"|\d{4}-\d\d-\d\d[T ]\S+ |\[ *\d+\.\d+\] )" + _PROGRAM),
+    # (the ISO date of dmesg --time-format iso, with its comma, is not syslog: no program field)
+    "syslog": (r"[A-Z][a-z]{2} [ \d]\d \d\d:|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?!,)|[A-Z][a-z]{2} \d{4}-"
+               r"|\[ *\d+\.\d+\] \S+ " + _PROGRAM),
     "kmsg": r"\d+,\d+,\d+,[^;\n]*;| [ \t]*[A-Z0-9_]*[A-Z][A-Z0-9_]*=",
     "json": r"[ \t]*\{",  # and the object closes on its line (see misfits)
 }
@@ -285,8 +298,18 @@ def misfits(block: str, kind: str) -> list[int]:
         starts.extend(match.start() for match in _HOSTED_LINES.finditer(block))
     for char in _REWRITTEN:
         if char in block:
-            starts.extend(_lines_with(block, char))
+            starts.extend(start for start in _lines_with(block, char) if not _fits_cleaned(block, start, kind))
     return sorted(set(starts)) if len(starts) > 1 else starts
+
+
+def _fits_cleaned(block: str, start: int, kind: str) -> bool:
+    """Return whether the line at *start*, once the Reader has cleaned it (escapes, carriage returns),
+    fits text layout *kind* and holds no message (then it may be skipped like any unrelated line)."""
+    if kind not in ("dmesg", "syslog"):
+        return False
+    end = block.find("\n", start)
+    line = clean_line(block[start:end] if end >= 0 else block[start:])
+    return bool(_FITS[kind].match(line)) and find_anchor(line) < 0
 
 
 def _hosted_sample(block: str) -> bool:
