@@ -215,6 +215,7 @@ class Analyzer:
         object, and a block without a layout, are read line by line.
         """
         self._blocks += 1
+        block = framing.without_escapes(block)  # as the Reader cleans each line: the lines stay the same
         number, position = self._feed_open_object(first, block, 0)
         kind, odd = self._block_layout(block)
         if kind is None:
@@ -271,7 +272,7 @@ class Analyzer:
         if kind == "json":
             for record in self._reader.feed(number, line, candidate=True):
                 self.record(record)
-        elif kind == "kmsg" or "\x1b" in line or "\r" in line:  # structured, or to be cleaned first
+        elif kind == "kmsg" or "\r" in line:  # structured, or to be cleaned first
             for record in self._reader.feed(number, line):
                 self.record(record)
         else:  # a plain text line of the layout's shape: nothing to decode

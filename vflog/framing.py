@@ -91,7 +91,14 @@ _after_stamp: dict[str, str | None] = {}
 _AFTER_STAMP_LIMIT = 1 << 12
 
 
-_ESCAPES = re.compile(r"\x1b(?:\[[0-9;?<=>]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+#: A terminal escape sequence (CSI, OSC to its terminator or the line end, or two characters); never a line end.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-9;?<=>]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+
+
+def without_escapes(text: str) -> str:
+    """Return *text* (one line or a block of lines) without terminal escape sequences; the lines stay the
+    same lines (a sequence never spans a line end), so a block cleaned at once equals its lines cleaned."""
+    return _ESCAPES.sub("", text) if "\x1b" in text else text
 
 
 def clean_line(line: str) -> str:
@@ -262,7 +269,7 @@ _JSON_OPEN_END = re.compile(r"\n(?<![},]\n)")
 #: A dmesg-shaped line whose message follows a host and program (``journalctl -o short-monotonic``).
 _HOSTED = re.compile(r"\[[^\]\n]*\] \S+ (?:kernel|[^\s\[\]]+\[\d+\]): ")
 _HOSTED_LINES = re.compile(r"(?m)^\[[^\]\n]*\] \S+ (?:kernel|[^\s\[\]]+\[\d+\]): ")
-#: Characters the Reader removes or acts on inside a line (terminal escapes, carriage returns).
+#: Characters the Reader acts on inside a line (carriage returns; blocks lose their escapes first).
 _REWRITTEN = ("\x1b", "\r")
 #: Layouts in the order they are preferred when several fit a sample equally well.
 LAYOUTS = ("dmesg", "syslog", "kmsg", "json")
