@@ -147,3 +147,33 @@ def test_fast_anchor_search_agrees_with_the_anchor(prefix: str, message: str) ->
     for raw in (prefix, prefix + message, message + prefix):
         match = framing.ANCHOR.search(raw)
         assert framing.find_anchor(raw) == (match.start() if match else -1)
+
+
+def test_misfits_are_the_lines_of_another_shape() -> None:
+    """In a dmesg block, syslog, kmsg, JSON, -H and indented lines are misfits; stamped lines and blanks are not."""
+    lines = [f"[    1.000000] {MSG}", "", f"Sep  3 05:08:01 vm kernel: {MSG}", f"6,339,5140900,-;{MSG}",
+             '{"MESSAGE": "x"}', f"[  +0.113671] {MSG}", f"[Sep 3 05:08] {MSG}", f"   [    1.0] {MSG}",
+             f"[Thu Sep  3 05:08:01 2026] {MSG}", f"<6>[    1.0] {MSG}", f"kern  :info  : [    1.0] {MSG}",
+             f"[    1.000000] vm-web-01 kernel: {MSG}"]
+    block = "\n".join(lines) + "\n"
+    starts = [block.index(line + "\n") if line else block.index("\n\n") + 1 for line in lines]
+    odd = {lines[starts.index(start)] for start in framing.misfits(block, "dmesg")}
+    assert odd == {lines[i] for i in (2, 3, 4, 5, 6, 7, 11)}
+
+
+def test_layout_is_chosen_by_fewest_misfits() -> None:
+    """Each layout is found from its own lines; blocks of NULs or of one long line have none."""
+    dmesg = "".join(f"[{i:12.6f}] {message}\n" for i, message in enumerate(_MESSAGES[:200]))
+    syslog = "".join(f"Sep  3 05:08:01 vm kernel: {message}\n" for message in _MESSAGES[:200])
+    kmsg = "".join(f"6,{i},{i * 1000},-;{message}\n SUBSYSTEM=pci\n" for i, message in enumerate(_MESSAGES[:200]))
+    assert (framing.layout(dmesg), framing.layout(syslog), framing.layout(kmsg)) == ("dmesg", "syslog", "kmsg")
+    assert framing.layout(("\0" * 1000 + "\n") * 100) is None
+    assert framing.layout("x" * 1_000_000) is None
+
+
+def test_kmsg_candidates_hold_every_message() -> None:
+    """The kmsg layout finds each record whose message (after ';') the anchor frames."""
+    block = "".join(f"6,{i},{i * 1000},-;{message}\n" for i, message in enumerate(_MESSAGES))
+    wanted = {i for i, message in enumerate(_MESSAGES) if framing.find_anchor(message) >= 0}
+    found = {block.count("\n", 0, start) for start in framing.candidates(block, "kmsg")}
+    assert wanted and wanted <= found

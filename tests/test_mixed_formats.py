@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import vflog
-from vflog import sources
+from vflog import framing, sources
 
 from . import converters
 from .strategies import GeneratedLog, valid_logs
@@ -113,3 +113,31 @@ def test_three_syslog_lines_after_dmesg_are_recognised() -> None:
     tail = "".join(tail.splitlines(keepends=True)[:3])
     report = by_blocks(_PADDING + tail)
     assert report.stats.events == 3 and report.boots[-1].nics
+
+
+@pytest.mark.parametrize("fmt", ["dmesg_json_pretty", "dmesg_json", "dmesg_follow_json", "kmsg", "serial_console",
+                                 "dmesg_human", "journal_json_bytes"])
+def test_multi_line_records_across_block_ends_read_as_lines(fmt: str) -> None:
+    """Pretty-printed JSON objects and kmsg continuations cut by block ends (tiny blocks) read as line by line."""
+    text = render(fmt, SERVICING)
+    with small_blocks(first=512, size=97):
+        report = by_blocks(text)
+    assert contents(report) == contents(by_lines(text))
+    assert verdict(report) == verdict(vflog.analyze(SERVICING))
+
+
+def test_layout_is_not_looked_for_in_every_block_without_one() -> None:
+    """Blocks of NUL bytes have no layout: after a few blocks only every 16th is looked at again."""
+    calls = []
+    real = framing.layout
+
+    def counting(sample: str) -> str | None:
+        calls.append(len(sample))
+        return real(sample)
+
+    text = ("\0" * 200 + "\n") * 2000  # about 400 KB: 200 blocks of 2 KiB
+    with small_blocks(first=2048, size=2048), mock.patch.object(framing, "layout", counting):
+        report = by_blocks(text + SERVICING)
+    assert report.stats.lines == 2000 + SERVICING.count("\n")
+    assert verdict(report) == verdict(vflog.analyze(SERVICING))
+    assert len(calls) < 30
