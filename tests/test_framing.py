@@ -140,7 +140,7 @@ def test_real_stamps_are_read() -> None:
 
 
 @settings(max_examples=200, deadline=None, derandomize=True)
-@given(st.text(alphabet=st.sampled_from(list(" \t\x00[]>:\"?+0xabcdefhvnetscpimlorkLuxBUGWRNIO_-.1234567890")),
+@given(st.text(alphabet=st.sampled_from(list(" \t\x00\x1c\x85\xa0\u2028\u3000\u00e9[]>:\"?+0xabcdefhvnetscpimlorkLuxBUGWRNIO_-.1234567890")),
                max_size=60), st.sampled_from(_MESSAGES[:40] + ("? __schedule+0x2d4/0x890",)))
 def test_fast_anchor_search_agrees_with_the_anchor(prefix: str, message: str) -> None:
     """find_anchor finds exactly where ANCHOR.search matches, for any prefix before any message."""

@@ -35,12 +35,15 @@ _STARTS = r"""
 _FRAME_START_RE = r"(?:\?\ )?[\w.$]+\+0x[0-9a-f]+/0x[0-9a-f]+"
 #: The characters that may stand before a message start, and the first characters of _STARTS.
 _BEFORE = r"""[\s\]>:"]"""
+#: _BEFORE with its white space spelt out (what ``\s`` matches in text), which the regex engine scans
+#: through from a table instead of asking for each character's Unicode category.
+_BEFORE_LISTED = "[ \t\n\r\f\v\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\\]>:\"]"
 _FIRST = r"[hpmLsWBOgCMRN\-]"
 #: Where a message of one of our drivers starts, after any outer prefix.
 ANCHOR = re.compile(r"(?:^|(?<=" + _BEFORE + r"))(?=" + _STARTS + "|" + _FRAME_START_RE + ")", re.X)
 #: A character that may stand before a message start, then one (stack frames left out): the regex
 #: engine skips from one such character to the next instead of trying the anchor at every position.
-_AFTER_BEFORE = re.compile(_BEFORE + r"(?=" + _FIRST + r")(?=" + _STARTS + ")", re.X)
+_AFTER_BEFORE = re.compile(_BEFORE_LISTED + r"(?=" + _FIRST + r")(?=" + _STARTS + ")", re.X)
 
 
 def find_anchor(raw: str) -> int:
@@ -248,15 +251,15 @@ LAYOUT_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
 # the per-line path.
 
 #: A journal program field whose message the syslog patterns find: ``kernel:`` or ``name[pid]:``.
-_PROGRAM = r"(?:kernel|[^\s\[\]]+\[\d+\]):"
+_PROGRAM = r"(?:kernel|[^\s\[\]]{1,64}\[\d{1,10}\]):"
 #: Layout -> how its lines start (a regex), for lines the Reader passes on unchanged.
 _SHAPES = {
     # [seconds] (not the [+delta] or [Mon d hh:mm] stamps the Reader turns into a clock), -T, -r, -x
-    "dmesg": r"\[(?!\s*\+|[A-Z][a-z]{2}\s?\d)|<\d{1,3}>\[|[a-z]+ *:[a-z]+ *: \[",
+    "dmesg": r"\[(?!\s*\+|[A-Z][a-z]{2}\s?\d)|<\d{1,3}>\[|[a-z]{2,8} *:[a-z]{2,8} *: \[",
     # RFC 3164 / journal short(-precise, -full, -iso, -monotonic) / rsyslog: a date, a host, a program
     # (the ISO date of dmesg --time-format iso, with its comma, is not syslog: no program field)
     "syslog": (r"[A-Z][a-z]{2} [ \d]\d \d\d:|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?!,)|[A-Z][a-z]{2} \d{4}-"
-               r"|\[ *\d+\.\d+\] \S+ " + _PROGRAM),
+               r"|\[ *\d+\.\d+\] \S{1,255} " + _PROGRAM),
     "kmsg": r"\d+,\d+,\d+,[^;\n]*;| [ \t]*[A-Z0-9_]*[A-Z][A-Z0-9_]*=",
     "json": r"[ \t]*\{",  # and the object closes on its line (see misfits)
 }
@@ -267,8 +270,8 @@ _FITS = {kind: re.compile(shape + r"|\n|\Z") for kind, shape in _SHAPES.items()}
 #: The line end of a JSON line that does not close its object (``{`` of a pretty-printed object).
 _JSON_OPEN_END = re.compile(r"\n(?<![},]\n)")
 #: A dmesg-shaped line whose message follows a host and program (``journalctl -o short-monotonic``).
-_HOSTED = re.compile(r"\[[^\]\n]*\] \S+ (?:kernel|[^\s\[\]]+\[\d+\]): ")
-_HOSTED_LINES = re.compile(r"(?m)^\[[^\]\n]*\] \S+ (?:kernel|[^\s\[\]]+\[\d+\]): ")
+_HOSTED = re.compile(r"\[[^\]\n]{1,64}\] \S{1,255} " + _PROGRAM + " ")
+_HOSTED_LINES = re.compile(r"\n(?=" + _HOSTED.pattern + ")")
 #: Characters the Reader acts on inside a line (carriage returns; blocks lose their escapes first).
 _REWRITTEN = ("\x1b", "\r")
 #: Layouts in the order they are preferred when several fit a sample equally well.
@@ -302,7 +305,9 @@ def misfits(block: str, kind: str) -> list[int]:
         if block and not block.endswith("\n") and not block.rstrip().endswith(("}", ",")):
             starts.append(rfind("\n") + 1)
     elif kind == "dmesg" and _hosted_sample(block):
-        starts.extend(match.start() for match in _HOSTED_LINES.finditer(block))
+        starts.extend(match.end() for match in _HOSTED_LINES.finditer(block))
+        if _HOSTED.match(block):
+            starts.append(0)
     for char in _REWRITTEN:
         if char in block:
             starts.extend(start for start in _lines_with(block, char) if not _fits_cleaned(block, start, kind))
