@@ -177,3 +177,13 @@ def test_kmsg_candidates_hold_every_message() -> None:
     wanted = {i for i, message in enumerate(_MESSAGES) if framing.find_anchor(message) >= 0}
     found = {block.count("\n", 0, start) for start in framing.candidates(block, "kmsg")}
     assert wanted and wanted <= found
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.text(alphabet=st.sampled_from(list(" \t\x1c\u2028[]>:\"?+0xabcdefhvnetscpimlorkLuxBUGWRNIO_-.1234567890")),
+               max_size=40), st.sampled_from(_MESSAGES[:40] + ("? __schedule+0x2d4/0x890",)), st.integers(0, 45))
+def test_starts_at_agrees_with_the_anchor(prefix: str, message: str, position: int) -> None:
+    """starts_at(raw, i) is ANCHOR.match(raw, i), for any prefix, message and position."""
+    raw = prefix + message
+    position = min(position, len(raw))
+    assert framing.starts_at(raw, position) == (framing.ANCHOR.match(raw, position) is not None)

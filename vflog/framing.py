@@ -37,6 +37,8 @@ _FRAME_START_RE = r"(?:\?\ )?[\w.$]+\+0x[0-9a-f]+/0x[0-9a-f]+"
 _BEFORE = r"""[\s\]>:"]"""
 #: _BEFORE with its white space spelt out (what ``\s`` matches in text), which the regex engine scans
 #: through from a table instead of asking for each character's Unicode category.
+_BEFORE_CHARS = frozenset(" \t\n\r\f\v\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000]>:\""
+                           + "".join(map(chr, range(0x2000, 0x200B))))
 _BEFORE_LISTED = "[ \t\n\r\f\v\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\\]>:\"]"
 _FIRST = r"[hpmLsWBOgCMRN\-]"
 #: Where a message of one of our drivers starts, after any outer prefix.
@@ -44,6 +46,15 @@ ANCHOR = re.compile(r"(?:^|(?<=" + _BEFORE + r"))(?=" + _STARTS + "|" + _FRAME_S
 #: A character that may stand before a message start, then one (stack frames left out): the regex
 #: engine skips from one such character to the next instead of trying the anchor at every position.
 _AFTER_BEFORE = re.compile(_BEFORE_LISTED + r"(?=" + _FIRST + r")(?=" + _STARTS + ")", re.X)
+#: A message start right here (stack frames left out: their ``[\w.$]+`` would run through a long word).
+_STARTS_HERE = re.compile(r"(?=" + _STARTS + ")", re.X)
+
+
+def starts_at(raw: str, position: int) -> bool:
+    """Return whether ANCHOR matches *raw* at *position* (the full anchor only on lines with ``+0x``)."""
+    if "+0x" in raw:
+        return ANCHOR.match(raw, position) is not None
+    return (position == 0 or raw[position - 1] in _BEFORE_CHARS) and _STARTS_HERE.match(raw, position) is not None
 
 
 def find_anchor(raw: str) -> int:
@@ -52,7 +63,7 @@ def find_anchor(raw: str) -> int:
     if "+0x" in raw:
         match = ANCHOR.search(raw)
         return match.start() if match else -1
-    if ANCHOR.match(raw):
+    if _STARTS_HERE.match(raw):
         return 0
     match = _AFTER_BEFORE.search(raw)
     return match.start() + 1 if match else -1
@@ -139,7 +150,7 @@ def frame(raw: str) -> Framed | None:
             rest = raw[close + 2:]
             message = _after_stamp.get(rest, "")
             if message == "":  # the anchor looks only ahead, so its verdict on the same text holds
-                message = rest.rstrip() if ANCHOR.match(raw, close + 2) else None
+                message = rest.rstrip() if starts_at(raw, close + 2) else None
                 if len(_after_stamp) >= _AFTER_STAMP_LIMIT:
                     _after_stamp.clear()
                 _after_stamp[rest] = message
