@@ -28,6 +28,8 @@ EventSink = Callable[[int, "str | None", Event], None]
 #: Blocks in a row without a fast layout after which only every _LAYOUT_RETRY-th block is looked at again.
 _LAYOUT_MISSES = 3
 _LAYOUT_RETRY = 16
+#: A layout is kept while its misfits are at most one per 2**_MISFIT_SHARE characters (about half the lines).
+_MISFIT_SHARE = 6
 
 
 @attrs.frozen
@@ -258,7 +260,7 @@ class Analyzer:
         kind = self._layout
         if kind is not None:
             odd = framing.misfits(block, kind)
-            if len(odd) <= len(block) >> 8:
+            if len(odd) <= len(block) >> _MISFIT_SHARE:
                 return kind, odd
         if self._layout_misses >= _LAYOUT_MISSES and self._blocks % _LAYOUT_RETRY:
             return None, []
