@@ -15,7 +15,7 @@ from typing import Any, Iterator
 from unittest import mock
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import vflog
@@ -32,6 +32,9 @@ FORMATS = ("dmesg", "dmesg_caller", "dmesg_raw", "dmesg_decode", "dmesg_ctime", 
            "journal_short_precise", "journal_short_monotonic", "journal_short_iso_precise",
            "syslog_rfc3164", "syslog_rfc3164_nohost", "syslog_rfc5424", "rsyslog_precise",
            "kmsg", "journal_json", "journal_json_bytes", "dmesg_json_pretty", "serial_console", "no_timestamps")
+#: Wall clocks that cannot meet in one story: syslog's RFC 3164 stamps carry no year (read as 2000).
+_NO_YEAR = frozenset({"journal_short_precise", "syslog_rfc3164", "syslog_rfc3164_nohost"})
+_WITH_YEAR = frozenset({"dmesg_ctime", "journal_short_iso_precise", "syslog_rfc5424"})
 _BOOT_ID_FIELD = re.compile(r'"_BOOT_ID": "[0-9a-f]+", ')
 
 
@@ -57,6 +60,8 @@ def contents(report: vflog.Report) -> dict[str, Any]:
         data.pop(key)
     for part in (data, *data["boots"]):
         part["notes"] = [note for note in part.get("notes", ()) if "repeated verbatim" not in note]
+    for boot in data["boots"]:
+        boot["findings"] = [{**finding, "origin": None} for finding in boot["findings"]]
     return data
 
 
@@ -83,6 +88,7 @@ def by_lines(text: str) -> vflog.Report:
 def test_format_change_part_way_gives_the_verdict_of_the_whole(log: GeneratedLog, first: str, second: str,
                                                                cut: float) -> None:
     """Part 1 in one format and part 2 in another give the verdict of the whole story, with true line numbers."""
+    assume({first, second} & _NO_YEAR == set() or {first, second} & _WITH_YEAR == set())
     lines = log.text.splitlines(keepends=True)
     split = round(cut * len(lines))
     mixed = render(first, "".join(lines[:split])) + render(second, "".join(lines[split:]))
