@@ -265,8 +265,8 @@ LAYOUT_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
 _PROGRAM = r"(?:kernel|[^\s\[\]]{1,64}\[\d{1,10}\]):"
 #: Layout -> how its lines start (a regex), for lines the Reader passes on unchanged.
 _SHAPES = {
-    # [seconds] (not the [+delta] or [Mon d hh:mm] stamps the Reader turns into a clock), -T, -r, -x
-    "dmesg": r"\[(?!\s*\+|[A-Z][a-z]{2}\s?\d)|<\d{1,3}>\[|[a-z]{2,8} *:[a-z]{2,8} *: \[",
+    # [seconds], also indented (not the [+delta] or [Mon d hh:mm] stamps the Reader turns into a clock), -T, -r, -x
+    "dmesg": r"[ \t]*\[(?!\s*\+|[A-Z][a-z]{2}\s?\d)|<\d{1,3}>\[|[a-z]{2,8} *:[a-z]{2,8} *: \[",
     # RFC 3164 / journal short(-precise, -full, -iso, -monotonic) / rsyslog: a date, a host, a program
     # (the ISO date of dmesg --time-format iso, with its comma, is not syslog: no program field)
     "syslog": (r"[A-Z][a-z]{2} [ \d]\d \d\d:|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?!,)|[A-Z][a-z]{2} \d{4}-"
