@@ -124,6 +124,8 @@ def clean_line(line: str) -> str:
     return line
 
 
+#: The text of a dmesg stamp's seconds.
+_STAMP_TEXT = re.compile(r" *([0-9]+\.[0-9]+)")
 #: Seconds beyond this are not a kernel's uptime (also keeps infinity and NaN out of every report).
 MAX_SECONDS = 1e12
 
@@ -131,11 +133,10 @@ MAX_SECONDS = 1e12
 def seconds(text: str) -> float | None:
     """Return the seconds a dmesg stamp's text gives (``  12.345678``: ASCII digits, a dot, digits, finite),
     else None: ``nan``, ``inf``, ``1e308``, ``1_000.5``, ``-5.0`` and the like are not stamps."""
-    digits = text.lstrip(" ")
-    whole, dot, fraction = digits.partition(".")
-    if not (dot and whole.isdigit() and fraction.isdigit() and digits.isascii()):
+    match = _STAMP_TEXT.fullmatch(text)
+    if match is None:
         return None
-    value = float(digits)
+    value = float(match[1])
     return value if value < MAX_SECONDS else None
 
 
@@ -265,8 +266,9 @@ LAYOUT_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
 _PROGRAM = r"(?:kernel|[^\s\[\]]{1,64}\[\d{1,10}\]):"
 #: Layout -> how its lines start (a regex), for lines the Reader passes on unchanged.
 _SHAPES = {
-    # [seconds], also indented (not the [+delta] or [Mon d hh:mm] stamps the Reader turns into a clock), -T, -r, -x
-    "dmesg": r"[ \t]*\[(?!\s*\+|[A-Z][a-z]{2}\s?\d)|<\d{1,3}>\[|[a-z]{2,8} *:[a-z]{2,8} *: \[",
+    # [seconds] (tried first: most lines), also indented, -T, -r, -x; not the [Mon d hh:mm] stamps of -H, nor
+    # its [  +delta] stamps (those lines hold a '+': see misfits), which the Reader turns into a clock
+    "dmesg": r"\[[ \d]|[ \t]+\[|\[[A-Z][a-z]{2} [A-Z]|<\d{1,3}>\[|[a-z]{2,8} *:[a-z]{2,8} *: \[",
     # RFC 3164 / journal short(-precise, -full, -iso, -monotonic) / rsyslog: a date, a host, a program
     # (the ISO date of dmesg --time-format iso, with its comma, is not syslog: no program field)
     "syslog": (r"[A-Z][a-z]{2} [ \d]\d \d\d:|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?!,)|[A-Z][a-z]{2} \d{4}-"
@@ -283,6 +285,8 @@ _JSON_OPEN_END = re.compile(r"\n(?<![},]\n)")
 #: A dmesg-shaped line whose message follows a host and program (``journalctl -o short-monotonic``).
 _HOSTED = re.compile(r"\[[^\]\n]{1,64}\] \S{1,255} " + _PROGRAM + " ")
 _HOSTED_LINES = re.compile(r"\n(?=" + _HOSTED.pattern + ")")
+#: The start of a line with a relative stamp (dmesg -H, -d without the absolute time).
+_DELTA_START = re.compile(r"\s*\[\s*\+")
 #: Characters the Reader acts on inside a line (carriage returns; blocks lose their escapes first).
 _REWRITTEN = ("\x1b", "\r")
 #: Layouts in the order they are preferred when several fit a sample equally well.
@@ -315,10 +319,13 @@ def misfits(block: str, kind: str) -> list[int]:
                       if match.start() > 0)
         if block and not block.endswith("\n") and not block.rstrip().endswith(("}", ",")):
             starts.append(rfind("\n") + 1)
-    elif kind == "dmesg" and _hosted_sample(block):
-        starts.extend(match.end() for match in _HOSTED_LINES.finditer(block))
-        if _HOSTED.match(block):
-            starts.append(0)
+    elif kind == "dmesg":
+        if "+" in block:  # '+' is rare: the lines holding one are checked for a [  +delta] stamp
+            starts.extend(start for start in _lines_with(block, "+") if _DELTA_START.match(block, start))
+        if _hosted_sample(block):
+            starts.extend(match.end() for match in _HOSTED_LINES.finditer(block))
+            if _HOSTED.match(block):
+                starts.append(0)
     for char in _REWRITTEN:
         if char in block:
             starts.extend(start for start in _lines_with(block, char) if not _fits_cleaned(block, start, kind))
