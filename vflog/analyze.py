@@ -242,7 +242,9 @@ class Analyzer:
                 self.feed(number, line)
             else:
                 self._feed_candidate(number, line, kind)
-            number, position = self._feed_open_object(number + 1, block, end + 1)
+            number, position = number + 1, end + 1
+            if self._reader.pending:  # the line opened a multi-line object: its lines follow
+                number, position = self._feed_open_object(number, block, position)
         if position >= len(block):
             return number - 1
         count = block.count("\n", position)
