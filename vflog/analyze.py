@@ -28,8 +28,9 @@ EventSink = Callable[[int, "str | None", Event], None]
 #: Blocks in a row without a fast layout after which only every _LAYOUT_RETRY-th block is looked at again.
 _LAYOUT_MISSES = 3
 _LAYOUT_RETRY = 16
-#: A layout is kept while its misfits are at most one per 2**_MISFIT_SHARE characters (about half the lines).
-_MISFIT_SHARE = 6
+#: A layout is kept while at most half the lines of a block do not fit it; up to one misfit per
+#: 2**_FEW_MISFITS characters the lines are not even counted.
+_FEW_MISFITS = 10
 
 
 @attrs.frozen
@@ -256,13 +257,13 @@ class Analyzer:
     def _block_layout(self, block: str) -> tuple[str | None, list[int]]:
         """Return the fast layout for *block* and the starts of its lines that do not fit it.
 
-        The input's layout is kept while most lines fit it; otherwise one is looked for in the block.
+        The input's layout is kept while at least half the lines fit it; otherwise one is looked for in the block.
         After a few blocks in a row without any, only every _LAYOUT_RETRY-th block is looked at again.
         """
         kind = self._layout
         if kind is not None:
             odd = framing.misfits(block, kind)
-            if len(odd) <= len(block) >> _MISFIT_SHARE:
+            if len(odd) <= len(block) >> _FEW_MISFITS or len(odd) * 2 <= block.count("\n"):
                 return kind, odd
         if self._layout_misses >= _LAYOUT_MISSES and self._blocks % _LAYOUT_RETRY:
             return None, []
