@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import zipfile
 import gzip
@@ -214,3 +215,38 @@ def test_reader_decodes_kmsg_continuations_and_markers() -> None:
         "-- Boot 5ba2e3b7c0a94f8c9d1e2f3a4b5c6d7e --"], 1) for r in reader.feed(i, line)]
     assert records[0].text == "hv_vmbus: registering driver hv_netvsc" and records[0].stamp.t == 5.1409
     assert records[1].filler and records[2].boot_id == "5ba2e3b7c0a94f8c9d1e2f3a4b5c6d7e"
+
+
+def _no_constants(name: str) -> object:
+    raise AssertionError(f"not strict JSON: {name}")
+
+
+_GUID = "000d3af5-76bd-000d-3af5-76bd000d3af5"
+_HOSTILE = [
+    f"[    1.000000] hv_netvsc {_GUID} eth0: VF slot 1 added",
+    f"[nan] hv_netvsc {_GUID} eth0: VF registering: eth1",
+    f"[inf] mlx5_core 0001:00:02.0 eth1: joined to eth0",
+    f"[1e308] mlx5_core 0001:00:02.0 eth1: Link up",
+    f"[1_000.5] hv_netvsc {_GUID} eth0: Data path switched to VF: eth1",
+    f"[-5.0] hv_netvsc {_GUID} eth0: Data path switched from VF: eth1",
+    f"[  +{'9' * 400}.0] hv_netvsc {_GUID} eth0: Data path switched to VF: eth1",
+    f"6,1,{'9' * 30},-;hv_netvsc {_GUID} eth0: Data path switched from VF: eth1",
+    f"6,2,{'9' * 5000},-;hv_netvsc {_GUID} eth0: Data path switched to VF: eth1",
+    '{"time": NaN, "msg": "hv_netvsc %s eth0: Data path switched from VF: eth1"}' % _GUID,
+    '{"time": 1e400, "msg": "hv_netvsc %s eth0: Data path switched to VF: eth1"}' % _GUID,
+    '{"time_usec": true, "msg": "hv_netvsc %s eth0: Data path switched from VF: eth1"}' % _GUID,
+    '{"__MONOTONIC_TIMESTAMP": "%s", "MESSAGE": "hv_netvsc %s eth0: Data path switched to VF: eth1"}' % ("1" * 5000, _GUID),
+    '{"_SOURCE_MONOTONIC_TIMESTAMP": "\u00b2", "MESSAGE": "hv_netvsc %s eth0: Data path switched from VF: eth1"}' % _GUID,
+]
+
+
+@pytest.mark.parametrize("read", [lambda text: vflog.analyze(text.encode()), lambda text: vflog.analyze(iter(text.splitlines()))],
+                         ids=["blocks", "lines"])
+def test_hostile_timestamps_give_no_time_and_strict_json(read) -> None:
+    """[nan], [inf], [1e308], [1_000.5], [-5.0], huge kmsg and delta stamps, NaN/Infinity/huge JSON times:
+    no time for those lines, and the JSON report stays strictly valid."""
+    report = read("\n".join(_HOSTILE) + "\n")
+    json.loads(json.dumps(report.to_dict()), parse_constant=_no_constants)
+    timeline = report.boots[0].nics[0].timeline
+    assert len(timeline) == len(_HOSTILE)
+    assert [entry.t for entry in timeline if entry.line != 1] == [None] * (len(timeline) - 1)

@@ -119,3 +119,72 @@ def test_json_blocks_are_searched_for_either_message_key() -> None:
         wanted = {i for i, line in enumerate(lines) if framing.ANCHOR.search(json.loads(line).get("MESSAGE", json.loads(line).get("msg")))}
         found = {block.count("\n", 0, start) for start in framing.candidates(block, "json")}
         assert wanted and wanted <= found
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "1e308", "1_000.5", "-5.0", "+5.0", "5", ".5", "5.",
+                                  "0x1p3", "\u0661\u0662.\u0663", "9" * 400 + ".0", " 12.5 x", "1.2.3"])
+def test_hostile_stamp_text_is_not_a_time(text: str) -> None:
+    """Only ASCII digits, a dot and digits (finite, a plausible uptime) are a dmesg stamp's seconds."""
+    assert framing.seconds(text) is None
+    framed = framing.frame(f"[{text}] {MSG}")
+    assert framed is not None and framed.message == MSG and framed.stamp is None
+    assert framing.stamp(f"[{text}] ") is None
+    assert framing.stamp(f"host kernel: [{text}] ") is None
+
+
+def test_real_stamps_are_read() -> None:
+    """Padded and unpadded stamps, and the -d delta form, still give their seconds."""
+    assert framing.seconds("    12.345678") == 12.345678
+    assert framing.seconds("0.000000") == 0.0
+    assert framing.stamp("[ 2.500000 <  0.100000>] ") == framing.Stamp(2.5, framing.MONOTONIC)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.text(alphabet=st.sampled_from(list(" \t\x00\x1c\x85\xa0\u2028\u3000\u00e9[]>:\"?+0xabcdefhvnetscpimlorkLuxBUGWRNIO_-.1234567890")),
+               max_size=60), st.sampled_from(_MESSAGES[:40] + ("? __schedule+0x2d4/0x890",)))
+def test_fast_anchor_search_agrees_with_the_anchor(prefix: str, message: str) -> None:
+    """find_anchor finds exactly where ANCHOR.search matches, for any prefix before any message."""
+    for raw in (prefix, prefix + message, message + prefix):
+        match = framing.ANCHOR.search(raw)
+        assert framing.find_anchor(raw) == (match.start() if match else -1)
+
+
+def test_misfits_are_the_lines_of_another_shape() -> None:
+    """In a dmesg block, syslog, kmsg, JSON, -H and journal lines are misfits; stamped (also indented) lines
+    and blanks are not."""
+    lines = [f"[    1.000000] {MSG}", "", f"Sep  3 05:08:01 vm kernel: {MSG}", f"6,339,5140900,-;{MSG}",
+             '{"MESSAGE": "x"}', f"[  +0.113671] {MSG}", f"[Sep 3 05:08] {MSG}", f"   [    1.0] {MSG}",
+             f"[Thu Sep  3 05:08:01 2026] {MSG}", f"<6>[    1.0] {MSG}", f"kern  :info  : [    1.0] {MSG}",
+             f"[    1.000000] vm-web-01 kernel: {MSG}"]
+    block = "\n".join(lines) + "\n"
+    starts = [block.index(line + "\n") if line else block.index("\n\n") + 1 for line in lines]
+    odd = {lines[starts.index(start)] for start in framing.misfits(block, "dmesg")}
+    assert odd == {lines[i] for i in (2, 3, 4, 5, 6, 11)}
+
+
+def test_layout_is_chosen_by_fewest_misfits() -> None:
+    """Each layout is found from its own lines; blocks of NULs or of one long line have none."""
+    dmesg = "".join(f"[{i:12.6f}] {message}\n" for i, message in enumerate(_MESSAGES[:200]))
+    syslog = "".join(f"Sep  3 05:08:01 vm kernel: {message}\n" for message in _MESSAGES[:200])
+    kmsg = "".join(f"6,{i},{i * 1000},-;{message}\n SUBSYSTEM=pci\n" for i, message in enumerate(_MESSAGES[:200]))
+    assert (framing.layout(dmesg), framing.layout(syslog), framing.layout(kmsg)) == ("dmesg", "syslog", "kmsg")
+    assert framing.layout(("\0" * 1000 + "\n") * 100) is None
+    assert framing.layout("x" * 1_000_000) is None
+
+
+def test_kmsg_candidates_hold_every_message() -> None:
+    """The kmsg layout finds each record whose message (after ';') the anchor frames."""
+    block = "".join(f"6,{i},{i * 1000},-;{message}\n" for i, message in enumerate(_MESSAGES))
+    wanted = {i for i, message in enumerate(_MESSAGES) if framing.find_anchor(message) >= 0}
+    found = {block.count("\n", 0, start) for start in framing.candidates(block, "kmsg")}
+    assert wanted and wanted <= found
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.text(alphabet=st.sampled_from(list(" \t\x1c\u2028[]>:\"?+0xabcdefhvnetscpimlorkLuxBUGWRNIO_-.1234567890")),
+               max_size=40), st.sampled_from(_MESSAGES[:40] + ("? __schedule+0x2d4/0x890",)), st.integers(0, 45))
+def test_starts_at_agrees_with_the_anchor(prefix: str, message: str, position: int) -> None:
+    """starts_at(raw, i) is ANCHOR.match(raw, i), for any prefix, message and position."""
+    raw = prefix + message
+    position = min(position, len(raw))
+    assert framing.starts_at(raw, position) == (framing.ANCHOR.match(raw, position) is not None)

@@ -14,7 +14,7 @@ from . import framing, grammar, machine, messages
 from .config import Config
 from .correlate import Correlator
 from .errors import InputError, ParseError
-from .formats import Reader, Record, plain_record
+from .formats import Reader, Record, plain_record, unrelated_record
 from .events import INFO, Event
 from .machine import INPUTS
 from .nic import Budget, Nic, VfGeneration, bounds_notes
@@ -28,6 +28,12 @@ _JUDGED = messages.JUDGED
 _TIMELINE_EXTRA = frozenset({"renamed", "association_wait", "udev_rename_failed"})
 
 EventSink = Callable[[int, "str | None", Event], None]
+#: Blocks in a row without a fast layout after which only every _LAYOUT_RETRY-th block is looked at again.
+_LAYOUT_MISSES = 3
+_LAYOUT_RETRY = 16
+#: A layout is kept while at most half the lines of a block do not fit it; up to one misfit per
+#: 2**_FEW_MISFITS characters the lines are not even counted.
+_FEW_MISFITS = 10
 
 
 @attrs.frozen
@@ -196,6 +202,8 @@ class Analyzer:
         self._previous: Record | None = None
         self._reader = Reader()
         self._layout: str | None = None
+        self._layout_misses = 0
+        self._blocks = 0
         self._last_event_number = 0
         self.spans: list[InputSpan] = []
         self._boot_id: str | None = None
@@ -207,45 +215,46 @@ class Analyzer:
             self.record(record)
         self._reader = Reader()
         self._layout = None
+        self._layout_misses = 0
         self.spans.append(InputSpan(name, first_line))
 
     def feed_block(self, first: int, block: str) -> int:
         """Take a block of text whose first line has number *first*; return the number of its last line.
 
-        In the common layouts only the candidate lines (framing.candidates) go through the
-        per-line path; for the lines in between only what the rules need is kept (that other
-        lines exist, and the last one for its time).  Other layouts are read line by line.
+        When the block has a fast layout, only its candidate lines (framing.candidates) and the lines
+        that do not fit the layout (framing.misfits) are read; for the lines in between only what the
+        rules need is kept (that other lines exist, and the last one for its time).  A multi-line
+        object, and a block without a layout, are read line by line.
         """
-        if self._layout is None or self._layout == "":
-            self._layout = framing.layout(block) or ""
-        if not self._layout:
-            lines = block.split("\n")
-            if lines[-1] == "":
-                lines.pop()
-            for offset, line in enumerate(lines):
-                self.feed(first + offset, line)
-            return first + len(lines) - 1
-        number, position = first, 0
-        json = self._layout == "json"
-        for start in framing.candidates(block, self._layout):
-            if start > position:  # unrelated lines between the last candidate and this one
+        self._blocks += 1
+        block = framing.without_escapes(block)  # as the Reader cleans each line: the lines stay the same
+        number, position = self._feed_open_object(first, block, 0)
+        kind, odd = self._block_layout(block)
+        if kind is None:
+            return self._feed_lines(number, block, position) - 1
+        starts = framing.candidates(block, kind)
+        if odd:
+            misfit = set(odd)
+            starts = sorted(misfit.union(starts))
+        else:
+            misfit = set()
+        for start in starts:
+            if start < position:  # read already, with the lines of a multi-line object
+                continue
+            if start > position:  # unrelated lines between the last line read and this one
                 count = block.count("\n", position, start)
                 number += count
                 self._gap(block, position, start, number - 1, count)
             end = block.find("\n", start)
             end = len(block) if end < 0 else end
             line = block[start:end]
-            self.lines += 1
-            if json:
-                for record in self._reader.feed(number, line, candidate=True):
-                    self.record(record)
-            elif "\x1b" in line:
-                for record in self._reader.feed(number, line):
-                    self.record(record)
-            else:  # a plain text layout was validated: no decoding needed
-                self.record(plain_record(number, line))
-            number += 1
-            position = end + 1
+            if start in misfit:
+                self.feed(number, line)
+            else:
+                self._feed_candidate(number, line, kind)
+            number, position = number + 1, end + 1
+            if self._reader.pending:  # the line opened a multi-line object: its lines follow
+                number, position = self._feed_open_object(number, block, position)
         if position >= len(block):
             return number - 1
         count = block.count("\n", position)
@@ -253,6 +262,55 @@ class Analyzer:
             count += 1  # the last line has no line end
         self._gap(block, position, len(block), number + count - 1, count)
         return number + count - 1
+
+    def _block_layout(self, block: str) -> tuple[str | None, list[int]]:
+        """Return the fast layout for *block* and the starts of its lines that do not fit it.
+
+        The input's layout is kept while at least half the lines fit it; otherwise one is looked for in the block.
+        After a few blocks in a row without any, only every _LAYOUT_RETRY-th block is looked at again.
+        """
+        kind = self._layout
+        if kind is not None:
+            odd = framing.misfits(block, kind)
+            if len(odd) <= len(block) >> _FEW_MISFITS or len(odd) * 2 <= block.count("\n"):
+                return kind, odd
+        if self._layout_misses >= _LAYOUT_MISSES and self._blocks % _LAYOUT_RETRY:
+            return None, []
+        kind = self._layout = framing.layout(block)
+        self._layout_misses = 0 if kind is not None else self._layout_misses + 1
+        return kind, framing.misfits(block, kind) if kind is not None else []
+
+    def _feed_candidate(self, number: int, line: str, kind: str) -> None:
+        """Read a candidate line of a block in layout *kind* (one that fits the layout's shape)."""
+        self.lines += 1
+        if kind == "json":
+            for record in self._reader.feed(number, line, candidate=True):
+                self.record(record)
+        elif kind == "kmsg" or "\r" in line:  # structured, or to be cleaned first
+            for record in self._reader.feed(number, line):
+                self.record(record)
+        else:  # a plain text line of the layout's shape: nothing to decode
+            self.record(plain_record(number, line))
+
+    def _feed_open_object(self, number: int, block: str, position: int) -> tuple[int, int]:
+        """Feed the lines of *block* from *position* on (line *number*) one by one while the Reader holds
+        an unfinished multi-line object; return the number and position of the next line."""
+        while self._reader.pending and position < len(block):
+            end = block.find("\n", position)
+            end = len(block) if end < 0 else end
+            self.feed(number, block[position:end])
+            number, position = number + 1, end + 1
+        return number, position
+
+    def _feed_lines(self, number: int, block: str, position: int) -> int:
+        """Feed every line of *block* from *position* on, the first being line *number*; return the
+        number the line after them would have."""
+        lines = block[position:].split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        for offset, line in enumerate(lines):
+            self.feed(number + offset, line)
+        return number + len(lines)
 
     def _gap(self, block: str, start: int, end: int, last_number: int, count: int) -> None:
         """Account for the *count* unrelated lines block[start:end]; *last_number* is the number of the last."""
@@ -262,8 +320,8 @@ class Analyzer:
         while line_end >= start:
             line_start = max(block.rfind("\n", start, line_end), start - 1) + 1
             line = block[line_start:line_end]
-            if len(line.strip()) > 3:
-                record = Record(number, line, raw=line)
+            record = unrelated_record(number, line)
+            if record is not None:
                 self._boot.last_other_line = number
                 self._previous = record
                 self._tick(record)

@@ -20,20 +20,20 @@ JSON is only decoded when the raw text could hold one of our messages.
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any, Iterator, NamedTuple
 
 
 from . import framing
-from .framing import MONOTONIC, WALL, Stamp
+from .framing import MONOTONIC, WALL, Stamp, clean_line
 
-_ESCAPES = re.compile(r"\x1b(?:\[[0-9;?<=>]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
-_KMSG = re.compile(r"^(\d+),(\d+),(\d+),[^;]*;(.*)$")
+_KMSG = re.compile(r"^(\d+),(\d+),(\d+),[^;]*;(.*)$", re.S)
 _DELTA = re.compile(r"^\s*\[\s*\+(\d+\.\d+)\]\s?")
 _HUMAN = re.compile(r"^\s*\[([A-Z][a-z]{2})\s?(\d{1,2}) (\d\d):(\d\d)\]\s?")
 _JOURNAL_MARK = re.compile(r"^-- (?:Reboot|Boot ([0-9a-f]{32})) --\s*$")
 _BOOT_ID = re.compile(r'"_BOOT_ID"\s*:\s*"([0-9a-f]+)"')
-_JSON_MONOTONIC = re.compile(r'"_SOURCE_MONOTONIC_TIMESTAMP" ?: ?"(\d+)"')
+_JSON_MONOTONIC = re.compile(r'"_SOURCE_MONOTONIC_TIMESTAMP" ?: ?"(\d{1,20})"')
 _RFC5424 = re.compile(r"^<\d{1,3}>1 (\S+) (\S+) (\S+) (\S+) \S+ (?:-|\[.*?\]) ?(.*)$")
 #: Raw JSON that may hold one of our messages although the anchor cannot see it yet.
 _JSON_HINTS = ('"MESSAGE":[', '"MESSAGE": [', "systemd-networkd", "systemd-udevd", "NetworkManager")
@@ -57,13 +57,35 @@ def plain_record(number: int, text: str) -> Record:
     return tuple.__new__(Record, (number, text, None, None, False, False, ""))
 
 
-def clean_line(line: str) -> str:
-    """Return *line* without terminal escape sequences and carriage returns."""
-    if "\x1b" in line:
-        line = _ESCAPES.sub("", line)
-    if "\r" in line:
-        line = line.rsplit("\r", 1)[-1] if not line.endswith("\r") else line.rstrip("\r")
-    return line
+def unrelated_record(number: int, line: str) -> Record | None:
+    """Return the record of line *number*, one the fast search found no message in, as the rules need it
+    (its time decoded later, from its text), or None when it has no content (blank, a bare bracket or
+    elision mark, a /dev/kmsg continuation line)."""
+    if "\x1b" in line or "\r" in line:
+        line = clean_line(line)
+    if len(line.strip()) <= 3 or line[:1] == " " and "=" in line and Reader.kmsg_continuation(line):
+        return None
+    return Record(number, line, raw=line)
+
+
+def microseconds(value: object) -> float | None:
+    """Return the seconds of a count of microseconds (an integer or its ASCII digits, at most 20), else None."""
+    if isinstance(value, str) and 0 < len(value) <= 20 and value.isascii() and value.isdigit():
+        return int(value) / 1e6
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**20:
+        return value / 1e6
+    return None
+
+
+def _json_seconds(value: object, scale: float) -> float | None:
+    """Return the seconds of a JSON number (``time`` or ``time_usec`` of dmesg --json) if finite and
+    not negative, else None (JSON from the wild may hold NaN, Infinity, huge integers or booleans)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, int) and not 0 <= value < 10**20:
+        return None
+    seconds = float(value) / scale
+    return seconds if math.isfinite(seconds) and 0 <= seconds < framing.MAX_SECONDS else None
 
 
 def _message_of(value: Any) -> str | None:
@@ -80,22 +102,24 @@ def _json_record(number: int, data: dict[str, Any]) -> Record | None:
     if "msg" in data:  # dmesg --json
         t = data.get("time", data.get("time_usec"))
         stamp = None
-        if isinstance(t, (int, float)):
-            stamp = Stamp(float(t) / (1e6 if "time_usec" in data else 1), MONOTONIC)
-        elif isinstance(t, str):
+        if isinstance(t, str):
             stamp = framing.stamp(t)
+        else:
+            value = _json_seconds(t, 1e6 if "time" not in data and "time_usec" in data else 1)
+            stamp = Stamp(value, MONOTONIC) if value is not None else None
         text = data.get("msg")
         return Record(number, text if isinstance(text, str) else None, stamp, structured=True)
     if "MESSAGE" in data:  # journalctl -o json / export
         text = _message_of(data.get("MESSAGE"))
         stamp = None
         for key in ("_SOURCE_MONOTONIC_TIMESTAMP", "__MONOTONIC_TIMESTAMP"):
-            value = data.get(key)
-            if isinstance(value, (str, int)) and str(value).isdigit():
-                stamp = Stamp(int(value) / 1e6, MONOTONIC)
+            value = microseconds(data.get(key))
+            if value is not None:
+                stamp = Stamp(value, MONOTONIC)
                 break
-        if stamp is None and str(data.get("__REALTIME_TIMESTAMP", "")).isdigit():
-            stamp = Stamp(int(data["__REALTIME_TIMESTAMP"]) / 1e6, WALL)
+        wall = microseconds(data.get("__REALTIME_TIMESTAMP")) if stamp is None else None
+        if wall is not None:
+            stamp = Stamp(wall, WALL)
         ident = data.get("SYSLOG_IDENTIFIER")
         if isinstance(text, str) and isinstance(ident, str) and ident not in ("kernel", "") and not text.startswith(ident):
             pid = data.get("SYSLOG_PID") or data.get("_PID")
@@ -146,14 +170,18 @@ class Reader:
         if head.isdigit():
             match = _KMSG.match(line)
             if match:
-                stamp = Stamp(int(match[3]) / 1e6, MONOTONIC)
-                yield Record(number, match[4], stamp, structured=True)
+                value = microseconds(match[3])
+                yield Record(number, match[4], Stamp(value, MONOTONIC) if value is not None else None, structured=True)
                 return
         elif head == "[" and "+" in line[:16]:
             match = _DELTA.match(line)
             if match:
-                self._clock = (self._clock or 0.0) + float(match[1])
-                yield Record(number, line[match.end():], Stamp(self._clock, self._clock_kind), structured=True)
+                delta = framing.seconds(match[1])
+                clock = (self._clock or 0.0) + delta if delta is not None else framing.MAX_SECONDS
+                stamp = None
+                if clock < framing.MAX_SECONDS:  # a stamp that is not one gives no time, and leaves the clock
+                    self._clock, stamp = clock, Stamp(clock, self._clock_kind)
+                yield Record(number, line[match.end():], stamp, structured=True)
                 return
         elif head == "[" and line[1:2].isalpha():
             match = _HUMAN.match(line)
@@ -165,13 +193,18 @@ class Reader:
                         self._clock, self._clock_kind = base.t, WALL
                     yield Record(number, line[match.end():], Stamp(self._clock, WALL), structured=True)
                     return
-        elif line[:1] == " " and "=" in line and self._last_was_kmsg(line):
+        elif line[:1] == " " and "=" in line and self.kmsg_continuation(line):
             yield Record(number, None, filler=True)
             return
         yield Record(number, line)
 
+    @property
+    def pending(self) -> bool:
+        """Whether a multi-line object (pretty-printed JSON) is open: the next lines belong to it."""
+        return bool(self._pending)
+
     @staticmethod
-    def _last_was_kmsg(line: str) -> bool:
+    def kmsg_continuation(line: str) -> bool:
         """Return whether *line* looks like a /dev/kmsg continuation (`` SUBSYSTEM=pci``)."""
         key = line.strip().split("=", 1)[0]
         return key.isupper() and key.replace("_", "").isalnum()
@@ -210,7 +243,7 @@ class Reader:
         """Decode one JSON object, only when it could hold one of our messages."""
         boot = _BOOT_ID.search(text)
         boot_id = boot[1] if boot else None
-        if not candidate and framing.ANCHOR.search(text) is None and "Linux version" not in text and \
+        if not candidate and framing.find_anchor(text) < 0 and "Linux version" not in text and \
                 not any(hint in text for hint in _JSON_HINTS):
             return Record(number, None, boot_id=boot_id, structured=True, raw=text)
         try:
@@ -243,11 +276,14 @@ class Reader:
             return None
         if text[:1] == "[":  # plain dmesg stamp: no need to look for a driver message
             close = text.find("] ")
-            if close > 0:
-                try:
-                    return Stamp(float(text[1:close]), MONOTONIC)
-                except ValueError:
-                    pass
+            value = framing.seconds(text[1:close]) if close > 0 else None
+            if value is not None:
+                return Stamp(value, MONOTONIC)
+        elif text[:1].isdigit():  # a /dev/kmsg record kept raw (an unrelated line of a fast block)
+            match = _KMSG.match(text)
+            value = microseconds(match[3]) if match else None
+            if value is not None:
+                return Stamp(value, MONOTONIC)
         framed = framing.frame(text)
         prefix = framed.prefix if framed is not None else text[:100]
         return framing.stamp(prefix, tz) if tz is not None else framing.stamp(prefix)

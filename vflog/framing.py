@@ -8,9 +8,9 @@ import re
 from typing import Iterator, NamedTuple
 
 
-#: Where a message of one of our drivers starts, after any outer prefix.
-ANCHOR = re.compile(
-    r"""(?:^|(?<=[\s\]>:"]))(?=
+#: The message starts the anchor knows, but stack frames (regex source, verbose).  Device ids may be
+#: redacted (``uuid``, ``<GUID>``, ``XXXXXXXX-...``, ``xxxx:00:02.0``) or upper-case.
+_STARTS = r"""
         hv_netvsc(?:\ (?:[0-9a-fA-FxX]{8}-|vmbus_\d|uuid\b|<\w+>)|:\ )
       | hv_pci\ (?:[0-9a-fA-FxX]{8}-|uuid\b|<\w+>)
       | hv_vmbus:\ 
@@ -26,15 +26,49 @@ ANCHOR = re.compile(
       | Call\ Trace:
       | Modules\ linked\ in:
       | RIP:\ 
-      | (?:\?\ )?[\w.$]+\+0x[0-9a-f]+/0x[0-9a-f]+
       | ---\[\ end\ trace
       | hn\d+:\ 
       | (?:mce|mlxen)\d+:\ link\ state
       | systemd-networkd\[\d+\]:\ \S+:\ (?:Link\ (?:UP|DOWN)|Gained\ carrier|Lost\ carrier|Configuring\ with|DHCPv[46]\ address)
       | NetworkManager\[\d+\]:\ .{0,60}?(?:device\ \(\S+\):\ (?:state\ change|Activation)|manager:\ \(\S+\):\ new\ Ethernet\ device)
-    )""",
-    re.X,
-)
+"""
+#: A stack frame (``? func+0x1a/0x20``), the only start that needs ``+0x``.
+_FRAME_START_RE = r"(?:\?\ )?[\w.$]+\+0x[0-9a-f]+/0x[0-9a-f]+"
+#: The characters that may stand before a message start, and the first characters of _STARTS.
+_BEFORE = r"""[\s\]>:"]"""
+#: _BEFORE with its white space spelt out (what ``\s`` matches in text), which the regex engine scans
+#: through from a table instead of asking for each character's Unicode category.
+_BEFORE_CHARS = frozenset(" \t\n\r\f\v\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000]>:\""
+                           + "".join(map(chr, range(0x2000, 0x200B))))
+_BEFORE_LISTED = "[ \t\n\r\f\v\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\\]>:\"]"
+_FIRST = r"[hpmLsWBOgCMRN\-]"
+#: Where a message of one of our drivers starts, after any outer prefix.
+ANCHOR = re.compile(r"(?:^|(?<=" + _BEFORE + r"))(?=" + _STARTS + "|" + _FRAME_START_RE + ")", re.X)
+#: A character that may stand before a message start, then one (stack frames left out): the regex
+#: engine skips from one such character to the next instead of trying the anchor at every position.
+_AFTER_BEFORE = re.compile(_BEFORE_LISTED + r"(?=" + _FIRST + r")(?=" + _STARTS + ")", re.X)
+#: A message start right here (stack frames left out: their ``[\w.$]+`` would run through a long word).
+_STARTS_HERE = re.compile(r"(?=" + _STARTS + ")", re.X)
+
+
+def starts_at(raw: str, position: int) -> bool:
+    """Return whether ANCHOR matches *raw* at *position* (the full anchor only on lines with ``+0x``)."""
+    if "+0x" in raw:
+        return ANCHOR.match(raw, position) is not None
+    return (position == 0 or raw[position - 1] in _BEFORE_CHARS) and _STARTS_HERE.match(raw, position) is not None
+
+
+def find_anchor(raw: str) -> int:
+    """Return where ANCHOR.search(raw) matches (the start of our message in *raw*), or -1, faster:
+    the full anchor runs only on lines with a stack frame's ``+0x``."""
+    if "+0x" in raw:
+        match = ANCHOR.search(raw)
+        return match.start() if match else -1
+    if _STARTS_HERE.match(raw):
+        return 0
+    match = _AFTER_BEFORE.search(raw)
+    return match.start() + 1 if match else -1
+
 
 _MONOTONIC = re.compile(r"\[\s*(\d+\.\d+)(?:\s*<\s*[\d.]+>)?\]")
 #: Month abbreviations as syslog and dmesg print them, and their numbers.
@@ -72,6 +106,41 @@ _after_stamp: dict[str, str | None] = {}
 _AFTER_STAMP_LIMIT = 1 << 12
 
 
+#: A terminal escape sequence (CSI, OSC to its terminator or the line end, or two characters); never a line end.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-9;?<=>]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+
+
+def without_escapes(text: str) -> str:
+    """Return *text* (one line or a block of lines) without terminal escape sequences; the lines stay the
+    same lines (a sequence never spans a line end), so a block cleaned at once equals its lines cleaned."""
+    return _ESCAPES.sub("", text) if "\x1b" in text else text
+
+
+def clean_line(line: str) -> str:
+    """Return *line* without terminal escape sequences, and only what follows its last carriage return."""
+    if "\x1b" in line:
+        line = _ESCAPES.sub("", line)
+    if "\r" in line:
+        line = line.rsplit("\r", 1)[-1] if not line.endswith("\r") else line.rstrip("\r")
+    return line
+
+
+#: The text of a dmesg stamp's seconds.
+_STAMP_TEXT = re.compile(r" *([0-9]+\.[0-9]+)")
+#: Seconds beyond this are not a kernel's uptime (also keeps infinity and NaN out of every report).
+MAX_SECONDS = 1e12
+
+
+def seconds(text: str) -> float | None:
+    """Return the seconds a dmesg stamp's text gives (``  12.345678``: ASCII digits, a dot, digits, finite),
+    else None: ``nan``, ``inf``, ``1e308``, ``1_000.5``, ``-5.0`` and the like are not stamps."""
+    match = _STAMP_TEXT.fullmatch(text)
+    if match is None:
+        return None
+    value = float(match[1])
+    return value if value < MAX_SECONDS else None
+
+
 def frame(raw: str) -> Framed | None:
     """Split *raw* at the start of a driver message, or return None for an unrelated line.
 
@@ -83,21 +152,18 @@ def frame(raw: str) -> Framed | None:
             rest = raw[close + 2:]
             message = _after_stamp.get(rest, "")
             if message == "":  # the anchor looks only ahead, so its verdict on the same text holds
-                message = rest.rstrip() if ANCHOR.match(raw, close + 2) else None
+                message = rest.rstrip() if starts_at(raw, close + 2) else None
                 if len(_after_stamp) >= _AFTER_STAMP_LIMIT:
                     _after_stamp.clear()
                 _after_stamp[rest] = message
             if message is not None:
                 inside = raw[1:close]
-                try:  # (tuple.__new__ builds the NamedTuples without their Python-level __new__)
-                    seconds = _tuple(Stamp, (float(inside), MONOTONIC)) if "[" not in inside else None
-                except ValueError:
-                    seconds = None
-                return _tuple(Framed, (raw[: close + 2], message, seconds))
-    match = ANCHOR.search(raw)
-    if match is None:
+                value = seconds(inside)  # (tuple.__new__ builds the NamedTuples without their Python-level __new__)
+                stamped = _tuple(Stamp, (value, MONOTONIC)) if value is not None else None
+                return _tuple(Framed, (raw[: close + 2], message, stamped))
+    start = find_anchor(raw)
+    if start < 0:
         return None
-    start = match.start()
     return Framed(raw[:start], raw[start:].rstrip())
 
 
@@ -122,13 +188,13 @@ def stamp(prefix: str, tz: datetime.tzinfo = datetime.timezone.utc) -> Stamp | N
     Wall-clock times without an offset in the text are read in *tz* (UTC unless told).
     """
     if prefix[:1] == "[" and prefix.endswith("] ") and prefix.count("[") == 1:  # plain dmesg
-        try:
-            return Stamp(float(prefix[1:-2]), MONOTONIC)
-        except ValueError:
-            pass
+        value = seconds(prefix[1:-2])
+        if value is not None:
+            return Stamp(value, MONOTONIC)
     found = _MONOTONIC.findall(prefix)
-    if found:
-        return Stamp(float(found[-1]), MONOTONIC)
+    value = seconds(found[-1]) if found else None
+    if value is not None:
+        return Stamp(value, MONOTONIC)
     best: tuple[int, float] | None = None
     try:
         for match in _CTIME.finditer(prefix):
@@ -183,39 +249,148 @@ _USERSPACE_WORDS = ("systemd-udevd", "systemd-networkd", "NetworkManager")
 #: Layout name -> the literal-led patterns whose matches mark candidate lines (the first finds most).
 LAYOUT_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     "dmesg": (re.compile(r"\] " + _KEYS),),
-    "syslog": (re.compile(r": (?:\[[ \d.]+\] ?)?" + _KEYS), re.compile(r":\[[ \d.]+\] ?" + _KEYS),
-               re.compile(" (?:" + "|".join(_USERSPACE_WORDS) + r")\["), re.compile(r"-- (?:Reboot|Boot) ")),
+    "syslog": (re.compile(r": (?:\[[^\]\n]*\] ?){0,2}" + _KEYS), re.compile(r":\[[^\]\n]*\] ?(?:\[[^\]\n]*\] ?)?" + _KEYS),
+               re.compile(" (?:" + "|".join(_USERSPACE_WORDS) + r")\[")),
+    "kmsg": (re.compile(";" + _KEYS),),  # the message follows the record's ';'
     # JSON: the message key leads (see _json_candidates)
     "json": (),
 }
-_STRUCTURED = re.compile(r"^(?:\d+,\d+,\d+,[^;]*;|\s*\[\s*\+\d|\s*\[[A-Z][a-z]{2}\s?\d|<\d{1,3}>1 |-- )")
-_DMESG_LINE = re.compile(r"^\s*(?:<\d+>)?(?:[a-z]+\s*:[a-z]+\s*: )?\[")
-_SYSLOG_LINE = re.compile(r"^\S.{0,60}? kernel:")
+
+# -- line shapes: which lines the fast search of a layout reads as the per-line path does ------
+#
+# A layout's candidate patterns only hold for lines of its shape, and only lines the Reader
+# passes on unchanged may be skipped.  Every block is checked against the shape in one C-speed
+# pass (the regex engine skips from line end to line end); the lines that do not fit go through
+# the per-line path.
+
+#: A journal program field whose message the syslog patterns find: ``kernel:`` or ``name[pid]:``.
+_PROGRAM = r"(?:kernel|[^\s\[\]]{1,64}\[\d{1,10}\]):"
+#: Layout -> how its lines start (a regex), for lines the Reader passes on unchanged.
+_SHAPES = {
+    # [seconds] (tried first: most lines), also indented, -T, -r, -x; not the [Mon d hh:mm] stamps of -H, nor
+    # its [  +delta] stamps (those lines hold a '+': see misfits), which the Reader turns into a clock
+    "dmesg": r"\[[ \d]|[ \t]+\[|\[[A-Z][a-z]{2} [A-Z]|<\d{1,3}>\[|[a-z]{2,8} *:[a-z]{2,8} *: \[",
+    # RFC 3164 / journal short(-precise, -full, -iso, -monotonic) / rsyslog: a date, a host, a program
+    # (the ISO date of dmesg --time-format iso, with its comma, is not syslog: no program field)
+    "syslog": (r"[A-Z][a-z]{2} [ \d]\d \d\d:|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?!,)|[A-Z][a-z]{2} \d{4}-"
+               r"|\[ *\d+\.\d+\] \S{1,255} " + _PROGRAM),
+    "kmsg": r"\d+,\d+,\d+,[^;\n]*;| [ \t]*[A-Z0-9_]*[A-Z][A-Z0-9_]*=",
+    "json": r"[ \t]*\{",  # and the object closes on its line (see misfits)
+}
+#: Layout -> a line end whose next line does not start like the layout's lines (blank lines fit).
+_MISFIT = {kind: re.compile(r"\n(?!" + shape + r"|\n|\Z)") for kind, shape in _SHAPES.items()}
+#: Layout -> the shape, to check the first line of a block.
+_FITS = {kind: re.compile(shape + r"|\n|\Z") for kind, shape in _SHAPES.items()}
+#: The line end of a JSON line that does not close its object (``{`` of a pretty-printed object).
+_JSON_OPEN_END = re.compile(r"\n(?<![},]\n)")
+#: A dmesg-shaped line whose message follows a host and program (``journalctl -o short-monotonic``).
+_HOSTED = re.compile(r"\[[^\]\n]{1,64}\] \S{1,255} " + _PROGRAM + " ")
+_HOSTED_LINES = re.compile(r"\n(?=" + _HOSTED.pattern + ")")
+#: The start of a line with a relative stamp (dmesg -H, -d without the absolute time).
+_DELTA_START = re.compile(r"\s*\[\s*\+")
+#: Characters the Reader acts on inside a line (carriage returns; blocks lose their escapes first).
+_REWRITTEN = ("\x1b", "\r")
+#: Layouts in the order they are preferred when several fit a sample equally well.
+LAYOUTS = ("dmesg", "syslog", "kmsg", "json")
+#: How much of a block the layout choice looks at.
+_SAMPLE_LINES = 2000
+_SAMPLE_CHARS = 1 << 18
+
+
+def _lines_with(block: str, char: str) -> Iterator[int]:
+    """Yield the start of each line of *block* that holds *char* (found at memchr speed)."""
+    find, rfind = block.find, block.rfind
+    index = find(char)
+    while index >= 0:
+        yield rfind("\n", 0, index) + 1
+        end = find("\n", index)
+        if end < 0:
+            return
+        index = find(char, end)
+
+
+def misfits(block: str, kind: str) -> list[int]:
+    """Return the start offsets (ascending) of the lines of *block* that the fast search of layout
+    *kind* may not read as the per-line path does: lines of another shape, or that the Reader rewrites."""
+    starts = [] if _FITS[kind].match(block) else [0]
+    starts.extend(match.end() for match in _MISFIT[kind].finditer(block))
+    if kind == "json":  # an object that does not close on its line continues on the next ones
+        rfind = block.rfind
+        starts.extend(rfind("\n", 0, match.start()) + 1 for match in _JSON_OPEN_END.finditer(block)
+                      if match.start() > 0)
+        if block and not block.endswith("\n") and not block.rstrip().endswith(("}", ",")):
+            starts.append(rfind("\n") + 1)
+    elif kind == "dmesg":
+        if "+" in block:  # '+' is rare: the lines holding one are checked for a [  +delta] stamp
+            starts.extend(start for start in _lines_with(block, "+") if _DELTA_START.match(block, start))
+        if _hosted_sample(block):
+            starts.extend(match.end() for match in _HOSTED_LINES.finditer(block))
+            if _HOSTED.match(block):
+                starts.append(0)
+    for char in _REWRITTEN:
+        if char in block:
+            starts.extend(start for start in _lines_with(block, char) if not _fits_cleaned(block, start, kind))
+    return sorted(set(starts)) if len(starts) > 1 else starts
+
+
+def _fits_cleaned(block: str, start: int, kind: str) -> bool:
+    """Return whether the line at *start*, once the Reader has cleaned it (escapes, carriage returns),
+    fits text layout *kind* and holds no message (then it may be skipped like any unrelated line)."""
+    if kind not in ("dmesg", "syslog"):
+        return False
+    end = block.find("\n", start)
+    line = clean_line(block[start:end] if end >= 0 else block[start:])
+    return bool(_FITS[kind].match(line)) and find_anchor(line) < 0
+
+
+def _hosted_sample(block: str) -> bool:
+    """Return whether the first or the last line of *block* is a journal line in dmesg shape (a host
+    and program before the message), so that its lines must be looked at one by one for it."""
+    last = block.rfind("\n", 0, len(block) - 1) + 1
+    return bool(_HOSTED.match(block) or _HOSTED.match(block, last))
+
+
+def _sample(block: str) -> str:
+    """Return the first lines of *block*: at most _SAMPLE_LINES lines and about _SAMPLE_CHARS characters."""
+    end = block.find("\n", _SAMPLE_CHARS)
+    head = block if end < 0 else block[: end + 1]
+    cut = -1
+    for _ in range(_SAMPLE_LINES):
+        cut = head.find("\n", cut + 1)
+        if cut < 0:
+            return head
+    return head[: cut + 1]
+
+
+def _line_numbers(block: str, starts: list[int]) -> set[int]:
+    """Return the 0-based line numbers of the ascending line starts *starts* in *block*."""
+    numbers, number, position = set(), 0, 0
+    for start in starts:
+        number += block.count("\n", position, start)
+        position = start
+        numbers.add(number)
+    return numbers
 
 
 def layout(sample: str) -> str | None:
-    """Return the text layout of a block ("dmesg", "syslog", "json") whose fast search finds every
-    line the per-line search finds in its first lines, or None (read line by line)."""
-    lines = sample.split("\n", 2000)[:2000]
-    content = [line for line in lines if line.strip()]
-    if not content or any(_STRUCTURED.match(line) for line in content[:400]):
+    """Return the layout whose fast search reads the start of block *sample* as the per-line path
+    does, or None (read it line by line).
+
+    The layout with the fewest misfits wins, if at most half the lines are misfits and its
+    candidates and misfits hold every line in which the per-line anchor finds a message.
+    """
+    head = _sample(sample)
+    if not head.strip():
         return None
-    shapes = {
-        "json": sum(line.lstrip().startswith("{") for line in content) > len(content) * 0.9,
-        "dmesg": sum(bool(_DMESG_LINE.match(line)) for line in content) > len(content) * 0.9,
-        "syslog": sum(bool(_SYSLOG_LINE.match(line)) for line in content) > len(content) * 0.5,
-    }
-    wanted = {i for i, line in enumerate(lines) if ANCHOR.search(line)}
-    head = "\n".join(lines)
-    for kind, shaped in shapes.items():
-        if not shaped:
-            continue
-        found, number, position = set(), 0, 0
-        for start in candidates(head, kind):  # ascending: count the line ends between neighbours only
-            number += head.count("\n", position, start)
-            position = start
-            found.add(number)
-        if wanted <= found:
+    count = head.count("\n") + (not head.endswith("\n"))
+    odd = {kind: misfits(head, kind) for kind in LAYOUTS}
+    wanted: set[int] | None = None
+    for kind in sorted(LAYOUTS, key=lambda kind: len(odd[kind])):
+        if len(odd[kind]) * 2 > count:
+            return None
+        if wanted is None:
+            wanted = {i for i, line in enumerate(head.split("\n")) if find_anchor(line) >= 0}
+        if wanted <= _line_numbers(head, sorted(set(candidates(head, kind)).union(odd[kind]))):
             return kind
     return None
 
