@@ -19,7 +19,7 @@ from .events import INFO, Event
 from .machine import INPUTS
 from .nic import Budget, Nic, VfGeneration, bounds_notes
 from .report import (BootReport, InputSpan, NicReport, OutageReport, Report, Stats, TimelineEntry,
-                     Unrecognised, VfReport)
+                     Unrecognised, VfReport, RoutedEvent, StateChange)
 from .rules import Listener, Rules
 from .sources import Limits, Selection, Source, Text, open_inputs
 
@@ -34,18 +34,6 @@ _LAYOUT_RETRY = 16
 #: A layout is kept while at most half the lines of a block do not fit it; up to one misfit per
 #: 2**_FEW_MISFITS characters the lines are not even counted.
 _FEW_MISFITS = 10
-
-
-@attrs.frozen
-class StateChange:
-    """A NIC's machine moved: the boot, NIC, the event that moved it and the states before and after."""
-
-    boot: int
-    nic: str
-    synthetic: str | None
-    event: Event
-    before: str
-    after: str
 
 
 class Boot:
@@ -563,15 +551,6 @@ def analyze_files(sources: Iterable[Source], *, config: Config | None = None, si
         raise InputError(name, reason)
     report = analyzer.finish(", ".join(names) or "<input>", names)
     return attrs.evolve(report, errors=errors, notes=notes + report.notes)
-
-
-@attrs.frozen
-class RoutedEvent:
-    """An event with the boot and NIC it was assigned to."""
-
-    boot: int
-    nic: str | None
-    event: Event
 
 
 def _check_many(sources: object) -> None:

@@ -7,6 +7,8 @@ import re
 
 from typing import Iterator, NamedTuple
 
+from .clock import MONOTONIC, NO_YEAR, WALL  # re-exported: the clocks of a Stamp
+
 
 #: The message starts the anchor knows, but stack frames (regex source, verbose).  Device ids may be
 #: redacted (``uuid``, ``<GUID>``, ``XXXXXXXX-...``, ``xxxx:00:02.0``) or upper-case.
@@ -81,8 +83,6 @@ _ISO = re.compile(
 )
 _BSD = re.compile(r"(?:^|\s)([A-Z][a-z]{2}) +(\d{1,2}) (\d\d):(\d\d):(\d\d)(?:\.(\d+))?\s")
 
-MONOTONIC = "monotonic"
-WALL = "wall"
 
 
 class Stamp(NamedTuple):
@@ -171,8 +171,6 @@ def _month(name: str) -> int | None:
     return MONTH_NUMBERS.get(name)
 
 
-#: The year assumed for syslog stamps that carry none (a leap year, so Feb 29 exists).
-NO_YEAR = 2000
 
 
 def _epoch(parts: tuple[int, int, int, int, int, int], fraction: str | None, tz: datetime.tzinfo) -> float:

@@ -7,11 +7,9 @@ import json
 import re
 from typing import Any, Iterable
 
-from .analyze import RoutedEvent, StateChange
 from .catalogue import CODES, Code
-from .framing import NO_YEAR
-from .report import NO_AN_LINES, BootReport, Finding, NicReport, Report
-from .rules import Withdrawn
+from .clock import NO_YEAR
+from .report import NO_AN_LINES, BootReport, Finding, NicReport, Report, RoutedEvent, StateChange, Withdrawn
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 

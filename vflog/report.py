@@ -7,6 +7,7 @@ from typing import Any
 import attrs
 
 from .catalogue import Severity
+from .events import Event
 
 
 #: What an input held (Report.content): nothing at all, text without any Accelerated Networking line, or some.
@@ -145,6 +146,34 @@ class BootReport:
         if not notes:
             return self
         return attrs.evolve(self, nics=(), findings=tuple(firsts.values()), notes=(*self.notes, *notes))
+
+
+@attrs.frozen
+class RoutedEvent:
+    """An event with the boot and NIC it was assigned to (what ``vflog events`` reports)."""
+
+    boot: int
+    nic: str | None
+    event: Event
+
+
+@attrs.frozen
+class StateChange:
+    """A NIC's machine moved: the boot, NIC, the event that moved it and the states before and after."""
+
+    boot: int
+    nic: str
+    synthetic: str | None
+    event: Event
+    before: str
+    after: str
+
+
+@attrs.frozen
+class Withdrawn:
+    """A time-based finding fired while following that no longer holds (the NIC moved on)."""
+
+    finding: Finding
 
 
 @attrs.frozen

@@ -21,7 +21,7 @@ from .drivers import error_code
 from .machine import State
 from .messages import CATALOGUED, UNCATALOGUED
 from .nic import Nic, VfGeneration
-from .report import Finding, Quote
+from .report import Finding, Quote, Withdrawn
 
 _TEMP_PREFIXES = ("rename", "cirename")
 _TEMP_NAME = re.compile(r"^(?:" + "|".join(_TEMP_PREFIXES) + r")\d+$")
@@ -71,13 +71,6 @@ _ASSOCIATION = ("association-wait", "association_max", "the host's VF associatio
                 "the host's VF association arrives")
 #: Severity of surprise removals by the state the NIC was in.
 _REGISTERED = frozenset({State.VF_REGISTERED, State.LINK_UP, State.DATAPATH_VF, State.DATAPATH_SYNTHETIC})
-
-
-@attrs.frozen
-class Withdrawn:
-    """A time-based finding fired while following that no longer holds (the NIC moved on)."""
-
-    finding: Finding
 
 
 Listener = Callable[[object], None]
