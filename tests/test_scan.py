@@ -31,9 +31,9 @@ from vflog.errors import UsageError
 from vflog.output import OutputError
 from vflog.render_scan import Progress, add_scan_parser, scan_command
 from vflog.report import NicReport
-from vflog.scan import FileResult, LogJob, Summary, analyze_one, discover, scan, summarize
+from vflog.fleet import FileResult, LogJob, Summary, analyze_one, discover, scan, summarize
 
-scan_module = importlib.import_module("vflog.scan")  # the module itself; vflog.scan is the function
+scan_module = importlib.import_module("vflog.fleet.one")  # where one log is analysed (patched to inject crashes)
 from vflog.sources import Selection
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"

@@ -34,7 +34,7 @@ def __getattr__(name: str):  # type: ignore[no-untyped-def]
     """Load the fleet-scan API (process pools, Dask) on first use, not at import."""
     if name in ("FileResult", "Summary", "scan", "summarize"):
         import importlib
-        value = getattr(importlib.import_module("vflog.scan"), name)
+        value = getattr(importlib.import_module("vflog.fleet"), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'vflog' has no attribute {name!r}")

@@ -25,7 +25,7 @@ from .catalogue import CODES, Severity
 from .errors import UsageError
 from .output import output_to
 from .render import clean, displayable_tree, pretty_json
-from .scan import ENGINES, FileResult, Summary, default_jobs, discover, is_url, scan
+from .fleet import ENGINES, FileResult, Summary, default_jobs, discover, is_url, scan
 
 __all__ = ["FORMATS", "Progress", "Spool", "add_scan_parser", "render_sarif", "render_summary", "render_table",
            "scan_command", "writer_for"]
@@ -462,7 +462,7 @@ def add_scan_parser(subparsers: Any) -> argparse.ArgumentParser:
 def scan_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     """Run ``vflog scan``: find the logs, analyse them in parallel, write the chosen format, return the status."""
     from . import cli  # late: cli imports this module
-    from .scan import check_engine
+    from .fleet import check_engine
 
     config, selection, limits = cli._settings(args)
     engine = args.engine or ("dask" if args.scheduler else "process")

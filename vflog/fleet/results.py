@@ -1,0 +1,285 @@
+"""The values a fleet scan produces: one small FileResult per log and a Summary that merges in any order."""
+
+from __future__ import annotations
+
+import collections
+from typing import Any, Mapping
+
+import attrs
+
+from ..catalogue import Severity
+from ..report import AN_LINES, NO_AN_LINES, Finding, NicReport, OutageReport, Quote, VfReport
+
+ENGINES = ("process", "dask")
+#: Per-log bounds that keep a FileResult small whatever the log holds (what is cut is counted).
+FINDINGS_LIMIT = 500
+MESSAGES_LIMIT = 50
+OUTAGES_LIMIT = 50
+
+_DATAPATHS = ("vf", "synthetic", "unknown")
+_WORST = ("error", "warning", "info", "none")
+
+
+# -- per-log values ---------------------------------------------------------------
+
+
+@attrs.frozen
+class LogJob:
+    """One log to analyse: its name, the files it is read from (oldest first) and where they are.
+
+    ``members`` are the names shown to people (as found: relative paths stay relative, URLs stay
+    URLs); ``locations`` are what a worker opens (absolute paths, or paths inside ``fs``, an fsspec
+    filesystem, for URLs).  ``error`` is set when discovery already knows the log cannot be read.
+    """
+
+    name: str
+    members: tuple[str, ...]
+    locations: tuple[str, ...]
+    fs: Any = attrs.field(default=None, eq=False, repr=False)
+    error: str | None = None
+
+
+@attrs.frozen
+class ScanFinding:
+    """A finding of one log, without its evidence texts, with its boot and the NIC's interface name."""
+
+    boot: int
+    nic_name: str | None
+    finding: Finding
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the finding's fields as in ``vflog report --format json``, plus ``boot`` and ``nic_name``."""
+        data = attrs.asdict(self.finding, filter=lambda a, v: a.name != "evidence_text",
+                            value_serializer=_serialize)
+        return {"boot": self.boot, "nic_name": self.nic_name, **data}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ScanFinding":
+        """Rebuild a ScanFinding from :meth:`to_dict`."""
+        known = {f.name for f in attrs.fields(Finding)}
+        fields = {k: v for k, v in data.items() if k in known}
+        fields["severity"] = Severity(fields["severity"])
+        fields["evidence"] = tuple(fields.get("evidence", ()))
+        fields["evidence_text"] = tuple(Quote(**q) for q in fields.get("evidence_text", ()))
+        return cls(data["boot"], data.get("nic_name"), Finding(**fields))
+
+
+@attrs.frozen
+class FileResult:
+    """What one log concluded, small enough to stream: counts, the final NICs and the findings.
+
+    ``nics`` are the NICs of the log's last boot (their state is the "final data path"); findings
+    come from every boot.  ``counts`` holds the number of findings per (code, severity) before any
+    were cut by the per-log bound, so summaries stay exact.  ``error`` is set when nothing at all
+    could be analysed; ``errors`` lists every input error (a corrupt archive member, a truncated
+    rotation) including that one.
+    """
+
+    path: str
+    members: tuple[str, ...] = ()
+    error: str | None = None
+    errors: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    lines: int = 0
+    events: int = 0
+    unrecognised: int = 0
+    boots: int = 0
+    nics: tuple[NicReport, ...] = ()
+    findings: tuple[ScanFinding, ...] = ()
+    counts: tuple[tuple[str, str, int], ...] = ()
+    findings_dropped: int = 0
+    #: What the log held (Report.content): ``an-lines``, ``no-an-lines`` or ``empty``.
+    content: str = AN_LINES
+
+    @property
+    def status(self) -> str:
+        """Return ``failed`` (nothing analysed), ``partial`` (read with errors) or ``ok``."""
+        return "failed" if self.error is not None else "partial" if self.errors else "ok"
+
+    @property
+    def worst(self) -> Severity | None:
+        """Return the highest severity among the log's findings, or None."""
+        ranked = sorted((Severity(sev) for _code, sev, n in self.counts if n), key=lambda s: s.rank)
+        return ranked[-1] if ranked else None
+
+    def count(self, severity: Severity | str | None = None) -> int:
+        """Return the number of findings (of *severity*, or of any)."""
+        wanted = None if severity is None else Severity(severity).value
+        return sum(n for _code, sev, n in self.counts if wanted is None or sev == wanted)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form: one record per log (NIC and finding fields as in ``vflog report``)."""
+        worst = self.worst
+        return {
+            "path": self.path,
+            "members": list(self.members),
+            "status": self.status,
+            "error": self.error,
+            "errors": list(self.errors),
+            "notes": list(self.notes),
+            "stats": {"lines": self.lines, "events": self.events, "unrecognised": self.unrecognised},
+            "boots": self.boots,
+            "worst": worst.value if worst else None,
+            "counts": [{"code": c, "severity": s, "count": n} for c, s, n in self.counts],
+            "nics": [_nic_dict(nic) for nic in self.nics],
+            "findings": [f.to_dict() for f in self.findings],
+            "findings_dropped": self.findings_dropped,
+            "content": self.content,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "FileResult":
+        """Rebuild a FileResult from :meth:`to_dict` (derived fields such as ``status`` are ignored)."""
+        stats = data.get("stats", {})
+        return cls(
+            path=data["path"], members=tuple(data.get("members", ())), error=data.get("error"),
+            errors=tuple(data.get("errors", ())), notes=tuple(data.get("notes", ())),
+            lines=stats.get("lines", 0), events=stats.get("events", 0), unrecognised=stats.get("unrecognised", 0),
+            boots=data.get("boots", 0), nics=tuple(_nic_from_dict(n) for n in data.get("nics", ())),
+            findings=tuple(ScanFinding.from_dict(f) for f in data.get("findings", ())),
+            counts=tuple((c["code"], c["severity"], c["count"]) for c in data.get("counts", ())),
+            findings_dropped=data.get("findings_dropped", 0), content=data.get("content", AN_LINES),
+        )
+
+
+def _serialize(instance: Any, attribute: Any, value: Any) -> Any:
+    if isinstance(value, Severity):
+        return value.value
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _nic_dict(nic: NicReport) -> dict[str, Any]:
+    return attrs.asdict(nic, filter=lambda a, v: a.name not in ("timeline", "timeline_dropped"))
+
+
+def _vf_from_dict(data: Mapping[str, Any] | None) -> VfReport | None:
+    if data is None:
+        return None
+    return VfReport(**{**data, "names": tuple(data.get("names", ()))})
+
+
+def _nic_from_dict(data: Mapping[str, Any]) -> NicReport:
+    known = {f.name for f in attrs.fields(NicReport)}
+    fields = {k: v for k, v in data.items() if k in known}
+    fields["synthetic_names"] = tuple(fields.get("synthetic_names", ()))
+    fields["vf"] = _vf_from_dict(fields.get("vf"))
+    fields["previous_vfs"] = tuple(_vf_from_dict(v) for v in fields.get("previous_vfs", ()))
+    fields["outages"] = tuple(OutageReport(**o) for o in fields.get("outages", ()))
+    fields["timeline"] = ()
+    return NicReport(**fields)
+
+
+# -- the summary ----------------------------------------------------------------------
+
+
+def _pairs(counter: Mapping[Any, int]) -> tuple[Any, ...]:
+    return tuple(sorted((k, v) for k, v in counter.items() if v))
+
+
+@attrs.frozen
+class Summary:
+    """Counts over many logs.  ``a.merge(b)`` is associative and commutative; ``Summary()`` is its identity.
+
+    ``codes`` holds ``(code, severity, findings, files)``; ``worst_files`` how many analysed logs
+    have each worst severity (``none`` = no finding); ``datapaths`` the final data path of the NICs
+    of each log's last boot.
+    """
+
+    files: int = 0
+    failed: int = 0
+    partial: int = 0
+    silent: int = 0
+    lines: int = 0
+    events: int = 0
+    unrecognised: int = 0
+    boots: int = 0
+    nics: int = 0
+    findings: int = 0
+    datapaths: tuple[tuple[str, int], ...] = ()
+    worst_files: tuple[tuple[str, int], ...] = ()
+    codes: tuple[tuple[str, str, int, int], ...] = ()
+
+    @classmethod
+    def of(cls, result: FileResult) -> "Summary":
+        """Return the summary of one log."""
+        failed = result.error is not None
+        worst = result.worst
+        per_code = {(code, sev): n for code, sev, n in result.counts if n}
+        return cls(
+            files=1, failed=int(failed), partial=int(bool(result.errors) and not failed),
+            silent=int(not failed and result.content == NO_AN_LINES),
+            lines=result.lines, events=result.events, unrecognised=result.unrecognised, boots=result.boots,
+            nics=len(result.nics), findings=sum(per_code.values()),
+            datapaths=_pairs(collections.Counter(nic.datapath for nic in result.nics)),
+            worst_files=(((worst.value if worst else "none"), 1),) if result.content == AN_LINES and not failed else (),
+            codes=tuple(sorted((code, sev, n, 1) for (code, sev), n in per_code.items())),
+        )
+
+    def merge(self, other: "Summary") -> "Summary":
+        """Return the summary of both (order does not matter)."""
+        codes: dict[tuple[str, str], list[int]] = {}
+        for code, sev, findings, files in self.codes + other.codes:
+            entry = codes.setdefault((code, sev), [0, 0])
+            entry[0] += findings
+            entry[1] += files
+        return Summary(
+            files=self.files + other.files, failed=self.failed + other.failed,
+            partial=self.partial + other.partial, silent=self.silent + other.silent,
+            lines=self.lines + other.lines, events=self.events + other.events,
+            unrecognised=self.unrecognised + other.unrecognised, boots=self.boots + other.boots,
+            nics=self.nics + other.nics, findings=self.findings + other.findings,
+            datapaths=_pairs(collections.Counter(dict(self.datapaths)) + collections.Counter(dict(other.datapaths))),
+            worst_files=_pairs(collections.Counter(dict(self.worst_files)) + collections.Counter(dict(other.worst_files))),
+            codes=tuple(sorted((code, sev, f, n) for (code, sev), (f, n) in codes.items())),
+        )
+
+    __add__ = merge
+
+    @property
+    def analysed(self) -> int:
+        """Return the number of logs from which at least something could be analysed."""
+        return self.files - self.failed
+
+    def worst(self) -> Severity | None:
+        """Return the highest severity of any finding, or None."""
+        ranked = sorted((Severity(sev) for _c, sev, n, _f in self.codes if n), key=lambda s: s.rank)
+        return ranked[-1] if ranked else None
+
+    def fails(self, fail_on: str) -> bool:
+        """Return whether a finding reaches *fail_on* (``error``, ``warning``, ``info``; ``never`` is never)."""
+        if fail_on == "never":
+            return False
+        worst = self.worst()
+        return worst is not None and worst.rank >= Severity(fail_on).rank
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form of the summary."""
+        worst = self.worst()
+        return {
+            "files": self.files, "analysed": self.analysed, "failed": self.failed, "partial": self.partial,
+            "without_driver_lines": self.silent,
+            "lines": self.lines, "events": self.events, "unrecognised": self.unrecognised,
+            "boots": self.boots, "nics": self.nics, "findings": self.findings,
+            "worst": worst.value if worst else None,
+            "datapaths": {name: dict(self.datapaths).get(name, 0) for name in
+                          sorted(set(_DATAPATHS) | set(dict(self.datapaths)), key=_datapath_order)},
+            "files_by_worst": {name: dict(self.worst_files).get(name, 0) for name in _WORST},
+            "codes": [{"code": c, "severity": s, "findings": f, "files": n} for c, s, f, n in self.codes],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Summary":
+        """Rebuild a Summary from :meth:`to_dict`."""
+        return cls(
+            files=data["files"], failed=data["failed"], partial=data["partial"],
+            silent=data["without_driver_lines"], lines=data["lines"], events=data["events"],
+            unrecognised=data["unrecognised"], boots=data["boots"], nics=data["nics"], findings=data["findings"],
+            datapaths=_pairs(data["datapaths"]), worst_files=_pairs(data["files_by_worst"]),
+            codes=tuple(sorted((c["code"], c["severity"], c["findings"], c["files"]) for c in data["codes"])),
+        )
+
+
+def _datapath_order(name: str) -> tuple[int, str]:
+    return (_DATAPATHS.index(name) if name in _DATAPATHS else len(_DATAPATHS), name)
