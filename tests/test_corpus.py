@@ -69,10 +69,10 @@ def test_every_corpus_log_has_its_reading() -> None:
 
 @pytest.mark.parametrize("path", _logs("golden"), ids=lambda p: p.name)
 def test_golden_verdict(path: Path) -> None:
-    """The NIC verdicts and findings equal the reviewed golden file (VFLOG_REGEN=1 rewrites it)."""
+    """The NIC verdicts and findings equal the reviewed golden file (VFLOG_REGEN=1 rewrites it, except a known miss's expected one)."""
     got = verdict(vflog.analyze(path))
     golden = GOLDEN / (path.stem + ".json")
-    if os.environ.get("VFLOG_REGEN"):
+    if os.environ.get("VFLOG_REGEN") and "golden" not in XFAIL.get(path.name, {}):
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(json.dumps(got, indent=1) + "\n")
     assert got == json.loads(golden.read_text())
