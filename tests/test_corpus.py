@@ -17,6 +17,42 @@ REAL = Path(__file__).resolve().parent / "corpus" / "real"
 GOLDEN = Path(__file__).parent / "golden" / "corpus"
 LOGS = sorted(REAL.glob("*.log"))
 
+# Known misses on real logs (see each file's .meta.md): file name -> test -> reason. Strict: a fix makes the test XPASS and fail.
+XFAIL: dict[str, dict[str, str]] = {
+    "31-lisa-4678-mana-hwc-gdma-probe-failed.log": {
+        "golden": "mana 'gdma probe failed' cut short by the test tool and followed by its text is not read as a probe failure",
+        "recognised": "mana 'gdma probe failed' cut short by the test tool and followed by its text is not read as a probe failure",
+    },
+    "32-oracle-linux-85-ofed-devlink-warning.log": {
+        "recognised": "MLNX_OFED-only mlx5 message (panic handler) is in no upstream catalogue row: unrecognised by design",
+    },
+    "33-cloud-init-539-journal-rename3-switched-from-vf.log": {
+        "golden": "systemd-networkd 'Interface name change detected, rename3 has been renamed to eth1' is not read as a VF rename",
+    },
+    "34-wsl-13491-netvsc-open-channel-enodev.log": {
+        "recognised": "the excerpt's last line is cut after the device id: no message to recognise",
+    },
+    "37-azure-docs-100444-redacted-uuid-servicing.log": {
+        "recognised": "the excerpt's last line is cut after the redacted device id: no message to recognise",
+    },
+    "42-linux-rdma-mana-rxq-hwc-xdp-warn-unstamped.log": {
+        "golden": "a VF known only from its driver's error lines (PCI address and netdev in the prefix) is not recorded as the VF",
+    },
+    "43-wsl-14070-fence-glued-netvsc-enodev.log": {
+        "recognised": "the excerpt's last line is cut inside the message ('unable to'): no message to recognise",
+    },
+}
+
+
+def _logs(test: str) -> list[object]:
+    """Return the corpus logs as parameters, each known miss of this test marked strict xfail with its reason."""
+    return [
+        pytest.param(path, marks=pytest.mark.xfail(reason=XFAIL[path.name][test], strict=True))
+        if test in XFAIL.get(path.name, {})
+        else path
+        for path in LOGS
+    ]
+
 
 def _nics(report: vflog.Report, boot: int = -1) -> dict[str, vflog.NicReport]:
     return {nic.key: nic for nic in report.boots[boot].nics}
@@ -31,18 +67,24 @@ def test_corpus_is_present() -> None:
     assert len(LOGS) >= 8
 
 
-@pytest.mark.parametrize("path", LOGS, ids=lambda p: p.name)
+def test_every_corpus_log_has_its_reading() -> None:
+    """Each real log has a .meta.md with its human reading, and every XFAIL entry names a shipped log."""
+    assert all(path.with_suffix(".meta.md").is_file() for path in LOGS)
+    assert set(XFAIL) <= {path.name for path in LOGS}
+
+
+@pytest.mark.parametrize("path", _logs("golden"), ids=lambda p: p.name)
 def test_golden_verdict(path: Path) -> None:
-    """The NIC verdicts and findings equal the reviewed golden file (VFLOG_REGEN=1 rewrites it)."""
+    """The NIC verdicts and findings equal the reviewed golden file (VFLOG_REGEN=1 rewrites it, except a known miss's expected one)."""
     got = verdict(vflog.analyze(path))
     golden = GOLDEN / (path.stem + ".json")
-    if os.environ.get("VFLOG_REGEN"):
+    if os.environ.get("VFLOG_REGEN") and "golden" not in XFAIL.get(path.name, {}):
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(json.dumps(got, indent=1) + "\n")
     assert got == json.loads(golden.read_text())
 
 
-@pytest.mark.parametrize("path", LOGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", _logs("recognised"), ids=lambda p: p.name)
 def test_every_driver_line_is_recognised(path: Path) -> None:
     """No line of these drivers in a real excerpt is left unrecognised."""
     report = vflog.analyze(path)
