@@ -211,14 +211,14 @@ def stamp(prefix: str, tz: datetime.tzinfo = datetime.timezone.utc) -> Stamp | N
                 sign = 1 if zone[0] == "+" else -1
                 minutes = int(zone[1:3]) * 60 + int(zone[-2:])
                 zone_info = datetime.timezone(sign * datetime.timedelta(minutes=minutes))
-            parts = tuple(int(match[i]) for i in range(1, 7))
-            best = (match.start(), _epoch(parts, match[7], zone_info))  # type: ignore[arg-type]
+            parts = (int(match[1]), int(match[2]), int(match[3]), int(match[4]), int(match[5]), int(match[6]))
+            best = (match.start(), _epoch(parts, match[7], zone_info))
         if best is None:
-            match = _BSD.search(prefix)
-            month = _month(match[1]) if match else None
-            if match and month:
-                parts = (NO_YEAR, month, int(match[2]), int(match[3]), int(match[4]), int(match[5]))
-                best = (match.start(), _epoch(parts, match[6], tz))
+            found = _BSD.search(prefix)
+            month = _month(found[1]) if found else None
+            if found and month:
+                parts = (NO_YEAR, month, int(found[2]), int(found[3]), int(found[4]), int(found[5]))
+                best = (found.start(), _epoch(parts, found[6], tz))
     except ValueError:  # a date that does not exist (Feb 30, hour 25): no time rather than a wrong one
         return None
     return Stamp(best[1], WALL) if best else None
