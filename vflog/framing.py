@@ -214,11 +214,11 @@ def stamp(prefix: str, tz: datetime.tzinfo = datetime.timezone.utc) -> Stamp | N
             parts = (int(match[1]), int(match[2]), int(match[3]), int(match[4]), int(match[5]), int(match[6]))
             best = (match.start(), _epoch(parts, match[7], zone_info))
         if best is None:
-            found = _BSD.search(prefix)
-            month = _month(found[1]) if found else None
-            if found and month:
-                parts = (NO_YEAR, month, int(found[2]), int(found[3]), int(found[4]), int(found[5]))
-                best = (found.start(), _epoch(parts, found[6], tz))
+            bsd = _BSD.search(prefix)
+            month = _month(bsd[1]) if bsd else None
+            if bsd and month:
+                parts = (NO_YEAR, month, int(bsd[2]), int(bsd[3]), int(bsd[4]), int(bsd[5]))
+                best = (bsd.start(), _epoch(parts, bsd[6], tz))
     except ValueError:  # a date that does not exist (Feb 30, hour 25): no time rather than a wrong one
         return None
     return Stamp(best[1], WALL) if best else None
