@@ -476,6 +476,7 @@ class Rules:
             draft = self._provisional.pop(key)
             if draft in self._drafts:
                 self._drafts.remove(draft)
+                self._counts[draft.code] -= 1  # a withdrawn finding no longer counts against the per-code limit
                 if self._listener is not None:
                     self._listener(Withdrawn(draft.freeze()))
 
