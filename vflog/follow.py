@@ -66,6 +66,11 @@ class Follower:
         return attrs.evolve(report, notes=(*tuple(notes), *report.notes))
 
 
+def cut_note(name: str, count: int, max_line: int) -> str:
+    """Return the note that says *count* lines of input *name* were cut at *max_line* bytes (report's wording)."""
+    return f"{name}: {count} line(s) longer than {max_line} bytes were cut to their first {max_line} bytes"
+
+
 class LineSplitter:
     """Cut bytes that arrive in pieces into lines as ``grep -n`` counts them, each at most max_line bytes.
 
@@ -98,6 +103,10 @@ class LineSplitter:
         """Return the last line when the bytes ended without a line end."""
         rest, self._pending, self._dropping = self._pending, b"", False
         return [self._decode(rest)] if rest else []
+
+    def notes(self, name: str) -> list[str]:
+        """Return the note a report gives when lines of input *name* were cut (none when no line was)."""
+        return [cut_note(name, self.cut, self.max_line)] if self.cut else []
 
     def _decode(self, line: bytes) -> str:
         if line.endswith(b"\r"):
@@ -201,10 +210,8 @@ class Tail:
         if self.rotations or self.truncations:
             notes.append(f"{self.name}: followed across {self.rotations} rotation(s) and {self.truncations} "
                          f"truncation(s); line numbers go on as one stream (origins name each part)")
-        cut = [(self.name, self.splitter.cut)] + self._replay_cut
-        notes.extend(f"{name}: {count} line(s) longer than {self.limits.max_line} bytes were cut to their first "
-                     f"{self.limits.max_line} bytes" for name, count in cut if count)
-        return notes
+        notes.extend(cut_note(name, count, self.limits.max_line) for name, count in self._replay_cut if count)
+        return notes + self.splitter.notes(self.name)
 
     def __iter__(self) -> Iterator[str | Segment]:
         handle: IO[bytes] = open(self.path, "rb", buffering=0)
@@ -316,8 +323,7 @@ def follow(source: Source | Iterable[str], *, config: Config | None = None,
             follower.feed(line)
             yield from follower.changes()
         if item.tally.cut_lines:
-            notes.append(f"{item.name}: {item.tally.cut_lines} line(s) longer than {limits.max_line} bytes "
-                         f"were cut to their first {limits.max_line} bytes")
+            notes.append(cut_note(item.name, item.tally.cut_lines, limits.max_line))
     report = follower.finish(notes)
     yield from follower.changes()
     yield report
