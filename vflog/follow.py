@@ -149,7 +149,7 @@ def refuse_unfollowable(block: bytes, name: str) -> None:
     """
     kind = packed(block)
     if kind is not None:
-        raise InputError(name, f"is {kind}: vflog follow decodes it only from a regular file (or use vflog report)")
+        raise InputError(name, f"is {kind}: vflog follow decodes it only when given its file name (or use vflog report)")
     try:
         for item in open_inputs(block[:_READ]):
             for _ in item.lines:
