@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import pytest
 
@@ -68,7 +68,7 @@ def test_a_finding_that_stops_holding_is_withdrawn() -> None:
     fired = [i for i in items if isinstance(i, Finding) and i.code == "vf-not-readded"]
     withdrawn = [i for i in items if isinstance(i, Withdrawn)]
     assert fired and withdrawn and withdrawn[0].finding.code == "vf-not-readded"
-    assert {f.code for f in items[-1].findings} == {"long-outage"}
+    assert isinstance(items[-1], Report) and {f.code for f in items[-1].findings} == {"long-outage"}
 
 
 def test_cli_follow_jsonl_on_stdin() -> None:
@@ -107,6 +107,7 @@ def test_ctrl_c_prints_the_final_table_and_exits_cleanly(tmp_path: Path) -> None
     path.write_text((SAMPLES / "normal-boot.log").read_text())
     proc = subprocess.Popen([sys.executable, "-m", "vflog", "follow", "--poll", "0.05", str(path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
     first = proc.stdout.readline()  # the replay has started: the machines are running
     assert "slot-offered" in first
     time.sleep(0.2)
@@ -117,7 +118,7 @@ def test_ctrl_c_prints_the_final_table_and_exits_cleanly(tmp_path: Path) -> None
     assert "datapath-vf" in first + out and "Boot 0" in out
 
 
-def _steps(*actions: Callable[[], None]) -> Callable[[], bool]:
+def _steps(*actions: Callable[[], object]) -> Callable[[], bool]:
     """Return a stop callable for tail that runs one file action at each idle pause, then stops."""
     pending = list(actions)
 
@@ -133,7 +134,7 @@ def _lines(count: int, prefix: str) -> str:
     return "".join(f"[{index:5d}.000000] {prefix} line {index}\n" for index in range(1, count + 1))
 
 
-def _texts(items: list[object]) -> list[object]:
+def _texts(items: Sequence[object]) -> list[str]:
     """Return tail's items with each line reduced to its last word (and Segments by their reason)."""
     return [item.reason if isinstance(item, Segment) else str(item).rsplit(" ", 1)[-1] for item in items]
 
@@ -208,6 +209,7 @@ def test_line_numbers_go_on_across_a_rotation(tmp_path: Path) -> None:
     report = follower.finish()
     finding = next(f for f in report.findings if f.code == "switch-failed")
     alone = next(f for f in vflog.analyze(SAMPLES / "finding-switch-failed.log").findings if f.code == "switch-failed")
+    assert finding.line is not None and alone.line is not None
     assert finding.line == len(first.splitlines()) + alone.line
     assert finding.origin == f"{path} (after rotation 1):{alone.line}"
 
