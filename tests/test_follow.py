@@ -341,3 +341,17 @@ def test_follow_looks_only_at_waits_that_fell_due(monkeypatch: pytest.MonkeyPatc
     for line in lines:
         follower.feed(line)
     assert calls <= 2 * 300
+
+
+def test_follow_keeps_bounded_bookkeeping_for_a_flapping_nic() -> None:
+    """A NIC that changes state 20,000 times leaves a bounded number of scheduled waits behind, not one per change."""
+    follower = Follower()
+    guid = "000d3af5-76bd-000d-3af5-76bd000d3af5"
+    follower.feed(f"[1.0] hv_netvsc {guid} eth0: VF slot 1 added")
+    follower.feed(f"[1.1] hv_netvsc {guid} eth0: VF registering: eth1")
+    for index in range(10_000):
+        direction = "to" if index % 2 else "from"
+        follower.feed(f"[{2 + index * 0.001:.6f}] hv_netvsc {guid} eth0: Data path switched {direction} VF: eth1")
+        follower.changes()
+    rules = follower._analyzer._boot.rules
+    assert len(rules._due) + len(rules._quiet) <= 2 * len(rules._plans) + 1024

@@ -97,6 +97,12 @@ class _Plan:
     threshold: float
 
 
+#: A heap entry of follow mode: (deadline or line, order of arrival, plan, NIC).
+_Entry = tuple[float, int, _Plan, Nic]
+#: Stale heap entries (plans that no longer hold) tolerated before the heaps are rebuilt.
+_STALE = 1024
+
+
 @attrs.define(eq=False)
 class _Draft:
     code: str
@@ -155,8 +161,8 @@ class Rules:
         self._state_text: dict[str, tuple[int, str]] = {}
         self._absent: dict[str, tuple[int, str]] = {}
         self._plans: dict[str, _Plan] = {}
-        self._due: list[tuple[float, int, _Plan, Nic]] = []  # by deadline: waits whose time has not come
-        self._quiet: list[tuple[int, int, _Plan, Nic]] = []  # by line: past their time, no other line after them yet
+        self._due: list[_Entry] = []  # by deadline: waits whose time has not come
+        self._quiet: list[_Entry] = []  # by line: past their time, no other line after them yet
         self._order = itertools.count()
 
     # -- recording ---------------------------------------------------------
@@ -434,6 +440,15 @@ class Rules:
             return
         self._plans[nic.key] = plan
         heapq.heappush(self._due, (plan.since_t + plan.threshold, next(self._order), plan, nic))
+        if len(self._due) + len(self._quiet) > 2 * len(self._plans) + _STALE:
+            self._due, self._quiet = self._current(self._due), self._current(self._quiet)
+
+    def _current(self, heap: list[_Entry]) -> list[_Entry]:
+        """Return *heap* without the entries of plans that no longer hold (one entry per plan), as a heap."""
+        kept = {entry[2]: entry for entry in sorted(heap, reverse=True) if self._plans.get(entry[2].key) == entry[2]}
+        entries = list(kept.values())
+        heapq.heapify(entries)
+        return entries
 
     def tick(self, now: float, last_other_line: int) -> None:
         """Follow mode: fire the time-based findings whose threshold the stream's clock has passed.
