@@ -17,7 +17,8 @@ import pytest
 
 import vflog
 from vflog.analyze import StateChange
-from vflog.follow import Follower, Segment, Tail, follow, tail
+from vflog.errors import InputError
+from vflog.follow import Follower, Segment, Tail, follow, read_lines, tail
 from vflog.report import Finding, Report
 from vflog.rules import Rules, Withdrawn
 from vflog.sources import Limits
@@ -355,3 +356,22 @@ def test_follow_keeps_bounded_bookkeeping_for_a_flapping_nic() -> None:
         follower.changes()
     rules = follower._analyzer._boot.rules
     assert len(rules._due) + len(rules._quiet) <= 2 * len(rules._plans) + 1024
+
+
+class _Trickle:
+    """A pipe that delivers its bytes three at a time."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def read1(self, size: int) -> bytes:
+        piece, self.data = self.data[:3], self.data[3:]
+        return piece
+
+
+@pytest.mark.parametrize("data, reason", [(gzip.compress(b"[1.0] text\n" * 100), "is gzip-compressed"),
+                                          (bytes(range(256)) * 16, "is not a text log (binary data)")])
+def test_stdin_that_trickles_in_is_still_judged_on_its_first_bytes(data: bytes, reason: str) -> None:
+    """A pipe that delivers a few bytes at a time is judged on its first 4 KiB, not on its first read."""
+    with pytest.raises(InputError, match=re.escape(reason)):
+        list(read_lines(_Trickle(data)))  # type: ignore[arg-type]

@@ -125,17 +125,18 @@ def read_lines(binary: IO[bytes], limits: Limits = Limits(), splitter: LineSplit
     """
     splitter = splitter or LineSplitter(limits.max_line)
     read = getattr(binary, "read1", binary.read)  # what is there now: a live pipe is not waited on to fill a block
-    first = True
+    head = b""
     while data := read(_READ):
-        if first:
-            refuse_unfollowable(data, name)
-            first = False
+        head = _looked_at(head, data, name)
         yield from splitter.feed(data)
     yield from splitter.finish()
 
 
 #: Bytes read at a time while following.
 _READ = 1 << 16
+#: The first bytes of a stream that are looked at (with the rest of the read that reaches them) before it is
+#: accepted as plain text: a pipe may deliver its first bytes a few at a time.
+_HEAD = 4096
 #: Bytes before the read position that must stay the same while a file only grows (else it was truncated).
 _MARK = 64
 
@@ -156,6 +157,15 @@ def refuse_unfollowable(block: bytes, name: str) -> None:
                 pass
     except InputError as exc:
         raise InputError(name, exc.reason) from None
+
+
+def _looked_at(head: bytes, data: bytes, name: str) -> bytes:
+    """Return the first bytes of a stream (*head*) grown by the next read *data*; refuse them when not plain text."""
+    if len(head) >= _HEAD:
+        return head
+    sample = head + data
+    refuse_unfollowable(sample, name)
+    return sample[:_HEAD]
 
 
 def packed(head: bytes) -> str | None:
@@ -238,21 +248,19 @@ class Tail:
 
     def _follow(self, handle: IO[bytes], regular: bool) -> Iterator[str | Segment]:
         """Yield the lines of a plain file, then those appended, across rotations and truncations."""
-        position, recent, first = 0, b"", True
+        position, recent, head = 0, b"", b""
         identity = _identity(handle)
         try:
             while True:
                 if regular and position and _shrunk(handle, position, recent):
                     yield from self.splitter.finish()  # an unfinished last line is still a line
                     handle.seek(0)
-                    position, recent, first = 0, b"", True
+                    position, recent, head = 0, b"", b""
                     self.truncations += 1
                     yield Segment(f"{self.name} (after truncation {self.truncations})", "truncated")
                 data = handle.read(_READ)
                 if data:
-                    if first:
-                        refuse_unfollowable(data, self.name)
-                        first = False
+                    head = _looked_at(head, data, self.name)
                     position += len(data)
                     recent = (recent + data)[-_MARK:]
                     yield from self.splitter.feed(data)
@@ -264,7 +272,7 @@ class Tail:
                     yield from self.splitter.finish()
                     handle.close()
                     handle, identity = renamed, _identity(renamed)
-                    position, recent, first = 0, b"", True
+                    position, recent, head = 0, b"", b""
                     self.rotations += 1
                     yield Segment(f"{self.name} (after rotation {self.rotations})", "rotated")
                     continue
