@@ -368,9 +368,12 @@ class _Trickle:
         piece, self.data = self.data[:3], self.data[3:]
         return piece
 
+    read = read1
+
 
 @pytest.mark.parametrize("data, reason", [(gzip.compress(b"[1.0] text\n" * 100), "is gzip-compressed"),
-                                          (bytes(range(256)) * 16, "is not a text log (binary data)")])
+                                          (bytes(range(256)) * 16, "is not a text log (binary data)")],
+                         ids=["gzip", "binary"])
 def test_stdin_that_trickles_in_is_still_judged_on_its_first_bytes(data: bytes, reason: str) -> None:
     """A pipe that delivers a few bytes at a time is judged on its first 4 KiB, not on its first read."""
     with pytest.raises(InputError, match=re.escape(reason)):
