@@ -98,6 +98,8 @@ class Boot:
                 if self._listener is not None:
                     self._listener(StateChange(self.index, nic.key, nic.synthetic, event, before.value, after.value))
         self.rules.observe(nic, event, before)
+        if self._listener is not None and nic is not None:
+            self.rules.schedule(nic)  # what it awaits may have changed: follow mode ticks by deadline
 
     def finish(self, end_t: float | None) -> BootReport:
         """Close the boot at time *end_t* (the last time seen in it) and report it."""
@@ -378,7 +380,7 @@ class Analyzer:
             return
         stamp = Reader.stamp_of(record, self._tz)
         if stamp is not None and stamp.clock == self._boot.clock:
-            self._boot.rules.tick(self._boot.nics.values(), stamp.t, self._boot.last_other_line)
+            self._boot.rules.tick(stamp.t, self._boot.last_other_line)
 
     def _place(self, event: Event, clock: str | None, previous: Record | None) -> None:
         """Start a new boot when the event says so, then hand the event to the current boot.
@@ -413,7 +415,7 @@ class Analyzer:
         boot.add(event)
         self._last_event_number = event.line
         if self._listener is not None and event.t is not None:
-            boot.rules.tick(boot.nics.values(), event.t, boot.last_other_line)
+            boot.rules.tick(event.t, boot.last_other_line)
 
     def _locate(self, line: int) -> str | None:
         """Return ``input:line`` for global line number *line*."""

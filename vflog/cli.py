@@ -22,7 +22,7 @@ from .catalogue import CODES, Severity
 from .config import Config
 from .sources import Limits, Selection, Source
 from .errors import InputError, UsageError, VflogError
-from .follow import Follower, read_lines, tail
+from .follow import Follower, LineSplitter, Segment, Tail, read_lines
 from .output import Guarded, OutputError, Unfailing, output_to
 from .render import (change_record, clean, render_change, render_code, render_codes, render_events, render_json,
                      render_table, to_json)
@@ -309,20 +309,28 @@ def _follow(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     follower = Follower(config, name)
     jsonl = args.format == "jsonl"
     interrupted = False
+    splitter = LineSplitter()
+    items: Tail | Iterator[str] = read_lines(sys.stdin.buffer, splitter=splitter) if args.file == "-" \
+        else Tail(Path(args.file), poll=args.poll)
     try:
-        lines = read_lines(sys.stdin.buffer) if args.file == "-" else tail(Path(args.file), poll=args.poll)
-        for line in lines:
-            follower.feed(line)
+        for item in items:
+            if isinstance(item, Segment):
+                follower.begin(item.name)
+                if item.reason in ("rotated", "truncated"):
+                    print(f"vflog: note: {clean(name)} was {item.reason}; reading {clean(item.name)} from its start, "
+                          f"line numbers go on", file=stderr)
+                continue
+            follower.feed(item)
             _print_changes(follower.changes(), jsonl, stdout)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, and SIGTERM or SIGHUP (Terminated)
         interrupted = True
-    except (BrokenPipeError, OutputError):
+    except (BrokenPipeError, OutputError, InputError):
         raise
     except FileNotFoundError:
         raise InputError(name, "no such file") from None
     except OSError as exc:
         raise InputError(name, exc.strerror or str(exc)) from None
-    report = follower.finish()
+    report = follower.finish(items.notes() if isinstance(items, Tail) else splitter.notes(name))
     _print_changes(follower.changes(), jsonl, stdout)
     if jsonl:
         stdout.write(to_json({"type": "report", "interrupted": interrupted, "report": report.to_dict()}) + "\n")
