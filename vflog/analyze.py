@@ -103,7 +103,7 @@ class Boot:
                 self.rules.moved(nic)
                 if self._listener is not None:
                     self._listener(StateChange(self.index, nic.key, nic.synthetic, event, before.value, after.value))
-        self.rules.observe(nic, event, before)
+        self.rules.observe(nic, event, before, self.last_other_line)
 
     def finish(self, end_t: float | None) -> BootReport:
         """Close the boot at time *end_t* (the last time seen in it) and report it."""
