@@ -151,7 +151,7 @@ READD_WAIT = Wait("vf-not-readded", "readd_max", "the VF was not added back", "t
 ASSOCIATION_WAIT = Wait("association-wait", "association_max", "the host's VF association never came",
                         "the host's VF association arrives", frozenset({"datapath_to_vf"}))
 #: A NIC with no VF at all in a log that shows its whole boot (from the boot banner on).
-NO_VF_WAIT = Wait("no-accelerated-networking", "synthetic_max", "no VF was offered to the NIC",
+NO_VF_WAIT = Wait("no-accelerated-networking", "synthetic_max", "no VF appeared in a log that shows the whole boot",
                   "a VF is offered to the NIC", frozenset({"slot_added", "vf_registering", "vf_joined"}))
 
 
