@@ -113,7 +113,7 @@ class Rules:
         self._verbose: set[str] = set()
         self._refused: set[str] = set()
         self._kept: set[tuple[str, int, str]] = set()
-        self._temp_named: set[str] = set()
+        self._temp_named: set[tuple[str, str]] = set()
         self._changed: set[tuple[str, int]] = set()
         self._identities: dict[str, tuple[VfGeneration, str | None, str | None]] = {}
         self._texts: dict[int, str] = {}
