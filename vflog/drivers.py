@@ -47,6 +47,9 @@ class Driver:
     vmbus_client: bool = False
     #: Lifecycle input kinds it prints only when the kernel was booted verbose: their absence proves nothing.
     verbose_only: frozenset[str] = frozenset()
+    #: Grammar kinds of messages it prints under another prefix (netvsc on the VF's netdev, hv_pci's bare
+    #: ``pci_create slot``): their faults are its own, whatever the line's prefix says.
+    own_kinds: frozenset[str] = frozenset()
 
 
 _VF_SHARED = ("mlx5_core|mlx4_core|mana", "mlx5_core|mlx4_core", "mlx5_core|mlx4_core|mana|hv_netvsc")
@@ -54,9 +57,10 @@ _VF_SHARED = ("mlx5_core|mlx4_core|mana", "mlx5_core|mlx4_core", "mlx5_core|mlx4
 #: The drivers of Linux Accelerated Networking lines, by printk name.
 DRIVERS: Mapping[str, Driver] = {d.name: d for d in (
     Driver("hv_netvsc", SYNTHETIC, "netvsc-error", ("hv_netvsc", "vmbus", "mlx5_core|mlx4_core|mana|hv_netvsc"),
-           ("dev", "netdev", "pr"), ("drivers/net/hyperv/",), trace_words=("netvsc",), vmbus_client=True),
+           ("dev", "netdev", "pr"), ("drivers/net/hyperv/",), trace_words=("netvsc",), vmbus_client=True,
+           own_kinds=frozenset({"err_pairing", "err_namespace_move", "err_enslave", "err_vf_open"})),
     Driver("hv_pci", BUS, "hv-pci-error", ("hv_pci", "vmbus"), sources=("drivers/pci/controller/pci-hyperv",),
-           trace_words=("hv_pci", "pci_hyperv"), vmbus_client=True),
+           trace_words=("hv_pci", "pci_hyperv"), vmbus_client=True, own_kinds=frozenset({"err_pci_create_slot"})),
     Driver("hv_vmbus", BUS, "netvsc-error", ("hv_vmbus",), ("pr",), ("drivers/hv/",), trace_words=("hv_vmbus", "vmbus")),
     Driver("pci", PCI_CORE, "hv-pci-error", ("pci",), ("dev",)),
     Driver("pci_bus", PCI_CORE, "hv-pci-error", ("pci_bus",), ("dev",)),
@@ -108,6 +112,11 @@ def reported_name(driver: str) -> str:
     """Return the name a VF report gives the driver of a line printed by *driver* (mlx4_en -> mlx4_core)."""
     entry = KNOWN.get(driver)
     return entry.reported_as or driver if entry is not None else driver
+
+
+def printer_of(kind: str) -> str | None:
+    """Return the driver that prints messages of grammar kind *kind* under another prefix (Driver.own_kinds), or None."""
+    return next((d.name for d in KNOWN.values() if kind in d.own_kinds), None)
 
 
 def verbose_only(driver: str | None, kind: str) -> bool:

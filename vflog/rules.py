@@ -19,7 +19,7 @@ from .catalogue import CODES, Severity
 from .config import Config
 from .correlate import TRACE
 from .events import INFO, Event
-from .drivers import error_code, verbose_only
+from .drivers import error_code, printer_of, verbose_only
 from .machine import TRAITS, State, Wait
 from .messages import CATALOGUED, UNCATALOGUED
 from .nic import Nic, VfGeneration
@@ -33,8 +33,6 @@ _BURST = 60.0
 
 #: Kinds that reveal the VF's driver or device ID.
 _IDENTITY_KINDS = frozenset({"pci_device", "driver_init", "probe_failed", "vf_joined", "link_up", "mlx4_vf_detected"})
-#: Error kinds that netvsc logs on the VF device; everything else follows the driver.
-_NETVSC_ON_VF = frozenset({"err_pairing", "err_namespace_move", "err_enslave", "err_vf_open"})
 #: Fault kinds (not machine inputs) that say the VF's device vanished under its driver.
 _VANISHED = frozenset({"err_pci_slot_unavailable"})
 #: Kinds that show the host offered a VF that netvsc refused: such a NIC is not one without any VF.
@@ -205,12 +203,10 @@ class Rules:
             code = _KIND_CODES.get(kind)
             severity = None
             if code is None:  # a fault: named by the grammar, or at the kernel's err/warn level
-                if kind in _NETVSC_ON_VF or (kind == "err_vmbus_probe" and nic is not None and nic.key == event.get("guid")):
-                    code = "netvsc-error"
-                elif kind in ("err_pci_create_slot", "err_vmbus_probe"):
-                    code = "hv-pci-error"
+                if kind == "err_vmbus_probe":  # the VMBus core failed to probe a child: a NIC's, else a vPCI bus's
+                    code = "netvsc-error" if nic is not None and nic.key == event.get("guid") else "hv-pci-error"
                 else:
-                    code = error_code(event.get("printed_by") or event.driver) or "netvsc-error"
+                    code = error_code(event.get("printed_by") or printer_of(kind) or event.driver) or "netvsc-error"
                 severity = Severity(event.level.value)  # the level the kernel printed it at
             message = self._message(code, nic, event)
             state = before if before is not None else nic.state if nic is not None else None
