@@ -21,7 +21,8 @@ import attrs
 from . import machine
 import re
 
-from .drivers import PCI_CORE_DRIVERS, SYNTHETIC_DRIVERS, TRACE_WORDS, VF_DEVICE_IDS, VF_DRIVERS, VMBUS_CLIENTS
+from .drivers import (PCI_CORE_DRIVERS, SYNTHETIC_DRIVERS, TRACE_WORDS, VF_DEVICE_IDS, VF_DRIVERS, VMBUS_CLIENTS,
+                      VPCI_DRIVERS)
 from .events import Event
 from .nic import Nic
 #: Kinds of the lines of a kernel trace (its header, call trace, modules, registers, frames, end marker).
@@ -138,7 +139,7 @@ class Correlator:
         driver = event.driver
         if driver in SYNTHETIC_DRIVERS and event.device:
             self._netvsc(event)
-        elif driver == "hv_pci" and event.device:
+        elif driver in VPCI_DRIVERS and event.device:
             self._hv_pci(event)
         elif driver in PCI_CORE_DRIVERS:
             self._domain_event(event.domain or None, event)

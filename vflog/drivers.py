@@ -100,6 +100,8 @@ SYNTHETIC_DRIVERS = named(SYNTHETIC)
 VF_DRIVERS = named(VF)
 #: Drivers of the PCI core, whose lines name a PCI address or bus.
 PCI_CORE_DRIVERS = named(PCI_CORE)
+#: Bus drivers whose device is a vPCI bus (a VMBus client of the bus role: hv_pci).
+VPCI_DRIVERS: frozenset[str] = frozenset(d.name for d in KNOWN.values() if d.role == BUS and d.vmbus_client)
 #: PCI vendor:device IDs of NIC virtual functions, of every VF driver.
 VF_DEVICE_IDS: frozenset[str] = frozenset(i for d in KNOWN.values() for i in d.device_ids)
 #: VMBus drivers whose registration belongs to a NIC's story.

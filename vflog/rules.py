@@ -19,7 +19,7 @@ from .catalogue import CODES, Severity
 from .config import Config
 from .correlate import TRACE
 from .events import INFO, Event
-from .drivers import error_code, printer_of, verbose_only
+from .drivers import SYNTHETIC_DRIVERS, error_code, printer_of, verbose_only
 from .machine import TRAITS, State, Wait
 from .messages import CATALOGUED, UNCATALOGUED
 from .nic import Nic, VfGeneration
@@ -275,7 +275,7 @@ class Rules:
         return f"{_name(nic)}: {text}"
 
     def _names(self, nic: Nic, event: Event) -> None:
-        for name in (event.get("vf"), event.ifname if event.driver != "hv_netvsc" else None):
+        for name in (event.get("vf"), event.ifname if event.driver not in SYNTHETIC_DRIVERS else None):
             if name and name.startswith(_TEMP_PREFIXES) and _TEMP_NAME.match(name) \
                     and (nic.key, name) not in self._temp_named:
                 self._temp_named.add((nic.key, name))
