@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 
 import hypothesis.strategies as st
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from vflog import machine
+from vflog import drivers, machine
+from vflog.catalogue import CODES
 from vflog.events import Event
 from vflog.machine import INPUTS, STATES, TRANSITIONS, State
 from vflog.nic import Nic
@@ -108,11 +111,6 @@ TestNicAgainstNaiveModel = NicAgainstNaiveModel.TestCase
 
 # -- lifecycle facts live in machine.py only ---------------------------------------------------------
 
-import ast  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from vflog import drivers  # noqa: E402
-from vflog.catalogue import CODES  # noqa: E402
 
 PACKAGE = Path(machine.__file__).resolve().parent
 

@@ -14,17 +14,17 @@ interface names win over addresses.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 import attrs
 
 from . import machine
-import re
-
 from .drivers import (PCI_CORE_DRIVERS, SYNTHETIC_DRIVERS, TRACE_WORDS, VF_DEVICE_IDS, VF_DRIVERS, VMBUS_CLIENTS,
                       VPCI_DRIVERS)
 from .events import Event
 from .nic import Nic
+
 #: Kinds of the lines of a kernel trace (its header, call trace, modules, registers, frames, end marker).
 TRACE_KINDS = frozenset({"trace_start", "trace_calls", "trace_modules", "trace_rip", "trace_frame", "trace_end"})
 #: The kind of the one event that a whole kernel trace becomes: its lines are its evidence.

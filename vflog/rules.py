@@ -18,8 +18,8 @@ from . import machine
 from .catalogue import CODES, Severity
 from .config import Config
 from .correlate import TRACE
-from .events import INFO, Event
 from .drivers import SYNTHETIC_DRIVERS, error_code, printer_of, verbose_only
+from .events import INFO, Event
 from .machine import TRAITS, State, Wait
 from .messages import CATALOGUED, UNCATALOGUED
 from .nic import Nic, VfGeneration
