@@ -230,3 +230,13 @@ def test_a_verbose_freebsd_boot_shows_the_missing_switch_back() -> None:
             "Sep  3 05:08:04 fbsd-vm kernel: hn0: datapath is switched to mce0\n"
             "Sep  3 05:08:06 fbsd-vm kernel: hn0: datapath is switched from mce0\n" + BSD_LATER)
     assert _nic(text).datapath == "synthetic" and ("ends-on-synthetic", "warning") in _findings(text)
+
+
+def test_a_probe_that_fails_after_minutes_is_only_the_probe_failure() -> None:
+    """A driver that bound the device and failed its probe two minutes later (firmware timeout) did take the
+    device: no device-without-driver or vf-not-registered on top of driver-probe-failed."""
+    text = (OFFER + DEVICE + _other(30.0)
+            + _line(130.0, "mlx5_core cf63:00:02.0: mlx5_function_setup:1130:(pid 17): Firmware over 120000 MS in "
+                           "pre-initializing state, aborting") + _other(131.0))
+    codes = {code for code, _ in _findings(text)}
+    assert "driver-probe-failed" in codes and not codes & {"device-without-driver", "vf-not-registered"}

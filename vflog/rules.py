@@ -404,11 +404,13 @@ class Rules:
                      f"whether {wait.pending}", [since_line], quotes=quotes, t=since_t)
 
     def _left(self, nic: Nic, event: Event, before: State, last_other_line: int) -> None:
-        """Judge a state left for one where the VF is gone: when the state waited past its threshold while the
-        log went on (other lines between its start and *event*), what it waited for never came."""
+        """Judge a state left because the VF was taken away (a gone state that awaits a re-add; a failed probe
+        is its own finding): when the state waited past its threshold while the log went on (other lines
+        between its start and *event*), what it waited for never came."""
         wait = self._wait(nic, before)
         after = TRAITS[nic.state]
-        if wait is None or not after.gone or (after.wait is not None and after.wait.code == wait.code):
+        if wait is None or not after.gone or after.wait is None or after.wait.code == wait.code \
+                or event.kind in wait.steps:
             return
         since_line, since_t = nic.left_line, nic.left_t
         if (nic.key, since_line, wait.code) in self._kept or since_t is None or event.t is None:
