@@ -128,6 +128,20 @@ def test_a_slot_offered_during_the_old_vfs_teardown_then_no_device_is_slot_witho
     assert {f.code for f in report.findings if f.severity is not Severity.INFO} == {"slot-without-device"}
 
 
+def test_the_old_vfs_device_gone_after_a_new_offer_is_no_surprise() -> None:
+    """hv_pci's ``the device has gone`` for the old VF after the new offer is its teardown ending: the offer
+    still awaits its device, nothing is out of order."""
+    text = (ON_VF + _line(100.0, f"hv_netvsc {A} eth0: Data path switched from VF: eth1")
+            + _line(100.1, f"hv_netvsc {A} eth0: VF unregistering: eth1")
+            + _line(101.0, f"hv_netvsc {A} eth0: VF slot 1 added")
+            + _line(101.2, f"hv_pci {HV_PCI}: the device has gone")
+            + _other(200.0) + _other(400.0))
+    report = vflog.analyze_text(text)
+    assert report.boots[0].nics[0].state == "slot-offered"
+    assert "unexpected-event" not in {f.code for f in report.findings}
+    assert "slot-without-device" in {f.code for f in report.findings}
+
+
 def test_a_registered_vf_removed_long_after_without_a_switch_is_datapath_not_switched() -> None:
     """The rule is the states' waits, not one case: a VF registered for minutes and then removed without the
     data path ever switching is datapath-not-switched."""

@@ -61,8 +61,9 @@ TRANSITIONS: Mapping[State, Mapping[str, State]] = {
     SO: {
         **_PCI, "driver_init": DB, "probe_failed": PF, "vf_registering": VR, "vf_joined": VR,
         "link_up": LU, "vport_configured": LU, "association_wait": SO,
-        # a bus released after a new offer is the old VF's teardown ending: the offer still awaits its device
-        "slot_removed": RM, "bus_released": SO,
+        # a device gone or a bus released after a new offer is the old VF's teardown ending (the offered
+        # VF has no device yet): the offer still awaits its device
+        "slot_removed": RM, "bus_released": SO, "device_gone": SO,
     },
     PP: {
         **_PCI, "slot_added": PP, "driver_init": DB, "probe_failed": PF,
