@@ -10,6 +10,12 @@ interface name, until a later line ties them; what is still untied when the
 boot ends goes to the only NIC that could own it, or to a NIC of its own
 keyed ``pci:DDDD``.  MANA VFs of several NICs share one PCI address, so
 interface names win over addresses.
+
+Two kinds of lines are shaped here, before anyone sees them: the lines of a
+kernel trace become one ``kernel_trace`` event (its lines are its evidence,
+and it carries the last line about a VF before it, for the trace window), and
+lines that belong to no NIC's story (``hv_vmbus: registering driver
+hv_balloon``) are not delivered at all.
 """
 
 from __future__ import annotations

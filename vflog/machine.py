@@ -18,6 +18,11 @@ log was grepped for "VF", no Link line for MANA) are listed as allowed; what
 the table refuses is what the drivers cannot do (switching the data path to a
 VF that is not registered, a second slot offer while on the VF, ...).
 States, inputs and diagrams are all derived from the table.
+
+What each state says about the VF (where traffic runs, registered, gone, an
+offer awaiting its device, what it waits for and for how long) is the literal
+TRAITS table next to it; the kinds that take a VF away or bring it back are
+derived from both.  Other modules look these facts up here and list no states.
 """
 
 from __future__ import annotations
