@@ -254,3 +254,19 @@ def test_a_probe_that_fails_after_minutes_is_only_the_probe_failure() -> None:
                            "pre-initializing state, aborting") + _other(131.0))
     codes = {code for code, _ in _findings(text)}
     assert "driver-probe-failed" in codes and not codes & {"device-without-driver", "vf-not-registered"}
+
+
+def test_a_no_vf_finding_fired_while_following_is_withdrawn_when_a_vf_shows_up() -> None:
+    """While following, no-accelerated-networking fires once the whole boot went on without a VF, and is
+    withdrawn when a VF line comes after all."""
+    from vflog.analyze import Analyzer
+    from vflog.rules import Withdrawn
+    seen: list[object] = []
+    analyzer = Analyzer(listener=seen.append)
+    text = NO_VF + _line(96.0, f"hv_netvsc {A} eth0: VF slot 1 removed") + _other(97.0)
+    for number, line in enumerate(text.splitlines(), 1):
+        analyzer.feed(number, line)
+    report = analyzer.finish()
+    withdrawn = [s.finding.code for s in seen if isinstance(s, Withdrawn)]
+    assert withdrawn == ["no-accelerated-networking"]
+    assert "no-accelerated-networking" not in {f.code for f in report.findings}

@@ -443,8 +443,8 @@ class Rules:
                 continue
             draft = self._provisional.pop(key)
             after = TRAITS[nic.state]
-            if after.gone and (after.wait is None or after.wait.code != key[2]):
-                self._kept.add(key)  # the VF was taken away before the awaited step: the finding stands
+            if key[1] == nic.left_line and after.gone and after.wait is not None and after.wait.code != key[2]:
+                self._kept.add(key)  # the VF was taken away before the awaited step: the finding stands (_left)
                 continue
             if draft in self._drafts:
                 self._drafts.remove(draft)
