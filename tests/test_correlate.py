@@ -74,3 +74,52 @@ def test_events_of_one_vf_follow_its_names_through_renames() -> None:
         + _line(1.2, "mlx5_core cf63:00:02.0 enP53091s1np0: renamed from eth1")
         + _line(1.3, "mlx5_core cf63:00:02.0 enP53091s1np0: Link up")))
     assert {r.nic for r in routed} == {A}
+
+
+TRACE_LINES = ["WARNING: CPU: 3 PID: 412 at drivers/net/hyperv/netvsc_drv.c:2290 netvsc_vf_changed+0x1d4/0x2c0",
+               "Modules linked in: mlx5_core hv_netvsc", "RIP: 0010:netvsc_vf_changed+0x1d4/0x2c0 [hv_netvsc]",
+               "Call Trace:", " <TASK>", " ? mlx5_cmd_exec+0x2a/0x50 [mlx5_core]",
+               " netvsc_netdev_event+0x1a/0x40 [hv_netvsc]", "---[ end trace 5e1b1c8f4a0b2d11 ]---"]
+
+
+def test_a_kernel_trace_is_one_event_whose_lines_are_its_evidence() -> None:
+    """``vflog events`` shows a trace as one kernel_trace event: its recognised lines are its evidence (line
+    numbers and texts), and the drivers it names are read from all of them."""
+    text = _line(1.0, f"hv_netvsc {A} eth0: VF slot 1 added") + "".join(_line(5.0, m) for m in TRACE_LINES) \
+        + _line(6.0, f"hv_netvsc {A} eth0: VF slot 1 removed")
+    kinds = [routed.event.kind for routed in vflog.events_text(text)]
+    assert kinds == ["slot_added", "kernel_trace", "slot_removed"]
+    (trace,) = [r.event for r in vflog.events_text(text) if r.event.kind == "kernel_trace"]
+    assert trace.line == 2 and trace.get("lines") == (2, 3, 4, 5, 7, 8, 9)  # " <TASK>" is no trace line
+    assert trace.get("frames")[0] == TRACE_LINES[0] and trace.get("names") == ("netvsc", "mlx5")
+    (finding,) = [f for f in vflog.analyze_text(text).findings if f.code == "kernel-trace"]
+    assert {2, 3, 4, 5, 7, 8, 9} <= set(finding.evidence)
+
+
+def test_an_end_marker_or_a_gap_separates_two_traces() -> None:
+    """Two traces back to back (the first ends with its marker) or far apart are two events."""
+    one = "".join(_line(5.0, m) for m in TRACE_LINES)
+    gap = "".join(_line(6.0, f"unrelated line {i}") for i in range(100))
+    frames = _line(7.0, "Call Trace:") + _line(7.0, " dump_stack_lvl+0x48/0x70")
+    text = one + one + frames + gap + frames
+    assert [r.event.kind for r in vflog.events_text(text)] == ["kernel_trace"] * 4
+
+
+def test_a_trace_keeps_a_bounded_number_of_lines() -> None:
+    """A hostile endless trace is one event that keeps its first lines and counts the rest."""
+    text = _line(5.0, "Call Trace:") + "".join(_line(5.0, f" f{i}+0x1/0x2") for i in range(5000))
+    (routed,) = list(vflog.events_text(text))
+    assert routed.event.get("count") == 5001 and len(routed.event.get("lines")) < 100
+
+
+def test_only_netvsc_and_hv_pci_registrations_are_events() -> None:
+    """``hv_vmbus: registering driver hv_balloon`` (storvsc, utils, keyboard, ...) is not part of a VF's
+    story and is no event; hv_netvsc's and hv_pci's registrations are."""
+    names = ["hv_storvsc", "hv_netvsc", "hyperv_keyboard", "hid_hyperv", "hv_utils", "hv_balloon", "hv_pci"]
+    text = "".join(_line(1.0 + i, f"hv_vmbus: registering driver {name}") for i, name in enumerate(names))
+    text += _line(9.0, "hv_vmbus: unregistering driver hv_balloon")
+    events = [r.event for r in vflog.events_text(text)]
+    assert [(e.kind, e.get("name")) for e in events] == [("vmbus_driver_registered", "hv_netvsc"),
+                                                           ("vmbus_driver_registered", "hv_pci")]
+    report = vflog.analyze_text(text)
+    assert report.stats.unrecognised == 0 and report.content == "no-an-lines"

@@ -239,11 +239,12 @@ def test_mlx5_firmware_command_failures_with_and_without_err() -> None:
 
 def test_hv_pci_device_is_gone_is_judged() -> None:
     """hv_pci's ``The device is gone.`` (the vPCI channel rescinded under a pending request) no longer
-    passes as healthy: the catalogue's warning level gives hv-pci-error, and as the VF's removal while on
-    the VF it is a surprise removal (error)."""
+    passes as healthy: it gives hv-pci-error, at error severity because the VF was in use (see
+    tests/test_rules.py for the warning when it was not), and as the VF's removal while on the VF it is a
+    surprise removal (error)."""
     report = _analyse(f"hv_pci {HV_PCI_GUID}: The device is gone.")
     codes = {(f.code, f.severity) for f in report.boots[0].findings}
-    assert ("hv-pci-error", Severity.WARNING) in codes
+    assert ("hv-pci-error", Severity.ERROR) in codes
     assert ("surprise-removal", Severity.ERROR) in codes
 
 

@@ -120,3 +120,11 @@ def test_unexpected_event_quotes_its_line(tmp_path) -> None:  # type: ignore[no-
                    encoding="utf-8")
     finding = next(f for f in vflog.analyze(log).findings if f.code == "unexpected-event")
     assert [(q.line, q.text) for q in finding.evidence_text] == [(6, switch)]
+
+
+def test_netvsc_faults_on_the_vf_netdev_are_netvsc_errors_even_outside_the_catalogue() -> None:
+    """netvsc prints its pairing faults on the VF's netdev (the registry's own_kinds): an older wording the
+    catalogue lacks (``no netdev found for vf serial 1``) is still netvsc's error, not the VF driver's."""
+    text = REGISTERED + _line(2.2, "mlx5_core cf63:00:02.0 eth1: no netdev found for vf serial 1")
+    codes = _codes(text)
+    assert ("netvsc-error", "error") in codes and not any(code == "vf-driver-error" for code, _ in codes)

@@ -43,6 +43,7 @@ EXPECTED = {
     "finding-incomplete.log": set(),
     "finding-vf-managed-by-userspace.log": {"vf-managed-by-userspace"},
     "freebsd-hn.log": set(),
+    "finding-no-accelerated-networking.log": set(),  # info only
 }
 
 #: Sample -> the final data path of every NIC, by synthetic name.
@@ -55,6 +56,7 @@ DATAPATHS = {
     "finding-ends-on-synthetic.log": {"eth0": "synthetic"},
     "finding-datapath-flapping.log": {"eth0": "vf"},
     "freebsd-hn.log": {"hn0": "vf"},
+    "finding-no-accelerated-networking.log": {"eth0": "synthetic", "eth1": "synthetic"},
 }
 
 

@@ -97,7 +97,7 @@ class Boot:
                 self.rules.moved(nic)
                 if self._listener is not None:
                     self._listener(StateChange(self.index, nic.key, nic.synthetic, event, before.value, after.value))
-        self.rules.observe(nic, event, before)
+        self.rules.observe(nic, event, before, self.last_other_line)
         if self._listener is not None and nic is not None:
             self.rules.schedule(nic)  # what it awaits may have changed: follow mode ticks by deadline
 

@@ -10,23 +10,38 @@ interface name, until a later line ties them; what is still untied when the
 boot ends goes to the only NIC that could own it, or to a NIC of its own
 keyed ``pci:DDDD``.  MANA VFs of several NICs share one PCI address, so
 interface names win over addresses.
+
+Two kinds of lines are shaped here, before anyone sees them: the lines of a
+kernel trace become one ``kernel_trace`` event (its lines are its evidence,
+and it carries the last line about a VF before it, for the trace window), and
+lines that belong to no NIC's story (``hv_vmbus: registering driver
+hv_balloon``) are not delivered at all.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import re
+from typing import Any, Callable
 
 import attrs
 
+from . import machine
+from .drivers import (PCI_CORE_DRIVERS, SYNTHETIC_DRIVERS, TRACE_WORDS, VF_DEVICE_IDS, VF_DRIVERS, VMBUS_CLIENTS,
+                      VPCI_DRIVERS)
 from .events import Event
-from .machine import State
-from .nic import SYNTHETIC_DRIVERS, VF_DRIVERS, Nic
+from .nic import Nic
 
-#: PCI vendor:device IDs of NIC virtual functions (catalogue section 10).
-VF_DEVICE_IDS = frozenset({
-    "15b3:1002", "15b3:1004", "15b3:1012", "15b3:1014", "15b3:1016", "15b3:1018",
-    "15b3:101a", "15b3:101c", "15b3:101e", "15b3:a2d3", "1414:00ba",
-})
+#: Kinds of the lines of a kernel trace (its header, call trace, modules, registers, frames, end marker).
+TRACE_KINDS = frozenset({"trace_start", "trace_calls", "trace_modules", "trace_rip", "trace_frame", "trace_end"})
+#: The kind of the one event that a whole kernel trace becomes: its lines are its evidence.
+TRACE = "kernel_trace"
+#: Two trace lines further apart than this many lines belong to two traces.
+TRACE_GAP = 80
+#: Lines of one trace kept as its evidence (a longer trace is counted, not kept).
+_TRACE_KEEP = 64
+_TRACE_WORDS = re.compile("|".join(re.escape(word) for word in TRACE_WORDS))
+#: Kinds of VMBus driver (un)registrations: only the registry's VMBus clients (netvsc, hv_pci) belong to a NIC's story.
+_REGISTRATIONS = frozenset({"vmbus_driver_registered", "vmbus_driver_unregistered"})
 #: User-space programs whose lines name an interface.
 _USERSPACE = frozenset({"systemd-networkd", "NetworkManager"})
 _PENDING_LIMIT = 256
@@ -34,6 +49,50 @@ _PENDING_KEYS = 4096
 _NAME_LIMIT = 1 << 16
 
 Deliver = Callable[[str | None, Event], None]
+
+
+def in_story(event: Event) -> bool:
+    """Return whether *event* belongs to some NIC's story: a VMBus driver's registration only when the driver
+    is one of the registry's VMBus clients (``hv_vmbus: registering driver hv_balloon`` is not)."""
+    return event.kind not in _REGISTRATIONS or event.get("name") in VMBUS_CLIENTS
+
+
+def is_vf_event(event: Event) -> bool:
+    """Return whether *event* is about a VF: a lifecycle input, or any line printed on a VF's netdev (with a
+    VF driver's prefix: netvsc prints some of its messages there)."""
+    return event.kind in machine.INPUTS or (event.driver in VF_DRIVERS and bool(event.ifname))
+
+
+@attrs.define
+class _Trace:
+    """The lines of one kernel trace as they come: the first kept whole, the rest counted."""
+
+    first: Event
+    last_line: int
+    lines: list[int] = attrs.field(factory=list)
+    texts: list[str] = attrs.field(factory=list)
+    count: int = 0
+    names: dict[str, None] = attrs.field(factory=dict)
+
+    def add(self, event: Event) -> None:
+        """Take one more line of the trace."""
+        self.count += 1
+        self.last_line = event.line
+        if len(self.lines) < _TRACE_KEEP:
+            self.lines.append(event.line)
+            self.texts.append(event.message)
+        for word in _TRACE_WORDS.findall(event.message):
+            self.names.setdefault(word, None)
+
+    def event(self, after: Event | None) -> Event:
+        """Return the one event of the whole trace; *after* is the last VF event before it."""
+        first = self.first
+        fields: dict[str, Any] = {"text": first.get("text", first.message), "lines": tuple(self.lines),
+                                  "frames": tuple(self.texts), "count": self.count, "end_line": self.last_line,
+                                  "names": tuple(self.names)}
+        if after is not None:
+            fields.update(vf_line=after.line, vf_t=after.t, vf_text=after.message)
+        return Event(TRACE, fields=fields, message=first.message, line=first.line, t=first.t)
 
 
 def is_nic_function(event: Event) -> bool:
@@ -62,16 +121,33 @@ class Correlator:
         self._pending: dict[str, list[Event]] = {}
         self._domain_users: dict[str, set[str]] = {}
         self.dropped = 0
+        self._trace: _Trace | None = None
+        self._last_vf: Event | None = None
 
     # -- routing ---------------------------------------------------------
     def route(self, event: Event) -> None:
-        """Deliver *event* to its NIC now, or hold it until something ties it to one."""
+        """Deliver *event* to its NIC now, or hold it until something ties it to one.
+
+        The lines of a kernel trace are gathered into one event (delivered when the trace ends: at its
+        end marker, at the next other event, or more than TRACE_GAP lines on); lines that belong to no
+        NIC's story (in_story) are not delivered at all.
+        """
+        kind = event.kind
+        if kind in TRACE_KINDS:
+            self._trace_line(event)
+            return
+        if self._trace is not None:
+            self._close_trace()
+        if not in_story(event):
+            return
+        if is_vf_event(event):
+            self._last_vf = event
         driver = event.driver
         if driver in SYNTHETIC_DRIVERS and event.device:
             self._netvsc(event)
-        elif driver == "hv_pci" and event.device:
+        elif driver in VPCI_DRIVERS and event.device:
             self._hv_pci(event)
-        elif driver in ("pci", "pci_bus"):
+        elif driver in PCI_CORE_DRIVERS:
             self._domain_event(event.domain or None, event)
         elif driver in VF_DRIVERS:
             self._vf(event)
@@ -92,6 +168,24 @@ class Correlator:
                 self._named(event.ifname, event)
         else:
             self._deliver(None, event)
+
+    def _trace_line(self, event: Event) -> None:
+        """Add one trace line to the open trace, or open one; its end marker closes it."""
+        trace = self._trace
+        if trace is not None and event.line - trace.last_line > TRACE_GAP:
+            self._close_trace()
+            trace = None
+        if trace is None:
+            trace = self._trace = _Trace(event, event.line)
+        trace.add(event)
+        if event.kind == "trace_end":
+            self._close_trace()
+
+    def _close_trace(self) -> None:
+        """Deliver the open trace as one event (to no NIC)."""
+        trace, self._trace = self._trace, None
+        if trace is not None:
+            self._deliver(None, trace.event(self._last_vf))
 
     def _deliver(self, key: str | None, event: Event) -> None:
         """Hand *event* on, remembering which NICs' VF netdevs live on which PCI domain."""
@@ -198,7 +292,7 @@ class Correlator:
             return
         key = self._domain_owner.get(domain)
         if key is None and event.kind == "pci_device":
-            waiting = [k for k, nic in self._nics.items() if nic.state is State.SLOT_OFFERED]
+            waiting = [k for k, nic in self._nics.items() if machine.TRAITS[nic.state].offered]
             owned = set(self._domain_owner.values())
             waiting = [k for k in waiting if k not in owned]
             if len(waiting) == 1:
@@ -253,7 +347,8 @@ class Correlator:
         return [k for k in self._nics if k not in owned and not k.startswith("pci:")]
 
     def finish(self) -> None:
-        """Give what is still untied to the one NIC that could own it, or to a NIC of its own."""
+        """Close an open trace, then give what is still untied to the one NIC that could own it, or to a NIC of its own."""
+        self._close_trace()
         version: tuple[int, int] | None = None
         for where in sorted(self._pending, key=lambda w: min(e.line for e in self._pending[w]) if self._pending[w] else 0):
             held = self._pending.get(where)

@@ -31,11 +31,25 @@ class Driver:
     #: as ``mlx5_core|mlx4_core|mana`` are printed by netvsc or the PCI core on the VF's device,
     #: rows of ``vmbus`` by the VMBus core on a child device bound to the driver).
     catalogue_names: tuple[str, ...]
-    #: The prefix shapes its lines take: ``dev``, ``netdev``, ``pr`` (``<driver>: ``).
+    #: The prefix shapes its lines take: ``dev``, ``netdev``, ``pr`` (``<driver>: ``), ``if`` (FreeBSD's
+    #: ``<ifname><unit>: ``).
     shapes: tuple[str, ...] = ("dev", "netdev")
     #: The kernel source paths (prefixes) of its code: a message printed there is this driver's,
     #: whatever prefix it carries (netvsc prints some of its messages on the VF's netdev).
     sources: tuple[str, ...] = ()
+    #: PCI vendor:device IDs of the virtual functions it drives (kernel-messages.md, section 10).
+    device_ids: tuple[str, ...] = ()
+    #: The driver a VF report names for this one's lines (mlx4_en's netdev belongs to the mlx4_core device).
+    reported_as: str | None = None
+    #: Words that name the driver in a kernel trace (module names, function-name prefixes).
+    trace_words: tuple[str, ...] = ()
+    #: It is a VMBus client whose registration (``hv_vmbus: registering driver <name>``) is part of a NIC's story.
+    vmbus_client: bool = False
+    #: Lifecycle input kinds it prints only when the kernel was booted verbose: their absence proves nothing.
+    verbose_only: frozenset[str] = frozenset()
+    #: Grammar kinds of messages it prints under another prefix (netvsc on the VF's netdev, hv_pci's bare
+    #: ``pci_create slot``): their faults are its own, whatever the line's prefix says.
+    own_kinds: frozenset[str] = frozenset()
 
 
 _VF_SHARED = ("mlx5_core|mlx4_core|mana", "mlx5_core|mlx4_core", "mlx5_core|mlx4_core|mana|hv_netvsc")
@@ -43,19 +57,74 @@ _VF_SHARED = ("mlx5_core|mlx4_core|mana", "mlx5_core|mlx4_core", "mlx5_core|mlx4
 #: The drivers of Linux Accelerated Networking lines, by printk name.
 DRIVERS: Mapping[str, Driver] = {d.name: d for d in (
     Driver("hv_netvsc", SYNTHETIC, "netvsc-error", ("hv_netvsc", "vmbus", "mlx5_core|mlx4_core|mana|hv_netvsc"),
-           ("dev", "netdev", "pr"), ("drivers/net/hyperv/",)),
-    Driver("hv_pci", BUS, "hv-pci-error", ("hv_pci", "vmbus"), sources=("drivers/pci/controller/pci-hyperv",)),
-    Driver("hv_vmbus", BUS, "netvsc-error", ("hv_vmbus",), ("pr",), ("drivers/hv/",)),
+           ("dev", "netdev", "pr"), ("drivers/net/hyperv/",), trace_words=("netvsc",), vmbus_client=True,
+           own_kinds=frozenset({"err_pairing", "err_namespace_move", "err_enslave", "err_vf_open"})),
+    Driver("hv_pci", BUS, "hv-pci-error", ("hv_pci", "vmbus"), sources=("drivers/pci/controller/pci-hyperv",),
+           trace_words=("hv_pci", "pci_hyperv"), vmbus_client=True, own_kinds=frozenset({"err_pci_create_slot"})),
+    Driver("hv_vmbus", BUS, "netvsc-error", ("hv_vmbus",), ("pr",), ("drivers/hv/",), trace_words=("hv_vmbus", "vmbus")),
     Driver("pci", PCI_CORE, "hv-pci-error", ("pci",), ("dev",)),
     Driver("pci_bus", PCI_CORE, "hv-pci-error", ("pci_bus",), ("dev",)),
     Driver("mlx5_core", VF, "vf-driver-error", ("mlx5_core", *_VF_SHARED), ("dev", "netdev", "pr"),
-           ("drivers/net/ethernet/mellanox/mlx5/", "include/linux/mlx5/")),
+           ("drivers/net/ethernet/mellanox/mlx5/", "include/linux/mlx5/"),
+           ("15b3:1012", "15b3:1014", "15b3:1016", "15b3:1018", "15b3:101a", "15b3:101c", "15b3:101e", "15b3:a2d3"),
+           trace_words=("mlx5",)),
     Driver("mlx4_core", VF, "vf-driver-error", ("mlx4_core", *_VF_SHARED), ("dev", "netdev", "pr"),
-           ("drivers/net/ethernet/mellanox/mlx4/",)),
-    Driver("mlx4_en", VF, "vf-driver-error", ("mlx4_en",), ("dev", "pr")),
+           ("drivers/net/ethernet/mellanox/mlx4/",), ("15b3:1002", "15b3:1004"), trace_words=("mlx4",)),
+    Driver("mlx4_en", VF, "vf-driver-error", ("mlx4_en",), ("dev", "pr"), reported_as="mlx4_core",
+           trace_words=("mlx4",)),
     Driver("mana", VF, "vf-driver-error", ("mana", "mlx5_core|mlx4_core|mana", "mlx5_core|mlx4_core|mana|hv_netvsc"),
-           sources=("drivers/net/ethernet/microsoft/mana/", "include/net/mana/")),
+           sources=("drivers/net/ethernet/microsoft/mana/", "include/net/mana/"), device_ids=("1414:00ba",),
+           trace_words=("mana", "gdma")),
 )}
+
+#: FreeBSD's drivers, by the name their events carry (``hn0: ...`` is hn; the catalogue's FreeBSD rows say
+#: which messages hn prints only when booted verbose: ``datapath is switched``, ``try bringing up``).
+BSD_DRIVERS: Mapping[str, Driver] = {d.name: d for d in (
+    Driver("hn", SYNTHETIC, "netvsc-error", ("hn",), ("if",),
+           verbose_only=frozenset({"datapath_to_vf", "datapath_from_vf", "bsd_vf_bringup"})),
+    Driver("mce", VF, "vf-driver-error", ("mce",), ("if",)),
+    Driver("mlxen", VF, "vf-driver-error", ("mlxen",), ("if",)),
+)}
+
+#: Every driver whose events vflog reads, Linux and FreeBSD.
+KNOWN: Mapping[str, Driver] = {**DRIVERS, **BSD_DRIVERS}
+
+
+def named(role: str) -> frozenset[str]:
+    """Return the names of the known drivers (Linux and FreeBSD) that play *role*."""
+    return frozenset(d.name for d in KNOWN.values() if d.role == role)
+
+
+#: Drivers of the synthetic NIC and of the VF (Linux and FreeBSD).
+SYNTHETIC_DRIVERS = named(SYNTHETIC)
+VF_DRIVERS = named(VF)
+#: Drivers of the PCI core, whose lines name a PCI address or bus.
+PCI_CORE_DRIVERS = named(PCI_CORE)
+#: Bus drivers whose device is a vPCI bus (a VMBus client of the bus role: hv_pci).
+VPCI_DRIVERS: frozenset[str] = frozenset(d.name for d in KNOWN.values() if d.role == BUS and d.vmbus_client)
+#: PCI vendor:device IDs of NIC virtual functions, of every VF driver.
+VF_DEVICE_IDS: frozenset[str] = frozenset(i for d in KNOWN.values() for i in d.device_ids)
+#: VMBus drivers whose registration belongs to a NIC's story.
+VMBUS_CLIENTS: frozenset[str] = frozenset(d.name for d in KNOWN.values() if d.vmbus_client)
+#: Words that name one of the drivers inside a kernel trace.
+TRACE_WORDS: tuple[str, ...] = tuple(dict.fromkeys(w for d in KNOWN.values() for w in d.trace_words))
+
+
+def reported_name(driver: str) -> str:
+    """Return the name a VF report gives the driver of a line printed by *driver* (mlx4_en -> mlx4_core)."""
+    entry = KNOWN.get(driver)
+    return entry.reported_as or driver if entry is not None else driver
+
+
+def printer_of(kind: str) -> str | None:
+    """Return the driver that prints messages of grammar kind *kind* under another prefix (Driver.own_kinds), or None."""
+    return next((d.name for d in KNOWN.values() if kind in d.own_kinds), None)
+
+
+def verbose_only(driver: str | None, kind: str) -> bool:
+    """Return whether *driver* prints lifecycle input *kind* only when booted verbose (its absence proves nothing)."""
+    entry = KNOWN.get(driver or "")
+    return entry is not None and kind in entry.verbose_only
 
 
 def printed_by(file: str) -> str | None:

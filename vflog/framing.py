@@ -19,6 +19,7 @@ _STARTS = r"""
       | pci(?:_bus)?\ (?!0000:)[0-9a-fA-FxX]{4,8}:
       | (?:mlx5_core|mlx4_core|mlx4_en|mana)(?:\ [0-9a-fA-FxX]{4,8}:|:\ )
       | Linux\ version\ 
+      | Copyright\ \(c\)\ \d{4}-\d{4}\ The\ FreeBSD\ Project\.
       | pci_create\ slot\ 
       | systemd-udevd\[\d+\]:\ (?:\S+:\ Failed\ to\ rename|error\ changing\ net\ interface\ name)
       | WARNING:\ CPU:
@@ -233,7 +234,7 @@ def stamp(prefix: str, tz: datetime.tzinfo = datetime.timezone.utc) -> Stamp | N
 # per-line path, so a false candidate costs only time.
 
 #: How our messages (and the kernel lines around them) start, as regex fragments.
-_KEY_WORDS = (r"hv_(?:netvsc|pci|vmbus)", r"mlx[45]", "mana[ :]", "pci", "Linux version", r"systemd-(?:udevd|networkd)",
+_KEY_WORDS = (r"hv_(?:netvsc|pci|vmbus)", r"mlx[45]", "mana[ :]", "pci", "Linux version", r"Copyright \(c\) \d{4}-\d{4} The FreeBSD", r"systemd-(?:udevd|networkd)",
               "NetworkManager", "WARNING: CPU", "BUG: ", "Oops", "Call Trace", "RIP: ", "general prot",
               "Modules linked", r"hn\d", r"mce\d", r"mlxen\d", r"---\[ end")
 #: One of the words; a look at the first character first lets most lines fail at once.

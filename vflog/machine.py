@@ -18,12 +18,19 @@ log was grepped for "VF", no Link line for MANA) are listed as allowed; what
 the table refuses is what the drivers cannot do (switching the data path to a
 VF that is not registered, a second slot offer while on the VF, ...).
 States, inputs and diagrams are all derived from the table.
+
+What each state says about the VF (where traffic runs, registered, gone, an
+offer awaiting its device, what it waits for and for how long) is the literal
+TRAITS table next to it; the kinds that take a VF away or bring it back are
+derived from both.  Other modules look these facts up here and list no states.
 """
 
 from __future__ import annotations
 
 import enum
 from typing import Mapping
+
+import attrs
 
 
 class State(str, enum.Enum):
@@ -59,7 +66,9 @@ TRANSITIONS: Mapping[State, Mapping[str, State]] = {
     SO: {
         **_PCI, "driver_init": DB, "probe_failed": PF, "vf_registering": VR, "vf_joined": VR,
         "link_up": LU, "vport_configured": LU, "association_wait": SO,
-        "slot_removed": RM, "bus_released": RM,
+        # a device gone or a bus released after a new offer is the old VF's teardown ending (the offered
+        # VF has no device yet): the offer still awaits its device
+        "slot_removed": RM, "bus_released": SO, "device_gone": SO,
     },
     PP: {
         **_PCI, "slot_added": PP, "driver_init": DB, "probe_failed": PF,
@@ -112,18 +121,100 @@ TRANSITIONS: Mapping[State, Mapping[str, State]] = {
 STATES: tuple[State, ...] = tuple(TRANSITIONS)
 #: Every input kind the machine understands.
 INPUTS: frozenset[str] = frozenset(kind for row in TRANSITIONS.values() for kind in row)
-#: Where traffic runs in each state, as far as the state itself proves it: a data-path line,
-#: a VF removal, a failed probe (a VF without a driver carries nothing).  None marks a state on
-#: the way to the VF: there the path is that of the NIC's last proof (after a removal or a
-#: switch away, only a data-path line brings traffic back to the VF), else "synthetic" when the
-#: log demonstrably goes on past the awaited step, else "unknown" (a grepped log or an excerpt
-#: that just stops proves nothing).  See datapath().
-DATAPATH: Mapping[State, str | None] = {
-    U: "unknown", SO: None, PP: None, DB: None, PF: "synthetic", VR: None, LU: None,
-    DV: "vf", DS: "synthetic", GA: "synthetic", RM: "synthetic",
+
+
+@attrs.frozen
+class Wait:
+    """What a state waits for: the finding its absence raises, the Config threshold (seconds) it may take,
+    what failed when it never came, and what is still pending when the log ends too soon."""
+
+    code: str
+    threshold: str
+    failure: str
+    pending: str
+    #: The input kinds that bring what is awaited.
+    steps: frozenset[str] = frozenset()
+
+
+#: The waits of the lifecycle.  A state's wait is judged once the log demonstrably goes on past its
+#: threshold (other, unrelated lines after it); before that it is only ``incomplete``.
+OFFER_WAIT = Wait("slot-without-device", "slot_to_device", "no VF PCI device followed the slot offer",
+                  "a VF PCI device follows the slot offer", frozenset(_PCI))
+#: A PCI_PRESENT state reached without a PCI device line (only the vPCI bus): a device is still awaited.
+BUS_WAIT = Wait("slot-without-device", "slot_to_device", "no VF PCI device appeared on the vPCI bus",
+                "a VF PCI device appears on the vPCI bus", frozenset({"pci_device"}))
+DEVICE_WAIT = Wait("device-without-driver", "device_to_driver", "no VF driver took the PCI device",
+                   "a VF driver takes the PCI device", frozenset({"driver_init", "probe_failed"}))
+DRIVER_WAIT = Wait("vf-not-registered", "driver_to_register", "the VF never registered with netvsc",
+                   "the VF registers with netvsc", frozenset({"vf_registering", "vf_joined"}))
+SWITCH_WAIT = Wait("datapath-not-switched", "register_to_datapath", "the data path never switched to the VF",
+                   "the data path switches to the VF", frozenset({"datapath_to_vf"}))
+RETURN_WAIT = Wait("ends-on-synthetic", "synthetic_max", "traffic stayed on the synthetic path with the VF present",
+                   "traffic returns to the VF", frozenset({"datapath_to_vf"}))
+READD_WAIT = Wait("vf-not-readded", "readd_max", "the VF was not added back", "the VF is added back",
+                  frozenset({"slot_added", *_PCI, "driver_init", "vf_registering", "vf_joined"}))
+#: netvsc announced it waits for the host's VF association (whatever the state).
+ASSOCIATION_WAIT = Wait("association-wait", "association_max", "the host's VF association never came",
+                        "the host's VF association arrives", frozenset({"datapath_to_vf"}))
+#: A NIC with no VF at all in a log that shows its whole boot (from the boot banner on).
+NO_VF_WAIT = Wait("no-accelerated-networking", "synthetic_max", "no VF appeared in a log that shows the whole boot",
+                  "a VF is offered to the NIC", frozenset({"slot_added", "vf_registering", "vf_joined"}))
+
+
+@attrs.frozen
+class Traits:
+    """What a state says about the NIC's VF: where traffic runs, whether the VF is registered with netvsc
+    or gone, whether the host's offer still awaits its PCI device, and what the state waits for."""
+
+    #: Where traffic runs as far as the state itself proves it (see datapath()); None: on the way to the VF.
+    datapath: str | None
+    #: The VF is registered with netvsc (in use): its removal now is a surprise.
+    registered: bool
+    #: The VF was withdrawn or failed: the next offer, device or registration is a new VF generation.
+    gone: bool
+    #: The host offered a VF whose PCI device has not appeared yet.
+    offered: bool
+    #: What the state waits for, None when it waits for nothing.
+    wait: Wait | None
+
+
+#: The traits of every state, next to the table they describe: the one place other modules read
+#: lifecycle facts from.  The data path a state proves: a data-path line, a VF removal, a failed
+#: probe (a VF without a driver carries nothing).  None marks a state on the way to the VF: there
+#: the path is that of the NIC's last proof (after a removal or a switch away, only a data-path
+#: line brings traffic back to the VF), else "synthetic" when the log demonstrably goes on past the
+#: awaited step, else "unknown" (a grepped log or an excerpt that just stops proves nothing).  Before
+#: any input (UNKNOWN) nothing is proven either: only a log that shows the NIC's whole boot without a
+#: VF shows the absence (NO_VF_WAIT).
+TRAITS: Mapping[State, Traits] = {
+    U: Traits(datapath=None, registered=False, gone=False, offered=False, wait=None),
+    SO: Traits(datapath=None, registered=False, gone=False, offered=True, wait=OFFER_WAIT),
+    PP: Traits(datapath=None, registered=False, gone=False, offered=False, wait=DEVICE_WAIT),
+    DB: Traits(datapath=None, registered=False, gone=False, offered=False, wait=DRIVER_WAIT),
+    PF: Traits(datapath="synthetic", registered=False, gone=True, offered=False, wait=None),
+    VR: Traits(datapath=None, registered=True, gone=False, offered=False, wait=SWITCH_WAIT),
+    LU: Traits(datapath=None, registered=True, gone=False, offered=False, wait=SWITCH_WAIT),
+    DV: Traits(datapath="vf", registered=True, gone=False, offered=False, wait=None),
+    DS: Traits(datapath="synthetic", registered=True, gone=False, offered=False, wait=RETURN_WAIT),
+    GA: Traits(datapath="synthetic", registered=False, gone=True, offered=False, wait=READD_WAIT),
+    RM: Traits(datapath="synthetic", registered=False, gone=True, offered=False, wait=READD_WAIT),
 }
+#: Where traffic runs in each state, as far as the state itself proves it (TRAITS' datapath).
+DATAPATH: Mapping[State, str | None] = {state: traits.datapath for state, traits in TRAITS.items()}
 #: States in which traffic runs on the VF.
 ON_VF: frozenset[State] = frozenset(state for state, path in DATAPATH.items() if path == "vf")
+#: Inputs by which the host or the hardware takes the VF away (the guest's own unregistering aside).
+WITHDRAWALS: frozenset[str] = frozenset({"slot_removed", "device_gone"})
+#: Inputs that take the VF away: from the VF they lead to a state where it is gone.
+REMOVALS: frozenset[str] = frozenset(kind for kind, target in TRANSITIONS[DV].items() if TRAITS[target].gone)
+#: Inputs that bring a VF back once it was gone (each opens a new VF generation).
+READDS: frozenset[str] = frozenset(kind for state in STATES if TRAITS[state].gone
+                                   for kind, target in TRANSITIONS[state].items() if not TRAITS[target].gone)
+
+
+def traits(state: State) -> Traits:
+    """Return the traits of *state*."""
+    return TRAITS[state]
 
 
 def next_state(state: State, kind: str) -> State | None:

@@ -7,28 +7,15 @@ from typing import Iterable, Iterator, NamedTuple
 
 import attrs
 
-from . import machine
+from . import drivers, machine
 from .events import Event
-from .machine import State
+from .machine import READDS, REMOVALS, State
 
-#: Event kinds that show the VF's driver taking the device.
-DRIVER_KINDS = frozenset({"driver_init", "probe_failed"})
-#: Event kinds that start a new VF generation (the host offers the VF again).
-READD_KINDS = frozenset({"slot_added", "vpci_probe", "host_bridge", "pci_device", "driver_init", "vf_registering", "vf_joined"})
-#: Kinds of VF-side lines whose driver is the VF driver (for mlx4 the core driver is the device's).
-_DRIVER_ALIASES = {"mlx4_en": "mlx4_core"}
 #: How much per-NIC history is kept, whatever the length of the log.
 _KEEP_OUTAGES = 100
 _KEEP_GENERATIONS = 16
 _KEEP_FLAPS = 64
 _KEEP_NAMES = 16
-#: States after which a re-add kind opens a new VF generation.
-_GONE = frozenset({State.VF_REMOVED, State.VF_GOING_AWAY, State.PROBE_FAILED})
-#: Kinds that may open a VF generation.
-_GENERATION_KINDS = READD_KINDS | {"datapath_to_vf"}
-#: Drivers of the synthetic NIC (Linux hv_netvsc, FreeBSD hn(4)) and of the VF (Linux and FreeBSD).
-SYNTHETIC_DRIVERS = frozenset({"hv_netvsc", "hn"})
-VF_DRIVERS = frozenset({"mlx5_core", "mlx4_core", "mlx4_en", "mana", "mce", "mlxen"})
 
 
 class Step(NamedTuple):
@@ -205,6 +192,9 @@ class Nic:
     state: State = State.UNKNOWN
     state_line: int = 0
     state_t: float | None = None
+    #: Where the state before the current one began (line, time).
+    left_line: int = 0
+    left_t: float | None = None
     last_input_line: int = 0
     last_t: float | None = None
     generations: list[VfGeneration] = attrs.field(factory=list)
@@ -214,6 +204,11 @@ class Nic:
     generations_total: int = 0
     switches_to_vf: int = 0
     switches_from_vf: int = 0
+    #: The synthetic NIC's driver (hv_netvsc, FreeBSD's hn), once a line of it was seen.
+    driver: str | None = None
+    #: The line and time of the NIC's first event.
+    first_line: int | None = None
+    first_t: float | None = None
     #: The data path the NIC's last proving state showed (machine.DATAPATH), None before any.
     path_proof: str | None = None
     flaps: deque[tuple[int, float | None]] = attrs.field(factory=lambda: deque(maxlen=_KEEP_FLAPS))
@@ -247,8 +242,7 @@ class Nic:
     def _generation_for(self, event: Event) -> VfGeneration:
         """Return the VF generation *event* belongs to, opening a new one on a re-add."""
         current = self.vf
-        removed = self.state in _GONE
-        if current is None or (removed and event.kind in READD_KINDS):
+        if current is None or (machine.TRAITS[self.state].gone and event.kind in READDS):
             current = VfGeneration(event.line, event.t)
             self.generations.append(current)
             self.generations_total += 1
@@ -259,7 +253,10 @@ class Nic:
     def note(self, event: Event) -> None:
         """Take the VF identity facts (PCI address, driver, device ID, names) from *event*."""
         driver, kind = event.driver, event.kind
-        if driver in SYNTHETIC_DRIVERS:
+        if self.first_line is None or event.line < self.first_line:
+            self.first_line, self.first_t = event.line, event.t
+        if driver in drivers.SYNTHETIC_DRIVERS:
+            self.driver = driver
             self.rename_synthetic(event.ifname)
             if kind == "slot_added" or kind == "slot_removed":
                 self.slot = event.fields.get("slot")
@@ -273,8 +270,8 @@ class Nic:
         if kind == "pci_device":
             generation.device_id = event.fields.get("vendev", "").strip("[]") or None
             generation.pci = event.device
-        if driver in VF_DRIVERS:
-            generation.driver = _DRIVER_ALIASES.get(driver, driver)
+        if driver in drivers.VF_DRIVERS:
+            generation.driver = drivers.reported_name(driver)
             if generation.pci is None:
                 device = event.device
                 generation.pci = device if device and ":" in device else event.fields.get("pci")
@@ -292,10 +289,11 @@ class Nic:
         if after is None:
             self.record(event, before, "refused")
             return before, None
-        if kind in _GENERATION_KINDS or not self.generations:
+        if kind in READDS or not self.generations:
             self._generation_for(event)
         self._facts(event, before, after)
         if after is not before:
+            self.left_line, self.left_t = self.state_line, self.state_t
             self.state_line, self.state_t = event.line, event.t
             self.state = after
             proof = machine.DATAPATH[after]
@@ -343,11 +341,11 @@ class Nic:
             self.switches_from_vf += 1
             if not self.outages or self.outages[-1].end_line is not None:
                 self._add_outage(Outage(event.line, event.t))
-        elif kind in ("vf_unregistering", "slot_removed", "device_gone"):
+        elif kind in REMOVALS:
             outage = self.outages[-1] if self.outages else None
             if outage is not None and outage.end_line is None:
                 outage.vf_removed = True
-            elif before is State.DATAPATH_VF or (before is State.UNKNOWN and kind != "slot_removed"):
+            elif before in machine.ON_VF or (before is State.UNKNOWN and kind != "slot_removed"):
                 self._add_outage(Outage(event.line, event.t, vf_removed=True))
 
 

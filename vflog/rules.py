@@ -17,31 +17,32 @@ from typing import Callable, Iterable
 
 import attrs
 
+from . import machine
 from .catalogue import CODES, Severity
 from .config import Config
+from .correlate import TRACE
+from .drivers import SYNTHETIC_DRIVERS, error_code, printer_of, verbose_only
 from .events import INFO, Event
-from .drivers import error_code
-from .machine import State
+from .machine import TRAITS, State, Wait
 from .messages import CATALOGUED, UNCATALOGUED
 from .nic import Nic, VfGeneration
 from .report import Finding, Quote, Withdrawn
 
 _TEMP_PREFIXES = ("rename", "cirename")
 _TEMP_NAME = re.compile(r"^(?:" + "|".join(_TEMP_PREFIXES) + r")\d+$")
-_OUR_DRIVERS = re.compile(r"netvsc|hv_pci|pci_hyperv|hv_vmbus|vmbus|mlx5|mlx4|mana|gdma")
-_TRACE_KINDS = frozenset({"trace_start", "trace_calls", "trace_modules", "trace_rip", "trace_frame", "trace_end"})
-_TRACE_GAP = 80
 _EVIDENCE_LIMIT = 50
 _TEXT_LIMIT = 4096
 _BURST = 60.0
 
 #: Kinds that reveal the VF's driver or device ID.
 _IDENTITY_KINDS = frozenset({"pci_device", "driver_init", "probe_failed", "vf_joined", "link_up", "mlx4_vf_detected"})
-#: Error kinds that netvsc logs on the VF device; everything else follows the driver.
-_NETVSC_ON_VF = frozenset({"err_pairing", "err_namespace_move", "err_enslave", "err_vf_open"})
+#: Fault kinds (not machine inputs) that say the VF's device vanished under its driver.
+_VANISHED = frozenset({"err_pci_slot_unavailable"})
+#: Kinds that show the host offered a VF that netvsc refused: such a NIC is not one without any VF.
+_REFUSED_OFFERS = frozenset({"err_isolation_refused"})
 #: Kinds that _nic_event judges.
-_NIC_KINDS = frozenset({"userspace_configures", "datapath_to_vf", "association_wait", "slot_removed", "device_gone",
-                        "err_pci_slot_unavailable", "vf_unregistering"})
+_NIC_KINDS = frozenset({"userspace_configures", "datapath_to_vf", "association_wait", "vf_unregistering",
+                        *machine.WITHDRAWALS, *_VANISHED})
 #: Kinds with a finding code of their own.
 _KIND_CODES = {
     "err_switch_failed": "switch-failed",
@@ -51,29 +52,6 @@ _KIND_CODES = {
     "udev_rename_failed": "udev-rename-failed",
     "warn_mana_reset": "vf-driver-error",
 }
-#: State left unfinished -> (finding code, threshold name, what was awaited).
-_TIMEOUTS = {
-    State.SLOT_OFFERED: ("slot-without-device", "slot_to_device", "no VF PCI device followed the slot offer",
-                         "a VF PCI device follows the slot offer"),
-    State.PCI_PRESENT: ("device-without-driver", "device_to_driver", "no VF driver took the PCI device",
-                        "a VF driver takes the PCI device"),
-    State.DRIVER_BOUND: ("vf-not-registered", "driver_to_register", "the VF never registered with netvsc",
-                         "the VF registers with netvsc"),
-    State.VF_REGISTERED: ("datapath-not-switched", "register_to_datapath", "the data path never switched to the VF",
-                          "the data path switches to the VF"),
-    State.LINK_UP: ("datapath-not-switched", "register_to_datapath", "the data path never switched to the VF",
-                    "the data path switches to the VF"),
-    State.DATAPATH_SYNTHETIC: ("ends-on-synthetic", "synthetic_max",
-                               "traffic stayed on the synthetic path with the VF present", "traffic returns to the VF"),
-    State.VF_GOING_AWAY: ("vf-not-readded", "readd_max", "the VF was not added back", "the VF is added back"),
-    State.VF_REMOVED: ("vf-not-readded", "readd_max", "the VF was not added back", "the VF is added back"),
-}
-_NO_DEVICE = ("slot-without-device", "slot_to_device", "no VF PCI device appeared on the vPCI bus",
-              "a VF PCI device appears on the vPCI bus")
-_ASSOCIATION = ("association-wait", "association_max", "the host's VF association never came",
-                "the host's VF association arrives")
-#: Severity of surprise removals by the state the NIC was in.
-_REGISTERED = frozenset({State.VF_REGISTERED, State.LINK_UP, State.DATAPATH_VF, State.DATAPATH_SYNTHETIC})
 
 
 Listener = Callable[[object], None]
@@ -143,9 +121,12 @@ class Rules:
         self._drafts: list[_Draft] = []
         self._groups: dict[object, _Draft] = {}
         self._waits: dict[str, Event] = {}
-        self._trace: list[Event] = []
-        self._last_lifecycle_t: float | None = None
-        self._temp_named: set[str] = set()
+        self._from_banner: bool | None = None
+        self._untied = False
+        self._verbose: set[str] = set()
+        self._refused: set[str] = set()
+        self._kept: set[tuple[str, int, str]] = set()
+        self._temp_named: set[tuple[str, str]] = set()
         self._changed: set[tuple[str, int]] = set()
         self._identities: dict[str, tuple[VfGeneration, str | None, str | None]] = {}
         self._texts: dict[int, str] = {}
@@ -208,24 +189,24 @@ class Rules:
         self.add("unexpected-event", nic, event,
                  f"{_name(nic)}: {event.kind} is not expected in state {nic.state.value}; state left unchanged")
 
-    def observe(self, nic: Nic | None, event: Event, before: State | None) -> None:
-        """Judge one routed event; *before* is the NIC's state before it (None if not a machine input)."""
+    def observe(self, nic: Nic | None, event: Event, before: State | None, last_other_line: int = 0) -> None:
+        """Judge one routed event; *before* is the NIC's state before it (None if not a machine input),
+        *last_other_line* the last line so far that came from no driver of ours."""
         kind = event.kind
         texts = self._texts  # remember the text of recent lines, so findings can quote their evidence
         if len(texts) >= _TEXT_LIMIT // 2:  # two generations: the newest lines and the ones before them
             self._older_texts, self._texts = texts, {}
             texts = self._texts
         texts[event.line] = event.message
-        if kind in _TRACE_KINDS:
-            self._trace_event(event)
+        if self._from_banner is None:  # the boot's first event: the log shows the whole boot when it is the banner
+            self._from_banner = kind == "boot"
+        if kind == TRACE:
+            self._trace(event)
             return
-        if self._trace:
-            self._close_trace()
-        if before is not None and event.t is not None:
-            self._last_lifecycle_t = event.t
         if nic is not None:
             if before is not None and nic.state_line == event.line:
                 self._state_text[nic.key] = (event.line, event.message)
+                self._left(nic, event, before, last_other_line)
             vf, ifname = event.fields.get("vf"), event.ifname
             if (vf and vf.startswith(_TEMP_PREFIXES)) or (ifname and ifname.startswith(_TEMP_PREFIXES)):
                 self._names(nic, event)
@@ -233,20 +214,25 @@ class Rules:
                 self._driver_change(nic, event)
             if kind in _NIC_KINDS:
                 self._nic_event(nic, event, before)
+            if verbose_only(nic.driver, kind):
+                self._verbose.add(nic.key)
+            if kind in _REFUSED_OFFERS:
+                self._refused.add(nic.key)
         if kind in _KIND_CODES or event.level is not INFO:
             code = _KIND_CODES.get(kind)
             severity = None
             if code is None:  # a fault: named by the grammar, or at the kernel's err/warn level
-                if kind in _NETVSC_ON_VF or (kind == "err_vmbus_probe" and nic is not None and nic.key == event.get("guid")):
-                    code = "netvsc-error"
-                elif kind in ("err_pci_create_slot", "err_vmbus_probe"):
-                    code = "hv-pci-error"
+                if kind == "err_vmbus_probe":  # the VMBus core failed to probe a child: a NIC's, else a vPCI bus's
+                    code = "netvsc-error" if nic is not None and nic.key == event.get("guid") else "hv-pci-error"
                 else:
-                    code = error_code(event.get("printed_by") or event.driver) or "netvsc-error"
+                    code = error_code(event.get("printed_by") or printer_of(kind) or event.driver) or "netvsc-error"
                 severity = Severity(event.level.value)  # the level the kernel printed it at
-            if code is not None:
-                self.add(code, nic, event, self._message(code, nic, event), group=self._group(code, nic, event),
-                         severity=severity)
+            message = self._message(code, nic, event)
+            state = before if before is not None else nic.state if nic is not None else None
+            if kind in machine.WITHDRAWALS and state is not None and TRAITS[state].registered:
+                severity = Severity.ERROR  # the device withdrawn under a VF in use (kernel-messages.md, 5.2)
+                message += f" (the VF's device was withdrawn while the VF was in use: {state.value})"
+            self.add(code, nic, event, message, group=self._group(code, nic, event), severity=severity)
 
     def _nic_event(self, nic: Nic, event: Event, before: State | None) -> None:
         """Judge the kinds with a rule of their own (_NIC_KINDS) on the NIC they were routed to."""
@@ -264,12 +250,12 @@ class Rules:
             self.add("association-wait", nic, wait,
                      f"{_name(nic)}: netvsc waited for the host's VF association before switching; it came",
                      [event.line], severity=Severity.INFO)
-        if kind in ("slot_removed", "device_gone", "err_pci_slot_unavailable"):
+        if kind in machine.WITHDRAWALS or kind in _VANISHED:
             state = before if before is not None else nic.state
-            if state in _REGISTERED:
+            if TRAITS[state].registered:
                 self.add("surprise-removal", nic, event,
                          f"{_name(nic)}: {kind.replace('_', ' ')} while the VF was {state.value}")
-        elif kind == "vf_unregistering" and before is State.DATAPATH_VF:
+        elif kind == "vf_unregistering" and before in machine.ON_VF:
             self.add("surprise-removal", nic, event,
                      f"{_name(nic)}: VF unregistered while still carrying traffic (no switch from VF first)",
                      severity=Severity.WARNING)
@@ -308,7 +294,7 @@ class Rules:
         return f"{_name(nic)}: {text}"
 
     def _names(self, nic: Nic, event: Event) -> None:
-        for name in (event.get("vf"), event.ifname if event.driver != "hv_netvsc" else None):
+        for name in (event.get("vf"), event.ifname if event.driver not in SYNTHETIC_DRIVERS else None):
             if name and name.startswith(_TEMP_PREFIXES) and _TEMP_NAME.match(name) \
                     and (nic.key, name) not in self._temp_named:
                 self._temp_named.add((nic.key, name))
@@ -333,24 +319,22 @@ class Rules:
                          f"{_name(nic)}: after the re-add the VF {field} is {new} (was {old}): the VM moved to other hardware")
                 return
 
-    def _trace_event(self, event: Event) -> None:
-        if self._trace and event.line - self._trace[-1].line > _TRACE_GAP:
-            self._close_trace()
-        self._trace.append(event)
-
-    def _close_trace(self) -> None:
-        trace, self._trace = self._trace, []
-        if not trace:
+    def _trace(self, event: Event) -> None:
+        """Judge one kernel trace (correlate.TRACE): kernel-trace when its lines name one of our drivers, or
+        when it came within trace_window seconds after a line about a VF (a lifecycle input, or any line
+        printed on a VF's netdev)."""
+        names = event.get("names") or ()
+        vf_t = event.get("vf_t")
+        near = (event.t is not None and vf_t is not None and 0 <= event.t - vf_t <= self.config.trace_window)
+        if not (names or near):
             return
-        text = " ".join(e.message for e in trace)
-        named = _OUR_DRIVERS.search(text)
-        first = trace[0]
-        near = (first.t is not None and self._last_lifecycle_t is not None
-                and 0 <= first.t - self._last_lifecycle_t <= self.config.trace_window)
-        if named or near:
-            why = f"names {named.group(0)}" if named else "follows a VF lifecycle event"
-            self.add("kernel-trace", None, first, f"a kernel trace {why}: {first.message[:120]}",
-                     [e.line for e in trace])
+        why = f"names {names[0]}" if names else "follows a VF lifecycle event"
+        quotes = dict(zip(event.get("lines", ()), event.get("frames", ())))
+        evidence = list(event.get("lines", ()))
+        if near:
+            evidence.append(event.get("vf_line"))
+            quotes[event.get("vf_line")] = event.get("vf_text")
+        self.add("kernel-trace", None, event, f"a kernel trace {why}: {event.message[:120]}", evidence, quotes=quotes)
 
     # -- whole boot ----------------------------------------------------------
     def time_regression(self, event: Event, previous: float) -> None:
@@ -364,21 +348,38 @@ class Rules:
         *last_other_line* is the last line of the boot that came from no driver of ours: an
         absence is only evidence when the log demonstrably went on after the awaited step.
         """
-        self._close_trace()
+        nics = list(nics)
+        self._untied = any(nic.vmbus_id is None for nic in nics)  # a VF tied to no NIC may be any NIC's
         for nic in nics:
             self._timeout(nic, end_t, last_other_line, final=True)
 
-    def _awaited(self, nic: Nic) -> tuple[str, str, str, str, int, float | None] | None:
-        """Return what the NIC is waiting for: (code, threshold name, failure, pending, since line, since time)."""
+    def _wait(self, nic: Nic, state: State) -> Wait | None:
+        """Return what *nic* waits for in *state* (its trait; a bus without a device line awaits the device)."""
+        wait = TRAITS[state].wait
+        if wait is machine.DEVICE_WAIT and (nic.vf is None or nic.vf.device_id is None):
+            return machine.BUS_WAIT
+        if wait is None and not nic.generations and self._from_banner and not self._untied \
+                and nic.key not in self._refused:
+            return machine.NO_VF_WAIT  # the whole boot is in the log: a NIC without any VF line has none
+        return wait
+
+    def _awaited(self, nic: Nic) -> tuple[Wait, int, float | None] | None:
+        """Return what the NIC is waiting for, and since which line and time."""
         wait = self._waits.get(nic.key)
-        if wait is not None and nic.state is not State.DATAPATH_VF:
-            return (*_ASSOCIATION, wait.line, wait.t)
-        timeout = _TIMEOUTS.get(nic.state)
-        if timeout is None:
+        if wait is not None and nic.state not in machine.ON_VF:
+            return machine.ASSOCIATION_WAIT, wait.line, wait.t
+        awaited = self._wait(nic, nic.state)
+        if awaited is None:
             return None
-        if nic.state is State.PCI_PRESENT and (nic.vf is None or nic.vf.device_id is None):
-            timeout = _NO_DEVICE
-        return (*timeout, nic.state_line, nic.state_t)
+        if awaited is machine.NO_VF_WAIT:
+            return awaited, nic.first_line or 0, nic.first_t
+        return awaited, nic.state_line, nic.state_t
+
+    def _unprovable(self, nic: Nic, wait: Wait) -> bool:
+        """Return whether the absence of what *wait* awaits proves nothing for *nic*: its driver prints those
+        steps only when booted verbose (FreeBSD's hn), and nothing shows that this boot was verbose."""
+        return nic.key not in self._verbose and bool(wait.steps) \
+            and all(verbose_only(nic.driver, step) for step in wait.steps)
 
     def _timeout(self, nic: Nic, now: float | None, last_other_line: int, *, final: bool) -> None:
         """Report what the NIC still waits for at time *now*: its finding once past the threshold,
@@ -386,46 +387,74 @@ class Rules:
         awaited = self._awaited(nic)
         if awaited is None:
             return
-        code, limit, what, pending, since_line, since_t = awaited
+        wait, since_line, since_t = awaited
+        code = wait.code
         if (nic.key, since_line, code) in self._provisional:
             return
-        threshold = getattr(self.config, limit)
+        threshold = getattr(self.config, wait.threshold)
         elapsed = None if (now is None or since_t is None) else now - since_t
         quotes = dict([self._state_text[nic.key]]) if nic.key in self._state_text else {}
-        wait = self._waits.get(nic.key)
-        if wait is not None:
-            quotes[wait.line] = wait.message
+        association = self._waits.get(nic.key)
+        if association is not None:
+            quotes[association.line] = association.message
         evidence = [since_line]
         if code == "vf-not-readded" and nic.outages and nic.outages[-1].end_line is None:
             evidence.append(nic.outages[-1].start_line)
-        if elapsed is not None and elapsed >= threshold and last_other_line > since_line:
+        unprovable = self._unprovable(nic, wait)
+        if elapsed is not None and elapsed >= threshold and last_other_line > since_line and not unprovable:
             self._absent[nic.key] = (since_line, code)
             ending = "until the log ends" if final else "so far"
-            draft = self.add(code, nic, None, f"{_name(nic)}: {what} ({_ago(elapsed)} in state {nic.state.value} {ending})",
+            draft = self.add(code, nic, None,
+                             f"{_name(nic)}: {wait.failure} ({_ago(elapsed)} in state {nic.state.value} {ending})",
                              evidence, quotes=quotes, t=since_t)
             if draft is not None:
                 self._provisional[(nic.key, since_line, code)] = draft
         elif final:
-            if elapsed is None:
+            if unprovable:
+                how_long = f"{nic.driver} prints that step only when the kernel is booted verbose"
+            elif elapsed is None:
                 how_long = "no timestamps"
             elif elapsed < threshold:
                 how_long = f"only {_ago(elapsed)} later"
             else:
                 how_long = "no other log lines after it: the log looks filtered or cut"
             self.add("incomplete", nic, None,
-                     f"{_name(nic)}: the log ends in state {nic.state.value} ({how_long}), so vflog cannot tell whether {pending}",
-                     [since_line], quotes=quotes, t=since_t)
+                     f"{_name(nic)}: the log ends in state {nic.state.value} ({how_long}), so vflog cannot tell "
+                     f"whether {wait.pending}", [since_line], quotes=quotes, t=since_t)
+
+    def _left(self, nic: Nic, event: Event, before: State, last_other_line: int) -> None:
+        """Judge a state left because the VF was taken away (a gone state that awaits a re-add; a failed probe
+        is its own finding): when the state waited past its threshold while the log went on (other lines
+        between its start and *event*), what it waited for never came."""
+        wait = self._wait(nic, before)
+        after = TRAITS[nic.state]
+        if wait is None or not after.gone or after.wait is None or after.wait.code == wait.code \
+                or event.kind in wait.steps:
+            return
+        since_line, since_t = nic.left_line, nic.left_t
+        if (nic.key, since_line, wait.code) in self._kept or since_t is None or event.t is None:
+            return
+        elapsed = event.t - since_t
+        if elapsed < getattr(self.config, wait.threshold) or not since_line < last_other_line < event.line \
+                or self._unprovable(nic, wait):
+            return
+        self.add(wait.code, nic, None,
+                 f"{_name(nic)}: {wait.failure} ({_ago(elapsed)} in state {before.value} until the VF was taken away)",
+                 [since_line, event.line], t=since_t)
 
     def absence_shown(self, nic: Nic) -> bool:
         """Return whether the log went on past the step *nic* awaits in its current state."""
         awaited = self._awaited(nic)
-        return awaited is not None and self._absent.get(nic.key) == (awaited[4], awaited[0])
+        return awaited is not None and self._absent.get(nic.key) == (awaited[1], awaited[0].code)
 
     def schedule(self, nic: Nic) -> None:
         """Follow mode: note when what *nic* now awaits falls due, so that tick looks at it only then."""
         awaited = self._awaited(nic)
-        plan = None if awaited is None or awaited[5] is None else \
-            _Plan(nic.key, awaited[4], awaited[0], awaited[5], getattr(self.config, awaited[1]))
+        plan = None
+        if awaited is not None:
+            wait, since_line, since_t = awaited
+            if since_t is not None:
+                plan = _Plan(nic.key, since_line, wait.code, since_t, getattr(self.config, wait.threshold))
         if self._plans.get(nic.key) == plan:
             return
         if plan is None:
@@ -479,9 +508,13 @@ class Rules:
             return
         for key in [k for k in self._provisional if k[0] == nic.key]:
             awaited = self._awaited(nic)
-            if awaited is not None and (nic.key, awaited[4], awaited[0]) == key:
+            if awaited is not None and (nic.key, awaited[1], awaited[0].code) == key:
                 continue
             draft = self._provisional.pop(key)
+            after = TRAITS[nic.state]
+            if key[1] == nic.left_line and after.gone and after.wait is not None and after.wait.code != key[2]:
+                self._kept.add(key)  # the VF was taken away before the awaited step: the finding stands (_left)
+                continue
             if draft in self._drafts:
                 self._drafts.remove(draft)
                 self._counts[draft.code] -= 1  # a withdrawn finding no longer counts against the per-code limit
