@@ -28,6 +28,7 @@ import stat
 import struct
 import sys
 import tarfile
+import tempfile
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
@@ -119,6 +120,15 @@ class Selection:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
 
+    def wanted(self, name: str) -> bool:
+        """Return whether pick could choose *name*: not excluded, and included or in a kernel-log family."""
+        base = _base(name)
+        if any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(base, p) for p in self.exclude):
+            return False
+        if self.include:
+            return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(base, p) for p in self.include)
+        return any(_in_family(base, patterns) for _family, patterns in FAMILIES)
+
     def pick(self, names: list[str]) -> tuple[list[str], list[str]]:
         """Return (members to read in order, members left out) from the member *names*."""
         names = [n for n in names if not any(fnmatch.fnmatch(n, p) or fnmatch.fnmatch(_base(n), p) for p in self.exclude)]
@@ -202,11 +212,59 @@ def _decompressor(kind: str, name: str):  # type: ignore[no-untyped-def]
         return bz2.BZ2Decompressor()
     if kind == "xz":
         return lzma.LZMADecompressor()
-    try:
-        import zstandard
-    except ImportError:
-        raise InputError(name, "is zstd-compressed and the zstandard package is missing") from None
-    return zstandard.ZstdDecompressor().decompressobj()
+    return _ZstdEngine(name)
+
+
+#: The largest zstd window read: what zstd levels 1-19 write.  A frame asking for more (``--long``,
+#: ``--ultra``) would make the decoder keep that much history in memory, so it is refused.
+_ZSTD_WINDOW = 1 << 23
+#: Compressed zstd bytes fed at a time: a zstd block is at least 4 bytes and expands to at most
+#: 128 KiB, so 32 bytes never expand to more than about 1.1 MiB.
+_ZSTD_PIECE = 32
+
+
+class _ZstdEngine:
+    """zstd behind zlib's bounded API: decompress(data, max_length) stops once max_length bytes are out.
+
+    The zstandard package has no bound on one step's output, so input is fed in small pieces and
+    what was not fed is kept as unconsumed_tail; bytes after the frame are unused_data.
+    """
+
+    def __init__(self, name: str) -> None:
+        try:
+            import zstandard
+        except ImportError:
+            raise InputError(name, "is zstd-compressed and the zstandard package is missing") from None
+        self._name = name
+        self._engine = zstandard.ZstdDecompressor(max_window_size=_ZSTD_WINDOW).decompressobj()
+        self.unconsumed_tail = b""
+        self.unused_data = b""
+
+    @property
+    def eof(self) -> bool:
+        """Return whether the frame has ended."""
+        return bool(self._engine.eof)
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        """Return the expansion of *data*, stopping soon after *max_length* bytes (the rest of data is kept)."""
+        view, parts, size, at = memoryview(data), [], 0, 0
+        engine = self._engine
+        try:
+            while at < len(view) and size < max_length and not engine.eof:
+                part = engine.decompress(view[at: at + _ZSTD_PIECE])
+                at += _ZSTD_PIECE
+                parts.append(part)
+                size += len(part)
+        except Exception as exc:  # zstandard.ZstdError
+            if "too much memory" in str(exc):
+                raise InputError(self._name, f"needs a zstd window over {_ZSTD_WINDOW >> 20} MiB (written with "
+                                             f"--long or --ultra?); not read, to keep memory bounded") from None
+            raise
+        if engine.eof:
+            self.unused_data, self.unconsumed_tail = engine.unused_data + bytes(view[at:]), b""
+        else:
+            self.unconsumed_tail = bytes(view[at:])
+        return b"".join(parts)
 
 
 #: Compressed bytes fed to a decompressor at a time.  Small on purpose: a step that hits damaged
@@ -289,8 +347,6 @@ class _Decompressing(io.RawIOBase):
         self._out, self._position = out, 0
 
     def _expand(self, data: bytes) -> bytes:
-        if self._kind == "zstd":
-            return self._engine.decompress(data)  # type: ignore[no-any-return]
         return self._engine.decompress(data, 1 << 20)  # type: ignore[no-any-return]
 
 
@@ -580,8 +636,8 @@ def _bytes_input(open_bytes: Callable[[], IO[bytes]], name: str, size: int | Non
     except (OSError, EOFError, lzma.LZMAError, tarfile.TarError, zipfile.BadZipFile) as exc:
         yield Input(name, _failing(name, f"cannot be opened ({exc})"))
         return
-    if head.startswith(_ZIP) or _is_tar(head):
-        yield from _archive_inputs(plain, name, selection, limits, depth, path)
+    if head.startswith(_ZIP) or _is_tar(head):  # a compressed file is no longer read in place
+        yield from _archive_inputs(plain, name, selection, limits, depth, path if plain is stream else None)
         return
     tally = Tally()
     yield Input(name, _text_chunks(plain, name, limits, tally), note=note, tally=tally)
@@ -619,22 +675,21 @@ def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: 
                     path: Path | None = None) -> Iterator[Input]:
     """Yield the kernel-log members of a tar or zip archive, read without extracting anything.
 
-    An archive given as a file is read in place (random access); one inside a stream or another
-    archive is buffered in memory, within the size limit.  A damaged archive yields the members
-    before the damage, then an input that raises InputError naming the damage.
+    An uncompressed archive given as a file is read in place (random access).  Any other tar
+    (from a stream, compressed, or inside another archive) is read once, in order, and the
+    members that could be chosen are copied to a private temporary file; any other zip is copied
+    whole to one.  So memory stays flat whatever the archive's size.  A damaged archive yields the
+    members before the damage, then an input that raises InputError naming the damage.
     """
     try:
+        is_zip = stream.peek(4)[:4].startswith(_ZIP)  # type: ignore[attr-defined]
         if path is not None:
-            source: IO[bytes] | str = str(path)
             size = _size(path) or 0
+            listing = _zip_listing(str(path), name, limits) if is_zip else _tar_listing(str(path), size)
+        elif is_zip:
+            listing = _zip_listing(_spooled(stream, name, limits), name, limits)
         else:
-            data = stream.read(limits.max_bytes + 1)
-            if len(data) > limits.max_bytes:
-                raise InputError(name, f"is larger than {limits.max_bytes >> 20} MiB; stopped")
-            source, size = io.BytesIO(data), len(data)
-        head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""  # type: ignore[attr-defined]
-        is_zip = head.startswith(_ZIP) if path is not None else data.startswith(_ZIP)
-        listing = _zip_listing(source, name, limits) if is_zip else _tar_listing(source, size)
+            listing = _tar_stream_listing(stream, name, selection, limits)
     except InputError as exc:
         yield Input(name, _failing(name, exc.reason))
         return
@@ -657,6 +712,81 @@ def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: 
         yield Input(name, _failing(name, listing.damage))
 
 
+def _spool() -> IO[bytes]:
+    """Return a new private temporary file (mode 0600, already unlinked: it vanishes when closed)."""
+    return tempfile.TemporaryFile(prefix="vflog-")
+
+
+def _copy(source: IO[bytes], target: IO[bytes], budget: int, name: str, limits: Limits) -> int:
+    """Copy *source* to the end of *target* in 1 MiB blocks; return the bytes copied.
+
+    Raises InputError once the copy would pass *budget* bytes (what is left of limits.max_bytes).
+    """
+    copied = 0
+    while block := source.read(1 << 20):
+        copied += len(block)
+        if copied > budget:
+            raise InputError(name, f"holds more than {limits.max_bytes >> 20} MiB to read; stopped")
+        target.write(block)
+    return copied
+
+
+def _spooled(stream: IO[bytes], name: str, limits: Limits) -> IO[bytes]:
+    """Return a private temporary file holding the rest of *stream*, within limits.max_bytes."""
+    spool = _spool()
+    _copy(stream, spool, limits.max_bytes, name, limits)
+    spool.flush()
+    spool.seek(0)
+    return spool
+
+
+class _Region(io.RawIOBase):
+    """A byte range of a file, read with pread so several regions of one file can be read at once."""
+
+    def __init__(self, file: IO[bytes], start: int, size: int) -> None:
+        self._file, self._at, self._end = file, start, start + size  # the file object keeps the spool open
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = os.pread(self._file.fileno(), min(len(buffer), self._end - self._at), self._at)
+        self._at += len(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _tar_stream_listing(stream: IO[bytes], name: str, selection: Selection, limits: Limits) -> _Listing:
+    """List a tar read once from *stream*, copying the members *selection* could choose to a private spool.
+
+    Nothing but the chosen members' bytes is kept (on disk, within limits.max_bytes); a member cut
+    by damage is left out and the damage is recorded.
+    """
+    spool = _spool()
+    regions: dict[str, tuple[int, int]] = {}
+    listing = _Listing(lambda member: io.BufferedReader(_Region(spool, *regions[member])))
+    tar = tarfile.open(fileobj=stream, mode="r|")
+    try:
+        while (info := tar.next()) is not None:
+            tar.members.clear()  # read once, in order: no list of every header
+            if info.isdir():
+                continue
+            listing.add(info.name, info.size, info.isfile())
+            if info.isfile() and not _unsafe(info.name) and selection.wanted(info.name):
+                start = spool.seek(0, os.SEEK_END)
+                member = tar.extractfile(info)
+                assert member is not None  # a regular file always has data
+                regions[info.name] = (start, _copy(member, spool, limits.max_bytes - start, name, limits))
+    except InputError as exc:  # the compressed stream is damaged, or a bound was hit
+        listing.damage = f"cannot be read to the end ({exc.reason}); read up to there"
+    except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+        listing.damage = f"is a damaged archive ({exc or type(exc).__name__}); read up to the damage"
+    spool.flush()
+    kept = (n for n in listing.names if n in regions or not selection.wanted(n))  # drop members cut by damage
+    listing.names = list(dict.fromkeys(kept))  # a name given twice is read once (its last copy), as in place
+    return listing
+
+
 def _zip_listing(source: IO[bytes] | str, name: str, limits: Limits) -> _Listing:
     """List a zip by its central directory, or by its local headers when that is lost (cut short)."""
     try:
@@ -677,9 +807,9 @@ def _zip_listing(source: IO[bytes] | str, name: str, limits: Limits) -> _Listing
     return listing
 
 
-def _tar_listing(source: IO[bytes] | str, size: int) -> _Listing:
-    """List a tar (a path in any compression, or an uncompressed buffer) up to any damage."""
-    tar = tarfile.open(name=source, mode="r:*") if isinstance(source, str) else tarfile.open(fileobj=source, mode="r:")
+def _tar_listing(source: str, size: int) -> _Listing:
+    """List an uncompressed tar file up to any damage, for reading in place."""
+    tar = tarfile.open(name=source, mode="r:")
     members, damage = _tar_members(tar)
     listing = _Listing(lambda member: tar.extractfile(members[member]), damage=damage)  # type: ignore[arg-type,return-value]
     for info in members.values():
