@@ -605,13 +605,14 @@ def _failing(name: str, reason: str) -> Iterator[str]:
 
 
 def _member_inputs(opener: Callable[[str], IO[bytes]], names: list[str], sizes: dict[str, int], label: str,
-                   selection: Selection, limits: Limits, depth: int) -> Iterator[Input]:
+                   selection: Selection, limits: Limits, depth: int, others: int = 0) -> Iterator[Input]:
+    """Yield the inputs of the members *selection* picks from *names*; *others* were already set aside."""
     chosen, skipped = selection.pick(names)
     if not chosen:
         yield Input(label, _failing(label, "holds no kernel log (kern.log, messages, syslog, journal, dmesg); "
                                            "use --include to choose members"))
         return
-    note = f"skipped {len(skipped)} other member(s)" if skipped else None
+    note = f"skipped {len(skipped) + others} other member(s)" if skipped or others else None
     for index, member in enumerate(chosen):
         yield from _bytes_input(functools.partial(opener, member), f"{label}!{member}", sizes.get(member),
                                 selection, limits, depth + 1, note if index == 0 else None)
@@ -654,12 +655,18 @@ def _is_tar(head: bytes) -> bool:
 
 @attrs.define
 class _Listing:
-    """The readable members of an archive: their names, sizes and opener, what was left out, any damage."""
+    """The readable members of an archive: their names, sizes and opener, what was left out, any damage.
+
+    Members that selection could never choose are only counted (others), and of the members left
+    out only the first five names are kept, so a listing stays small however many members there are.
+    """
 
     opener: Callable[[str], IO[bytes]]
     names: list[str] = attrs.field(factory=list)
     sizes: dict[str, int] = attrs.field(factory=dict)
     left_out: list[str] = attrs.field(factory=list)
+    left_out_count: int = 0
+    others: int = 0
     damage: str | None = None
 
     def add(self, member: str, size: int, readable: bool = True) -> None:
@@ -668,7 +675,17 @@ class _Listing:
             self.names.append(member)
             self.sizes[member] = size
         else:
+            self.leave_out(member)
+
+    def leave_out(self, member: str) -> None:
+        """Count a link, device or unsafe member; keep the first five names for the note."""
+        self.left_out_count += 1
+        if len(self.left_out) < 5:
             self.left_out.append(member)
+
+
+#: Members that could be chosen (kernel-log families or --include) read from one tar at most.
+MAX_MEMBERS = 10_000
 
 
 def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: Limits, depth: int,
@@ -683,13 +700,10 @@ def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: 
     """
     try:
         is_zip = stream.peek(4)[:4].startswith(_ZIP)  # type: ignore[attr-defined]
-        if path is not None:
-            size = _size(path) or 0
-            listing = _zip_listing(str(path), name, limits) if is_zip else _tar_listing(str(path), size)
-        elif is_zip:
-            listing = _zip_listing(_spooled(stream, name, limits), name, limits)
+        if is_zip:
+            listing = _zip_listing(str(path) if path is not None else _spooled(stream, name, limits), name, limits)
         else:
-            listing = _tar_stream_listing(stream, name, selection, limits)
+            listing = _tar_listing(stream, name, selection, limits, in_place=path is not None)
     except InputError as exc:
         yield Input(name, _failing(name, exc.reason))
         return
@@ -701,12 +715,14 @@ def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: 
         return io.BufferedReader(_Capped(listing.opener(member), f"{name}!{member}",
                                          listing.sizes.get(member) or None, limits))
 
-    notes = listing.left_out
+    notes = listing.left_out_count
     if listing.names or listing.damage is None:
-        for item in _member_inputs(capped, listing.names, listing.sizes, name, selection, limits, depth):
+        for item in _member_inputs(capped, listing.names, listing.sizes, name, selection, limits, depth,
+                                   listing.others):
             if notes and item.note is None:
-                item = attrs.evolve(item, note=f"skipped {len(notes)} link/device/unsafe member(s): {', '.join(notes[:5])}")
-                notes = []
+                item = attrs.evolve(item, note=f"skipped {notes} link/device/unsafe member(s): "
+                                               f"{', '.join(listing.left_out)}")
+                notes = 0
             yield item
     if listing.damage is not None:  # the members before the damage were read: now report it
         yield Input(name, _failing(name, listing.damage))
@@ -756,34 +772,49 @@ class _Region(io.RawIOBase):
         return len(data)
 
 
-def _tar_stream_listing(stream: IO[bytes], name: str, selection: Selection, limits: Limits) -> _Listing:
-    """List a tar read once from *stream*, copying the members *selection* could choose to a private spool.
+def _tar_listing(stream: IO[bytes], name: str, selection: Selection, limits: Limits, in_place: bool) -> _Listing:
+    """List a tar read once, in order, keeping only the members *selection* could choose.
 
-    Nothing but the chosen members' bytes is kept (on disk, within limits.max_bytes); a member cut
-    by damage is left out and the damage is recorded.
+    In place (an uncompressed file) their data is read where it lies; otherwise (a stream) it is
+    copied to a private spool, within limits.max_bytes.  At most MAX_MEMBERS such members are
+    kept; other members are counted, not listed.  A member cut by damage is left out and the
+    damage recorded.
     """
-    spool = _spool()
-    regions: dict[str, tuple[int, int]] = {}
-    listing = _Listing(lambda member: io.BufferedReader(_Region(spool, *regions[member])))
-    tar = tarfile.open(fileobj=stream, mode="r|")
+    regions: dict[str, tuple[IO[bytes], int, int]] = {}
+    listing = _Listing(lambda member: io.BufferedReader(_Region(*regions[member])))
+    end = os.fstat(stream.fileno()).st_size if in_place else 0
+    spool: IO[bytes] | None = None
+    tar = tarfile.open(fileobj=stream, mode="r:" if in_place else "r|")
     try:
         while (info := tar.next()) is not None:
             tar.members.clear()  # read once, in order: no list of every header
             if info.isdir():
                 continue
-            listing.add(info.name, info.size, info.isfile())
-            if info.isfile() and not _unsafe(info.name) and selection.wanted(info.name):
+            if not info.isfile() or _unsafe(info.name):
+                listing.leave_out(info.name)
+            elif not selection.wanted(info.name):
+                listing.others += 1
+            elif len(regions) >= MAX_MEMBERS and info.name not in regions:
+                listing.damage = f"holds more than {MAX_MEMBERS} members that could be kernel logs; the rest are not read"
+                break
+            elif in_place and info.sparse is None:
+                if info.offset_data + info.size > end:
+                    raise tarfile.ReadError(f"{info.name}: unexpected end of data")
+                regions[info.name] = (stream, info.offset_data, info.size)
+            else:
+                spool = spool or _spool()
                 start = spool.seek(0, os.SEEK_END)
                 member = tar.extractfile(info)
                 assert member is not None  # a regular file always has data
-                regions[info.name] = (start, _copy(member, spool, limits.max_bytes - start, name, limits))
+                regions[info.name] = (spool, start, _copy(member, spool, limits.max_bytes - start, name, limits))
     except InputError as exc:  # the compressed stream is damaged, or a bound was hit
         listing.damage = f"cannot be read to the end ({exc.reason}); read up to there"
     except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
         listing.damage = f"is a damaged archive ({exc or type(exc).__name__}); read up to the damage"
-    spool.flush()
-    kept = (n for n in listing.names if n in regions or not selection.wanted(n))  # drop members cut by damage
-    listing.names = list(dict.fromkeys(kept))  # a name given twice is read once (its last copy), as in place
+    if spool is not None:
+        spool.flush()
+    listing.names = list(regions)  # a name given twice is read once, its last copy
+    listing.sizes = {member: size for member, (_, _, size) in regions.items()}
     return listing
 
 
@@ -804,17 +835,6 @@ def _zip_listing(source: IO[bytes] | str, name: str, limits: Limits) -> _Listing
     for info in archive.infolist():
         if not info.is_dir():
             listing.add(info.filename, info.compress_size, (info.external_attr >> 16) & 0o170000 != 0o120000)
-    return listing
-
-
-def _tar_listing(source: str, size: int) -> _Listing:
-    """List an uncompressed tar file up to any damage, for reading in place."""
-    tar = tarfile.open(name=source, mode="r:")
-    members, damage = _tar_members(tar)
-    listing = _Listing(lambda member: tar.extractfile(members[member]), damage=damage)  # type: ignore[arg-type,return-value]
-    for info in members.values():
-        if not info.isdir():
-            listing.add(info.name, size, info.isfile())
     return listing
 
 
@@ -857,17 +877,6 @@ def _zip_local_open(handle: IO[bytes], where: tuple[int, int, int], name: str, l
     if method == 0:
         return data
     return io.BufferedReader(_Decompressing(data, "deflate", name, csize, limits), 1 << 16)
-
-
-def _tar_members(tar: tarfile.TarFile) -> tuple[dict[str, tarfile.TarInfo], str | None]:
-    """Return the members of *tar* up to any damage (by name), and the damage found, or None."""
-    members: dict[str, tarfile.TarInfo] = {}
-    try:
-        while (member := tar.next()) is not None:
-            members[member.name] = member
-    except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
-        return members, f"is a damaged archive ({exc or type(exc).__name__}); read up to the damage"
-    return members, None
 
 
 def _unsafe(member: str) -> bool:
