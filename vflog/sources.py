@@ -123,11 +123,13 @@ class Selection:
     def wanted(self, name: str) -> bool:
         """Return whether pick could choose *name*: not excluded, and included or in a kernel-log family."""
         base = _base(name)
-        if any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(base, p) for p in self.exclude):
+        if self.exclude and (_globs(self.exclude).match(name) or _globs(self.exclude).match(base)):
             return False
         if self.include:
-            return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(base, p) for p in self.include)
-        return any(_in_family(base, patterns) for _family, patterns in FAMILIES)
+            return bool(_globs(self.include).match(name) or _globs(self.include).match(base))
+        stem = _ROTATION.match(base)
+        family = _globs(_FAMILY_PATTERNS)
+        return bool(family.match(stem["base"] if stem else base) or family.match(base))
 
     def pick(self, names: list[str]) -> tuple[list[str], list[str]]:
         """Return (members to read in order, members left out) from the member *names*."""
@@ -141,6 +143,15 @@ class Selection:
                 first_dir = min(str(PurePosixPath(n).parent) for n in members)
                 return _split(names, [n for n in members if str(PurePosixPath(n).parent) == first_dir])
         return [], names
+
+
+_FAMILY_PATTERNS = tuple(pattern for _family, patterns in FAMILIES for pattern in patterns)
+
+
+@functools.lru_cache(maxsize=64)
+def _globs(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """Return one regex that matches what any of the fnmatch *patterns* matches (none: matches nothing)."""
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns) or r"(?!)")
 
 
 def _split(names: list[str], chosen: list[str]) -> tuple[list[str], list[str]]:
