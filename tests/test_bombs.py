@@ -167,6 +167,47 @@ def test_a_tar_on_a_stream_with_a_big_member_is_stopped_at_the_size_limit() -> N
     assert report.stats.lines > 0  # the member before the limit was read
 
 
+def _many_members_tar(path: Path, count: int) -> Path:
+    """A tar of *count* empty members (one 512-byte header each) and then a kern.log, written directly."""
+    with path.open("wb") as file:
+        header = tarfile.TarInfo("var/log/junk/file0000000.txt").tobuf(format=tarfile.GNU_FORMAT)
+        for number in range(count):  # the same header with the name (and its checksum) rewritten
+            info = tarfile.TarInfo(f"var/log/junk/file{number:07d}.txt")
+            file.write(info.tobuf(format=tarfile.GNU_FORMAT) if number % 1000 == 0 else _renamed(header, number))
+        info = tarfile.TarInfo("var/log/kern.log")
+        info.size = len(BOOT)
+        file.write(info.tobuf(format=tarfile.GNU_FORMAT) + BOOT + bytes(-len(BOOT) % 512) + bytes(1024))
+    return path
+
+
+def _renamed(header: bytes, number: int) -> bytes:
+    """Return *header* for member file<number>.txt: name bytes and checksum rewritten."""
+    name = f"var/log/junk/file{number:07d}.txt".encode()
+    block = bytearray(header)
+    block[: len(name)] = name
+    block[148:156] = b" " * 8
+    block[148:155] = b"%06o\0" % sum(block)
+    return bytes(block)
+
+
+@pytest.mark.parametrize("stdin", [False, True], ids=["in-place", "stdin"])
+def test_a_tar_of_100000_members_stays_small(tmp_path: Path, stdin: bool) -> None:
+    """A tar of 100,000 other members and a kern.log peaks under 60 MB: other members are counted, not kept."""
+    archive = _many_members_tar(tmp_path / "many.tar", 100_000)
+    result = measure("-", stdin=archive) if stdin else measure(archive)
+    assert any("skipped 100000 other member(s)" in note for note in result["notes"]), result
+    assert result["lines"] == BOOT.count(b"\n") and result["peak"] <= PEAK_MB, result
+
+
+def test_the_number_of_kernel_log_members_read_from_a_tar_is_bounded(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past MAX_MEMBERS members that could be kernel logs, the rest of a tar is not read and the bound is named."""
+    monkeypatch.setattr(sys.modules["vflog.sources"], "MAX_MEMBERS", 3)
+    archive = write_tar(tmp_path / "logs.tar", [(f"var/log/kern.log.{n}", BOOT) for n in range(1, 6)])
+    report = vflog.analyze_files([archive])
+    assert len([s for s in report.sources if "!" in s]) == 3 and any("more than 3 members" in error for error in report.errors), report
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("VFLOG_FUZZ"), reason="long run: set VFLOG_FUZZ=1")
 def test_a_144_mb_kern_log_in_a_tar_on_stdin_stays_under_60_mb(tmp_path: Path) -> None:
