@@ -56,9 +56,9 @@ def measure(source: Path | str, *include: str, stdin: Path | None = None) -> dic
     return json.loads(done.stdout)
 
 
-def write_tar(path: Path, members: list[tuple[str, int | bytes | Path]], mode: str = "w") -> Path:
+def write_tar(path: Path, members: list[tuple[str, int | bytes | Path]]) -> Path:
     """Write a tar at *path*: each member is given as bytes, a file, or a size of filler lines (made as written)."""
-    with tarfile.open(path, mode) as tar:
+    with tarfile.open(path, "w") as tar:
         for name, content in members:
             info = tarfile.TarInfo(name)
             if isinstance(content, Path):
@@ -205,7 +205,8 @@ def test_the_number_of_kernel_log_members_read_from_a_tar_is_bounded(tmp_path: P
     monkeypatch.setattr(sys.modules["vflog.sources"], "MAX_MEMBERS", 3)
     archive = write_tar(tmp_path / "logs.tar", [(f"var/log/kern.log.{n}", BOOT) for n in range(1, 6)])
     report = vflog.analyze_files([archive])
-    assert len([s for s in report.sources if "!" in s]) == 3 and any("more than 3 members" in error for error in report.errors), report
+    assert len([s for s in report.sources if "!" in s]) == 3
+    assert any("more than 3 members" in error for error in report.errors), report.errors
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ import os
 import random
 import sys
 import tarfile
+import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -321,7 +322,8 @@ def test_zstd_output_per_step_is_bounded() -> None:
     assert len(engine.decompress(bomb, 1 << 20)) <= 3 << 19 and engine.unconsumed_tail
 
 
-def test_a_streamed_tar_spools_only_members_that_could_be_chosen(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_streamed_tar_spools_only_members_that_could_be_chosen(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """A tar from a stream copies aside only the members selection could choose, into a private unlinked file."""
     spools: list[object] = []
     real = sources._spool
@@ -331,12 +333,13 @@ def test_a_streamed_tar_spools_only_members_that_could_be_chosen(tmp_path: Path,
         return spool
 
     monkeypatch.setattr(sources, "_spool", spy)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the spool would show, were it named
     data = _tar([("var/log/other.dat", b"x" * 100_000), ("var/log/kern.log", BOOT), ("var/log/kern.log", BOOT)])
     report = vflog.analyze_files([io.BytesIO(data)])
     assert report.sources == ("<stream>!var/log/kern.log",) and report.stats.lines == BOOT.count(b"\n")
     (spool,) = spools
-    assert os.fstat(spool.fileno()).st_size == 2 * len(BOOT)  # type: ignore[attr-defined]
-    assert os.fstat(spool.fileno()).st_nlink == 0 and os.fstat(spool.fileno()).st_mode & 0o077 == 0  # type: ignore[attr-defined]
+    status = os.fstat(spool.fileno())  # type: ignore[attr-defined]
+    assert status.st_size == 2 * len(BOOT) and status.st_nlink == 0 and status.st_mode & 0o077 == 0
     assert not list(tmp_path.iterdir())
 
 

@@ -5,9 +5,10 @@ input), bytes, Text, a stream or an iterable of str lines; a str is never guesse
 text.  Lines end at LF only, as ``grep -n`` counts them, on every path; a line over
 Limits.max_line keeps its first max_line bytes and is still one line.  Binary data is refused.
 Compression (gzip, bzip2, xz, zstd) is recognised by content, not by name.  Archives (tar in
-any compression, zip) and directories are read in memory, member by member, without extracting
-anything to disk; from them vflog picks the kernel logs (sosreport, WALinuxAgent ``logs.zip``,
-``/var/log``): the best family of ``kern.log*``, ``messages*``, ``syslog*``, journal exports,
+any compression, zip) and directories are read member by member, never extracted under their
+own names and never held in memory whole (a tar that is not a plain file is read once, the
+members that could be chosen copied to a private temporary file); from them vflog picks the
+kernel logs (sosreport, WALinuxAgent ``logs.zip``, ``/var/log``): the best family of ``kern.log*``, ``messages*``, ``syslog*``, journal exports,
 ``dmesg*``, rotated files oldest first.  A member that cannot be read becomes an input whose
 reading raises InputError, so the other members are still analysed; a damaged archive still
 yields the members before the damage.
@@ -798,7 +799,7 @@ def _tar_listing(stream: IO[bytes], name: str, selection: Selection, limits: Lim
     tar = tarfile.open(fileobj=stream, mode="r:" if in_place else "r|")
     try:
         while (info := tar.next()) is not None:
-            tar.members.clear()  # read once, in order: no list of every header
+            tar.members.clear()  # type: ignore[attr-defined]  # read once, in order: keep no list of every header
             if info.isdir():
                 continue
             if not info.isfile() or _unsafe(info.name):
@@ -806,7 +807,8 @@ def _tar_listing(stream: IO[bytes], name: str, selection: Selection, limits: Lim
             elif not selection.wanted(info.name):
                 listing.others += 1
             elif len(regions) >= MAX_MEMBERS and info.name not in regions:
-                listing.damage = f"holds more than {MAX_MEMBERS} members that could be kernel logs; the rest are not read"
+                listing.damage = (f"holds more than {MAX_MEMBERS} members that could be kernel logs; "
+                                  f"the rest are not read")
                 break
             elif in_place and info.sparse is None:
                 if info.offset_data + info.size > end:
