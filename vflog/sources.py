@@ -8,10 +8,10 @@ Compression (gzip, bzip2, xz, zstd) is recognised by content, not by name.  Arch
 any compression, zip) and directories are read member by member, never extracted under their
 own names and never held in memory whole (a tar that is not a plain file is read once, the
 members that could be chosen copied to a private temporary file); from them vflog picks the
-kernel logs (sosreport, WALinuxAgent ``logs.zip``, ``/var/log``): the best family of ``kern.log*``, ``messages*``, ``syslog*``, journal exports,
-``dmesg*``, rotated files oldest first.  A member that cannot be read becomes an input whose
-reading raises InputError, so the other members are still analysed; a damaged archive still
-yields the members before the damage.
+kernel logs (sosreport, WALinuxAgent ``logs.zip``, ``/var/log``): the best family of
+``kern.log*``, ``messages*``, ``syslog*``, journal exports, ``dmesg*``, rotated files oldest
+first.  A member that cannot be read becomes an input whose reading raises InputError, so the
+other members are still analysed; a damaged archive still yields the members before the damage.
 """
 
 from __future__ import annotations
