@@ -47,10 +47,10 @@ print(json.dumps({"peak": peak, "seconds": seconds, "errors": list(report.errors
 
 
 def measure(source: Path | str, *include: str, stdin: Path | None = None) -> dict:
-    """Return what PEAK_SCRIPT prints for *source*, run in a fresh process (stdin from *stdin*)."""
+    """Return what PEAK_SCRIPT prints for *source*, run in a fresh process (stdin: *stdin* through a pipe)."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    with open(stdin or os.devnull, "rb") as given:
-        done = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(source), *include], env=env, stdin=given,
+    with subprocess.Popen(["cat", str(stdin or os.devnull)], stdout=subprocess.PIPE) as feed:  # a pipe, not a file
+        done = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(source), *include], env=env, stdin=feed.stdout,
                               capture_output=True, timeout=3600)
     assert done.returncode == 0, done.stderr.decode()
     return json.loads(done.stdout)

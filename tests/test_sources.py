@@ -350,3 +350,27 @@ def test_selection_wanted_is_a_superset_of_pick() -> None:
         chosen, _ = selection.pick(names)
         assert set(chosen) <= {n for n in names if selection.wanted(n)}
     assert not Selection().wanted("etc/hosts") and not Selection(exclude=("dmesg",)).wanted("x/dmesg")
+
+
+def test_a_tar_in_a_regular_file_is_read_in_place_and_only_other_tars_are_spooled(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tar in a regular file (given, in a directory, or as stdin) is read in place; a compressed one is spooled."""
+    spools: list[object] = []
+    real = sources._spool
+
+    def spy() -> object:
+        spools.append(spool := real())
+        return spool
+
+    monkeypatch.setattr(sources, "_spool", spy)
+    data = _tar([("var/log/kern.log", BOOT)])
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "sos.tar").write_bytes(data)
+    (tmp_path / "sos.tar.gz").write_bytes(gzip.compress(data))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(open(tmp_path / "logs" / "sos.tar", "rb")))
+    lines = BOOT.count(b"\n")
+    include = Selection(include=("*.tar", "kern.log"))
+    assert vflog.analyze_files([tmp_path / "logs"], selection=include).stats.lines == lines
+    assert vflog.analyze_files([tmp_path / "logs" / "sos.tar", "-"]).stats.lines == 2 * lines
+    assert not spools
+    assert vflog.analyze_files([tmp_path / "sos.tar.gz"]).stats.lines == lines and len(spools) == 1

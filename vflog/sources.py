@@ -631,7 +631,7 @@ def _member_inputs(opener: Callable[[str], IO[bytes]], names: list[str], sizes: 
 
 
 def _bytes_input(open_bytes: Callable[[], IO[bytes]], name: str, size: int | None, selection: Selection,
-                 limits: Limits, depth: int, note: str | None = None, path: Path | None = None) -> Iterator[Input]:
+                 limits: Limits, depth: int, note: str | None = None) -> Iterator[Input]:
     """Yield the inputs inside one byte stream: itself, or the members of the archive it is."""
     if depth > limits.max_depth:
         yield Input(name, _failing(name, f"archives nested deeper than {limits.max_depth}; skipped"))
@@ -649,11 +649,19 @@ def _bytes_input(open_bytes: Callable[[], IO[bytes]], name: str, size: int | Non
     except (OSError, EOFError, lzma.LZMAError, tarfile.TarError, zipfile.BadZipFile) as exc:
         yield Input(name, _failing(name, f"cannot be opened ({exc})"))
         return
-    if head.startswith(_ZIP) or _is_tar(head):  # a compressed file is no longer read in place
-        yield from _archive_inputs(plain, name, selection, limits, depth, path if plain is stream else None)
+    if head.startswith(_ZIP) or _is_tar(head):
+        yield from _archive_inputs(plain, name, selection, limits, depth, plain is stream and _regular(stream))
         return
     tally = Tally()
     yield Input(name, _text_chunks(plain, name, limits, tally), note=note, tally=tally)
+
+
+def _regular(stream: IO[bytes]) -> bool:
+    """Return whether *stream* is an open regular file (which can be read in place, at any offset)."""
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is an OSError
+        return False
 
 
 def _joined(*notes: str | None) -> str | None:
@@ -701,11 +709,11 @@ MAX_MEMBERS = 10_000
 
 
 def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: Limits, depth: int,
-                    path: Path | None = None) -> Iterator[Input]:
+                    in_place: bool) -> Iterator[Input]:
     """Yield the kernel-log members of a tar or zip archive, read without extracting anything.
 
-    An uncompressed archive given as a file is read in place (random access).  Any other tar
-    (from a stream, compressed, or inside another archive) is read once, in order, and the
+    An uncompressed archive in a regular file (*in_place*) is read where it lies.  Any other tar
+    (from a pipe, compressed, or inside another archive) is read once, in order, and the
     members that could be chosen are copied to a private temporary file; any other zip is copied
     whole to one.  So memory stays flat whatever the archive's size.  A damaged archive yields the
     members before the damage, then an input that raises InputError naming the damage.
@@ -713,9 +721,9 @@ def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: 
     try:
         is_zip = stream.peek(4)[:4].startswith(_ZIP)  # type: ignore[attr-defined]
         if is_zip:
-            listing = _zip_listing(str(path) if path is not None else _spooled(stream, name, limits), name, limits)
+            listing = _zip_listing(stream if in_place else _spooled(stream, name, limits), name, limits)
         else:
-            listing = _tar_listing(stream, name, selection, limits, in_place=path is not None)
+            listing = _tar_listing(stream, name, selection, limits, in_place)
     except InputError as exc:
         yield Input(name, _failing(name, exc.reason))
         return
@@ -831,12 +839,11 @@ def _tar_listing(stream: IO[bytes], name: str, selection: Selection, limits: Lim
     return listing
 
 
-def _zip_listing(source: IO[bytes] | str, name: str, limits: Limits) -> _Listing:
-    """List a zip by its central directory, or by its local headers when that is lost (cut short)."""
+def _zip_listing(handle: IO[bytes], name: str, limits: Limits) -> _Listing:
+    """List a zip (a seekable file) by its central directory, or by its local headers when that is lost."""
     try:
-        archive = zipfile.ZipFile(source)
+        archive = zipfile.ZipFile(handle)
     except zipfile.BadZipFile as exc:
-        handle = open(source, "rb") if isinstance(source, str) else source
         found, damage = _zip_local_members(handle, f"is a damaged archive ({exc})")
         listing = _Listing(lambda member: _zip_local_open(handle, found[member], f"{name}!{member}", limits),
                            damage=damage)
@@ -1001,7 +1008,7 @@ def _path_inputs(source: str | os.PathLike[str], selection: Selection, limits: L
     elif stat.S_ISDIR(mode):
         yield from _directory_inputs(path, selection, limits)
     else:
-        yield from _bytes_input(lambda: _open_file(path, name), name, _size(path), selection, limits, 0, path=path)
+        yield from _bytes_input(lambda: _open_file(path, name), name, _size(path), selection, limits, 0)
 
 
 def _stream_inputs(stream: IO[bytes] | IO[str], selection: Selection, limits: Limits) -> Iterator[Input]:
