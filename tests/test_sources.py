@@ -8,6 +8,7 @@ import os
 import random
 import sys
 import tarfile
+import tempfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -168,14 +169,14 @@ def _tar(members: list[tuple[str, bytes]]) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("pack", ["tar", "tar.gz", "zip", "stdin-tar"])
+@pytest.mark.parametrize("pack", ["tar", "tar.gz", "zip", "stdin-tar", "stdin-tar.gz", "stdin-zip"])
 @pytest.mark.parametrize("second", ["var/log/big.dat", "var/log/kern.log"])
 def test_an_archive_cut_in_a_later_member_yields_the_first(tmp_path: Path, pack: str, second: str,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A tarball or zip truncated in its second member reads the whole first one and reports the damage."""
     first = ("var/log/kern.log.1", BOOT)
     big = random.Random(2).randbytes(1 << 20).hex().encode()
-    if pack == "zip":
+    if pack.endswith("zip"):
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(*first)
@@ -186,7 +187,7 @@ def test_an_archive_cut_in_a_later_member_yields_the_first(tmp_path: Path, pack:
         data = gzip.compress(data) if pack == "tar.gz" else data
     path = tmp_path / f"logs.{pack.removeprefix('stdin-')}"
     path.write_bytes(data[: len(data) * 2 // 3])
-    if pack == "stdin-tar":
+    if pack.startswith("stdin-"):
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(path.read_bytes())))
         path = Path("-")
     report = vflog.analyze_files([path])
@@ -270,3 +271,106 @@ def test_a_pattern_skips_fifos_and_devices_with_a_note(tmp_path: Path) -> None:
     report = vflog.analyze_files([str(tmp_path / "*")])
     assert report.stats.lines == BOOT.count(b"\n") and not report.errors
     assert sum("skipped: a special file" in note for note in report.notes) == 2
+
+
+def _zstd_tar(members: list[tuple[str, bytes]]) -> bytes:
+    zstandard = pytest.importorskip("zstandard")
+    return zstandard.ZstdCompressor().compress(_tar(members))  # type: ignore[no-any-return]
+
+
+def test_a_zstd_compressed_tar_file_is_read(tmp_path: Path) -> None:
+    """A .tar.zst file is read like a .tar.gz (tarfile alone cannot open it), through the bounded decompressor."""
+    path = tmp_path / "sos.tar.zst"
+    path.write_bytes(_zstd_tar([("var/log/kern.log", BOOT)]))
+    report = vflog.analyze_files([path])
+    assert report.sources == (f"{path}!var/log/kern.log",) and not report.errors
+    assert report.stats.lines == BOOT.count(b"\n")
+
+
+def test_a_truncated_zstd_file_reads_up_to_the_cut_and_says_so() -> None:
+    """A zstd stream cut short yields its text before the cut, then an error naming the truncation."""
+    zstandard = pytest.importorskip("zstandard")
+    text = b"".join(b"[%6d.000000] line %d of a log\n" % (n, n * 7919 % 100_003) for n in range(100_000))
+    data = zstandard.ZstdCompressor().compress(text)
+    report = vflog.analyze_files([data[: len(data) // 2]])
+    assert report.stats.lines > 0 and any("truncated" in error for error in report.errors), report.errors
+
+
+def test_zstd_frames_one_after_another_are_all_read() -> None:
+    """Several zstd frames in a row read as their concatenation (as zstd -d does)."""
+    zstandard = pytest.importorskip("zstandard")
+    one = zstandard.ZstdCompressor().compress(BOOT)
+    assert vflog.analyze_files([one * 3]).stats.lines == 3 * BOOT.count(b"\n")
+
+
+def test_a_zstd_frame_asking_for_a_huge_window_is_refused_with_the_reason() -> None:
+    """A zstd frame that needs a window over 8 MiB (--long, --ultra) is refused, naming why, not read into memory."""
+    zstandard = pytest.importorskip("zstandard")
+    params = zstandard.ZstdCompressionParameters.from_level(3, window_log=25)
+    buffer = io.BytesIO()
+    with zstandard.ZstdCompressor(compression_params=params).stream_writer(buffer, closefd=False) as writer:
+        writer.write(BOOT)
+    report = vflog.analyze_files([buffer.getvalue()])
+    assert any("zstd window over 8 MiB" in error for error in report.errors), report.errors
+
+
+def test_zstd_output_per_step_is_bounded() -> None:
+    """One decompression step of a zstd bomb gives about 1 MiB, never the whole expansion."""
+    zstandard = pytest.importorskip("zstandard")
+    bomb = zstandard.ZstdCompressor().compress(bytes(256 << 20))
+    engine = sources._decompressor("zstd", "bomb")
+    assert len(engine.decompress(bomb, 1 << 20)) <= 3 << 19 and engine.unconsumed_tail
+
+
+def test_a_streamed_tar_spools_only_members_that_could_be_chosen(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tar from a stream copies aside only the members selection could choose, into a private unlinked file."""
+    spools: list[object] = []
+    real = sources._spool
+
+    def spy() -> object:
+        spools.append(spool := real())
+        return spool
+
+    monkeypatch.setattr(sources, "_spool", spy)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the spool would show, were it named
+    data = _tar([("var/log/other.dat", b"x" * 100_000), ("var/log/kern.log", BOOT), ("var/log/kern.log", BOOT)])
+    report = vflog.analyze_files([io.BytesIO(data)])
+    assert report.sources == ("<stream>!var/log/kern.log",) and report.stats.lines == BOOT.count(b"\n")
+    (spool,) = spools
+    status = os.fstat(spool.fileno())  # type: ignore[attr-defined]
+    assert status.st_size == 2 * len(BOOT) and status.st_nlink == 0 and status.st_mode & 0o077 == 0
+    assert not list(tmp_path.iterdir())
+
+
+def test_selection_wanted_is_a_superset_of_pick() -> None:
+    """Selection.wanted admits every member pick can choose, and no excluded or unrelated one."""
+    names = ["var/log/kern.log", "var/log/kern.log.1.gz", "sos_commands/dmesg", "etc/hosts", "var/log/messages"]
+    for selection in (Selection(), Selection(include=("*hosts",)), Selection(exclude=("kern.log*",))):
+        chosen, _ = selection.pick(names)
+        assert set(chosen) <= {n for n in names if selection.wanted(n)}
+    assert not Selection().wanted("etc/hosts") and not Selection(exclude=("dmesg",)).wanted("x/dmesg")
+
+
+def test_a_tar_in_a_regular_file_is_read_in_place_and_only_other_tars_are_spooled(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tar in a regular file (given, in a directory, or as stdin) is read in place; a compressed one is spooled."""
+    spools: list[object] = []
+    real = sources._spool
+
+    def spy() -> object:
+        spools.append(spool := real())
+        return spool
+
+    monkeypatch.setattr(sources, "_spool", spy)
+    data = _tar([("var/log/kern.log", BOOT)])
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "sos.tar").write_bytes(data)
+    (tmp_path / "sos.tar.gz").write_bytes(gzip.compress(data))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(open(tmp_path / "logs" / "sos.tar", "rb")))
+    lines = BOOT.count(b"\n")
+    include = Selection(include=("*.tar", "kern.log"))
+    assert vflog.analyze_files([tmp_path / "logs"], selection=include).stats.lines == lines
+    assert vflog.analyze_files([tmp_path / "logs" / "sos.tar", "-"]).stats.lines == 2 * lines
+    assert not spools
+    assert vflog.analyze_files([tmp_path / "sos.tar.gz"]).stats.lines == lines and len(spools) == 1

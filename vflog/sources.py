@@ -5,12 +5,13 @@ input), bytes, Text, a stream or an iterable of str lines; a str is never guesse
 text.  Lines end at LF only, as ``grep -n`` counts them, on every path; a line over
 Limits.max_line keeps its first max_line bytes and is still one line.  Binary data is refused.
 Compression (gzip, bzip2, xz, zstd) is recognised by content, not by name.  Archives (tar in
-any compression, zip) and directories are read in memory, member by member, without extracting
-anything to disk; from them vflog picks the kernel logs (sosreport, WALinuxAgent ``logs.zip``,
-``/var/log``): the best family of ``kern.log*``, ``messages*``, ``syslog*``, journal exports,
-``dmesg*``, rotated files oldest first.  A member that cannot be read becomes an input whose
-reading raises InputError, so the other members are still analysed; a damaged archive still
-yields the members before the damage.
+any compression, zip) and directories are read member by member, never extracted under their
+own names and never held in memory whole (a tar that is not a plain file is read once, the
+members that could be chosen copied to a private temporary file); from them vflog picks the
+kernel logs (sosreport, WALinuxAgent ``logs.zip``, ``/var/log``): the best family of
+``kern.log*``, ``messages*``, ``syslog*``, journal exports, ``dmesg*``, rotated files oldest
+first.  A member that cannot be read becomes an input whose reading raises InputError, so the
+other members are still analysed; a damaged archive still yields the members before the damage.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import stat
 import struct
 import sys
 import tarfile
+import tempfile
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
@@ -119,6 +121,17 @@ class Selection:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
 
+    def wanted(self, name: str) -> bool:
+        """Return whether pick could choose *name*: not excluded, and included or in a kernel-log family."""
+        base = _base(name)
+        if self.exclude and (_globs(self.exclude).match(name) or _globs(self.exclude).match(base)):
+            return False
+        if self.include:
+            return bool(_globs(self.include).match(name) or _globs(self.include).match(base))
+        stem = _ROTATION.match(base)
+        family = _globs(_FAMILY_PATTERNS)
+        return bool(family.match(stem["base"] if stem else base) or family.match(base))
+
     def pick(self, names: list[str]) -> tuple[list[str], list[str]]:
         """Return (members to read in order, members left out) from the member *names*."""
         names = [n for n in names if not any(fnmatch.fnmatch(n, p) or fnmatch.fnmatch(_base(n), p) for p in self.exclude)]
@@ -131,6 +144,15 @@ class Selection:
                 first_dir = min(str(PurePosixPath(n).parent) for n in members)
                 return _split(names, [n for n in members if str(PurePosixPath(n).parent) == first_dir])
         return [], names
+
+
+_FAMILY_PATTERNS = tuple(pattern for _family, patterns in FAMILIES for pattern in patterns)
+
+
+@functools.lru_cache(maxsize=64)
+def _globs(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """Return one regex that matches what any of the fnmatch *patterns* matches (none: matches nothing)."""
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns) or r"(?!)")
 
 
 def _split(names: list[str], chosen: list[str]) -> tuple[list[str], list[str]]:
@@ -202,11 +224,59 @@ def _decompressor(kind: str, name: str):  # type: ignore[no-untyped-def]
         return bz2.BZ2Decompressor()
     if kind == "xz":
         return lzma.LZMADecompressor()
-    try:
-        import zstandard
-    except ImportError:
-        raise InputError(name, "is zstd-compressed and the zstandard package is missing") from None
-    return zstandard.ZstdDecompressor().decompressobj()
+    return _ZstdEngine(name)
+
+
+#: The largest zstd window read: what zstd levels 1-19 write.  A frame asking for more (``--long``,
+#: ``--ultra``) would make the decoder keep that much history in memory, so it is refused.
+_ZSTD_WINDOW = 1 << 23
+#: Compressed zstd bytes fed at a time: a zstd block is at least 4 bytes and expands to at most
+#: 128 KiB, so 32 bytes never expand to more than about 1.1 MiB.
+_ZSTD_PIECE = 32
+
+
+class _ZstdEngine:
+    """zstd behind zlib's bounded API: decompress(data, max_length) stops once max_length bytes are out.
+
+    The zstandard package has no bound on one step's output, so input is fed in small pieces and
+    what was not fed is kept as unconsumed_tail; bytes after the frame are unused_data.
+    """
+
+    def __init__(self, name: str) -> None:
+        try:
+            import zstandard
+        except ImportError:
+            raise InputError(name, "is zstd-compressed and the zstandard package is missing") from None
+        self._name = name
+        self._engine = zstandard.ZstdDecompressor(max_window_size=_ZSTD_WINDOW).decompressobj()
+        self.unconsumed_tail = b""
+        self.unused_data = b""
+
+    @property
+    def eof(self) -> bool:
+        """Return whether the frame has ended."""
+        return bool(self._engine.eof)
+
+    def decompress(self, data: bytes, max_length: int) -> bytes:
+        """Return the expansion of *data*, stopping soon after *max_length* bytes (the rest of data is kept)."""
+        view, parts, size, at = memoryview(data), [], 0, 0
+        engine = self._engine
+        try:
+            while at < len(view) and size < max_length and not engine.eof:
+                part = engine.decompress(view[at: at + _ZSTD_PIECE])
+                at += _ZSTD_PIECE
+                parts.append(part)
+                size += len(part)
+        except Exception as exc:  # zstandard.ZstdError
+            if "too much memory" in str(exc):
+                raise InputError(self._name, f"needs a zstd window over {_ZSTD_WINDOW >> 20} MiB (written with "
+                                             f"--long or --ultra?); not read, to keep memory bounded") from None
+            raise
+        if engine.eof:
+            self.unused_data, self.unconsumed_tail = engine.unused_data + bytes(view[at:]), b""
+        else:
+            self.unconsumed_tail = bytes(view[at:])
+        return b"".join(parts)
 
 
 #: Compressed bytes fed to a decompressor at a time.  Small on purpose: a step that hits damaged
@@ -289,8 +359,6 @@ class _Decompressing(io.RawIOBase):
         self._out, self._position = out, 0
 
     def _expand(self, data: bytes) -> bytes:
-        if self._kind == "zstd":
-            return self._engine.decompress(data)  # type: ignore[no-any-return]
         return self._engine.decompress(data, 1 << 20)  # type: ignore[no-any-return]
 
 
@@ -549,20 +617,21 @@ def _failing(name: str, reason: str) -> Iterator[str]:
 
 
 def _member_inputs(opener: Callable[[str], IO[bytes]], names: list[str], sizes: dict[str, int], label: str,
-                   selection: Selection, limits: Limits, depth: int) -> Iterator[Input]:
+                   selection: Selection, limits: Limits, depth: int, others: int = 0) -> Iterator[Input]:
+    """Yield the inputs of the members *selection* picks from *names*; *others* were already set aside."""
     chosen, skipped = selection.pick(names)
     if not chosen:
         yield Input(label, _failing(label, "holds no kernel log (kern.log, messages, syslog, journal, dmesg); "
                                            "use --include to choose members"))
         return
-    note = f"skipped {len(skipped)} other member(s)" if skipped else None
+    note = f"skipped {len(skipped) + others} other member(s)" if skipped or others else None
     for index, member in enumerate(chosen):
         yield from _bytes_input(functools.partial(opener, member), f"{label}!{member}", sizes.get(member),
                                 selection, limits, depth + 1, note if index == 0 else None)
 
 
 def _bytes_input(open_bytes: Callable[[], IO[bytes]], name: str, size: int | None, selection: Selection,
-                 limits: Limits, depth: int, note: str | None = None, path: Path | None = None) -> Iterator[Input]:
+                 limits: Limits, depth: int, note: str | None = None) -> Iterator[Input]:
     """Yield the inputs inside one byte stream: itself, or the members of the archive it is."""
     if depth > limits.max_depth:
         yield Input(name, _failing(name, f"archives nested deeper than {limits.max_depth}; skipped"))
@@ -581,10 +650,18 @@ def _bytes_input(open_bytes: Callable[[], IO[bytes]], name: str, size: int | Non
         yield Input(name, _failing(name, f"cannot be opened ({exc})"))
         return
     if head.startswith(_ZIP) or _is_tar(head):
-        yield from _archive_inputs(plain, name, selection, limits, depth, path)
+        yield from _archive_inputs(plain, name, selection, limits, depth, plain is stream and _regular(stream))
         return
     tally = Tally()
     yield Input(name, _text_chunks(plain, name, limits, tally), note=note, tally=tally)
+
+
+def _regular(stream: IO[bytes]) -> bool:
+    """Return whether *stream* is an open regular file (which can be read in place, at any offset)."""
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):  # io.UnsupportedOperation is an OSError
+        return False
 
 
 def _joined(*notes: str | None) -> str | None:
@@ -598,12 +675,18 @@ def _is_tar(head: bytes) -> bool:
 
 @attrs.define
 class _Listing:
-    """The readable members of an archive: their names, sizes and opener, what was left out, any damage."""
+    """The readable members of an archive: their names, sizes and opener, what was left out, any damage.
+
+    Members that selection could never choose are only counted (others), and of the members left
+    out only the first five names are kept, so a listing stays small however many members there are.
+    """
 
     opener: Callable[[str], IO[bytes]]
     names: list[str] = attrs.field(factory=list)
     sizes: dict[str, int] = attrs.field(factory=dict)
     left_out: list[str] = attrs.field(factory=list)
+    left_out_count: int = 0
+    others: int = 0
     damage: str | None = None
 
     def add(self, member: str, size: int, readable: bool = True) -> None:
@@ -612,29 +695,35 @@ class _Listing:
             self.names.append(member)
             self.sizes[member] = size
         else:
+            self.leave_out(member)
+
+    def leave_out(self, member: str) -> None:
+        """Count a link, device or unsafe member; keep the first five names for the note."""
+        self.left_out_count += 1
+        if len(self.left_out) < 5:
             self.left_out.append(member)
 
 
+#: Members that could be chosen (kernel-log families or --include) read from one tar at most.
+MAX_MEMBERS = 10_000
+
+
 def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: Limits, depth: int,
-                    path: Path | None = None) -> Iterator[Input]:
+                    in_place: bool) -> Iterator[Input]:
     """Yield the kernel-log members of a tar or zip archive, read without extracting anything.
 
-    An archive given as a file is read in place (random access); one inside a stream or another
-    archive is buffered in memory, within the size limit.  A damaged archive yields the members
-    before the damage, then an input that raises InputError naming the damage.
+    An uncompressed archive in a regular file (*in_place*) is read where it lies.  Any other tar
+    (from a pipe, compressed, or inside another archive) is read once, in order, and the
+    members that could be chosen are copied to a private temporary file; any other zip is copied
+    whole to one.  So memory stays flat whatever the archive's size.  A damaged archive yields the
+    members before the damage, then an input that raises InputError naming the damage.
     """
     try:
-        if path is not None:
-            source: IO[bytes] | str = str(path)
-            size = _size(path) or 0
+        is_zip = stream.peek(4)[:4].startswith(_ZIP)  # type: ignore[attr-defined]
+        if is_zip:
+            listing = _zip_listing(stream if in_place else _spooled(stream, name, limits), name, limits)
         else:
-            data = stream.read(limits.max_bytes + 1)
-            if len(data) > limits.max_bytes:
-                raise InputError(name, f"is larger than {limits.max_bytes >> 20} MiB; stopped")
-            source, size = io.BytesIO(data), len(data)
-        head = stream.peek(4)[:4] if hasattr(stream, "peek") else b""  # type: ignore[attr-defined]
-        is_zip = head.startswith(_ZIP) if path is not None else data.startswith(_ZIP)
-        listing = _zip_listing(source, name, limits) if is_zip else _tar_listing(source, size)
+            listing = _tar_listing(stream, name, selection, limits, in_place)
     except InputError as exc:
         yield Input(name, _failing(name, exc.reason))
         return
@@ -646,23 +735,115 @@ def _archive_inputs(stream: IO[bytes], name: str, selection: Selection, limits: 
         return io.BufferedReader(_Capped(listing.opener(member), f"{name}!{member}",
                                          listing.sizes.get(member) or None, limits))
 
-    notes = listing.left_out
+    notes = listing.left_out_count
     if listing.names or listing.damage is None:
-        for item in _member_inputs(capped, listing.names, listing.sizes, name, selection, limits, depth):
+        for item in _member_inputs(capped, listing.names, listing.sizes, name, selection, limits, depth,
+                                   listing.others):
             if notes and item.note is None:
-                item = attrs.evolve(item, note=f"skipped {len(notes)} link/device/unsafe member(s): {', '.join(notes[:5])}")
-                notes = []
+                item = attrs.evolve(item, note=f"skipped {notes} link/device/unsafe member(s): "
+                                               f"{', '.join(listing.left_out)}")
+                notes = 0
             yield item
     if listing.damage is not None:  # the members before the damage were read: now report it
         yield Input(name, _failing(name, listing.damage))
 
 
-def _zip_listing(source: IO[bytes] | str, name: str, limits: Limits) -> _Listing:
-    """List a zip by its central directory, or by its local headers when that is lost (cut short)."""
+def _spool() -> IO[bytes]:
+    """Return a new private temporary file (mode 0600, already unlinked: it vanishes when closed)."""
+    return tempfile.TemporaryFile(prefix="vflog-")
+
+
+def _copy(source: IO[bytes], target: IO[bytes], budget: int, name: str, limits: Limits) -> int:
+    """Copy *source* to the end of *target* in 1 MiB blocks; return the bytes copied.
+
+    Raises InputError once the copy would pass *budget* bytes (what is left of limits.max_bytes).
+    """
+    copied = 0
+    while block := source.read(1 << 20):
+        copied += len(block)
+        if copied > budget:
+            raise InputError(name, f"holds more than {limits.max_bytes >> 20} MiB to read; stopped")
+        target.write(block)
+    return copied
+
+
+def _spooled(stream: IO[bytes], name: str, limits: Limits) -> IO[bytes]:
+    """Return a private temporary file holding the rest of *stream*, within limits.max_bytes."""
+    spool = _spool()
+    _copy(stream, spool, limits.max_bytes, name, limits)
+    spool.flush()
+    spool.seek(0)
+    return spool
+
+
+class _Region(io.RawIOBase):
+    """A byte range of a file, read with pread so several regions of one file can be read at once."""
+
+    def __init__(self, file: IO[bytes], start: int, size: int) -> None:
+        self._file, self._at, self._end = file, start, start + size  # the file object keeps the spool open
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = os.pread(self._file.fileno(), min(len(buffer), self._end - self._at), self._at)
+        self._at += len(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def _tar_listing(stream: IO[bytes], name: str, selection: Selection, limits: Limits, in_place: bool) -> _Listing:
+    """List a tar read once, in order, keeping only the members *selection* could choose.
+
+    In place (an uncompressed file) their data is read where it lies; otherwise (a stream) it is
+    copied to a private spool, within limits.max_bytes.  At most MAX_MEMBERS such members are
+    kept; other members are counted, not listed.  A member cut by damage is left out and the
+    damage recorded.
+    """
+    regions: dict[str, tuple[IO[bytes], int, int]] = {}
+    listing = _Listing(lambda member: io.BufferedReader(_Region(*regions[member])))
+    end = os.fstat(stream.fileno()).st_size if in_place else 0
+    spool: IO[bytes] | None = None
+    tar = tarfile.open(fileobj=stream, mode="r:" if in_place else "r|")
     try:
-        archive = zipfile.ZipFile(source)
+        while (info := tar.next()) is not None:
+            tar.members.clear()  # type: ignore[attr-defined]  # read once, in order: keep no list of every header
+            if info.isdir():
+                continue
+            if not info.isfile() or _unsafe(info.name):
+                listing.leave_out(info.name)
+            elif not selection.wanted(info.name):
+                listing.others += 1
+            elif len(regions) >= MAX_MEMBERS and info.name not in regions:
+                listing.damage = (f"holds more than {MAX_MEMBERS} members that could be kernel logs; "
+                                  f"the rest are not read")
+                break
+            elif in_place and info.sparse is None:
+                if info.offset_data + info.size > end:
+                    raise tarfile.ReadError(f"{info.name}: unexpected end of data")
+                regions[info.name] = (stream, info.offset_data, info.size)
+            else:
+                spool = spool or _spool()
+                start = spool.seek(0, os.SEEK_END)
+                member = tar.extractfile(info)
+                assert member is not None  # a regular file always has data
+                regions[info.name] = (spool, start, _copy(member, spool, limits.max_bytes - start, name, limits))
+    except InputError as exc:  # the compressed stream is damaged, or a bound was hit
+        listing.damage = f"cannot be read to the end ({exc.reason}); read up to there"
+    except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
+        listing.damage = f"is a damaged archive ({exc or type(exc).__name__}); read up to the damage"
+    if spool is not None:
+        spool.flush()
+    listing.names = list(regions)  # a name given twice is read once, its last copy
+    listing.sizes = {member: size for member, (_, _, size) in regions.items()}
+    return listing
+
+
+def _zip_listing(handle: IO[bytes], name: str, limits: Limits) -> _Listing:
+    """List a zip (a seekable file) by its central directory, or by its local headers when that is lost."""
+    try:
+        archive = zipfile.ZipFile(handle)
     except zipfile.BadZipFile as exc:
-        handle = open(source, "rb") if isinstance(source, str) else source
         found, damage = _zip_local_members(handle, f"is a damaged archive ({exc})")
         listing = _Listing(lambda member: _zip_local_open(handle, found[member], f"{name}!{member}", limits),
                            damage=damage)
@@ -674,17 +855,6 @@ def _zip_listing(source: IO[bytes] | str, name: str, limits: Limits) -> _Listing
     for info in archive.infolist():
         if not info.is_dir():
             listing.add(info.filename, info.compress_size, (info.external_attr >> 16) & 0o170000 != 0o120000)
-    return listing
-
-
-def _tar_listing(source: IO[bytes] | str, size: int) -> _Listing:
-    """List a tar (a path in any compression, or an uncompressed buffer) up to any damage."""
-    tar = tarfile.open(name=source, mode="r:*") if isinstance(source, str) else tarfile.open(fileobj=source, mode="r:")
-    members, damage = _tar_members(tar)
-    listing = _Listing(lambda member: tar.extractfile(members[member]), damage=damage)  # type: ignore[arg-type,return-value]
-    for info in members.values():
-        if not info.isdir():
-            listing.add(info.name, size, info.isfile())
     return listing
 
 
@@ -727,17 +897,6 @@ def _zip_local_open(handle: IO[bytes], where: tuple[int, int, int], name: str, l
     if method == 0:
         return data
     return io.BufferedReader(_Decompressing(data, "deflate", name, csize, limits), 1 << 16)
-
-
-def _tar_members(tar: tarfile.TarFile) -> tuple[dict[str, tarfile.TarInfo], str | None]:
-    """Return the members of *tar* up to any damage (by name), and the damage found, or None."""
-    members: dict[str, tarfile.TarInfo] = {}
-    try:
-        while (member := tar.next()) is not None:
-            members[member.name] = member
-    except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zlib.error) as exc:
-        return members, f"is a damaged archive ({exc or type(exc).__name__}); read up to the damage"
-    return members, None
 
 
 def _unsafe(member: str) -> bool:
@@ -849,7 +1008,7 @@ def _path_inputs(source: str | os.PathLike[str], selection: Selection, limits: L
     elif stat.S_ISDIR(mode):
         yield from _directory_inputs(path, selection, limits)
     else:
-        yield from _bytes_input(lambda: _open_file(path, name), name, _size(path), selection, limits, 0, path=path)
+        yield from _bytes_input(lambda: _open_file(path, name), name, _size(path), selection, limits, 0)
 
 
 def _stream_inputs(stream: IO[bytes] | IO[str], selection: Selection, limits: Limits) -> Iterator[Input]:
