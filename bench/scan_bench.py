@@ -53,8 +53,8 @@ import sys
 from vflog import cli
 if "scan" in getattr(cli, "COMMANDS", ()):
     sys.exit(cli.main(sys.argv[1:]))
-from vflog.render_scan import add_scan_parser, scan_command
-parser = cli._Parser(prog="vflog")
+from vflog.cli.scan import add_scan_parser, scan_command
+parser = cli.Parser(prog="vflog")
 add_scan_parser(parser.add_subparsers(dest="command"))
 sys.exit(scan_command(parser.parse_args(sys.argv[1:]), sys.stdout, sys.stderr))
 """

@@ -29,7 +29,7 @@ from vflog import cli
 from vflog.catalogue import CODES
 from vflog.errors import UsageError
 from vflog.output import OutputError
-from vflog.render_scan import Progress, add_scan_parser, scan_command
+from vflog.cli.scan import Progress, add_scan_parser, scan_command
 from vflog.report import NicReport
 from vflog.fleet import FileResult, LogJob, Summary, analyze_one, discover, scan, summarize
 
@@ -109,7 +109,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[list[Pat
 
 
 def parser() -> argparse.ArgumentParser:
-    top = cli._Parser(prog="vflog")
+    top = cli.Parser(prog="vflog")
     add_scan_parser(top.add_subparsers(dest="command"))
     return top
 

@@ -14,15 +14,9 @@ from typing import Any, Iterable, Iterator
 import attrs
 
 from ..sources import FAMILIES, Selection, rotation_key
-from .results import LogJob
+from .results import LogJob, is_url
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _MAGIC = re.compile(r"[*?[]")
-
-
-def is_url(path: object) -> bool:
-    """Return whether *path* is an fsspec URL (``az://``, ``abfs://``, ``s3://``, ``file://`` ...)."""
-    return isinstance(path, str) and bool(_URL.match(path))
 
 
 # -- finding the logs ---------------------------------------------------------------------

@@ -15,13 +15,13 @@ import threading
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Iterable, Iterator
 
-
 from ..config import Config
 from ..errors import InputError, UsageError
 from ..sources import Limits, Selection
 from .discover import discover
-from .one import failed_result, analyze_one
+from .one import analyze_one, failed_result
 from .results import ENGINES, FileResult, LogJob, Summary
+
 
 def default_jobs() -> int:
     """Return the number of cores this process may run on."""

@@ -14,8 +14,16 @@ from ..analyze import analyze_files
 from ..config import Config
 from ..report import EMPTY, Report
 from ..sources import Limits, Selection
-from .discover import url_job, is_url
-from .results import FINDINGS_LIMIT, MESSAGES_LIMIT, OUTAGES_LIMIT, FileResult, LogJob, ScanFinding
+from .discover import url_job
+from .results import (
+    FINDINGS_LIMIT,
+    MESSAGES_LIMIT,
+    OUTAGES_LIMIT,
+    FileResult,
+    LogJob,
+    ScanFinding,
+    is_url,
+)
 
 # -- analysing one log -----------------------------------------------------------------
 

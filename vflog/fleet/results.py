@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import collections
+import re
 from typing import Any, Mapping
 
 import attrs
 
 from ..catalogue import Severity
-from ..report import AN_LINES, NO_AN_LINES, Finding, NicReport, OutageReport, Quote, VfReport
+from ..report import (
+    AN_LINES,
+    NO_AN_LINES,
+    Finding,
+    NicReport,
+    OutageReport,
+    Quote,
+    VfReport,
+)
 
 ENGINES = ("process", "dask")
 #: Per-log bounds that keep a FileResult small whatever the log holds (what is cut is counted).
@@ -17,7 +26,13 @@ MESSAGES_LIMIT = 50
 OUTAGES_LIMIT = 50
 
 _DATAPATHS = ("vf", "synthetic", "unknown")
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 _WORST = ("error", "warning", "info", "none")
+
+
+def is_url(path: object) -> bool:
+    """Return whether *path* is an fsspec URL (``az://``, ``abfs://``, ``s3://``, ``file://`` ...)."""
+    return isinstance(path, str) and bool(_URL.match(path))
 
 
 # -- per-log values ---------------------------------------------------------------

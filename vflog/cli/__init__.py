@@ -1,0 +1,259 @@
+"""The command line: parse arguments, call one library function, hand the result to a renderer.
+
+``main(argv, env) -> int`` is the single place where errors become messages and exit statuses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import difflib
+import io
+import os
+import signal
+import sys
+import traceback
+from types import FrameType
+from typing import IO, Callable, Iterator, Mapping, Sequence
+
+from .. import __version__
+from ..errors import UsageError, VflogError
+from ..output import Guarded, OutputError, Unfailing
+from ..render import clean
+from .commands import events_command, explain_command, follow_command, report_command
+from .options import MIN_POLL, ExitStatus, Parser, input_options, poll_seconds
+
+__all__ = ["COMMANDS", "ExitStatus", "Parser", "Terminated", "build_parser", "main", "run"]
+
+COMMANDS = ("report", "events", "explain", "follow", "scan")
+
+
+#: Signals that end vflog the way Ctrl-C does (workers stopped, temporary files removed).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwind like Ctrl-C (every cleanup runs), then exit 128 + the signal number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        """Return the signal's name (``SIGTERM``)."""
+        return signal.Signals(self.signum).name
+
+
+def build_parser(full: bool = True) -> argparse.ArgumentParser:
+    """Return the argument parser of the vflog command."""
+    parser = Parser(prog="vflog", description="Explain Azure Accelerated Networking (SR-IOV VF) events in a Linux kernel log.")
+    parser.add_argument("--version", action="version", version=f"vflog {__version__}")
+    parser.add_argument("--traceback", action="store_true", help="show a Python traceback on internal errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    report = sub.add_parser("report", help="per-NIC verdicts and findings (the default command)")
+    report.add_argument("files", nargs="*", metavar="FILE", help="log files read as one log, in order; '-' or none for stdin")
+    report.add_argument("--format", choices=("table", "json"), default="table")
+    report.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
+                        help="exit 1 when a finding has at least this severity (default: error)")
+    report.add_argument("--show-unrecognised", action="store_true", help="list driver lines the grammar does not know")
+    report.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE (atomically) instead of stdout")
+    report.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
+                        help="change a threshold, e.g. readd_max=600 (see README)")
+    input_options(report)
+    report.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+
+    ev = sub.add_parser("events", help="one JSON object per recognised line (JSON Lines), printed as the log is read")
+    ev.add_argument("files", nargs="*", metavar="FILE")
+    ev.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE", help=argparse.SUPPRESS)
+    input_options(ev)
+    ev.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+
+    fo = sub.add_parser("follow", help="watch a live log (dmesg -w, journalctl -kf) and print each change")
+    fo.add_argument("file", nargs="?", default="-", metavar="FILE", help="a growing file to follow, or '-' (default)")
+    fo.add_argument("--format", choices=("text", "jsonl"), default="text")
+    fo.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error")
+    fo.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE", help=argparse.SUPPRESS)
+    fo.add_argument("--tz", default="UTC", metavar="ZONE")
+    fo.add_argument("--poll", type=poll_seconds, default=0.5,
+                    help=f"seconds between looks at a growing file (default 0.5; at least {MIN_POLL})")
+    fo.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+
+    ex = sub.add_parser("explain", help="what a finding code means, why it happens, what to check")
+    ex.add_argument("code", nargs="?", help="a finding code; without one, list them all")
+    ex.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+    if full:  # the scan machinery (process pools, SQLite, Dask) is only loaded when needed
+        from .scan import add_scan_parser
+        add_scan_parser(sub)
+    else:
+        sub.add_parser("scan", help="analyse many logs in parallel and summarise them (fleet)")
+    return parser
+
+
+def _with_default_command(argv: Sequence[str]) -> list[str]:
+    """Insert ``report`` when the first argument is not a command (so ``dmesg | vflog`` works).
+
+    A first argument that is no file but close to a command's name is a typo, not a log: UsageError.
+    """
+    args = list(argv)
+    for index, arg in enumerate(args):
+        if arg in ("-h", "--help", "--version"):
+            return args
+        if arg == "--traceback":
+            continue
+        if arg in COMMANDS:
+            return args
+        _refuse_typo(arg)
+        return args[:index] + ["report"] + args[index:]
+    return args + ["report"]
+
+
+def _refuse_typo(arg: str) -> None:
+    """Raise UsageError when *arg* is not an existing file and looks like a misspelt command."""
+    if arg.startswith("-") or os.path.lexists(arg):
+        return
+    close = difflib.get_close_matches(arg, COMMANDS, n=1)
+    if close:
+        raise UsageError(f"unknown command {arg!r} (did you mean {close[0]!r}?)")
+
+
+def _scan(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    from .scan import scan_command
+    return scan_command(args, stdout, stderr)
+
+
+_HANDLERS = {"report": report_command, "events": events_command, "explain": explain_command, "follow": follow_command,
+             "scan": _scan}
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
+         stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> int:
+    """Run vflog with *argv*; the one place where errors become messages and exit statuses.
+
+    Without *stdout* and *stderr* it runs on the process's own streams: a closed standard
+    descriptor is first taken by /dev/null (so no file vflog opens becomes fd 0-2), and output
+    that cannot be written is an error, not an interpreter complaint at exit.  Messages that
+    cannot be written to stderr are dropped; they never cost the results on stdout.  SIGTERM and
+    SIGHUP unwind like Ctrl-C (workers stopped, temporary files removed), then exit 128 + signal.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    env = os.environ if env is None else env
+    own = stdout is None and stderr is None
+    if own:
+        _standard_descriptors()
+    out = Guarded(stdout or sys.stdout or _Closed())
+    err = Unfailing(stderr or sys.stderr or _Closed())
+    show_traceback = "--traceback" in argv or bool(env.get("VFLOG_TRACEBACK"))
+    try:
+        with _unwinding_signals():
+            argv = _with_default_command(argv)
+            full = "scan" in argv or any(a in ("-h", "--help") for a in argv[:1])
+            args = build_parser(full).parse_args(argv)
+            status = int(_HANDLERS[args.command](args, out, err))  # type: ignore[arg-type]
+            out.flush()
+            return status
+    except SystemExit as exc:  # --help and --version
+        return _flushed(out, own, int(exc.code or 0))
+    except UsageError as exc:
+        print(f"vflog: usage error: {clean(str(exc))}", file=err)
+        return ExitStatus.ERROR
+    except OutputError as exc:
+        if own and exc.target is None:
+            _silence_stdout()
+        print(f"vflog: error: {clean(str(exc))}", file=err)
+        return ExitStatus.ERROR
+    except VflogError as exc:
+        print(f"vflog: error: {clean(str(exc))}", file=err)
+        return ExitStatus.ERROR
+    except Terminated as exc:
+        print(f"vflog: terminated by {exc.name}", file=err)
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        print("vflog: interrupted", file=err)
+        return ExitStatus.INTERRUPTED
+    except BrokenPipeError:
+        if own:
+            _silence_stdout()
+        return ExitStatus.OK
+    except Exception as exc:  # the single error boundary: never a bare traceback
+        if show_traceback:
+            traceback.print_exc(file=err)
+        print(f"vflog: internal error: {type(exc).__name__}: {clean(str(exc))} (run with --traceback for details)",
+              file=err)
+        return ExitStatus.ERROR
+
+
+def _flushed(out: Guarded, own: bool, status: int) -> int:
+    """Flush what --help or --version printed; return *status*, or 2 when it cannot be written."""
+    try:
+        out.flush()
+    except (OutputError, BrokenPipeError):
+        if own:
+            _silence_stdout()
+        return ExitStatus.ERROR
+    return status
+
+
+class _Closed(io.TextIOBase):
+    """Stands for a standard stream that was closed when vflog started: writing to it fails."""
+
+    def write(self, text: str) -> int:  # type: ignore[override]
+        """Fail as a closed descriptor does."""
+        raise OSError(9, "standard stream is closed")
+
+
+def _standard_descriptors() -> None:
+    """Put /dev/null on any of fd 0, 1, 2 that is closed, and a sink on ``sys.stderr`` when it is None."""
+    for descriptor in (0, 1, 2):
+        try:
+            os.fstat(descriptor)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)
+            if opened != descriptor:
+                os.dup2(opened, descriptor)
+                os.close(opened)
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")
+
+
+@contextlib.contextmanager
+def _unwinding_signals() -> Iterator[None]:
+    """Within the block, the first SIGTERM or SIGHUP raises Terminated (later ones wait for the cleanup).
+
+    A signal that was ignored when vflog started (``nohup``) stays ignored; outside the main
+    thread nothing changes.
+    """
+    fired: list[int] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if not fired:
+            fired.append(signum)
+            raise Terminated(signum)
+
+    previous: dict[int, Callable[[int, FrameType | None], object] | int | None] = {}
+    try:
+        for stop in STOP_SIGNALS:
+            if signal.getsignal(stop) is not signal.SIG_IGN:
+                previous[stop] = signal.signal(stop, handler)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)  # type: ignore[arg-type]
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush after a closed pipe stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The options the sub-commands share: their types and checks, the analysis settings they ask for, exit statuses."""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import math
+
+from ..config import Config
+from ..errors import UsageError
+from ..sources import Limits, Selection
+
+
+class ExitStatus(enum.IntEnum):
+    """Exit statuses of the vflog command (a documented contract); SIGTERM and SIGHUP exit 128 + the signal (143, 129)."""
+
+    OK = 0
+    FINDINGS = 1
+    ERROR = 2
+    INTERRUPTED = 130
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see vflog --help)")
+
+
+def thresholds(values: list[str]) -> dict[str, str]:
+    settings = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        if not sep:
+            raise UsageError(f"--threshold needs NAME=VALUE, not {value!r}")
+        settings[name.strip()] = number.strip()
+    return settings
+
+
+def input_options(parser: argparse.ArgumentParser) -> None:
+    """Add the options that say how inputs are read."""
+    parser.add_argument("--include", action="append", default=[], metavar="GLOB",
+                        help="in directories and archives, read the members matching GLOB (default: the kernel logs)")
+    parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                        help="in directories and archives, never read members matching GLOB")
+    parser.add_argument("--tz", default="UTC", metavar="ZONE",
+                        help="time zone of wall-clock times that carry no offset (default: UTC)")
+    parser.add_argument("--max-bytes", type=_size, default=Limits().max_bytes, metavar="SIZE",
+                        help="stop decompressing an input beyond SIZE (e.g. 4G, 500M; default 4G)")
+    parser.add_argument("--max-ratio", type=_ratio, default=Limits().max_ratio, metavar="N",
+                        help="stop an input that expands more than N times its compressed size (default 200)")
+    parser.add_argument("--max-depth", type=_count, default=Limits().max_depth, metavar="N",
+                        help="archives nested deeper than N are skipped (default 3)")
+
+
+def _size(text: str) -> int:
+    """Parse 4G, 500M, 64K or a plain number of bytes (finite, not negative)."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    text = text.strip().upper().rstrip("B")
+    try:
+        size = int(float(text[:-1]) * units[text[-1]]) if text and text[-1] in units else int(text)
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}") from None
+    if size < 0:
+        raise argparse.ArgumentTypeError(f"a size cannot be negative: {text!r}")
+    return size
+
+
+def _number(text: str) -> float:
+    """Parse a finite number that is not negative (NaN, infinities and negative values are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"needs a finite number that is not negative, not {text!r}")
+    return value
+
+
+def _ratio(text: str) -> float:
+    """Parse a finite expansion ratio greater than zero."""
+    value = _number(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("needs a ratio greater than 0")
+    return value
+
+
+def _count(text: str) -> int:
+    """Parse a whole number that is not negative."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"cannot be negative: {text!r}")
+    return value
+
+
+#: The shortest pause between looks at a followed file (``--poll 0`` means this, not a busy loop).
+MIN_POLL = 0.05
+
+
+def poll_seconds(text: str) -> float:
+    """Parse --poll seconds: finite and not negative; below MIN_POLL (0 included) means MIN_POLL."""
+    return max(_number(text), MIN_POLL)
+
+
+def settings(args: argparse.Namespace) -> tuple[Config, Selection, Limits]:
+    """Return the analysis settings, the member selection and the input limits the options ask for."""
+    config = Config(tz=args.tz).with_settings(thresholds(args.threshold))
+    config.tzinfo()
+    limits = Limits(max_bytes=args.max_bytes, max_ratio=args.max_ratio, max_depth=args.max_depth)
+    return config, Selection(tuple(args.include), tuple(args.exclude)), limits
