@@ -6,7 +6,7 @@ import bisect
 import collections
 import os
 
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import attrs
 
@@ -15,6 +15,7 @@ from .config import Config
 from .correlate import Correlator
 from .errors import InputError, ParseError
 from .formats import Reader, Record, plain_record, unrelated_record
+from .framing import Stamp
 from .events import INFO, Event
 from .machine import INPUTS
 from .nic import Budget, Nic, VfGeneration, bounds_notes
@@ -34,6 +35,40 @@ _LAYOUT_RETRY = 16
 #: A layout is kept while at most half the lines of a block do not fit it; up to one misfit per
 #: 2**_FEW_MISFITS characters the lines are not even counted.
 _FEW_MISFITS = 10
+
+
+class _Held(NamedTuple):
+    """A driver line whose message stops short, held until the next line says whether it continues it."""
+
+    record: Record
+    prefix: str
+    message: str
+    seconds: Stamp | None
+    previous: Record | None
+    column: int | None
+
+
+def _rejoined(message: str, text: str, glued: bool) -> Event | None:
+    """Return the event of *message* continued by *text* (a wrapped line joined back), or None.
+
+    The join with a space is tried first, then, when *glued* (no white space at the break), the join
+    without one (a break inside a word or id); a message the grammar reads wins over one the tolerant
+    rules and the catalogue read.
+    """
+    joins = (message + " " + text, message + text) if glued else (message + " " + text,)
+    columns = []
+    for joined in joins:
+        try:
+            event = grammar.parse_message(joined)
+        except ParseError as error:
+            columns.append(error.column)
+            continue
+        return messages.judged(event) if event.level is not INFO or event.kind in INPUTS else event
+    for joined, column in zip(joins, columns):
+        found = messages.driver_event(joined, column)
+        if found is not None and found.kind != messages.UNCATALOGUED:
+            return found
+    return None
 
 
 @attrs.frozen
@@ -208,11 +243,14 @@ class Analyzer:
         self.spans: list[InputSpan] = []
         self._boot_id: str | None = None
         self._tz = self.config.tzinfo()
+        #: A driver line cut short (perhaps wrapped), waiting for the next line to tell.
+        self._held: _Held | None = None
 
     def start_input(self, name: str, first_line: int) -> None:
         """Begin a new input (file, archive member, stream) at global line *first_line*."""
         for record in self._reader.flush():
             self.record(record)
+        self._settle()  # a line is never continued by the next input
         self._reader = Reader()
         self._layout = None
         self._layout_misses = 0
@@ -314,6 +352,8 @@ class Analyzer:
 
     def _gap(self, block: str, start: int, end: int, last_number: int, count: int) -> None:
         """Account for the *count* unrelated lines block[start:end]; *last_number* is the number of the last."""
+        if self._held is not None:  # lines of the layout's shape carry their own stamp: none continues it
+            self._settle()
         self.lines += count
         line_end = end - 1 if block.endswith("\n", start, end) else end
         number = last_number
@@ -338,6 +378,8 @@ class Analyzer:
         """Take one decoded record: find the driver message, parse it, place it in its boot."""
         # Records, frames and stamps are NamedTuples: unpacked once, because CPython 3.11 reads
         # their fields by name through the slow generic attribute path (~0.1 µs a read).
+        if self._held is not None and self._joined(record):
+            return
         number, raw, given, boot_id, structured, filler, _ = record
         previous = self._previous
         if boot_id is not None and boot_id != self._boot_id:
@@ -366,11 +408,10 @@ class Analyzer:
         try:
             template = grammar.parse_message(message)
         except ParseError as error:  # the catalogue, extra text after a known message, unknown failures
-            found = messages.driver_event(message, error.column)
-            if found is None or found.kind == messages.UNCATALOGUED:
-                self.unrecognised_count += 1
-                if len(self.unrecognised) < self.config.unrecognised_limit:
-                    self.unrecognised.append(Unrecognised(number, raw))
+            if grammar.incomplete(message):  # perhaps wrapped: the next line decides
+                self._held = _Held(record, prefix, message, seconds, previous, error.column)
+                return
+            found = self._unparsed(number, raw, message, error.column)
             if found is None:
                 return
             template = found
@@ -378,11 +419,55 @@ class Analyzer:
             if template.level is not INFO or template.kind in INPUTS:  # faults and lifecycle lines the
                 template = _JUDGED.get(message) or messages.judged(template)  # grammar names: the kernel's
                 # level says how bad
-        stamp = given or seconds or framing.stamp(prefix, self._tz)
+        self._emit(template, number, given or seconds, prefix, previous)
+
+    def _unparsed(self, number: int, raw: str, message: str, column: int | None) -> Event | None:
+        """Return the event of driver message *message* (line *number*, *raw*) that the grammar stopped on at
+        *column*, read by the tolerant rules and the catalogue; count it as unrecognised when they do not know it."""
+        found = messages.driver_event(message, column)
+        if found is None or found.kind == messages.UNCATALOGUED:
+            self.unrecognised_count += 1
+            if len(self.unrecognised) < self.config.unrecognised_limit:
+                self.unrecognised.append(Unrecognised(number, raw))
+        return found
+
+    def _emit(self, template: Event, number: int, given: Stamp | None, prefix: str, previous: Record | None) -> None:
+        """Place the event of *template* at line *number*, at the time *given* or else the one *prefix* carries."""
+        stamp = given or framing.stamp(prefix, self._tz)
         t, clock = stamp if stamp is not None else (None, None)
         if template.kind != messages.UNCATALOGUED:
             self.events += 1
         self._place(template.at(number, t), clock, previous)
+
+    def _joined(self, record: Record) -> bool:
+        """Join the held line with *record* when *record* continues it (a wrapped line) into a message that is
+        read, and place that event at the held line; otherwise read the held line alone.  Return whether joined."""
+        held, self._held = self._held, None
+        assert held is not None
+        raw = record[1]
+        text = framing.continuation(raw) if raw is not None and not (record[2] or record[4]) else None
+        event = None
+        if text is not None:
+            glued = not held.record[1][-1:].isspace() and not raw[:1].isspace()  # type: ignore[index]
+            event = _rejoined(held.message, text, glued)
+        if event is None:
+            self._read_held(held)
+            return False
+        self._emit(event, held.record[0], held.record[2] or held.seconds, held.prefix, held.previous)
+        return True
+
+    def _settle(self) -> None:
+        """Read the held line alone: the line after it (or the end of the input) does not continue it."""
+        held, self._held = self._held, None
+        if held is not None:
+            self._read_held(held)
+
+    def _read_held(self, held: "_Held") -> None:
+        """Read the held line as the line it is (it was not wrapped)."""
+        number, raw = held.record[0], held.record[1]
+        found = self._unparsed(number, raw, held.message, held.column)  # type: ignore[arg-type]
+        if found is not None:
+            self._emit(found, number, held.record[2] or held.seconds, held.prefix, held.previous)
 
     def _tick(self, record: Record) -> None:
         """Follow mode: let time-based findings fire as the stream's own clock moves on."""
@@ -474,6 +559,7 @@ class Analyzer:
         """Close the last boot and return the report."""
         for record in self._reader.flush():
             self.record(record)
+        self._settle()
         if self._boot.events or not self.boots:
             self._keep(self._close_boot(self._end_time(self._previous)))
         stats = Stats(self.lines, self.events, self.unrecognised_count)
