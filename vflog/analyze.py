@@ -51,24 +51,36 @@ class _Held(NamedTuple):
 def _rejoined(message: str, text: str, glued: bool) -> Event | None:
     """Return the event of *message* continued by *text* (a wrapped line joined back), or None.
 
-    The join with a space is tried first, then, when *glued* (no white space at the break), the join
-    without one (a break inside a word or id); a message the grammar reads wins over one the tolerant
-    rules and the catalogue read.
+    When *glued* (no white space at the break) the break may have been inside a word or id (a terminal
+    wraps anywhere) or at a space the wrapper took (mail wraps between words): of the joins without
+    and with a space, the one the grammar reads with its tokens agreeing with the break wins (see
+    grammar.break_agrees), then any the grammar reads, then one the tolerant rules and the catalogue read.
     """
-    joins = (message + " " + text, message + text) if glued else (message + " " + text,)
-    columns = []
-    for joined in joins:
+    joins = ((message + text, False), (message + " " + text, True)) if glued else ((message + " " + text, True),)
+    read: list[Event] = []
+    columns: list[int | None] = []
+    for joined, spaced in joins:
         try:
             event = grammar.parse_message(joined)
         except ParseError as error:
             columns.append(error.column)
             continue
-        return messages.judged(event) if event.level is not INFO or event.kind in INPUTS else event
-    for joined, column in zip(joins, columns):
+        columns.append(None)
+        if grammar.break_agrees(joined, len(message), spaced):
+            return _judged(event)
+        read.append(event)
+    if read:
+        return _judged(read[-1])
+    for (joined, _), column in zip(reversed(joins), reversed(columns)):
         found = messages.driver_event(joined, column)
         if found is not None and found.kind != messages.UNCATALOGUED:
             return found
     return None
+
+
+def _judged(event: Event) -> Event:
+    """Return grammar event *event* at the level the kernel prints it at, when it is a fault or lifecycle input."""
+    return messages.judged(event) if event.level is not INFO or event.kind in INPUTS else event
 
 
 @attrs.frozen
@@ -235,6 +247,8 @@ class Analyzer:
         self._boot = Boot(0, 1, self.config, sink, listener)
         self._last_mono: float | None = None
         self._previous: Record | None = None
+        #: The content record before _previous (its time counts when _previous, a wrapped line's rest, has none).
+        self._earlier: Record | None = None
         self._reader = Reader()
         self._layout: str | None = None
         self._layout_misses = 0
@@ -363,7 +377,7 @@ class Analyzer:
             record = unrelated_record(number, line)
             if record is not None:
                 self._boot.last_other_line = number
-                self._previous = record
+                self._earlier, self._previous = self._previous, record
                 self._tick(record)
                 return
             line_end, number = line_start - 1, number - 1
@@ -384,7 +398,7 @@ class Analyzer:
         previous = self._previous
         if boot_id is not None and boot_id != self._boot_id:
             if self._boot_id is not None or self._boot.events:
-                self._new_boot(number, previous)
+                self._new_boot(number, previous, self._earlier)
             self._boot_id = boot_id
         if raw is None:
             if structured and not filler:
@@ -394,7 +408,7 @@ class Analyzer:
             return
         content = len(raw.strip()) > 3  # not blank, not a bare bracket or an elision mark
         if content:
-            self._previous = record
+            self._earlier, self._previous = previous, record
         if previous is not None and raw == previous[1] and content and raw[:1] in "[{<0123456789":  # [1]: its text
             self._boot.duplicates += 1  # the same stamped line twice in a row: the collector's doing
             return
@@ -453,7 +467,13 @@ class Analyzer:
         if event is None:
             self._read_held(held)
             return False
-        self._emit(event, held.record[0], held.record[2] or held.seconds, held.prefix, held.previous)
+        first = held.record
+        joined = first._replace(text=held.prefix + event.message)  # the line as it was before the wrap
+        previous, self._previous = held.previous, joined
+        if previous is not None and joined[1] == previous[1] and joined[1][:1] in "[{<0123456789":  # type: ignore[index]
+            self._boot.duplicates += 1  # the same stamped line twice in a row, as record() counts it
+        else:
+            self._emit(event, first[0], first[2] or held.seconds, held.prefix, previous)
         return True
 
     def _settle(self) -> None:
@@ -543,14 +563,17 @@ class Analyzer:
                 self.boots[index] = new
                 self._detail += new.detail() - old.detail()
 
-    def _new_boot(self, line: int, previous: Record | None) -> None:
-        self._keep(self._close_boot(self._end_time(previous)))
+    def _new_boot(self, line: int, previous: Record | None, earlier: Record | None = None) -> None:
+        self._keep(self._close_boot(self._end_time(previous, earlier)))
         self._boot = Boot(self._boot.index + 1, line, self.config, self._sink, self._listener)
         self._last_mono = None
 
-    def _end_time(self, last: Record | None) -> float | None:
-        """Return the time of the last record of a boot, if it has one on the boot's clock."""
+    def _end_time(self, last: Record | None, earlier: Record | None = None) -> float | None:
+        """Return the time of the last record of a boot with a time (*last*, else *earlier*: the rest of a
+        wrapped line has none), if that time is on the boot's clock."""
         stamp = Reader.stamp_of(last, self._tz) if last is not None else None
+        if stamp is None and earlier is not None:
+            stamp = Reader.stamp_of(earlier, self._tz)
         if stamp is None or stamp.clock != self._boot.clock:
             return None
         return stamp.t
@@ -561,7 +584,7 @@ class Analyzer:
             self.record(record)
         self._settle()
         if self._boot.events or not self.boots:
-            self._keep(self._close_boot(self._end_time(self._previous)))
+            self._keep(self._close_boot(self._end_time(self._previous, self._earlier)))
         stats = Stats(self.lines, self.events, self.unrecognised_count)
         notes = [f"{self.dropped_boots} older boot(s) beyond the limit of {self.config.max_boots} are not reported"] \
             if self.dropped_boots else []

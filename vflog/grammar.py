@@ -323,6 +323,23 @@ def _known_prefix(text: str) -> bool:
     return True  # an LR parser never shifts past an error: every state it reaches has a continuation
 
 
+def break_agrees(text: str, position: int, spaced: bool) -> bool:
+    """Return whether the tokens the grammar reads in *text* agree with a line break at *position*: a space put
+    there (*spaced*) stands between tokens or inside a literal (whose words it separates), a break joined
+    without one falls inside a token (a word or id cut by the wrap)."""
+    try:
+        tokens = list(parser().parse_interactive(text).iter_parse())
+    except lark.exceptions.LarkError:
+        return False
+    terminals = _terminals()
+    for token in tokens:
+        start, end = token.start_pos or 0, token.end_pos or 0
+        if start < position < end:
+            terminal = terminals.get(token.type)
+            return not spaced or terminal is not None and isinstance(terminal.pattern, lark.lexer.PatternStr)
+    return spaced
+
+
 @functools.cache
 def _terminals() -> dict[str, lark.lexer.TerminalDef]:
     """Return the grammar's terminals by name."""
