@@ -240,6 +240,24 @@ def test_a_wrapped_catalogue_message_after_the_prefix_keeps_its_finding() -> Non
     assert "vf-driver-error" in {f.code for f in vflog.analyze_text(wrapped).findings}
 
 
+@pytest.mark.parametrize("line", [
+    "[   12.000000] mana 7870:00:00.0: HWC: Failed hw_channel req: 0x1",
+    "[   12.000000] mlx5_core cf63:00:02.0: mlx5_cmd_out_err:838:(pid 1): CREATE_TIR(0x912) op_mod(0x0) failed, "
+    "status bad parameter(0x3), syndrome (0x3d2ec2), err(-22)",
+])
+@pytest.mark.parametrize("share", [0.0, 0.3, 0.6, 0.9])
+def test_a_wrapped_catalogued_error_keeps_its_severity(line: str, share: float) -> None:
+    """A driver error the catalogue (or the grammar) knows, broken anywhere after the first word of its message,
+    raises the driver's finding at the severity of the whole line, not the warning of an unknown failure."""
+    column = 50 + round((len(line) - 52) * share)
+    text = SERVICING.replace("[   11.733216] ", line + "\n[   11.733216] ", 1)
+    wrapped = wrap_at(text, column, only=line[15:40])
+    assert wrapped.count("\n") == text.count("\n") + 1
+    original = vflog.analyze_text(text)
+    assert nic_verdicts(vflog.analyze_text(wrapped)) == nic_verdicts(original)
+    assert ("vf-driver-error", "error") in {(f.code, f.severity.value) for f in original.findings}
+
+
 SAMPLE_TEXTS = {path.name: path.read_text() for path in sorted(SAMPLES.glob("*.log"))}
 
 

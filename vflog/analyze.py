@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import bisect
 import collections
+import functools
 import os
 
-from typing import Callable, Iterable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator
 
 import attrs
 
 from . import framing, grammar, machine, messages
 from .config import Config
 from .correlate import Correlator
+from .drivers import read_prefix
 from .errors import InputError, ParseError
 from .formats import Reader, Record, plain_record, unrelated_record
 from .framing import Stamp
@@ -37,15 +39,29 @@ _LAYOUT_RETRY = 16
 _FEW_MISFITS = 10
 
 
-class _Held(NamedTuple):
-    """A driver line whose message stops short, held until the next line says whether it continues it."""
+@attrs.frozen
+class _Held:
+    """A driver line whose message stops short, held until the next line says whether it continues it: the
+    line's record, outer prefix, message, dmesg stamp, the record before it, and what is read in it alone."""
 
     record: Record
     prefix: str
     message: str
     seconds: Stamp | None
     previous: Record | None
-    column: int | None
+    found: Event | None
+
+
+@functools.lru_cache(maxsize=4096)
+def _catalogue_start(message: str) -> bool:
+    """Return whether driver message *message* is the start of a message the catalogue lists (the rows of the
+    first word of the message; the rest may be cut anywhere): a line that stops short, perhaps wrapped."""
+    prefix = read_prefix(message)
+    if prefix is None or " " not in prefix.message:  # a first word cut short is not looked up
+        return False
+    texts = {text for text in (prefix.message, prefix.plain) if text}
+    return any(grammar.starts_match(messages.pattern(matcher.format), False, text)
+               for text in texts for matcher in messages.catalogue().candidates(prefix.driver, text))
 
 
 def _rejoined(message: str, text: str, glued: bool) -> Event | None:
@@ -422,23 +438,23 @@ class Analyzer:
         try:
             template = grammar.parse_message(message)
         except ParseError as error:  # the catalogue, extra text after a known message, unknown failures
-            if grammar.incomplete(message):  # perhaps wrapped: the next line decides
-                self._held = _Held(record, prefix, message, seconds, previous, error.column)
+            found = messages.driver_event(message, error.column)
+            if grammar.incomplete(message) or (found is None or found.kind == messages.UNCATALOGUED) and \
+                    _catalogue_start(message):
+                self._held = _Held(record, prefix, message, seconds, previous, found)  # perhaps wrapped:
+                return  # the next line decides
+            if self._unknown(number, raw, found) is None:
                 return
-            found = self._unparsed(number, raw, message, error.column)
-            if found is None:
-                return
-            template = found
+            template = found  # type: ignore[assignment]
         else:
             if template.level is not INFO or template.kind in INPUTS:  # faults and lifecycle lines the
                 template = _JUDGED.get(message) or messages.judged(template)  # grammar names: the kernel's
                 # level says how bad
         self._emit(template, number, given or seconds, prefix, previous)
 
-    def _unparsed(self, number: int, raw: str, message: str, column: int | None) -> Event | None:
-        """Return the event of driver message *message* (line *number*, *raw*) that the grammar stopped on at
-        *column*, read by the tolerant rules and the catalogue; count it as unrecognised when they do not know it."""
-        found = messages.driver_event(message, column)
+    def _unknown(self, number: int, raw: str, found: Event | None) -> Event | None:
+        """Return *found*, the event the tolerant rules and the catalogue read in line *number* (*raw*), which the
+        grammar does not read; count the line as unrecognised when they do not know it either."""
         if found is None or found.kind == messages.UNCATALOGUED:
             self.unrecognised_count += 1
             if len(self.unrecognised) < self.config.unrecognised_limit:
@@ -485,7 +501,7 @@ class Analyzer:
     def _read_held(self, held: "_Held") -> None:
         """Read the held line as the line it is (it was not wrapped)."""
         number, raw = held.record[0], held.record[1]
-        found = self._unparsed(number, raw, held.message, held.column)  # type: ignore[arg-type]
+        found = self._unknown(number, raw, held.found)  # type: ignore[arg-type]
         if found is not None:
             self._emit(found, number, held.record[2] or held.seconds, held.prefix, held.previous)
 

@@ -359,16 +359,16 @@ def _starts_token(rest: str, names: "set[str] | frozenset[str]") -> bool:
             value = pattern.value
             if value.lower().startswith(rest.lower()) if "i" in pattern.flags else value.startswith(rest):
                 return True
-        elif _starts_match(pattern.to_regexp(), "i" in pattern.flags, rest):
+        elif starts_match(pattern.to_regexp(), "i" in pattern.flags, rest):
             return True
     return False
 
 
-try:  # the regex syntax tree of the standard library (re._parser since Python 3.11)
-    from re import _constants as _sre, _parser as _sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - Python 3.10
-    import sre_constants as _sre  # type: ignore[no-redef]
-    import sre_parse as _sre_parse  # type: ignore[no-redef]
+if sys.version_info >= (3, 11):  # the regex syntax tree of the standard library
+    from re import _constants as _sre, _parser as _sre_parse
+else:  # pragma: no cover
+    import sre_constants as _sre
+    import sre_parse as _sre_parse
 
 
 @functools.lru_cache(maxsize=256)
@@ -377,7 +377,7 @@ def _syntax(regex: str) -> Any:
     return _sre_parse.parse(regex)
 
 
-def _starts_match(regex: str, ignore_case: bool, rest: str) -> bool:
+def starts_match(regex: str, ignore_case: bool, rest: str) -> bool:
     """Return whether *rest* is the start of a text that *regex* matches whole (the standard library cannot
     match partially: the syntax tree is walked here, look-arounds taken as true)."""
     return bool(rest) and len(rest) <= 256 and len(rest) in _PartialMatch(rest, ignore_case).sequence(list(_syntax(regex)), 0)
@@ -424,9 +424,13 @@ class _PartialMatch:
             return self.sequence(list(argument[-1]), position)
         if op in (_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", None)):
             return self._repeat(argument, position)
-        return {position}  # anchors, look-arounds, back references: taken as true
+        if op is _sre.ASSERT and argument[0] == 1:  # a look-ahead: what follows the token, the text may end in it
+            ahead = self.sequence(list(argument[1]), position)
+            return {self.end} if self.end in ahead else {position} if ahead else set()
+        return {position}  # anchors, look-behinds, negative look-arounds, back references: taken as true
 
     def _repeat(self, argument: Any, position: int) -> set[int]:
+        """Return the positions a repeat (low, high, body) can reach from *position*."""
         low, high, body = argument
         reached, frontier, count = set(), {position}, 0
         while frontier:
@@ -441,9 +445,11 @@ class _PartialMatch:
         return reached
 
     def _char(self, code: int) -> str:
+        """Return the character of *code* as the text is compared (lower-cased when case is ignored)."""
         return chr(code).lower() if self.fold else chr(code)
 
     def _in(self, items: list[Any], char: str) -> bool:
+        """Return whether *char* is in the character set *items*."""
         negate, found = False, False
         for op, argument in items:
             if op is _sre.NEGATE:
