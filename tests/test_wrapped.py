@@ -258,6 +258,21 @@ def test_a_wrapped_catalogued_error_keeps_its_severity(line: str, share: float) 
     assert ("vf-driver-error", "error") in {(f.code, f.severity.value) for f in original.findings}
 
 
+@pytest.mark.parametrize("width", [40, 60, 72, 80])
+def test_a_line_wrapped_more_than_once_is_joined_back(width: int) -> None:
+    """A long driver error cut into three or four rows (a narrow terminal) is one event at the first row's line."""
+    line = ("[   12.000000] mlx5_core cf63:00:02.0: mlx5_cmd_out_err:838:(pid 1): CREATE_TIR(0x912) op_mod(0x0) failed, "
+            "status bad parameter(0x3), syndrome (0x3d2ec2), err(-22)")
+    text = SERVICING.replace("[   11.733216] ", line + "\n[   11.733216] ", 1)
+    wrapped = text.replace(line, "\n".join(line[i:i + width] for i in range(0, len(line), width)))
+    assert wrapped.count("\n") >= text.count("\n") + 2
+    report, original = vflog.analyze_text(wrapped), vflog.analyze_text(text)
+    assert nic_verdicts(report) == nic_verdicts(original)
+    assert report.stats.unrecognised == 0
+    error = next(f for f in report.findings if f.code == "vf-driver-error")
+    assert wrapped.splitlines()[error.line - 1] == line[:width]
+
+
 SAMPLE_TEXTS = {path.name: path.read_text() for path in sorted(SAMPLES.glob("*.log"))}
 
 

@@ -52,6 +52,14 @@ class _Held:
     found: Event | None
 
 
+def _stops_short(message: str, found: Event | None) -> bool:
+    """Return whether driver message *message*, which the grammar does not read (*found* is what the tolerant
+    rules and the catalogue read in it), stops short, perhaps wrapped: it ends inside the driver's prefix or
+    is the start of a message the grammar knows, or nothing reads it and it is the start of a catalogued one."""
+    return grammar.incomplete(message) or (found is None or found.kind == messages.UNCATALOGUED) and \
+        _catalogue_start(message)
+
+
 @functools.lru_cache(maxsize=4096)
 def _catalogue_start(message: str) -> bool:
     """Return whether driver message *message* is the start of a message the catalogue lists (the rows of the
@@ -91,6 +99,20 @@ def _rejoined(message: str, text: str, glued: bool) -> Event | None:
         found = messages.driver_event(joined, column)
         if found is not None and found.kind != messages.UNCATALOGUED:
             return found
+    return None
+
+
+def _still_short(held: _Held, text: str, glued: bool) -> _Held | None:
+    """Return *held* continued by *text* when the joined message still stops short of a message the grammar
+    knows (the join without a space first when *glued*), else None."""
+    for joined in (held.message + text, held.message + " " + text) if glued else (held.message + " " + text,):
+        try:
+            grammar.parse_message(joined)
+        except ParseError as error:
+            found = messages.driver_event(joined, error.column)
+            if _stops_short(joined, found):
+                return attrs.evolve(held, record=held.record._replace(text=held.prefix + joined), message=joined,
+                                    found=found)
     return None
 
 
@@ -439,8 +461,7 @@ class Analyzer:
             template = grammar.parse_message(message)
         except ParseError as error:  # the catalogue, extra text after a known message, unknown failures
             found = messages.driver_event(message, error.column)
-            if grammar.incomplete(message) or (found is None or found.kind == messages.UNCATALOGUED) and \
-                    _catalogue_start(message):
+            if _stops_short(message, found):
                 self._held = _Held(record, prefix, message, seconds, previous, found)  # perhaps wrapped:
                 return  # the next line decides
             if self._unknown(number, raw, found) is None:
@@ -471,7 +492,8 @@ class Analyzer:
 
     def _joined(self, record: Record) -> bool:
         """Join the held line with *record* when *record* continues it (a wrapped line) into a message that is
-        read, and place that event at the held line; otherwise read the held line alone.  Return whether joined."""
+        read, and place that event at the held line; hold the joined line instead when it still stops short (a
+        line wrapped more than once); otherwise read the held line alone.  Return whether *record* was taken."""
         held, self._held = self._held, None
         assert held is not None
         raw = record[1]
@@ -480,6 +502,10 @@ class Analyzer:
         if text is not None:
             glued = not held.record[1][-1:].isspace() and not raw[:1].isspace()  # type: ignore[index]
             event = _rejoined(held.message, text, glued)
+            if event is None:
+                self._held = _still_short(held, text, glued)
+                if self._held is not None:
+                    return True
         if event is None:
             self._read_held(held)
             return False
