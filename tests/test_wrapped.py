@@ -273,6 +273,18 @@ def test_a_line_wrapped_more_than_once_is_joined_back(width: int) -> None:
     assert wrapped.splitlines()[error.line - 1] == line[:width]
 
 
+def test_a_wrapped_line_quoted_in_mail_is_joined_back() -> None:
+    """A quoted log (``> `` before every line) wrapped by the mailer: the continuation's quote marks are taken
+    off when the first part has the same ones, and the verdict is that of the log."""
+    quoted = converters.TEXT_FORMATS["quoted"](SERVICING)
+    wrapped = "".join(line[:74] + "\n> " + line[74:] if len(line) > 75 else line
+                      for line in quoted.splitlines(keepends=True))
+    assert wrapped.count("\n") > quoted.count("\n") + 40
+    report = vflog.analyze_text(wrapped)
+    assert nic_verdicts(report) == nic_verdicts(vflog.analyze_text(SERVICING))
+    assert report.stats.events == vflog.analyze_text(SERVICING).stats.events
+
+
 SAMPLE_TEXTS = {path.name: path.read_text() for path in sorted(SAMPLES.glob("*.log"))}
 
 

@@ -6,6 +6,7 @@ import bisect
 import collections
 import functools
 import os
+import re
 
 from typing import Callable, Iterable, Iterator
 
@@ -100,6 +101,18 @@ def _rejoined(message: str, text: str, glued: bool) -> Event | None:
         if found is not None and found.kind != messages.UNCATALOGUED:
             return found
     return None
+
+
+#: The quote marks of a line quoted in mail (``> `` or ``>> ``).
+_QUOTE = re.compile(r"(?:>[ \t]?)+")
+
+
+def _unquoted(first: str, line: str) -> str:
+    """Return *line* without its quote marks when *first* (the line it may continue) has the same marks."""
+    marks, before = _QUOTE.match(line), _QUOTE.match(first)
+    if marks is None or before is None or marks[0].replace(" ", "") != before[0].replace(" ", ""):
+        return line
+    return line[marks.end():]
 
 
 def _still_short(held: _Held, text: str, glued: bool) -> _Held | None:
@@ -497,6 +510,8 @@ class Analyzer:
         held, self._held = self._held, None
         assert held is not None
         raw = record[1]
+        if raw is not None and raw[:1] == ">":  # a quoted line (mail) continues after the same quote marks
+            raw = _unquoted(held.record[1], raw)  # type: ignore[arg-type]
         text = framing.continuation(raw) if raw is not None and not (record[2] or record[4]) else None
         event = None
         if text is not None:
