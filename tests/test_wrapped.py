@@ -178,6 +178,17 @@ def test_a_held_line_at_the_end_of_the_input_is_read_alone() -> None:
     assert report.stats.lines == SERVICING.count("\n") + 1
 
 
+def test_a_line_is_never_continued_by_the_next_input() -> None:
+    """A message cut short at the end of one input is read alone, even when the next input starts with an
+    unstamped line that would complete it (inputs are separate files, not one wrapped line)."""
+    first = f"[    3.918902] hv_netvsc {GUID} eth0: VF slot 1\n"
+    report = vflog.analyze_files([sources.Text(first), sources.Text("added\n")])
+    assert [u.text for u in report.unrecognised] == [first.rstrip()]
+    assert report.stats.events == 0 and report.stats.lines == 2
+    joined = vflog.analyze_files([sources.Text(first + "added\n")])
+    assert joined.stats.events == 1 and not joined.unrecognised
+
+
 @pytest.mark.parametrize("fmt", ["syslog_rfc3164", "syslog_rfc3164_nohost", "journal_short_precise",
                                  "rsyslog_precise", "dmesg_ctime", "serial_console"])
 @pytest.mark.parametrize("column", [72, 80])
