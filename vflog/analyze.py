@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import bisect
 import collections
+import functools
 import os
+import re
 
 from typing import Callable, Iterable, Iterator
 
@@ -13,8 +15,10 @@ import attrs
 from . import framing, grammar, machine, messages
 from .config import Config
 from .correlate import Correlator
+from .drivers import read_prefix
 from .errors import InputError, ParseError
 from .formats import Reader, Record, plain_record, unrelated_record
+from .framing import Stamp
 from .events import INFO, Event
 from .machine import INPUTS
 from .nic import Budget, Nic, VfGeneration, bounds_notes
@@ -34,6 +38,100 @@ _LAYOUT_RETRY = 16
 #: A layout is kept while at most half the lines of a block do not fit it; up to one misfit per
 #: 2**_FEW_MISFITS characters the lines are not even counted.
 _FEW_MISFITS = 10
+
+
+@attrs.frozen
+class _Held:
+    """A driver line whose message stops short, held until the next line says whether it continues it: the
+    line's record, outer prefix, message, dmesg stamp, the record before it, and what is read in it alone."""
+
+    record: Record
+    prefix: str
+    message: str
+    seconds: Stamp | None
+    previous: Record | None
+    found: Event | None
+
+
+def _stops_short(message: str, found: Event | None) -> bool:
+    """Return whether driver message *message*, which the grammar does not read (*found* is what the tolerant
+    rules and the catalogue read in it), stops short, perhaps wrapped: it ends inside the driver's prefix or
+    is the start of a message the grammar knows, or nothing reads it and it is the start of a catalogued one."""
+    return grammar.incomplete(message) or (found is None or found.kind == messages.UNCATALOGUED) and \
+        _catalogue_start(message)
+
+
+@functools.lru_cache(maxsize=4096)
+def _catalogue_start(message: str) -> bool:
+    """Return whether driver message *message* is the start of a message the catalogue lists (the rows of the
+    first word of the message; the rest may be cut anywhere): a line that stops short, perhaps wrapped."""
+    prefix = read_prefix(message)
+    if prefix is None or " " not in prefix.message:  # a first word cut short is not looked up
+        return False
+    texts = {text for text in (prefix.message, prefix.plain) if text}
+    return any(grammar.starts_match(messages.pattern(matcher.format), False, text)
+               for text in texts for matcher in messages.catalogue().candidates(prefix.driver, text))
+
+
+def _rejoined(message: str, text: str, glued: bool) -> Event | None:
+    """Return the event of *message* continued by *text* (a wrapped line joined back), or None.
+
+    When *glued* (no white space at the break) the break may have been inside a word or id (a terminal
+    wraps anywhere) or at a space the wrapper took (mail wraps between words): of the joins without
+    and with a space, the one the grammar reads with its tokens agreeing with the break wins (see
+    grammar.break_agrees), then any the grammar reads, then one the tolerant rules and the catalogue read.
+    """
+    joins = ((message + text, False), (message + " " + text, True)) if glued else ((message + " " + text, True),)
+    read: list[Event] = []
+    columns: list[int | None] = []
+    for joined, spaced in joins:
+        try:
+            event = grammar.parse_message(joined)
+        except ParseError as error:
+            columns.append(error.column)
+            continue
+        columns.append(None)
+        if grammar.break_agrees(joined, len(message), spaced):
+            return _judged(event)
+        read.append(event)
+    if read:
+        return _judged(read[-1])
+    for (joined, _), column in zip(reversed(joins), reversed(columns)):
+        found = messages.driver_event(joined, column)
+        if found is not None and found.kind != messages.UNCATALOGUED:
+            return found
+    return None
+
+
+#: The quote marks of a line quoted in mail (``> `` or ``>> ``).
+_QUOTE = re.compile(r"(?:>[ \t]?)+")
+
+
+def _unquoted(first: str, line: str) -> str:
+    """Return *line* without its quote marks when *first* (the line it may continue) has the same marks."""
+    marks, before = _QUOTE.match(line), _QUOTE.match(first)
+    if marks is None or before is None or marks[0].replace(" ", "") != before[0].replace(" ", ""):
+        return line
+    return line[marks.end():]
+
+
+def _still_short(held: _Held, text: str, glued: bool) -> _Held | None:
+    """Return *held* continued by *text* when the joined message still stops short of a message the grammar
+    knows (the join without a space first when *glued*), else None."""
+    for joined in (held.message + text, held.message + " " + text) if glued else (held.message + " " + text,):
+        try:
+            grammar.parse_message(joined)
+        except ParseError as error:
+            found = messages.driver_event(joined, error.column)
+            if _stops_short(joined, found):
+                return attrs.evolve(held, record=held.record._replace(text=held.prefix + joined), message=joined,
+                                    found=found)
+    return None
+
+
+def _judged(event: Event) -> Event:
+    """Return grammar event *event* at the level the kernel prints it at, when it is a fault or lifecycle input."""
+    return messages.judged(event) if event.level is not INFO or event.kind in INPUTS else event
 
 
 class Boot:
@@ -190,6 +288,8 @@ class Analyzer:
         self._boot = Boot(0, 1, self.config, sink, listener)
         self._last_mono: float | None = None
         self._previous: Record | None = None
+        #: The content record before _previous (its time counts when _previous, a wrapped line's rest, has none).
+        self._earlier: Record | None = None
         self._reader = Reader()
         self._layout: str | None = None
         self._layout_misses = 0
@@ -198,11 +298,14 @@ class Analyzer:
         self.spans: list[InputSpan] = []
         self._boot_id: str | None = None
         self._tz = self.config.tzinfo()
+        #: A driver line cut short (perhaps wrapped), waiting for the next line to tell.
+        self._held: _Held | None = None
 
     def start_input(self, name: str, first_line: int) -> None:
         """Begin a new input (file, archive member, stream) at global line *first_line*."""
         for record in self._reader.flush():
             self.record(record)
+        self._settle()  # a line is never continued by the next input
         self._reader = Reader()
         self._layout = None
         self._layout_misses = 0
@@ -304,6 +407,8 @@ class Analyzer:
 
     def _gap(self, block: str, start: int, end: int, last_number: int, count: int) -> None:
         """Account for the *count* unrelated lines block[start:end]; *last_number* is the number of the last."""
+        if self._held is not None:  # lines of the layout's shape carry their own stamp: none continues it
+            self._settle()
         self.lines += count
         line_end = end - 1 if block.endswith("\n", start, end) else end
         number = last_number
@@ -313,7 +418,7 @@ class Analyzer:
             record = unrelated_record(number, line)
             if record is not None:
                 self._boot.last_other_line = number
-                self._previous = record
+                self._earlier, self._previous = self._previous, record
                 self._tick(record)
                 return
             line_end, number = line_start - 1, number - 1
@@ -328,11 +433,13 @@ class Analyzer:
         """Take one decoded record: find the driver message, parse it, place it in its boot."""
         # Records, frames and stamps are NamedTuples: unpacked once, because CPython 3.11 reads
         # their fields by name through the slow generic attribute path (~0.1 µs a read).
+        if self._held is not None and self._joined(record):
+            return
         number, raw, given, boot_id, structured, filler, _ = record
         previous = self._previous
         if boot_id is not None and boot_id != self._boot_id:
             if self._boot_id is not None or self._boot.events:
-                self._new_boot(number, previous)
+                self._new_boot(number, previous, self._earlier)
             self._boot_id = boot_id
         if raw is None:
             if structured and not filler:
@@ -342,7 +449,7 @@ class Analyzer:
             return
         content = len(raw.strip()) > 3  # not blank, not a bare bracket or an elision mark
         if content:
-            self._previous = record
+            self._earlier, self._previous = previous, record
         if previous is not None and raw == previous[1] and content and raw[:1] in "[{<0123456789":  # [1]: its text
             self._boot.duplicates += 1  # the same stamped line twice in a row: the collector's doing
             return
@@ -357,22 +464,77 @@ class Analyzer:
             template = grammar.parse_message(message)
         except ParseError as error:  # the catalogue, extra text after a known message, unknown failures
             found = messages.driver_event(message, error.column)
-            if found is None or found.kind == messages.UNCATALOGUED:
-                self.unrecognised_count += 1
-                if len(self.unrecognised) < self.config.unrecognised_limit:
-                    self.unrecognised.append(Unrecognised(number, raw))
-            if found is None:
+            if _stops_short(message, found):
+                self._held = _Held(record, prefix, message, seconds, previous, found)  # perhaps wrapped:
+                return  # the next line decides
+            if self._unknown(number, raw, found) is None:
                 return
-            template = found
+            template = found  # type: ignore[assignment]
         else:
             if template.level is not INFO or template.kind in INPUTS:  # faults and lifecycle lines the
                 template = _JUDGED.get(message) or messages.judged(template)  # grammar names: the kernel's
                 # level says how bad
-        stamp = given or seconds or framing.stamp(prefix, self._tz)
+        self._emit(template, number, given or seconds, prefix, previous)
+
+    def _unknown(self, number: int, raw: str, found: Event | None) -> Event | None:
+        """Return *found*, the event the tolerant rules and the catalogue read in line *number* (*raw*), which the
+        grammar does not read; count the line as unrecognised when they do not know it either."""
+        if found is None or found.kind == messages.UNCATALOGUED:
+            self.unrecognised_count += 1
+            if len(self.unrecognised) < self.config.unrecognised_limit:
+                self.unrecognised.append(Unrecognised(number, raw))
+        return found
+
+    def _emit(self, template: Event, number: int, given: Stamp | None, prefix: str, previous: Record | None) -> None:
+        """Place the event of *template* at line *number*, at the time *given* or else the one *prefix* carries."""
+        stamp = given or framing.stamp(prefix, self._tz)
         t, clock = stamp if stamp is not None else (None, None)
         if template.kind != messages.UNCATALOGUED:
             self.events += 1
         self._place(template.at(number, t), clock, previous)
+
+    def _joined(self, record: Record) -> bool:
+        """Join the held line with *record* when *record* continues it (a wrapped line) into a message that is
+        read, and place that event at the held line; hold the joined line instead when it still stops short (a
+        line wrapped more than once); otherwise read the held line alone.  Return whether *record* was taken."""
+        held, self._held = self._held, None
+        assert held is not None
+        raw = record[1]
+        if raw is not None and raw[:1] == ">":  # a quoted line (mail) continues after the same quote marks
+            raw = _unquoted(held.record[1], raw)  # type: ignore[arg-type]
+        text = framing.continuation(raw) if raw is not None and not (record[2] or record[4]) else None
+        event = None
+        if text is not None:
+            glued = not held.record[1][-1:].isspace() and not raw[:1].isspace()  # type: ignore[index]
+            event = _rejoined(held.message, text, glued)
+            if event is None:
+                self._held = _still_short(held, text, glued)
+                if self._held is not None:
+                    return True
+        if event is None:
+            self._read_held(held)
+            return False
+        first = held.record
+        joined = first._replace(text=held.prefix + event.message)  # the line as it was before the wrap
+        previous, self._previous = held.previous, joined
+        if previous is not None and joined[1] == previous[1] and joined[1][:1] in "[{<0123456789":  # type: ignore[index]
+            self._boot.duplicates += 1  # the same stamped line twice in a row, as record() counts it
+        else:
+            self._emit(event, first[0], first[2] or held.seconds, held.prefix, previous)
+        return True
+
+    def _settle(self) -> None:
+        """Read the held line alone: the line after it (or the end of the input) does not continue it."""
+        held, self._held = self._held, None
+        if held is not None:
+            self._read_held(held)
+
+    def _read_held(self, held: "_Held") -> None:
+        """Read the held line as the line it is (it was not wrapped)."""
+        number, raw = held.record[0], held.record[1]
+        found = self._unknown(number, raw, held.found)  # type: ignore[arg-type]
+        if found is not None:
+            self._emit(found, number, held.record[2] or held.seconds, held.prefix, held.previous)
 
     def _tick(self, record: Record) -> None:
         """Follow mode: let time-based findings fire as the stream's own clock moves on."""
@@ -448,14 +610,17 @@ class Analyzer:
                 self.boots[index] = new
                 self._detail += new.detail() - old.detail()
 
-    def _new_boot(self, line: int, previous: Record | None) -> None:
-        self._keep(self._close_boot(self._end_time(previous)))
+    def _new_boot(self, line: int, previous: Record | None, earlier: Record | None = None) -> None:
+        self._keep(self._close_boot(self._end_time(previous, earlier)))
         self._boot = Boot(self._boot.index + 1, line, self.config, self._sink, self._listener)
         self._last_mono = None
 
-    def _end_time(self, last: Record | None) -> float | None:
-        """Return the time of the last record of a boot, if it has one on the boot's clock."""
+    def _end_time(self, last: Record | None, earlier: Record | None = None) -> float | None:
+        """Return the time of the last record of a boot with a time (*last*, else *earlier*: the rest of a
+        wrapped line has none), if that time is on the boot's clock."""
         stamp = Reader.stamp_of(last, self._tz) if last is not None else None
+        if stamp is None and earlier is not None:
+            stamp = Reader.stamp_of(earlier, self._tz)
         if stamp is None or stamp.clock != self._boot.clock:
             return None
         return stamp.t
@@ -464,8 +629,9 @@ class Analyzer:
         """Close the last boot and return the report."""
         for record in self._reader.flush():
             self.record(record)
+        self._settle()
         if self._boot.events or not self.boots:
-            self._keep(self._close_boot(self._end_time(self._previous)))
+            self._keep(self._close_boot(self._end_time(self._previous, self._earlier)))
         stats = Stats(self.lines, self.events, self.unrecognised_count)
         notes = [f"{self.dropped_boots} older boot(s) beyond the limit of {self.config.max_boots} are not reported"] \
             if self.dropped_boots else []

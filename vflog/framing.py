@@ -276,6 +276,20 @@ _SHAPES = {
     "kmsg": r"\d+,\d+,\d+,[^;\n]*;| [ \t]*[A-Z0-9_]*[A-Z][A-Z0-9_]*=",
     "json": r"[ \t]*\{",  # and the object closes on its line (see misfits)
 }
+#: A line that starts like a line of any layout (its own stamp or prefix), in any of their shapes.
+_SHAPED = re.compile("|".join(f"(?:{shape})" for shape in _SHAPES.values()))
+
+
+def continuation(line: str) -> str | None:
+    """Return the text of *line* (stripped) when it may continue a wrapped line before it, else None: a
+    continuation is not blank and carries nothing of its own, neither the start of a layout's line (a
+    dmesg stamp, a syslog or journal prefix, a kmsg record, a JSON object) nor a time nor a driver message."""
+    text = line.strip()
+    if not text or _SHAPED.match(line) or stamp(line) is not None or find_anchor(line) >= 0:
+        return None
+    return text
+
+
 #: Layout -> a line end whose next line does not start like the layout's lines (blank lines fit).
 _MISFIT = {kind: re.compile(r"\n(?!" + shape + r"|\n|\Z)") for kind, shape in _SHAPES.items()}
 #: Layout -> the shape, to check the first line of a block.

@@ -1,0 +1,327 @@
+"""Wrapped lines are joined back (issue 14, "Tolerance by rule, not by case").
+
+Mail and narrow terminals break a long line after 72-80 columns; the continuation line carries no
+stamp or prefix of its own.  A driver line whose message stops short (inside the driver's printk
+prefix, or a proper prefix of a message the grammar knows) is joined with the next line when that
+line carries nothing of its own and the joined text is read; the event keeps the first line's
+number (what ``grep -n`` shows).  The oracle is the verdict of the unwrapped log.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import vflog
+from vflog import grammar, sources
+
+from . import converters
+from .test_mixed_formats import by_blocks, by_lines, contents, small_blocks
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+SERVICING = (SAMPLES / "host-servicing.log").read_text()
+PROBE_FAILED = (SAMPLES / "finding-driver-probe-failed.log").read_text()
+GUID = "000d3af5-76bd-000d-3af5-76bd000d3af5"
+#: The message start the anchor finds in a line (where a mail or terminal break is measured from).
+_MESSAGE = re.compile(r"(?:hv_netvsc|hv_pci|hv_vmbus|mlx[45]_\w+|mana|pci(?:_bus)?|Linux version)[ :]")
+
+
+def nic_verdicts(report: vflog.Report) -> tuple[object, ...]:
+    """The per-NIC verdicts (state, data path, switches, VF) and the findings with their lines."""
+    nics = tuple(
+        (n.key, n.synthetic, n.state, n.datapath, n.switches_to_vf, n.switches_from_vf,
+         None if n.vf is None else (n.vf.name, n.vf.pci, n.vf.driver))
+        for boot in report.boots for n in boot.nics)
+    return len(report.boots), nics, tuple(sorted((f.code, f.severity.value, f.nic) for f in report.findings))
+
+
+def wrap_at(text: str, column: int, only: str = "") -> str:
+    """Return *text* with every line longer than *column* (holding *only*) broken after *column* characters."""
+    out = []
+    for line in text.splitlines():
+        if len(line) > column and only in line:
+            out += [line[:column], line[column:]]
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def wrap_after(text: str, needle: str, cut: int) -> str:
+    """Return *text* with each line holding *needle* broken *cut* characters after where *needle* starts."""
+    out = []
+    for line in text.splitlines():
+        at = line.find(needle)
+        if at >= 0 and at + cut < len(line):
+            out += [line[:at + cut], line[at + cut:]]
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize("column", [72, 74, 76, 78, 80])
+@pytest.mark.parametrize("sample", ["host-servicing.log", "normal-boot.log", "multi-nic-mana.log",
+                                    "finding-vf-driver-error.log", "finding-surprise-removal.log"])
+def test_a_log_wrapped_after_72_to_80_columns_gives_the_unwrapped_verdict(sample: str, column: int) -> None:
+    """Every long line broken after 72-80 columns: the same NICs, states, data paths, VFs and findings."""
+    text = (SAMPLES / sample).read_text()
+    wrapped = wrap_at(text, column)
+    report = vflog.analyze_text(wrapped)
+    assert nic_verdicts(report) == nic_verdicts(vflog.analyze_text(text))
+    assert report.stats.events == vflog.analyze_text(text).stats.events
+    assert report.stats.unrecognised == 0
+
+
+@pytest.mark.parametrize("needle, cut", [
+    ("Data path switched", len("Data path switched")),  # between words
+    ("Data path switched", len("Data path swi")),  # inside a word
+    ("VF slot", len("VF slot 1 ad")),  # inside the last word
+    ("VF registering:", len("VF registering:")),  # before the name
+    (GUID, 12),  # inside the GUID
+    ("hv_netvsc ", len("hv_netvsc ") + len(GUID)),  # between GUID and interface
+    ("mlx5_core cf63:00:02.0:", len("mlx5_core cf63:00:02.0:")),  # after the driver prefix
+    ("mlx5_core cf63:00:02.0:", len("mlx5_core cf63:00:0")),  # inside the PCI address
+    ("handle_hca_cap", len("handle_hca_cap:524:(p")),  # inside mlx5's func:line:(pid N)
+    ("firmware version", len("firmware version: 14.")),  # inside a version
+])
+def test_a_break_at_any_point_of_a_driver_line_is_joined_back(needle: str, cut: int) -> None:
+    """A break inside message words, after the driver prefix, inside the GUID or PCI address: the same events."""
+    wrapped = wrap_after(SERVICING, needle, cut)
+    assert wrapped != SERVICING
+    report = vflog.analyze_text(wrapped)
+    original = vflog.analyze_text(SERVICING)
+    assert nic_verdicts(report) == nic_verdicts(original)
+    assert (report.stats.events, report.stats.unrecognised) == (original.stats.events, 0)
+
+
+def test_the_joined_event_has_the_first_lines_number_and_the_whole_message() -> None:
+    """The event of a joined line is at the first part's line (grep -n) and its message is the whole message."""
+    wrapped = wrap_after(SERVICING, "Data path switched", len("Data path switched"))
+    lines = wrapped.splitlines()
+    switched = [routed.event for routed in vflog.events_text(wrapped) if routed.event.kind == "datapath_to_vf"]
+    assert len(switched) == 4
+    for event in switched:
+        assert lines[event.line - 1].endswith("eth0: Data path switched")
+        assert lines[event.line].lstrip().startswith("to VF: ")
+        assert event.message == f"hv_netvsc {GUID} eth0: Data path switched to VF: enP53091s1np0"
+        assert event.fields["vf"] == "enP53091s1np0"
+
+
+@pytest.mark.parametrize("sample", ["finding-driver-probe-failed.log", "finding-vf-driver-error.log",
+                                    "finding-surprise-removal.log", "finding-netvsc-error.log"])
+def test_line_numbers_of_findings_are_those_of_the_first_part(sample: str) -> None:
+    """Each driver line broken right after its printk prefix: every finding names the line number grep -n
+    shows for the first part of the line that raised it, and quotes that line."""
+    text = (SAMPLES / sample).read_text()
+    wrapped = text
+    for needle in ("mlx5_core ", "hv_netvsc ", "hv_pci ", "mana "):
+        wrapped = "".join(_broken_after_prefix(line, needle) for line in wrapped.splitlines(keepends=True))
+    assert wrapped.count("\n") > text.count("\n") + 10
+    report = vflog.analyze_text(wrapped)
+    original = vflog.analyze_text(text)
+    assert nic_verdicts(report) == nic_verdicts(original)
+    first, lines = text.splitlines(), wrapped.splitlines()
+    assert len(report.findings) == len(original.findings) >= 1
+    for finding, before in zip(sorted(report.findings, key=lambda f: (f.code, f.line)),
+                               sorted(original.findings, key=lambda f: (f.code, f.line))):
+        shown = lines[finding.line - 1]
+        assert first[before.line - 1].startswith(shown) and shown != first[before.line - 1]
+        assert any(quote.line == finding.line for quote in finding.evidence_text)
+
+
+def _broken_after_prefix(line: str, driver: str) -> str:
+    """Return *line* broken after the ``: `` that ends the printk prefix of *driver* (unchanged without one)."""
+    at = line.find("] " + driver)
+    end = line.find(": ", at) if at >= 0 else -1
+    return line[:end + 1] + "\n" + line[end + 2:] if end >= 0 and line[end + 2:].strip() else line
+
+
+def test_a_line_that_is_no_prefix_of_a_known_message_is_not_joined() -> None:
+    """A driver line whose message cannot start a known one stays as it is: the next line is not joined to it."""
+    line = f"[    3.918902] hv_netvsc {GUID} eth0: VF slot x"
+    assert not grammar.incomplete(line[15:])
+    text = SERVICING.replace(f"[    3.918902] hv_netvsc {GUID} eth0: VF slot 1 added", line + "\nadded")
+    report = vflog.analyze_text(text)
+    assert [u.text for u in report.unrecognised] == [line]
+    events = [routed.event for routed in vflog.events_text(text)]
+    assert not any(event.message.endswith("x added") for event in events)
+    assert sum(event.kind == "slot_added" for event in events) == \
+        sum(routed.event.kind == "slot_added" for routed in vflog.events_text(SERVICING)) - 1
+
+
+@pytest.mark.parametrize("continuation", [
+    "[    3.918903] 1 added",  # dmesg stamp
+    "Mar  1 18:54:12 myhost kernel: 1 added",  # syslog prefix
+    "2026-03-01T18:54:12.123456+00:00 myhost kernel: 1 added",  # rsyslog / journal short-iso
+    "",  # a blank line
+    f"hv_netvsc {GUID} eth0: 1 added",  # a driver message of its own
+])
+def test_a_next_line_with_a_stamp_or_prefix_of_its_own_is_not_joined(continuation: str) -> None:
+    """The line after a message cut short is not joined when it carries a stamp, a prefix or nothing."""
+    first = f"[    3.918902] hv_netvsc {GUID} eth0: VF slot"
+    assert grammar.incomplete(first[15:])
+    text = SERVICING.replace(f"[    3.918902] hv_netvsc {GUID} eth0: VF slot 1 added", first + "\n" + continuation)
+    for report in (vflog.analyze_text(text), by_lines(text)):
+        assert first in [u.text for u in report.unrecognised]
+    assert "slot_added" not in {r.event.kind for r in vflog.events_text(text) if r.event.line in (55, 56)}
+
+
+def test_a_held_line_at_the_end_of_the_input_is_read_alone() -> None:
+    """A message cut short on the last line of an input is read as it is (nothing is lost at the end)."""
+    first = f"[    3.918902] hv_netvsc {GUID} eth0: VF slot"
+    report = vflog.analyze_text(SERVICING + first + "\n")
+    assert report.unrecognised[-1].text == first
+    assert report.stats.lines == SERVICING.count("\n") + 1
+
+
+def test_a_line_is_never_continued_by_the_next_input() -> None:
+    """A message cut short at the end of one input is read alone, even when the next input starts with an
+    unstamped line that would complete it (inputs are separate files, not one wrapped line)."""
+    first = f"[    3.918902] hv_netvsc {GUID} eth0: VF slot 1\n"
+    report = vflog.analyze_files([sources.Text(first), sources.Text("added\n")])
+    assert [u.text for u in report.unrecognised] == [first.rstrip()]
+    assert report.stats.events == 0 and report.stats.lines == 2
+    joined = vflog.analyze_files([sources.Text(first + "added\n")])
+    assert joined.stats.events == 1 and not joined.unrecognised
+
+
+@pytest.mark.parametrize("fmt", ["syslog_rfc3164", "syslog_rfc3164_nohost", "journal_short_precise",
+                                 "rsyslog_precise", "dmesg_ctime", "serial_console"])
+@pytest.mark.parametrize("column", [72, 80])
+def test_wrapped_syslog_and_journal_lines_are_joined_back(fmt: str, column: int) -> None:
+    """Syslog, journal and other text forms wrapped after 72-80 columns (driver lines broken inside the
+    message, where the driver's name is on the first part) give the unwrapped verdict."""
+    text = converters.TEXT_FORMATS[fmt](SERVICING)
+    out = []
+    for line in text.splitlines():
+        found = _MESSAGE.search(line)
+        cut = max(column, found.start() + 20) if found else column
+        out += [line[:cut], line[cut:]] if len(line) > cut else [line]
+    wrapped = "\n".join(out) + "\n"
+    assert wrapped.count("\n") > text.count("\n") + 40
+    report = vflog.analyze_text(wrapped)
+    original = vflog.analyze_text(text)
+    assert nic_verdicts(report) == nic_verdicts(original)
+    assert report.stats.events == original.stats.events
+
+
+def _continuation_offsets(text: str) -> list[int]:
+    """Return the byte offsets at which the continuation lines of the driver messages of *text* start."""
+    offsets, position = [], 0
+    lines = text.splitlines(keepends=True)
+    for line, after in zip(lines, lines[1:]):
+        position += len(line.encode())
+        if grammar.incomplete(line[15:].rstrip()) and not after.startswith("["):
+            offsets.append(position)
+    return offsets
+
+
+@pytest.mark.parametrize("which", [0, 5, -1])
+def test_a_block_boundary_between_the_parts_does_not_stop_the_join(which: int) -> None:
+    """A wrapped line whose continuation starts the next block of the file reader is joined as line by line."""
+    wrapped = wrap_at(SERVICING, 76)
+    offset = _continuation_offsets(wrapped)[which]
+    with mock.patch.object(sources, "_FIRST_BLOCK", offset), mock.patch.object(sources, "_BLOCK", 1 << 12):
+        report = by_blocks(wrapped)
+    assert nic_verdicts(report) == nic_verdicts(vflog.analyze_text(SERVICING))
+    assert contents(report) == contents(by_lines(wrapped))
+
+
+def test_tiny_blocks_read_wrapped_lines_as_line_by_line() -> None:
+    """With blocks of a few lines (many boundaries), the block reader reads a wrapped log as the per-line reader."""
+    wrapped = wrap_at(SERVICING * 3, 72)
+    with small_blocks(first=512, size=97):
+        report = by_blocks(wrapped)
+    assert contents(report) == contents(by_lines(wrapped))
+    assert nic_verdicts(report) == nic_verdicts(vflog.analyze_text(SERVICING * 3))
+
+
+def test_a_wrapped_catalogue_message_after_the_prefix_keeps_its_finding() -> None:
+    """A catalogued driver error broken right after its driver prefix still raises the driver's finding."""
+    line = ("[   12.000000] mlx5_core cf63:00:02.0: mlx5_cmd_out_err:838:(pid 1): CREATE_TIR(0x912) op_mod(0x0) "
+            "failed, status bad parameter(0x3), syndrome (0x3d2ec2), err(-22)")
+    text = SERVICING.replace("[   11.733216] ", line + "\n[   11.733216] ", 1)
+    wrapped = wrap_after(text, "mlx5_core cf63:00:02.0: mlx5_cmd", len("mlx5_core cf63:00:02.0:"))
+    assert wrapped != text
+    assert nic_verdicts(vflog.analyze_text(wrapped)) == nic_verdicts(vflog.analyze_text(text))
+    assert "vf-driver-error" in {f.code for f in vflog.analyze_text(wrapped).findings}
+
+
+@pytest.mark.parametrize("line", [
+    "[   12.000000] mana 7870:00:00.0: HWC: Failed hw_channel req: 0x1",
+    "[   12.000000] mlx5_core cf63:00:02.0: mlx5_cmd_out_err:838:(pid 1): CREATE_TIR(0x912) op_mod(0x0) failed, "
+    "status bad parameter(0x3), syndrome (0x3d2ec2), err(-22)",
+])
+@pytest.mark.parametrize("share", [0.0, 0.3, 0.6, 0.9])
+def test_a_wrapped_catalogued_error_keeps_its_severity(line: str, share: float) -> None:
+    """A driver error the catalogue (or the grammar) knows, broken anywhere after the first word of its message,
+    raises the driver's finding at the severity of the whole line, not the warning of an unknown failure."""
+    column = 50 + round((len(line) - 52) * share)
+    text = SERVICING.replace("[   11.733216] ", line + "\n[   11.733216] ", 1)
+    wrapped = wrap_at(text, column, only=line[15:40])
+    assert wrapped.count("\n") == text.count("\n") + 1
+    original = vflog.analyze_text(text)
+    assert nic_verdicts(vflog.analyze_text(wrapped)) == nic_verdicts(original)
+    assert ("vf-driver-error", "error") in {(f.code, f.severity.value) for f in original.findings}
+
+
+@pytest.mark.parametrize("width", [40, 60, 72, 80])
+def test_a_line_wrapped_more_than_once_is_joined_back(width: int) -> None:
+    """A long driver error cut into three or four rows (a narrow terminal) is one event at the first row's line."""
+    line = ("[   12.000000] mlx5_core cf63:00:02.0: mlx5_cmd_out_err:838:(pid 1): CREATE_TIR(0x912) op_mod(0x0) failed, "
+            "status bad parameter(0x3), syndrome (0x3d2ec2), err(-22)")
+    text = SERVICING.replace("[   11.733216] ", line + "\n[   11.733216] ", 1)
+    wrapped = text.replace(line, "\n".join(line[i:i + width] for i in range(0, len(line), width)))
+    assert wrapped.count("\n") >= text.count("\n") + 2
+    report, original = vflog.analyze_text(wrapped), vflog.analyze_text(text)
+    assert nic_verdicts(report) == nic_verdicts(original)
+    assert report.stats.unrecognised == 0
+    error = next(f for f in report.findings if f.code == "vf-driver-error")
+    assert wrapped.splitlines()[error.line - 1] == line[:width]
+
+
+def test_a_wrapped_line_quoted_in_mail_is_joined_back() -> None:
+    """A quoted log (``> `` before every line) wrapped by the mailer: the continuation's quote marks are taken
+    off when the first part has the same ones, and the verdict is that of the log."""
+    quoted = converters.TEXT_FORMATS["quoted"](SERVICING)
+    wrapped = "".join(line[:74] + "\n> " + line[74:] if len(line) > 75 else line
+                      for line in quoted.splitlines(keepends=True))
+    assert wrapped.count("\n") > quoted.count("\n") + 40
+    report = vflog.analyze_text(wrapped)
+    assert nic_verdicts(report) == nic_verdicts(vflog.analyze_text(SERVICING))
+    assert report.stats.events == vflog.analyze_text(SERVICING).stats.events
+
+
+SAMPLE_TEXTS = {path.name: path.read_text() for path in sorted(SAMPLES.glob("*.log"))}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(SAMPLE_TEXTS)), data=st.data())
+def test_wrapping_every_line_at_random_columns_keeps_the_verdicts(name: str, data: st.DataObject) -> None:
+    """Every line of a sample broken at its own random column >= 60 (the continuation unstamped): the same
+    NIC verdicts and findings as the original, wherever the break falls in a driver line that does not
+    read as a complete message on its own."""
+    text = SAMPLE_TEXTS[name]
+    out = []
+    for line in text.splitlines():
+        column = data.draw(st.integers(60, max(60, len(line))))
+        head = line[:column]
+        found = _MESSAGE.search(head)
+        complete = found is not None and _reads(head[found.start():])
+        out += [head, line[column:]] if column < len(line) and not complete else [line]
+    wrapped = "\n".join(out) + "\n"
+    assert nic_verdicts(vflog.analyze_text(wrapped)) == nic_verdicts(vflog.analyze_text(text))
+
+
+def _reads(message: str) -> bool:
+    """Return whether *message* reads as a complete message by itself (a break after a whole message, or inside
+    its last name, leaves a complete message, which is not joined: see the README)."""
+    try:
+        grammar.parse_message(message.rstrip())
+    except vflog.ParseError:
+        return False
+    return True
