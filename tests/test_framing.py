@@ -188,3 +188,17 @@ def test_starts_at_agrees_with_the_anchor(prefix: str, message: str, position: i
     raw = prefix + message
     position = min(position, len(raw))
     assert framing.starts_at(raw, position) == (framing.ANCHOR.match(raw, position) is not None)
+
+
+def test_the_anchor_and_the_prefilter_know_every_driver_of_the_registry() -> None:
+    """Each registry driver's prefix is found by the anchor and by the fast candidate search (one registry)."""
+    from vflog.drivers import BSD_DRIVERS, DRIVERS, PCI_CORE, VF
+    for driver in DRIVERS.values():
+        device = "cf63:00:02.0" if driver.role in (VF, PCI_CORE) else "000d3af5-76bd-000d-3af5-76bd000d3af5"
+        head = f"{driver.name} {device}" if "dev" in driver.shapes else driver.name  # pr_* lines: `<name>: `
+        line = f"[    1.000000] {head}: some message"
+        assert framing.frame(line) is not None, driver.name
+        assert framing.candidates(line + "\n", "dmesg") == [0], driver.name
+    for driver in BSD_DRIVERS.values():
+        line = f"{driver.name}0: link state changed to UP"
+        assert framing.frame(line) is not None, driver.name

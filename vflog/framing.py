@@ -8,16 +8,38 @@ import re
 from typing import Iterator, NamedTuple
 
 from .clock import MONOTONIC, NO_YEAR, WALL  # re-exported: the clocks of a Stamp
+from .drivers import BSD_DRIVERS, BUS, DRIVERS, PCI_CORE, SYNTHETIC
 
 
-#: The message starts the anchor knows, but stack frames (regex source, verbose).  Device ids may be
+#: Where a device id stands in a prefix: a VMBus GUID (or vmbus_N), a PCI address or bus.  Ids may be
 #: redacted (``uuid``, ``<GUID>``, ``XXXXXXXX-...``, ``xxxx:00:02.0``) or upper-case.
+_GUID_ID = r"(?:[0-9a-fA-FxX]{8}-|vmbus_\d|uuid\b|<\w+>)"
+_PCI_ID = r"[0-9a-fA-FxX]{4,8}:"
+
+
+def _driver_starts() -> str:
+    """Return the anchor's alternatives for the registry's drivers (drivers.py), by their prefix shape."""
+    starts = []
+    for driver in DRIVERS.values():
+        name = re.escape(driver.name)
+        if driver.vmbus_client:  # a VMBus device: `<name> <GUID>: ` (and `<name>: ` for pr_* lines)
+            starts.append(rf"{name}\ {_GUID_ID}" + (rf"|{name}:\ " if "pr" in driver.shapes else ""))
+        elif driver.role == BUS:  # the VMBus core: pr_* lines only
+            starts.append(rf"{name}:\ ")
+        elif driver.role == PCI_CORE:  # the PCI core names the device (domain 0000 is not a vPCI bus)
+            starts.append(rf"{name}\ (?!0000:){_PCI_ID}")
+        else:  # a VF driver: the PCI device, or its own `<name>: ` lines
+            starts.append(rf"{name}(?:\ {_PCI_ID}|:\ )")
+    for driver in BSD_DRIVERS.values():  # FreeBSD's if_printf: `<name><unit>: `
+        name = re.escape(driver.name)
+        starts.append(rf"{name}\d+:\ " if driver.role == SYNTHETIC else rf"{name}\d+:\ link\ state")
+    return "\n      | ".join(starts)
+
+
+#: The message starts the anchor knows, but stack frames (regex source, verbose): the registry's
+#: drivers, the boot banners, kernel traces and the user-space programs whose lines we read.
 _STARTS = r"""
-        hv_netvsc(?:\ (?:[0-9a-fA-FxX]{8}-|vmbus_\d|uuid\b|<\w+>)|:\ )
-      | hv_pci\ (?:[0-9a-fA-FxX]{8}-|uuid\b|<\w+>)
-      | hv_vmbus:\ 
-      | pci(?:_bus)?\ (?!0000:)[0-9a-fA-FxX]{4,8}:
-      | (?:mlx5_core|mlx4_core|mlx4_en|mana)(?:\ [0-9a-fA-FxX]{4,8}:|:\ )
+        """ + _driver_starts() + r"""
       | Linux\ version\ 
       | Copyright\ \(c\)\ \d{4}-\d{4}\ The\ FreeBSD\ Project\.
       | pci_create\ slot\ 
@@ -30,8 +52,6 @@ _STARTS = r"""
       | Modules\ linked\ in:
       | RIP:\ 
       | ---\[\ end\ trace
-      | hn\d+:\ 
-      | (?:mce|mlxen)\d+:\ link\ state
       | systemd-networkd\[\d+\]:\ \S+:\ (?:Link\ (?:UP|DOWN)|Gained\ carrier|Lost\ carrier|Configuring\ with|DHCPv[46]\ address)
       | NetworkManager\[\d+\]:\ .{0,60}?(?:device\ \(\S+\):\ (?:state\ change|Activation)|manager:\ \(\S+\):\ new\ Ethernet\ device)
 """
@@ -44,7 +64,9 @@ _BEFORE = r"""[\s\]>:"]"""
 _BEFORE_CHARS = frozenset(" \t\n\r\f\v\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000]>:\""
                            + "".join(map(chr, range(0x2000, 0x200B))))
 _BEFORE_LISTED = "[ \t\n\r\f\v\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\\]>:\"]"
-_FIRST = r"[hpmLsWBOgCMRN\-]"
+#: The first characters of _STARTS (the drivers' names, then the fixed starts: Linux, Copyright, pci_create,
+#: systemd, WARNING, BUG, Oops, general, Call, Modules, RIP, ---, NetworkManager).
+_FIRST = "[" + re.escape("".join(sorted({name[0] for name in (*DRIVERS, *BSD_DRIVERS)} | set("LCpsWBOgMRN-")))) + "]"
 #: Where a message of one of our drivers starts, after any outer prefix.
 ANCHOR = re.compile(r"(?:^|(?<=" + _BEFORE + r"))(?=" + _STARTS + "|" + _FRAME_START_RE + ")", re.X)
 #: A character that may stand before a message start, then one (stack frames left out): the regex
