@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import vflog
-from vflog import framing, sources
+from vflog import framing
+from vflog.input import text as input_text
 
 from . import converters
 from .strategies import GeneratedLog, valid_logs
@@ -69,7 +70,7 @@ def contents(report: vflog.Report) -> dict[str, Any]:
 @contextmanager
 def small_blocks(first: int = 4096, size: int = 2048) -> Iterator[None]:
     """Read inputs in small blocks, so that a short log spans many blocks and a layout is chosen early."""
-    with mock.patch.object(sources, "_FIRST_BLOCK", first), mock.patch.object(sources, "_BLOCK", size):
+    with mock.patch.object(input_text, "_FIRST_BLOCK", first), mock.patch.object(input_text, "_BLOCK", size):
         yield
 
 

@@ -25,7 +25,7 @@ from .nic import Budget, Nic, VfGeneration, bounds_notes
 from .report import (BootReport, InputSpan, NicReport, OutageReport, Report, Stats, TimelineEntry,
                      Unrecognised, VfReport, RoutedEvent, StateChange)
 from .rules import Listener, Rules
-from .sources import Limits, Selection, Source, Text, open_inputs
+from .input import Limits, Selection, Source, Text, open_inputs
 
 _JUDGED = messages.JUDGED
 #: Kinds worth a timeline entry even though they do not drive the machine.
