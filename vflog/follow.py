@@ -11,9 +11,9 @@ from typing import IO, Callable, Iterable, Iterator, Union, cast
 
 import attrs
 
-from .analyze import Analyzer, StateChange
+from .analyze import Analyzer
 from .config import Config
-from .report import Finding, Report
+from .report import Finding, Report, StateChange
 from .rules import Listener, Withdrawn
 from .errors import InputError
 from .input import Limits, Selection, Source, open_inputs, utf8_boundary
