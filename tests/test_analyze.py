@@ -139,7 +139,7 @@ def test_block_search_gives_the_per_line_verdict(sample: str, fmt: str) -> None:
     for analyzer in (by_block, by_line):
         analyzer.start_input("log", 1)
     by_block.feed_block(1, text)
-    assert by_block._layout == {"dmesg": "dmesg", "journal_json": "json", "dmesg_json": "json"}.get(fmt, "syslog")  # the fast path ran
+    assert by_block._block_path.layout == {"dmesg": "dmesg", "journal_json": "json", "dmesg_json": "json"}.get(fmt, "syslog")  # the fast path ran
     for number, line in enumerate(text.splitlines(), 1):
         by_line.feed(number, line)
     assert by_block.finish().to_dict(unrecognised=True) == by_line.finish().to_dict(unrecognised=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import vflog
-from vflog.sources import Limits, Selection
+from vflog.input import Limits, Selection
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 BOOT = (SAMPLES / "normal-boot.log").read_bytes()
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="
 PEAK_SCRIPT = """
 import json, sys, time
 import vflog
-from vflog.sources import Selection
+from vflog.input import Selection
 start = time.monotonic()
 report = vflog.analyze_files([sys.argv[1]], selection=Selection(include=tuple(sys.argv[2:])))
 seconds = time.monotonic() - start
@@ -202,7 +202,7 @@ def test_a_tar_of_100000_members_stays_small(tmp_path: Path, stdin: bool) -> Non
 def test_the_number_of_kernel_log_members_read_from_a_tar_is_bounded(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """Past MAX_MEMBERS members that could be kernel logs, the rest of a tar is not read and the bound is named."""
-    monkeypatch.setattr(sys.modules["vflog.sources"], "MAX_MEMBERS", 3)
+    monkeypatch.setattr(sys.modules["vflog.input.archives"], "MAX_MEMBERS", 3)
     archive = write_tar(tmp_path / "logs.tar", [(f"var/log/kern.log.{n}", BOOT) for n in range(1, 6)])
     report = vflog.analyze_files([archive])
     assert len([s for s in report.sources if "!" in s]) == 3

@@ -16,12 +16,12 @@ from typing import Callable, Sequence
 import pytest
 
 import vflog
-from vflog.analyze import StateChange
+from vflog.report import StateChange
 from vflog.errors import InputError
 from vflog.follow import Follower, Segment, Tail, follow, read_lines, tail
 from vflog.report import Finding, Report
 from vflog.rules import Rules, Withdrawn
-from vflog.sources import Limits
+from vflog.input import Limits
 
 from .converters import journal_export
 

@@ -25,7 +25,7 @@ import pytest
 
 import vflog
 from vflog.cli import main
-from vflog.sources import Limits
+from vflog.input import Limits
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 BOOT = (SAMPLES / "normal-boot.log").read_bytes()

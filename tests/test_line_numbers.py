@@ -20,7 +20,7 @@ import pytest
 import vflog
 from vflog.follow import Follower, LineSplitter, read_lines, tail
 from vflog.report import Report
-from vflog.sources import Limits
+from vflog.input import Limits
 
 from . import converters
 

@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import vflog
-from vflog import framing, sources
+from vflog import framing
+from vflog.input import text as input_text
 
 from . import converters
 from .strategies import GeneratedLog, valid_logs
@@ -69,7 +70,7 @@ def contents(report: vflog.Report) -> dict[str, Any]:
 @contextmanager
 def small_blocks(first: int = 4096, size: int = 2048) -> Iterator[None]:
     """Read inputs in small blocks, so that a short log spans many blocks and a layout is chosen early."""
-    with mock.patch.object(sources, "_FIRST_BLOCK", first), mock.patch.object(sources, "_BLOCK", size):
+    with mock.patch.object(input_text, "_FIRST_BLOCK", first), mock.patch.object(input_text, "_BLOCK", size):
         yield
 
 
@@ -153,8 +154,8 @@ def test_layout_is_not_looked_for_in_every_block_without_one() -> None:
 def test_a_format_change_brings_the_layout_of_the_new_format() -> None:
     """After a switch from dmesg to syslog the blocks are read with the syslog layout, not line by line."""
     layouts = []
-    analyzer = importlib.import_module("vflog.analyze").Analyzer
-    real = analyzer._block_layout
+    path = importlib.import_module("vflog.fastpath").BlockPath
+    real = path._block_layout
 
     def spy(self: Any, block: str) -> tuple[str | None, list[int]]:
         kind, odd = real(self, block)
@@ -162,6 +163,6 @@ def test_a_format_change_brings_the_layout_of_the_new_format() -> None:
         return kind, odd
 
     syslog = render("journal_short_precise", SERVICING) * 40  # long lines, about 650 KB
-    with small_blocks(first=8192, size=8192), mock.patch.object(analyzer, "_block_layout", spy):
+    with small_blocks(first=8192, size=8192), mock.patch.object(path, "_block_layout", spy):
         by_blocks(_PADDING + syslog)
     assert layouts[0] == "dmesg" and layouts[-1] == "syslog"

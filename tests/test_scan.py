@@ -34,7 +34,7 @@ from vflog.report import NicReport
 from vflog.fleet import FileResult, LogJob, Summary, analyze_one, discover, scan, summarize
 
 scan_module = importlib.import_module("vflog.fleet.one")  # where one log is analysed (patched to inject crashes)
-from vflog.sources import Selection
+from vflog.input import Selection
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 ROOT_USER = hasattr(os, "geteuid") and os.geteuid() == 0

@@ -1,4 +1,4 @@
-"""Tests of vflog.sources: member selection, rotation order, unsafe names, text blocks, gzip engines."""
+"""Tests of vflog.input: member selection, rotation order, unsafe names, text blocks, gzip engines."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ import pytest
 import vflog
 from vflog.cli import main
 from vflog.errors import InputError
-from vflog.sources import Limits, Selection, Tally, _text_chunks, _unsafe, chunk_lines, rotation_key
-
-sources = sys.modules["vflog.sources"]
+from vflog.input import Limits, Selection, Tally, chunk_lines, rotation_key
+from vflog.input import archives, compression, dispatch
+from vflog.input import text as input_text
+from vflog.input.members import _unsafe
+from vflog.input.text import _text_chunks
 
 
 def test_rotated_files_sort_oldest_first() -> None:
@@ -67,8 +69,8 @@ def test_text_blocks_end_at_line_ends_at_lf_only() -> None:
 
 def test_a_crlf_split_between_blocks_counts_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """A CR at the end of one block and its LF at the start of the next are one line end."""
-    monkeypatch.setattr(sources, "_FIRST_BLOCK", 4)
-    monkeypatch.setattr(sources, "_BLOCK", 4)
+    monkeypatch.setattr(input_text, "_FIRST_BLOCK", 4)
+    monkeypatch.setattr(input_text, "_BLOCK", 4)
     data = b"abc\r\ndef\r\r\ngh\rij\n"
     lines = list(chunk_lines(_text_chunks(io.BufferedReader(io.BytesIO(data)), "t", Limits(), Tally())))
     assert lines == ["abc", "def\r", "gh\rij"]
@@ -86,7 +88,7 @@ def _engines() -> list[object]:
 @pytest.mark.parametrize("engine", _engines(), ids=lambda module: module.__name__)
 def test_gzip_reads_the_same_with_either_engine(engine: object, monkeypatch: pytest.MonkeyPatch) -> None:
     """Members one after another, a truncated stream and damaged data read alike with ISA-L or zlib."""
-    monkeypatch.setattr(sources, "inflate_module", lambda: engine)
+    monkeypatch.setattr(compression, "inflate_module", lambda: engine)
     text = "".join(f"[{i}.000000] line {i}\n" for i in range(50000))
     packed = gzip.compress(text[:300000].encode()) + gzip.compress(text[300000:].encode())
 
@@ -94,8 +96,8 @@ def test_gzip_reads_the_same_with_either_engine(engine: object, monkeypatch: pyt
         stream = io.BufferedReader(io.BytesIO(data))
         got: list[str] = []
         try:
-            got.extend(sources._text_chunks(sources._plain(stream, "log.gz", len(data), Limits()), "log.gz", Limits(),
-                                            Tally()))
+            got.extend(_text_chunks(compression._plain(stream, "log.gz", len(data), Limits()), "log.gz", Limits(),
+                                       Tally()))
         except InputError as exc:
             return "".join(got), str(exc)
         return "".join(got), None
@@ -250,14 +252,14 @@ def test_a_file_that_vanishes_during_the_walk_is_skipped_with_a_note(tmp_path: P
     root.mkdir()
     (root / "kern.log.1").write_bytes(BOOT)
     (root / "kern.log").write_bytes(BOOT)
-    walk = sources._walk
+    walk = dispatch._walk
 
     def walk_then_rotate(path: Path) -> object:
         listed = walk(path)
         (root / "kern.log.1").unlink()
         return listed
 
-    monkeypatch.setattr(sources, "_walk", walk_then_rotate)
+    monkeypatch.setattr(dispatch, "_walk", walk_then_rotate)
     report = vflog.analyze(root)
     assert not report.errors and report.stats.lines == BOOT.count(b"\n")
     assert any("kern.log.1: vanished before it could be read" in note for note in report.notes)
@@ -318,7 +320,7 @@ def test_zstd_output_per_step_is_bounded() -> None:
     """One decompression step of a zstd bomb gives about 1 MiB, never the whole expansion."""
     zstandard = pytest.importorskip("zstandard")
     bomb = zstandard.ZstdCompressor().compress(bytes(256 << 20))
-    engine = sources._decompressor("zstd", "bomb")
+    engine = compression._decompressor("zstd", "bomb")
     assert len(engine.decompress(bomb, 1 << 20)) <= 3 << 19 and engine.unconsumed_tail
 
 
@@ -326,13 +328,13 @@ def test_a_streamed_tar_spools_only_members_that_could_be_chosen(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """A tar from a stream copies aside only the members selection could choose, into a private unlinked file."""
     spools: list[object] = []
-    real = sources._spool
+    real = archives._spool
 
     def spy() -> object:
         spools.append(spool := real())
         return spool
 
-    monkeypatch.setattr(sources, "_spool", spy)
+    monkeypatch.setattr(archives, "_spool", spy)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the spool would show, were it named
     data = _tar([("var/log/other.dat", b"x" * 100_000), ("var/log/kern.log", BOOT), ("var/log/kern.log", BOOT)])
     report = vflog.analyze_files([io.BytesIO(data)])
@@ -356,13 +358,13 @@ def test_a_tar_in_a_regular_file_is_read_in_place_and_only_other_tars_are_spoole
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A tar in a regular file (given, in a directory, or as stdin) is read in place; a compressed one is spooled."""
     spools: list[object] = []
-    real = sources._spool
+    real = archives._spool
 
     def spy() -> object:
         spools.append(spool := real())
         return spool
 
-    monkeypatch.setattr(sources, "_spool", spy)
+    monkeypatch.setattr(archives, "_spool", spy)
     data = _tar([("var/log/kern.log", BOOT)])
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "sos.tar").write_bytes(data)

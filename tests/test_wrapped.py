@@ -18,7 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import vflog
-from vflog import grammar, sources
+from vflog import grammar
+from vflog.input import Text
+from vflog.input import text as input_text
 
 from . import converters
 from .test_mixed_formats import by_blocks, by_lines, contents, small_blocks
@@ -182,10 +184,10 @@ def test_a_line_is_never_continued_by_the_next_input() -> None:
     """A message cut short at the end of one input is read alone, even when the next input starts with an
     unstamped line that would complete it (inputs are separate files, not one wrapped line)."""
     first = f"[    3.918902] hv_netvsc {GUID} eth0: VF slot 1\n"
-    report = vflog.analyze_files([sources.Text(first), sources.Text("added\n")])
+    report = vflog.analyze_files([Text(first), Text("added\n")])
     assert [u.text for u in report.unrecognised] == [first.rstrip()]
     assert report.stats.events == 0 and report.stats.lines == 2
-    joined = vflog.analyze_files([sources.Text(first + "added\n")])
+    joined = vflog.analyze_files([Text(first + "added\n")])
     assert joined.stats.events == 1 and not joined.unrecognised
 
 
@@ -225,7 +227,7 @@ def test_a_block_boundary_between_the_parts_does_not_stop_the_join(which: int) -
     """A wrapped line whose continuation starts the next block of the file reader is joined as line by line."""
     wrapped = wrap_at(SERVICING, 76)
     offset = _continuation_offsets(wrapped)[which]
-    with mock.patch.object(sources, "_FIRST_BLOCK", offset), mock.patch.object(sources, "_BLOCK", 1 << 12):
+    with mock.patch.object(input_text, "_FIRST_BLOCK", offset), mock.patch.object(input_text, "_BLOCK", 1 << 12):
         report = by_blocks(wrapped)
     assert nic_verdicts(report) == nic_verdicts(vflog.analyze_text(SERVICING))
     assert contents(report) == contents(by_lines(wrapped))

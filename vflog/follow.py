@@ -11,12 +11,15 @@ from typing import IO, Callable, Iterable, Iterator, Union, cast
 
 import attrs
 
-from .analyze import Analyzer, StateChange
+from .analyze import Analyzer
 from .config import Config
-from .report import Finding, Report
+from .report import Finding, Report, StateChange
 from .rules import Listener, Withdrawn
 from .errors import InputError
-from .sources import _EXPORT, _ZIP, Limits, Selection, Source, _is_tar, _magic, open_inputs, utf8_boundary
+from .input import Limits, Selection, Source, open_inputs, utf8_boundary
+from .input.archives import _ZIP, _is_tar
+from .input.compression import _magic
+from .input.export import _EXPORT
 
 Change = Union[StateChange, Finding, Withdrawn]
 
@@ -146,7 +149,7 @@ def refuse_unfollowable(block: bytes, name: str) -> None:
 
     Compressed data, archives and journal exports can only be replayed from a regular file;
     binary data is refused as report refuses it ("is not a text log (binary data)"): the block
-    is read through sources.open_inputs, which holds report's check, so the two cannot disagree.
+    is read through input.open_inputs, which holds report's check, so the two cannot disagree.
     """
     kind = packed(block)
     if kind is not None:
@@ -197,7 +200,7 @@ class Tail:
     truncated (shorter than the position read, or the bytes just before it changed: copytruncate
     followed by a burst) it is read again from its start.  No line is skipped and none is read
     twice; line numbers go on across these as one stream.  A compressed file, an archive or a
-    journal export is decoded as report does (sources.open_inputs), replayed, and then ends.
+    journal export is decoded as report does (input.open_inputs), replayed, and then ends.
     Binary data raises InputError.  *stop* is asked at every pause (an idle end of file); True ends.
     """
 

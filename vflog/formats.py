@@ -9,7 +9,7 @@ files that mix formats work:
   unterminated stream of ``dmesg -w --json``),
 * ``journalctl -o json`` (``MESSAGE`` as text or as a byte array, ``_BOOT_ID``,
   ``_SOURCE_MONOTONIC_TIMESTAMP`` / ``__MONOTONIC_TIMESTAMP``), and ``-o export`` (converted to
-  the same JSON objects by sources.py),
+  the same JSON objects by input/export.py),
 * ``/dev/kmsg`` records (``6,339,5140900,-;message`` with indented continuation lines),
 * ``dmesg -H`` / ``-d`` relative stamps (``[  +0.113671]``), summed into a running clock,
 * journal boot separators (``-- Reboot --``, ``-- Boot 5ba2... --``).

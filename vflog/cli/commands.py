@@ -26,7 +26,7 @@ from ..render import (
     to_json,
 )
 from ..report import EMPTY, Report
-from ..sources import Source
+from ..input import Source
 from .options import ExitStatus, settings, thresholds
 
 

@@ -8,7 +8,7 @@ import math
 
 from ..config import Config
 from ..errors import UsageError
-from ..sources import Limits, Selection
+from ..input import Limits, Selection
 
 
 class ExitStatus(enum.IntEnum):

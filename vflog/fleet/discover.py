@@ -13,7 +13,7 @@ from typing import Any, Iterable, Iterator
 
 import attrs
 
-from ..sources import FAMILIES, Selection, rotation_key
+from ..input import FAMILIES, Selection, rotation_key
 from .results import LogJob, is_url
 
 _MAGIC = re.compile(r"[*?[]")

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator
 
 from ..config import Config
 from ..errors import InputError, UsageError
-from ..sources import Limits, Selection
+from ..input import Limits, Selection
 from .discover import discover
 from .one import analyze_one, failed_result
 from .results import ENGINES, FileResult, LogJob, Summary

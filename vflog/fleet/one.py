@@ -13,7 +13,7 @@ import attrs
 from ..analyze import analyze_files
 from ..config import Config
 from ..report import EMPTY, Report
-from ..sources import Limits, Selection
+from ..input import Limits, Selection
 from .discover import url_job
 from .results import (
     FINDINGS_LIMIT,

@@ -1,0 +1,131 @@
+"""Wrapped lines: a driver line that stops short is held until the next line says whether it continues it.
+
+A terminal or mail wraps a long line; the rest arrives as the next line, unstamped.  These helpers
+decide whether a message stops short (the grammar's prefix test, the starts of catalogued
+messages), join a held line with the text that continues it (with or without a space at the
+break, mail quote marks removed), and say what the join reads as.  The Analyzer holds the line
+(Held) and places the events; nothing here keeps state.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import attrs
+
+from . import framing, grammar, messages
+from .drivers import read_prefix
+from .errors import ParseError
+from .events import INFO, Event
+from .formats import Record
+from .framing import Stamp
+from .machine import INPUTS
+
+
+@attrs.frozen
+class Held:
+    """A driver line whose message stops short, held until the next line says whether it continues it: the
+    line's record, outer prefix, message, dmesg stamp, the record before it, and what is read in it alone."""
+
+    record: Record
+    prefix: str
+    message: str
+    seconds: Stamp | None
+    previous: Record | None
+    found: Event | None
+
+
+def stops_short(message: str, found: Event | None) -> bool:
+    """Return whether driver message *message*, which the grammar does not read (*found* is what the tolerant
+    rules and the catalogue read in it), stops short, perhaps wrapped: it ends inside the driver's prefix or
+    is the start of a message the grammar knows, or nothing reads it and it is the start of a catalogued one."""
+    return grammar.incomplete(message) or (found is None or found.kind == messages.UNCATALOGUED) and \
+        _catalogue_start(message)
+
+
+@functools.lru_cache(maxsize=4096)
+def _catalogue_start(message: str) -> bool:
+    """Return whether driver message *message* is the start of a message the catalogue lists (the rows of the
+    first word of the message; the rest may be cut anywhere): a line that stops short, perhaps wrapped."""
+    prefix = read_prefix(message)
+    if prefix is None or " " not in prefix.message:  # a first word cut short is not looked up
+        return False
+    texts = {text for text in (prefix.message, prefix.plain) if text}
+    return any(grammar.starts_match(messages.pattern(matcher.format), False, text)
+               for text in texts for matcher in messages.catalogue().candidates(prefix.driver, text))
+
+
+def _rejoined(message: str, text: str, glued: bool) -> Event | None:
+    """Return the event of *message* continued by *text* (a wrapped line joined back), or None.
+
+    When *glued* (no white space at the break) the break may have been inside a word or id (a terminal
+    wraps anywhere) or at a space the wrapper took (mail wraps between words): of the joins without
+    and with a space, the one the grammar reads with its tokens agreeing with the break wins (see
+    grammar.break_agrees), then any the grammar reads, then one the tolerant rules and the catalogue read.
+    """
+    joins = ((message + text, False), (message + " " + text, True)) if glued else ((message + " " + text, True),)
+    read: list[Event] = []
+    columns: list[int | None] = []
+    for joined, spaced in joins:
+        try:
+            event = grammar.parse_message(joined)
+        except ParseError as error:
+            columns.append(error.column)
+            continue
+        columns.append(None)
+        if grammar.break_agrees(joined, len(message), spaced):
+            return _judged(event)
+        read.append(event)
+    if read:
+        return _judged(read[-1])
+    for (joined, _), column in zip(reversed(joins), reversed(columns)):
+        found = messages.driver_event(joined, column)
+        if found is not None and found.kind != messages.UNCATALOGUED:
+            return found
+    return None
+
+
+#: The quote marks of a line quoted in mail (``> `` or ``>> ``).
+_QUOTE = re.compile(r"(?:>[ \t]?)+")
+
+
+def _unquoted(first: str, line: str) -> str:
+    """Return *line* without its quote marks when *first* (the line it may continue) has the same marks."""
+    marks, before = _QUOTE.match(line), _QUOTE.match(first)
+    if marks is None or before is None or marks[0].replace(" ", "") != before[0].replace(" ", ""):
+        return line
+    return line[marks.end():]
+
+
+def _still_short(held: Held, text: str, glued: bool) -> Held | None:
+    """Return *held* continued by *text* when the joined message still stops short of a message the grammar
+    knows (the join without a space first when *glued*), else None."""
+    for joined in (held.message + text, held.message + " " + text) if glued else (held.message + " " + text,):
+        try:
+            grammar.parse_message(joined)
+        except ParseError as error:
+            found = messages.driver_event(joined, error.column)
+            if stops_short(joined, found):
+                return attrs.evolve(held, record=held.record._replace(text=held.prefix + joined), message=joined,
+                                    found=found)
+    return None
+
+
+def _judged(event: Event) -> Event:
+    """Return grammar event *event* at the level the kernel prints it at, when it is a fault or lifecycle input."""
+    return messages.judged(event) if event.level is not INFO or event.kind in INPUTS else event
+
+
+def continued(held: Held, record: Record) -> Event | Held | None:
+    """Return what *record* makes of the *held* line: the event of the two joined back (a wrapped line), the held
+    line continued when the join still stops short (wrapped more than once), or None when it does not continue it."""
+    raw = record[1]
+    if raw is not None and raw[:1] == ">":  # a quoted line (mail) continues after the same quote marks
+        raw = _unquoted(held.record[1], raw)  # type: ignore[arg-type]
+    text = framing.continuation(raw) if raw is not None and not (record[2] or record[4]) else None
+    if text is None:
+        return None
+    glued = not held.record[1][-1:].isspace() and not raw[:1].isspace()  # type: ignore[index]
+    event = _rejoined(held.message, text, glued)
+    return event if event is not None else _still_short(held, text, glued)
