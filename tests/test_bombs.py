@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 import vflog
-from vflog.input import Limits, Selection
+from vflog.input import Limits
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 BOOT = (SAMPLES / "normal-boot.log").read_bytes()

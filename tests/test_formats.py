@@ -225,8 +225,8 @@ _GUID = "000d3af5-76bd-000d-3af5-76bd000d3af5"
 _HOSTILE = [
     f"[    1.000000] hv_netvsc {_GUID} eth0: VF slot 1 added",
     f"[nan] hv_netvsc {_GUID} eth0: VF registering: eth1",
-    f"[inf] mlx5_core 0001:00:02.0 eth1: joined to eth0",
-    f"[1e308] mlx5_core 0001:00:02.0 eth1: Link up",
+    "[inf] mlx5_core 0001:00:02.0 eth1: joined to eth0",
+    "[1e308] mlx5_core 0001:00:02.0 eth1: Link up",
     f"[1_000.5] hv_netvsc {_GUID} eth0: Data path switched to VF: eth1",
     f"[-5.0] hv_netvsc {_GUID} eth0: Data path switched from VF: eth1",
     f"[  +{'9' * 400}.0] hv_netvsc {_GUID} eth0: Data path switched to VF: eth1",

@@ -15,7 +15,7 @@ from vflog.events import Level
 from vflog.grammar import parse_message
 from vflog.errors import ParseError
 from vflog.machine import INPUTS
-from vflog.messages import CATALOGUED, CONVERSION, UNCATALOGUED, Row, catalogue, driver_event, lookup
+from vflog.messages import CATALOGUED, CONVERSION, Row, catalogue, driver_event, lookup
 from vflog.report import Report
 from vflog.rules import _KIND_CODES
 
