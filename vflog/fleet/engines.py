@@ -170,8 +170,9 @@ def _signals_held() -> Iterator[None]:
     """Within the block, SIGINT, SIGTERM and SIGHUP (when handled in Python) wait; leaving it normally delivers the first.
 
     A Dask cluster interrupted half-way through starting or closing leaves processes, files and
-    an exit-time traceback behind, so those steps run whole and the signal takes effect after.
-    When the block is left by an exception, that exception goes on unwinding instead.
+    an exit-time traceback behind, so those steps run whole and the signal takes effect after
+    (replacing an error the block raised, as a signal sent to the whole group kills workers too).
+    While Ctrl-C or a termination is already unwinding (inside the block or around it), that one goes on.
     """
     held: list[int] = []
     previous: dict[int, Any] = {}
@@ -186,8 +187,8 @@ def _signals_held() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-    if held:
-        signal.raise_signal(held[0])
+        if held and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            signal.raise_signal(held[0])  # over another error too: that was most likely the signal's doing
 
 
 @contextlib.contextmanager
