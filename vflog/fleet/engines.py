@@ -220,6 +220,8 @@ def _local_client(workers: int) -> Iterator[Any]:
     The scratch space is a fresh ``tempfile.mkdtemp()`` directory (mode 0700, so no other user can
     plant modules on the workers' ``sys.path``); on leaving, even by Ctrl-C, SIGTERM or SIGHUP,
     the client and cluster are closed, any worker still running is killed and the directory removed.
+    Dask's own log stays quiet below CRITICAL (a worker closing mid-task logs tracebacks that are no
+    concern of the user: a task that fails is reported as a failed result).
     """
     import dask
     from distributed import Client, LocalCluster
@@ -229,7 +231,7 @@ def _local_client(workers: int) -> Iterator[Any]:
     try:
         with _signals_held(), dask.config.set({"temporary-directory": scratch}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                                   silence_logs=logging.ERROR, local_directory=scratch)
+                                   silence_logs=logging.CRITICAL, local_directory=scratch)
             client = Client(cluster)
         yield client
     finally:
