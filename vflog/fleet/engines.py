@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import concurrent.futures as futures
+import contextlib
 import functools
 import gc
 import importlib.util
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Iterable, Iterator
@@ -158,31 +161,115 @@ def _pool_results(work: list[LogJob], workers: int, run: functools.partial, cont
             gc.unfreeze()
 
 
-def _dask_client(scheduler: Any, workers: int) -> tuple[Any, list[Any]]:
-    """Return a distributed Client for *scheduler* and the objects to close afterwards."""
+#: Signals that the command line (or Python) turns into exceptions; held while a Dask cluster starts or stops.
+_HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Within the block, SIGINT, SIGTERM and SIGHUP (when handled in Python) wait; leaving it normally delivers the first.
+
+    A Dask cluster interrupted half-way through starting or closing leaves processes, files and
+    an exit-time traceback behind, so those steps run whole and the signal takes effect after
+    (replacing an error the block raised, as a signal sent to the whole group kills workers too).
+    While Ctrl-C or a termination is already unwinding (inside the block or around it), that one goes on.
+    """
+    held: list[int] = []
+    previous: dict[int, Any] = {}
+    try:
+        for signum in _HELD_SIGNALS:
+            if callable(signal.getsignal(signum)):
+                previous[signum] = signal.signal(signum, lambda number, frame: held.append(number))
+    except ValueError:  # not the main thread, where Python delivers no signal anyway
+        pass
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if held and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+            signal.raise_signal(held[0])  # over another error too: that was most likely the signal's doing
+
+
+@contextlib.contextmanager
+def _dask_client(scheduler: Any, workers: int) -> Iterator[Any]:
+    """Yield a distributed Client for *scheduler*; whatever this opened is closed on leaving, however it is left."""
+    if scheduler is None:
+        with _local_client(workers) as client:
+            yield client
+        return
+    if not isinstance(scheduler, str):
+        yield scheduler  # a Client (or anything with submit) the caller owns
+        return
+    from distributed import Client
+
+    try:
+        client = Client(scheduler, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(scheduler, f"no Dask scheduler can be reached there ({exc})") from None
+    try:
+        yield client
+    finally:
+        _close_quietly(client)
+
+
+@contextlib.contextmanager
+def _local_client(workers: int) -> Iterator[Any]:
+    """Yield a Client of a new LocalCluster of *workers* single-threaded processes whose scratch space is private.
+
+    The scratch space is a fresh ``tempfile.mkdtemp()`` directory (mode 0700, so no other user can
+    plant modules on the workers' ``sys.path``); on leaving, even by Ctrl-C, SIGTERM or SIGHUP,
+    the client and cluster are closed, any worker still running is killed and the directory removed.
+    Dask's own log stays quiet below CRITICAL (a worker closing mid-task logs tracebacks that are no
+    concern of the user: a task that fails is reported as a failed result).
+    """
+    import dask
     from distributed import Client, LocalCluster
 
-    if scheduler is None:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR)
-        client = Client(cluster)
-        return client, [client, cluster]
-    if isinstance(scheduler, str):
-        try:
-            client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise InputError(scheduler, f"no Dask scheduler can be reached there ({exc})") from None
-        return client, [client]
-    return scheduler, []  # a Client (or anything with submit) the caller owns
+    scratch = tempfile.mkdtemp(prefix="vflog-dask-")
+    cluster = client = None
+    try:
+        with _signals_held(), dask.config.set({"temporary-directory": scratch}):
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                                   silence_logs=logging.CRITICAL, local_directory=scratch)
+            client = Client(cluster)
+        yield client
+    finally:
+        with _signals_held():
+            _close_cluster(client, cluster)
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _close_cluster(client: Any, cluster: Any) -> None:
+    """Close *client* and *cluster* (either may be None), then kill any of the cluster's worker processes still alive."""
+    pids = {nanny.pid for nanny in getattr(cluster, "workers", {}).values()} - {None}
+    for item in (client, cluster):
+        if item is not None:
+            _close_quietly(item, timeout=_CLOSE_SECONDS)
+    for process in multiprocessing.active_children():
+        if process.pid in pids:
+            process.kill()
+            process.join(timeout=_CLOSE_SECONDS)
+
+
+#: How long closing a Dask client or cluster may take before its workers are killed.
+_CLOSE_SECONDS = 5
+
+
+def _close_quietly(item: Any, **options: Any) -> None:
+    """Call ``item.close(**options)``; a failure to close (already closed, scheduler gone) is not an error."""
+    try:
+        item.close(**options)
+    except Exception:
+        pass
 
 
 def _dask_results(work: list[LogJob], workers: int, run: functools.partial, scheduler: Any) -> Iterator[FileResult]:
     """Map the per-log function with Dask futures, as results finish, with a bounded number in flight."""
     from distributed import as_completed
 
-    client, owned = _dask_client(scheduler, workers)
-    pending: dict[str, LogJob] = {}
-    try:
+    with _dask_client(scheduler, workers) as client:
+        pending: dict[str, LogJob] = {}
         try:
             threads = sum(client.nthreads().values())
         except Exception:
@@ -210,12 +297,6 @@ def _dask_results(work: list[LogJob], workers: int, run: functools.partial, sche
             future.release()
             yield result
             fill()
-    finally:
-        for item in owned:
-            try:
-                item.close()
-            except Exception:
-                pass
 
 
 def check_engine(engine: str, jobs: int | None) -> int:
@@ -277,11 +358,7 @@ def summarize(paths: Iterable[LogJob | str | os.PathLike[str]], *, jobs: int | N
                                 Summary())
     import dask.bag
 
-    client, owned = _dask_client(scheduler, workers)
-    try:
+    with _dask_client(scheduler, workers) as client:
         bag = dask.bag.from_sequence(work, partition_size=1).map(run).map(Summary.of)
         total = bag.fold(Summary.merge, Summary.merge, initial=Summary())
         return total.compute(scheduler=client)  # type: ignore[no-any-return]
-    finally:
-        for item in owned:
-            item.close()
