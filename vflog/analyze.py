@@ -208,7 +208,7 @@ class Analyzer:
         boot = self._boot
         last = self._last_mono
         t = event.t
-        monotonic = clock == framing.MONOTONIC
+        monotonic = clock == framing.MONOTONIC and t is not None  # a clock comes with a time
         if monotonic and previous is not None and previous[0] != self._last_event_number:  # [0]: its number
             prior = Reader.stamp_of(previous, self._tz)  # an unrelated line's time; an event's is in last already
             if prior is not None:
@@ -217,7 +217,7 @@ class Analyzer:
                     last = prior_t
         if event.kind == "boot" and boot.events:
             self._new_boot(event.line, previous)
-        elif monotonic and last is not None:
+        elif monotonic and last is not None and t is not None:
             if t < last - self.config.boot_regression:
                 self._new_boot(event.line, previous)
             elif t < last:
@@ -228,7 +228,7 @@ class Analyzer:
                 boot.clock = clock
             if clock != boot.clock:
                 event = attrs.evolve(event, t=None)
-            elif monotonic and (self._last_mono is None or t > self._last_mono):
+            elif monotonic and t is not None and (self._last_mono is None or t > self._last_mono):
                 self._last_mono = t
         boot.add(event)
         self._last_event_number = event.line

@@ -80,7 +80,7 @@ class Boot:
             elif kind in INPUTS or kind in _TIMELINE_EXTRA or event.level is not INFO:
                 nic.record(event, nic.state, "attributed late" if kind in INPUTS else "")
             nic.note(event)
-            if after is not before:  # the machine moved (the facts of the event are noted by now)
+            if before is not None and after is not None and after is not before:  # the machine moved (facts noted)
                 self.rules.moved(nic)
                 if self._listener is not None:
                     self._listener(StateChange(self.index, nic.key, nic.synthetic, event, before.value, after.value))
