@@ -1,0 +1,63 @@
+"""The sub-command check: the VM's present state (or a sosreport's) judged with its kernel log."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import IO, Any
+
+from ..catalogue import Severity
+from ..check import check_facts, gather_facts
+from ..check.save import save
+from ..errors import UsageError
+from ..output import output_to
+from ..render import clean
+from ..render_check import render_check_json, render_check_table
+from .options import ExitStatus
+
+
+def add_check_parser(sub: Any) -> None:
+    """Add ``vflog check`` to the sub-command parsers *sub*."""
+    ch = sub.add_parser("check", help="the VM's present state (or a sosreport's) judged with its kernel log")
+    ch.add_argument("--root", metavar="DIR", help="read a sosreport (directory or tarball) or a saved tree instead "
+                                                   "of the live system")
+    ch.add_argument("--interval", type=_interval, default=2.0, metavar="SECONDS",
+                    help="seconds between the two counter samples on the live system (default 2)")
+    ch.add_argument("--format", choices=("table", "json"), default="table")
+    ch.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
+                    help="exit 1 when a finding has at least this severity (default: error)")
+    ch.add_argument("--output", "-o", metavar="FILE", help="write the result to FILE (atomically) instead of stdout")
+    ch.add_argument("--save", metavar="FILE.tar.gz", help="also write the gathered facts as a tarball that "
+                                                          "--root reads back")
+    ch.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+
+
+def _interval(text: str) -> float:
+    """Parse the seconds between samples: a finite number from 0 to 3600."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"--interval needs a number of seconds, not {text!r}") from None
+    if not math.isfinite(value) or not 0 <= value <= 3600:
+        raise UsageError(f"--interval must be between 0 and 3600 seconds, not {text!r}")
+    return value
+
+
+def check_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    """Gather, judge and print; exit 0, 1 when a finding reaches --fail-on, 2 when nothing could be read."""
+    facts = gather_facts(args.root, interval=args.interval)
+    if args.save:
+        save(facts, args.save)
+    result = check_facts(facts)
+    if not result.readable:
+        for unread in result.unread:
+            print(f"vflog: error: {clean(unread)}", file=stderr)
+        print(f"vflog: error: {clean(result.source)}: nothing could be read", file=stderr)
+        return ExitStatus.ERROR
+    text = render_check_json(result) if args.format == "json" else render_check_table(result)
+    with output_to(args.output, stdout) as out:
+        out.write(text)
+    if args.fail_on == "never":
+        return ExitStatus.OK
+    bar = Severity(args.fail_on).rank
+    return ExitStatus.FINDINGS if any(f.severity.rank >= bar for f in result.findings) else ExitStatus.OK
