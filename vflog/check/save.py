@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from .gather import IFF_SLAVE, STATISTICS, Facts, Interface, PciDevice
+from .judge import VF_IDS
 from .tree import sos_name
 
 
@@ -91,7 +92,7 @@ def _ip_block(nic: Interface, index: int) -> str:
 def _lspci(device: PciDevice) -> str:
     """Return the device as an ``lspci -nnvv`` stanza (its first line and the driver in use)."""
     driver = f"\tKernel driver in use: {device.driver}\n" if device.driver else ""
-    return (f"{device.address} Ethernet controller [0200]: {device.model or 'Ethernet controller'} "
+    return (f"{device.address} Ethernet controller [0200]: {device.model or VF_IDS.get((device.vendor, device.device), 'Device')} "
             f"[{device.vendor}:{device.device}]\n{driver}\n")
 
 

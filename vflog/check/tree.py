@@ -28,6 +28,10 @@ WANTED = ("sys/class/net/", "sys/bus/pci/devices/", "sos_commands/networking/", 
           "usr/lib/modules/", "run/NetworkManager/", "run/systemd/netif/", "proc/version")
 
 
+#: What only a sosreport has (a tree saved by ``vflog check --save`` has sos_commands but none of these).
+SOS_MARKS = ("sos_logs", "sos_reports")
+
+
 def sos_name(command: str) -> str:
     """Return the file name sos gives a command's output (``ethtool -S eth0`` -> ``ethtool_-S_eth0``)."""
     return command.replace("/", ".").replace(" ", "_")
@@ -119,7 +123,7 @@ class LiveTree(DirTree):
 class TarTree(Tree):
     """A tarball (a sosreport or a saved tree) read once, in memory, keeping only the members a check needs."""
 
-    kind = "sosreport"
+    kind = "tarball"
 
     def __init__(self, path: Path) -> None:
         self.name = str(path)
@@ -138,6 +142,8 @@ class TarTree(Tree):
         total = 0
         for member in archive:
             name = str(PurePosixPath(member.name.lstrip("/")))
+            if any(mark in name.split("/")[:2] for mark in SOS_MARKS):
+                self.kind = "sosreport"
             if not _wanted(name):
                 continue
             if member.issym():
@@ -188,7 +194,7 @@ def open_tree(root: str | os.PathLike[str] | None) -> Tree:
         return LiveTree()
     path = Path(root)
     if path.is_dir():
-        kind = "sosreport" if (path / "sos_commands").is_dir() else "directory"
+        kind = "sosreport" if any((path / mark).exists() for mark in SOS_MARKS) else "directory"
         return DirTree(path, kind)
     if path.is_file():
         return TarTree(path)
