@@ -205,7 +205,8 @@ def test_cli_check_root_json(tmp_path: Path) -> None:
                             "--format", "json")
     document = json.loads(out)
     assert status == 1 and err == ""
-    assert document["nics"][GUID]["vf"] == VF_NAME and document["nics"][GUID]["vf_addresses"] == ["10.0.0.5/24"]
+    (nic,) = document["nics"]
+    assert nic["key"] == GUID and nic["vf"] == VF_NAME and nic["vf_addresses"] == ["10.0.0.5/24"]
     assert [f["code"] for f in document["findings"]] == ["ip-on-vf"]
     assert document["findings"][0]["severity"] == "error" and document["kind"] == "directory"
 

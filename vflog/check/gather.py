@@ -103,11 +103,13 @@ def gather(tree: Tree, *, interval: float = 2.0, sleep: Callable[[float], None] 
     if not names:
         unread.append("network interfaces: neither sys/class/net nor ip -d address could be read")
     ip_blocks = _ip_address(tree)
-    first = {name: _sample(tree, name) for name in names}
-    samples = {name: (first[name],) for name in names}
-    if isinstance(tree, LiveTree) and names:
+    live = isinstance(tree, LiveTree)  # live, sysfs knows every driver: no driver is a virtual interface
+    synthetic = {name for name in names if _driver(tree, name) == "hv_netvsc" or (not live and not _driver(tree, name))}
+    first = {name: _sample(tree, name, name in synthetic) for name in names}
+    samples: dict[str, tuple[Mapping[str, int], ...]] = {name: (first[name],) for name in names}
+    if live and names:
         sleep(interval)
-        samples = {name: (first[name], _sample(tree, name)) for name in names}
+        samples = {name: (first[name], _sample(tree, name, name in synthetic)) for name in names}
     interfaces = tuple(_interface(tree, name, ip_blocks.get(name, {}), samples[name]) for name in names)
     kernel = _kernel(tree)
     if kernel is None:
@@ -137,7 +139,7 @@ def _interface(tree: Tree, name: str, ip: Mapping[str, object], samples: tuple[M
     """Return one interface from sysfs, ``ethtool -i`` and ``ip -d address`` (sysfs first)."""
     base = f"sys/class/net/{name}"
     mac = _strip(tree.text(f"{base}/address")) or _str(ip.get("mac"))
-    driver = _basename(tree.link(f"{base}/device/driver")) or _ethtool_info(tree, name).get("driver")
+    driver = _driver(tree, name)
     device = _basename(tree.link(f"{base}/device")) or _ethtool_info(tree, name).get("bus-info") or None
     master = _basename(tree.link(f"{base}/master")) or _str(ip.get("master"))
     flags = _strip(tree.text(f"{base}/flags"))
@@ -149,9 +151,15 @@ def _interface(tree: Tree, name: str, ip: Mapping[str, object], samples: tuple[M
                      addresses=tuple(addresses) if isinstance(addresses, (tuple, list)) else (), samples=samples)
 
 
-def _sample(tree: Tree, name: str) -> Mapping[str, int]:
-    """Return one sample of the interface's counters: sysfs statistics and ``ethtool -S``."""
-    counters: dict[str, int] = parse_ethtool_stats(tree.command("networking", f"ethtool -S {name}") or "")
+def _driver(tree: Tree, name: str) -> str | None:
+    """Return the interface's driver: its sysfs device's driver link, else ``ethtool -i``."""
+    return _basename(tree.link(f"sys/class/net/{name}/device/driver")) or _ethtool_info(tree, name).get("driver")
+
+
+def _sample(tree: Tree, name: str, synthetic: bool) -> Mapping[str, int]:
+    """Return one sample of the interface's counters: sysfs statistics, and ``ethtool -S`` of a synthetic NIC."""
+    ethtool = tree.command("networking", f"ethtool -S {name}") if synthetic else None
+    counters: dict[str, int] = parse_ethtool_stats(ethtool or "")
     for stat in STATISTICS:
         value = _strip(tree.text(f"sys/class/net/{name}/statistics/{stat}"))
         if value and value.isdigit():
@@ -268,7 +276,13 @@ def _modules(tree: Tree, kernel: str | None) -> frozenset[str] | None:
 def _kernel_log(tree: Tree) -> tuple[str | None, str | None]:
     """Return the name and text of the current boot's kernel log (sos's dmesg, or the dmesg program live)."""
     text = tree.command("kernel", "dmesg")
-    return ("dmesg", text) if text else (None, None)
+    if text:
+        return "dmesg", text
+    if isinstance(tree, LiveTree):  # dmesg_restrict: the journal may still be readable (systemd-journal group)
+        text = tree.command("logs", "journalctl -k -b -o short-monotonic --no-pager")
+        if text:
+            return "journalctl -k -b", text
+    return None, None
 
 
 def _os_release(tree: Tree) -> dict[str, str]:

@@ -317,7 +317,8 @@ def _last_boot_nics(log: Report | None) -> tuple[NicReport, ...]:
 def _logged(nic: Interface, logged: tuple[NicReport, ...]) -> NicReport | None:
     """Return the kernel log's NIC that is this interface (same VMBus device, else same name)."""
     by_id = [n for n in logged if n.vmbus_id and nic.device and n.vmbus_id.lower() == nic.device.lower()]
-    return (by_id or [n for n in logged if nic.name in (n.synthetic, *n.synthetic_names)] or [None])[0]
+    by_name = [n for n in logged if nic.name in (n.synthetic, *n.synthetic_names)]
+    return next(iter(by_id or by_name), None)
 
 
 def _log_findings(log: Report | None, facts: Facts, present: set[str]) -> Iterator[Finding]:

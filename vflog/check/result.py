@@ -80,7 +80,7 @@ class CheckResult:
         return {
             "source": self.source, "kind": self.kind, "kernel": self.kernel, "distribution": self.distribution,
             "samples": self.samples, "interval": self.interval, "kernel_log": self.kernel_log,
-            "nics": {nic.key: nic.to_dict() for nic in self.nics},
+            "nics": [nic.to_dict() for nic in self.nics],
             "findings": [finding_dict(f) for f in self.findings],
             "notes": list(self.notes), "unread": list(self.unread),
         }

@@ -109,7 +109,7 @@ class LiveTree(DirTree):
         """Run *command* (no shell) and return its output, or None when it is missing, fails or hangs."""
         argv = command.split()
         if shutil.which(argv[0]) is None:
-            note = f"{argv[0]}: the program is not installed"
+            note = f"{argv[0]}: the program is not installed, so '{command}' (and the like) could not be read"
             if note not in self.missing:
                 self.missing.append(note)
             return None
