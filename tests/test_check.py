@@ -253,3 +253,20 @@ def test_cli_check_bad_interval() -> None:
     for bad in ("-1", "nan", "x"):
         status, _, err = _run("check", "--interval", bad)
         assert status == 2 and "usage error" in err
+
+
+def test_live_tree_without_ethtool_says_what_was_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Live without the ethtool program: the vf_* counters are named as unread and the verdict says so (no guess)."""
+    monkeypatch.setattr("vflog.check.tree.shutil.which", lambda name: None)
+    facts = gather(tree_module.LiveTree(live_tree(tmp_path, HEALTHY)), interval=0)
+    result = check_facts(facts)
+    assert any(u.startswith("ethtool: the program is not installed") for u in result.unread)
+    assert result.nics[0].on_vf is None and "counters could not be read" in result.nics[0].verdict
+
+
+def test_new_codes_are_explained() -> None:
+    """vflog explain knows every code the check emits."""
+    for code in ("vf-traffic-idle", "ip-on-vf", "vf-not-bonded", "vf-missing-now", "vf-driver-not-installed",
+                 "kernel-too-old", "vf-managed-by-userspace", "no-accelerated-networking"):
+        status, out, _ = _run("explain", code)
+        assert status == 0 and code in out

@@ -152,7 +152,7 @@ def _interface(tree: Tree, name: str, ip: Mapping[str, object], samples: tuple[M
 
 
 def _driver(tree: Tree, name: str) -> str | None:
-    """Return the interface's driver: its sysfs device's driver link, else ``ethtool -i``."""
+    """Return the interface's driver: its sysfs device's driver link, else (in a captured tree) ``ethtool -i``."""
     return _basename(tree.link(f"sys/class/net/{name}/device/driver")) or _ethtool_info(tree, name).get("driver")
 
 
@@ -173,7 +173,9 @@ def parse_ethtool_stats(text: str) -> dict[str, int]:
 
 
 def _ethtool_info(tree: Tree, name: str) -> dict[str, str]:
-    """Return the ``key: value`` lines of ``ethtool -i`` output."""
+    """Return the ``key: value`` lines of ``ethtool -i`` output in a captured tree (live, sysfs says it all)."""
+    if isinstance(tree, LiveTree):
+        return {}
     text = tree.command("networking", f"ethtool -i {name}") or ""
     return {m.group(1): m.group(2).strip() for m in re.finditer(r"^([\w-]+):[ \t]*(.*)$", text, re.M)}
 

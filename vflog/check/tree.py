@@ -110,7 +110,7 @@ class LiveTree(DirTree):
         argv = command.split()
         if shutil.which(argv[0]) is None:
             note = f"{argv[0]}: the program is not installed, so '{command}' (and the like) could not be read"
-            if note not in self.missing:
+            if not any(m.startswith(f"{argv[0]}:") for m in self.missing):
                 self.missing.append(note)
             return None
         try:
