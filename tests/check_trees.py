@@ -105,12 +105,14 @@ class Vm:
 
 
 def _write(root: Path, path: str, text: str) -> None:
+    """Write *text* at *path* below *root*, making its directories."""
     target = root / path
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
 
 
 def _link(root: Path, path: str, target: str) -> None:
+    """Make a symbolic link at *path* below *root* pointing at *target*."""
     link = root / path
     link.parent.mkdir(parents=True, exist_ok=True)
     os.symlink(target, link)
@@ -175,6 +177,7 @@ def live_tree(root: Path, vm: Vm) -> Path:
 
 
 def _ethtool_s(root: Path, vm: Vm) -> None:
+    """Write the synthetic NIC's ``ethtool -S`` output as sos names it."""
     _write(root, "sos_commands/networking/ethtool_-S_eth0", NETVSC_STATS.format(
         vf_rx=vm.vf_rx, vf_tx=vm.vf_tx, vf_rx_bytes=vm.vf_rx * 900, vf_tx_bytes=vm.vf_tx * 200))
 

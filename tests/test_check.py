@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import json
 import tarfile
 from pathlib import Path
@@ -22,10 +23,12 @@ HEALTHY = Vm()
 
 
 def _codes(root: Path) -> set[str]:
+    """Return the finding codes of checking *root*."""
     return {f.code for f in check(root, interval=0).findings}
 
 
 def _run(*argv: str) -> tuple[int, str, str]:
+    """Run vflog with *argv*; return its exit status, stdout and stderr."""
     out, err = io.StringIO(), io.StringIO()
     status = main(list(argv), env={}, stdout=out, stderr=err)
     return status, out.getvalue(), err.getvalue()
@@ -97,6 +100,7 @@ def test_vf_traffic_idle_between_samples(tmp_path: Path, monkeypatch: pytest.Mon
     stats = root / "sys/class/net/eth0/statistics/rx_packets"
 
     def traffic(seconds: float) -> None:
+        """Stand for the interval: the NIC receives 500 packets, none through the VF."""
         stats.write_text(str(int(stats.read_text()) + 500))
 
     facts = gather(tree_module.LiveTree(root), interval=2, sleep=traffic)
@@ -270,3 +274,20 @@ def test_new_codes_are_explained() -> None:
                  "kernel-too-old", "vf-managed-by-userspace", "no-accelerated-networking"):
         status, out, _ = _run("explain", code)
         assert status == 0 and code in out
+
+
+def test_fifo_in_a_tree_does_not_hang(tmp_path: Path) -> None:
+    """A FIFO where a file is expected (a hostile tree) is skipped as unreadable, never waited on."""
+    root = live_tree(tmp_path, HEALTHY)
+    (root / "sos_commands/kernel/dmesg").unlink()
+    os.mkfifo(root / "sos_commands/kernel/dmesg")
+    result = check(root, interval=0)
+    assert result.kernel_log is None and any(u.startswith("kernel log") for u in result.unread)
+    assert result.nics[0].on_vf is True
+
+
+def test_nmcli_saying_not_running_is_not_running(tmp_path: Path) -> None:
+    """A sosreport whose nmcli outputs say NetworkManager is not running does not count NetworkManager as running."""
+    root = sos_tree(tmp_path, Vm(nm_running=True))
+    (root / "sos_commands/networkmanager/nmcli_dev_show").write_text("Error: NetworkManager is not running.\n")
+    assert _codes(root) == set()

@@ -309,9 +309,10 @@ def _configs(tree: Tree) -> tuple[ConfigFile, ...]:
 
 def _nm_running(tree: Tree) -> bool:
     """Return whether NetworkManager runs (its run directory, or sos's nmcli outputs)."""
+    outputs = [tree.text(f"sos_commands/networkmanager/{n}") or "" for n in tree.names("sos_commands/networkmanager")
+               if n.startswith("nmcli")]
     return bool(tree.names("run/NetworkManager")) or any(
-        n.startswith("nmcli") and (tree.text(f"sos_commands/networkmanager/{n}") or "").strip()
-        for n in tree.names("sos_commands/networkmanager"))
+        text.strip() and "NetworkManager is not running" not in text for text in outputs)
 
 
 def _networkd_running(tree: Tree) -> bool:
@@ -320,10 +321,12 @@ def _networkd_running(tree: Tree) -> bool:
 
 
 def _strip(text: str | None) -> str | None:
+    """Return *text* without surrounding white space, or None when nothing is left."""
     return text.strip() if text is not None and text.strip() else None
 
 
 def _str(value: object) -> str | None:
+    """Return *value* when it is a non-empty string, else None."""
     return value if isinstance(value, str) and value else None
 
 

@@ -166,10 +166,12 @@ def _counters(nic: Interface) -> tuple[Counter, ...]:
 
 
 def _total(counters: Iterable[Counter], names: Sequence[str], attr: str) -> int:
+    """Return the sum of *attr* (first, last or change) over the counters called *names*."""
     return sum(getattr(c, attr) for c in counters if c.name in names)
 
 
 def _grew(counters: tuple[Counter, ...], names: Sequence[str]) -> bool:
+    """Return whether the counters called *names* grew between the first and last sample."""
     return _total(counters, names, "change") > 0
 
 

@@ -48,6 +48,7 @@ def layout(facts: Facts) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _cmd(plugin: str, command: str) -> str:
+    """Return the path sos gives the output of *command* under its *plugin*."""
     return f"sos_commands/{plugin}/{sos_name(command)}"
 
 

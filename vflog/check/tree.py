@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import tarfile
 from pathlib import Path, PurePosixPath
@@ -73,15 +74,27 @@ class DirTree(Tree):
         self.kind = kind
 
     def _path(self, path: str) -> Path:
+        """Return *path* below the root."""
         return self.root / path
 
     def text(self, path: str) -> str | None:
-        """Return the file's text (undecodable bytes replaced), or None when it cannot be read."""
+        """Return the regular file's text (undecodable bytes replaced), or None when it is none or cannot be read.
+
+        It is opened without blocking and refused unless regular, so a FIFO or device in a tree never hangs.
+        """
         try:
-            with open(self._path(path), "rb") as handle:
+            descriptor = os.open(self._path(path), os.O_RDONLY | os.O_NONBLOCK)
+        except (OSError, ValueError):
+            return None
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                return None
+            with os.fdopen(descriptor, "rb", closefd=False) as handle:
                 return handle.read(MAX_FILE).decode("utf-8", "replace")
         except (OSError, ValueError):
             return None
+        finally:
+            os.close(descriptor)
 
     def names(self, path: str) -> list[str]:
         """Return the names in the directory, or [] when it cannot be listed."""
