@@ -291,3 +291,19 @@ def test_nmcli_saying_not_running_is_not_running(tmp_path: Path) -> None:
     root = sos_tree(tmp_path, Vm(nm_running=True))
     (root / "sos_commands/networkmanager/nmcli_dev_show").write_text("Error: NetworkManager is not running.\n")
     assert _codes(root) == set()
+
+
+def test_sosreport_without_ip_d_address(tmp_path: Path) -> None:
+    """A sosreport with only ``ip -s -d link`` and ``ip -o addr`` still pairs the VF and sees its address."""
+    root = sos_tree(tmp_path, Vm(vf_addresses=("10.0.0.5/24",)))
+    blocks = (root / "sos_commands/networking/ip_-d_address").read_text()
+    (root / "sos_commands/networking/ip_-d_address").unlink()
+    (root / "sos_commands/networking/ip_-s_-d_link").write_text(
+        "\n".join(line for line in blocks.splitlines() if " inet" not in line and "_lft" not in line) + "\n"
+        "    RX:  bytes packets errors dropped  missed   mcast\n    10318224    8891      0       0       0       0\n")
+    (root / "sos_commands/networking/ip_-o_addr").write_text(
+        "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n"
+        "2: eth0    inet 10.0.0.4/24 metric 100 brd 10.0.0.255 scope global eth0\\       valid_lft forever\n"
+        f"3: {VF_NAME}    inet 10.0.0.5/24 brd 10.0.0.255 scope global {VF_NAME}\\       valid_lft forever\n")
+    result = check(root, interval=0)
+    assert [n.vf for n in result.nics] == [VF_NAME] and {f.code for f in result.findings} == {"ip-on-vf"}

@@ -187,10 +187,32 @@ _IP_ONELINE = re.compile(r"^\d+:\s+(\S+)\s+inet6?\s+(\S+).*?\bscope\s+(\w+)")
 
 
 def _ip_address(tree: Tree) -> dict[str, dict[str, object]]:
-    """Return per interface what ``ip -d address`` (or ``ip -o addr``) shows: MAC, master, SLAVE, state, addresses."""
+    """Return per interface what iproute2 shows: MAC, master, SLAVE, state and addresses.
+
+    ``ip -d address`` first; ``ip -s -d link`` fills in what it lacks (links only) and ``ip -o addr``
+    gives the addresses when no block listed any.
+    """
+    found: dict[str, dict[str, object]] = {}
+    for command in ("ip -d address", "ip -s -d link"):
+        for name, entry in _ip_blocks(tree.command("networking", command) or "").items():
+            known = found.setdefault(name, {"addresses": []})
+            for key, value in entry.items():
+                if not known.get(key):
+                    known[key] = value
+    if not any(entry["addresses"] for entry in found.values()):
+        for line in (tree.command("networking", "ip -o addr") or "").splitlines():
+            one = _IP_ONELINE.match(line)
+            if one:
+                entry = found.setdefault(one.group(1), {"addresses": []})
+                entry["addresses"].append(Address(one.group(2), one.group(3)))  # type: ignore[attr-defined]
+    return found
+
+
+def _ip_blocks(text: str) -> dict[str, dict[str, object]]:
+    """Return the interfaces of ``ip -d address`` or ``ip -s -d link`` output, one block each."""
     found: dict[str, dict[str, object]] = {}
     current: dict[str, object] | None = None
-    for line in (tree.command("networking", "ip -d address") or "").splitlines():
+    for line in text.splitlines():
         head = _IP_HEAD.match(line)
         if head:
             rest = head.group(3)
@@ -203,12 +225,6 @@ def _ip_address(tree: Tree) -> dict[str, dict[str, object]]:
             current["mac"] = link.group(1)
         elif current is not None and (addr := _IP_ADDR.match(line)):
             current["addresses"].append(Address(addr.group(1), addr.group(2)))  # type: ignore[attr-defined]
-    if not found:
-        for line in (tree.command("networking", "ip -o addr") or "").splitlines():
-            one = _IP_ONELINE.match(line)
-            if one:
-                entry = found.setdefault(one.group(1), {"addresses": []})
-                entry["addresses"].append(Address(one.group(2), one.group(3)))  # type: ignore[attr-defined]
     return found
 
 
