@@ -307,3 +307,23 @@ def test_sosreport_without_ip_d_address(tmp_path: Path) -> None:
         f"3: {VF_NAME}    inet 10.0.0.5/24 brd 10.0.0.255 scope global {VF_NAME}\\       valid_lft forever\n")
     result = check(root, interval=0)
     assert [n.vf for n in result.nics] == [VF_NAME] and {f.code for f in result.findings} == {"ip-on-vf"}
+
+
+def test_report_on_a_sosreport_adds_the_checks(tmp_path: Path) -> None:
+    """vflog report on a sosreport (tarball or directory) with command outputs adds its check: JSON ``checks``."""
+    archive = tarball(sos_tree(tmp_path / "sos", Vm(vf_addresses=("10.0.0.5/24",))), tmp_path / "sosreport-vm1.tar.xz")
+    status, out, err = _run("report", "--format", "json", str(archive))
+    document = json.loads(out)
+    assert status == 1, err
+    assert [f["code"] for f in document["checks"][0]["findings"]] == ["ip-on-vf"]
+    assert document["boots"][0]["nics"][0]["datapath"] == "vf"
+    status, out, _ = _run("report", str(tmp_path / "sos"))
+    assert status == 1 and "vflog check:" in out and "ip-on-vf" in out
+
+
+def test_report_on_a_plain_log_has_no_checks(tmp_path: Path) -> None:
+    """A kernel log that is no sosreport gets no checks: the report is unchanged."""
+    log = tmp_path / "dmesg.txt"
+    log.write_text(HEALTHY.dmesg or "")
+    status, out, _ = _run("report", "--format", "json", str(log))
+    assert status == 0 and "checks" not in json.loads(out)

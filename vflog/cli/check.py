@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
-from typing import IO, Any
+from pathlib import Path
+from typing import IO, Any, Sequence
 
 from ..catalogue import Severity
 from ..check import check_facts, gather_facts
 from ..check.save import save
-from ..errors import UsageError
+from ..check.result import CheckResult
+from ..errors import UsageError, VflogError
 from ..output import output_to
-from ..render import clean
+from ..render import clean, pretty_json
 from ..render_check import render_check_json, render_check_table
 from .options import ExitStatus
 
@@ -57,7 +60,45 @@ def check_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
     text = render_check_json(result) if args.format == "json" else render_check_table(result)
     with output_to(args.output, stdout) as out:
         out.write(text)
-    if args.fail_on == "never":
+    return checks_status([result], args.fail_on)
+
+
+def _is_sosreport(name: str) -> bool:
+    """Return whether the input *name* is a sosreport: a directory with sos_commands, or a sosreport-* tarball."""
+    path = Path(name)
+    if path.is_dir():
+        return (path / "sos_commands").is_dir()
+    return path.is_file() and path.name.startswith("sosreport") and ".tar" in path.name
+
+
+def sosreport_checks(files: Sequence[str]) -> list[CheckResult]:
+    """Return the check of every sosreport among *files* whose command outputs show a network interface."""
+    results = []
+    for name in files:
+        if name != "-" and _is_sosreport(name):
+            try:
+                result = check_facts(gather_facts(name, interval=0))
+            except VflogError:
+                continue  # the report already says what could not be read
+            if result.nics:
+                results.append(result)
+    return results
+
+
+def with_checks(text: str, checks: Sequence[CheckResult], form: str) -> str:
+    """Return the report's *text* with the sosreports' checks: a ``checks`` list in JSON, tables appended."""
+    if not checks:
+        return text
+    if form == "json":
+        document = json.loads(text)
+        document["checks"] = [result.to_dict() for result in checks]
+        return pretty_json(document) + "\n"
+    return text + "".join("\n" + render_check_table(result) for result in checks)
+
+
+def checks_status(checks: Sequence[CheckResult], fail_on: str) -> int:
+    """Return 1 when a finding of *checks* reaches --fail-on, else 0."""
+    if fail_on == "never":
         return ExitStatus.OK
-    bar = Severity(args.fail_on).rank
-    return ExitStatus.FINDINGS if any(f.severity.rank >= bar for f in result.findings) else ExitStatus.OK
+    bar = Severity(fail_on).rank
+    return ExitStatus.FINDINGS if any(f.severity.rank >= bar for c in checks for f in c.findings) else ExitStatus.OK
