@@ -327,3 +327,15 @@ def test_report_on_a_plain_log_has_no_checks(tmp_path: Path) -> None:
     log.write_text(HEALTHY.dmesg or "")
     status, out, _ = _run("report", "--format", "json", str(log))
     assert status == 0 and "checks" not in json.loads(out)
+
+
+@pytest.mark.parametrize(("driver", "ids", "model"), [
+    ("mlx4_core", ("15b3", "1004"), "ConnectX-3 Virtual Function"),
+    ("mlx5_core", ("15b3", "101a"), "ConnectX-5 Virtual Function"),
+    ("mana", ("1414", "00ba"), "MANA Virtual Function"),
+])
+def test_every_vf_model_is_recognised(tmp_path: Path, driver: str, ids: tuple[str, str], model: str) -> None:
+    """ConnectX-3, ConnectX-5 and MANA VFs are paired and named like ConnectX-4 Lx ones."""
+    result = check(live_tree(tmp_path, Vm(vf_driver=driver, vf_ids=ids)), interval=0)
+    (nic,) = result.nics
+    assert nic.on_vf is True and nic.vf_driver == driver and nic.model == model and result.findings == ()
