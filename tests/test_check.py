@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from vflog.catalogue import STATE_CODES
 from vflog.check import check, check_facts, gather_facts
 from vflog.check import tree as tree_module
 from vflog.check.gather import gather, parse_lspci
@@ -339,3 +340,21 @@ def test_every_vf_model_is_recognised(tmp_path: Path, driver: str, ids: tuple[st
     result = check(live_tree(tmp_path, Vm(vf_driver=driver, vf_ids=ids)), interval=0)
     (nic,) = result.nics
     assert nic.on_vf is True and nic.vf_driver == driver and nic.model == model and result.findings == ()
+
+
+#: A fake VM that shows each code only a check gives (STATE_CODES).
+STATE_FIXTURES = {
+    "vf-traffic-idle": Vm(vf_rx=0, vf_tx=0),
+    "ip-on-vf": Vm(vf_addresses=("10.0.0.5/24",)),
+    "vf-not-bonded": Vm(enslaved=False),
+    "vf-missing-now": Vm(vf=False, vf_pci=False),
+    "vf-driver-not-installed": Vm(modules=("mlx5_core",)),
+    "kernel-too-old": Vm(os_version="16.04", kernel="4.4.0-210-generic"),
+}
+
+
+def test_every_state_code_has_a_fixture(tmp_path: Path) -> None:
+    """Each code only a check gives has a fixture tree that produces it (as kernel-log codes have samples)."""
+    assert set(STATE_FIXTURES) == STATE_CODES
+    for code, vm in STATE_FIXTURES.items():
+        assert code in _codes(live_tree(tmp_path / code, vm)), code

@@ -168,6 +168,10 @@ _CODES = (
 #: Every finding code, by name.
 CODES: Mapping[str, Code] = {code.code: code for code in _CODES}
 
+#: The codes only ``vflog check`` gives: they judge the VM's present state, which no kernel log shows.
+STATE_CODES = frozenset({"vf-traffic-idle", "ip-on-vf", "vf-not-bonded", "vf-missing-now", "vf-driver-not-installed",
+                         "kernel-too-old"})
+
 
 def explain(code: str) -> Code:
     """Return the catalogue entry for *code*; raise KeyError for an unknown code."""
