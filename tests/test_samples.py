@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import vflog
-from vflog.catalogue import CODES, Severity
+from vflog.catalogue import CODES, STATE_CODES, Severity
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -78,8 +78,8 @@ def test_sample_findings(name: str) -> None:
 
 
 def test_every_code_that_a_log_can_show_has_a_sample() -> None:
-    """Each finding code has its own sample file that produces it."""
-    for code in CODES:
+    """Each finding code a kernel log can show has its own sample file that produces it (check fixtures cover the rest)."""
+    for code in set(CODES) - STATE_CODES:
         report = vflog.analyze(SAMPLES / f"finding-{code}.log")
         assert code in _codes(report, Severity.INFO), code
 

@@ -135,6 +135,30 @@ _CODES = (
          "The log shows the NIC's whole boot and no VF at all: its traffic runs on the synthetic path.",
          "Accelerated Networking is off for this NIC, the VM size does not support it, or the host had no VF to offer.",
          "Check the NIC's Accelerated Networking setting and whether the VM size supports it."),
+    Code("vf-traffic-idle", W,
+         "The synthetic NIC has a VF but its vf_* packet counters stand still while the NIC carries traffic.",
+         "The data path is on the synthetic NIC although the VF is present (VF down, not switched, or switched back).",
+         "Run `ethtool -S` on the synthetic NIC twice and compare vf_rx_packets and vf_tx_packets; check the VF is up."),
+    Code("ip-on-vf", E,
+         "A global IP address is configured on the VF interface.",
+         "A network configuration matches the VF (by name or MAC) and assigns it an address; only the synthetic NIC should have one.",
+         "Remove the address from the VF and exclude the VF from network configuration (match driver hv_netvsc)."),
+    Code("vf-not-bonded", E,
+         "A VF interface with the synthetic NIC's MAC has no master: netvsc did not pair it.",
+         "The VF registration with hv_netvsc failed, or something released the VF from its synthetic NIC.",
+         "Check `ip -d address` for the VF's master and the kernel log for VF registering lines."),
+    Code("vf-missing-now", E,
+         "The current boot's kernel log shows a VF for the NIC, but no VF interface or VF PCI device exists now.",
+         "The host removed the VF (servicing, redeployment to hardware without it, Accelerated Networking disabled) and did not offer it again.",
+         "Check the NIC's Accelerated Networking setting and the VM's activity log; read the log's last VF lines."),
+    Code("vf-driver-not-installed", W,
+         "The running kernel has no module for one of the VF drivers a VM can be moved to.",
+         "The image carries only the driver of today's hardware; after a redeployment the other VF model finds no driver.",
+         "Install the kernel's modules for mlx4 (mlx4_core, mlx4_en), mlx5 (mlx5_core) and MANA (mana) where the kernel has them."),
+    Code("kernel-too-old", W,
+         "The distribution release or kernel is older than the minimum Azure documents for Accelerated Networking.",
+         "The image predates the VF support of its distribution (or runs a kernel without it).",
+         "Update the image or install the distribution's Azure kernel."),
     Code("incomplete", I,
          "A NIC's lifecycle was still in progress when the log ended.",
          "The log ends too soon after the last event to tell whether the step finished.",
@@ -143,6 +167,10 @@ _CODES = (
 
 #: Every finding code, by name.
 CODES: Mapping[str, Code] = {code.code: code for code in _CODES}
+
+#: The codes only ``vflog check`` gives: they judge the VM's present state, which no kernel log shows.
+STATE_CODES = frozenset({"vf-traffic-idle", "ip-on-vf", "vf-not-bonded", "vf-missing-now", "vf-driver-not-installed",
+                         "kernel-too-old"})
 
 
 def explain(code: str) -> Code:

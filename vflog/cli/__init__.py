@@ -20,12 +20,13 @@ from .. import __version__
 from ..errors import UsageError, VflogError
 from ..output import Guarded, OutputError, Unfailing
 from ..render import clean
+from .check import add_check_parser, check_command
 from .commands import events_command, explain_command, follow_command, report_command
 from .options import MIN_POLL, ExitStatus, Parser, input_options, poll_seconds
 
 __all__ = ["COMMANDS", "ExitStatus", "Parser", "Terminated", "build_parser", "main", "run"]
 
-COMMANDS = ("report", "events", "explain", "follow", "scan")
+COMMANDS = ("report", "events", "explain", "follow", "scan", "check")
 
 
 #: Signals that end vflog the way Ctrl-C does (workers stopped, temporary files removed).
@@ -83,6 +84,7 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     ex = sub.add_parser("explain", help="what a finding code means, why it happens, what to check")
     ex.add_argument("code", nargs="?", help="a finding code; without one, list them all")
     ex.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+    add_check_parser(sub)
     if full:  # the scan machinery (process pools, SQLite, Dask) is only loaded when needed
         from .scan import add_scan_parser
         add_scan_parser(sub)
@@ -124,7 +126,7 @@ def _scan(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 _HANDLERS = {"report": report_command, "events": events_command, "explain": explain_command, "follow": follow_command,
-             "scan": _scan}
+             "scan": _scan, "check": check_command}
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,

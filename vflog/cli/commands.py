@@ -27,6 +27,7 @@ from ..render import (
 )
 from ..report import EMPTY, Report
 from ..input import Source
+from .check import checks_status, sosreport_checks, with_checks
 from .options import ExitStatus, settings, thresholds
 
 
@@ -52,10 +53,11 @@ def report_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -
         print(f"vflog: error: {clean(report.source)}: is empty: nothing to analyse", file=stderr)
         return ExitStatus.ERROR
     render = render_json if args.format == "json" else render_table
-    text = render(report, show_unrecognised=args.show_unrecognised)
+    checks = sosreport_checks(args.files)
+    text = with_checks(render(report, show_unrecognised=args.show_unrecognised), checks, args.format)
     with output_to(args.output, stdout) as out:
         out.write(text)
-    return _status(report, args.fail_on)
+    return max(_status(report, args.fail_on), checks_status(checks, args.fail_on))
 
 
 def _print_errors(errors: Sequence[str], stderr: IO[str]) -> None:
