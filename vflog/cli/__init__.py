@@ -21,7 +21,7 @@ from ..errors import UsageError, VflogError
 from ..output import Guarded, OutputError, Unfailing
 from ..render import clean
 from .commands import events_command, explain_command, follow_command, report_command
-from .options import MIN_POLL, ExitStatus, Parser, input_options, poll_seconds
+from .options import MIN_POLL, ExitStatus, Parser, display_options, input_options, poll_seconds
 
 __all__ = ["COMMANDS", "ExitStatus", "Parser", "Terminated", "build_parser", "main", "run"]
 
@@ -62,6 +62,7 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     report.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
                         help="change a threshold, e.g. readd_max=600 (see README)")
     input_options(report)
+    display_options(report)
     report.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
     ev = sub.add_parser("events", help="one JSON object per recognised line (JSON Lines), printed as the log is read")
@@ -82,6 +83,7 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
 
     ex = sub.add_parser("explain", help="what a finding code means, why it happens, what to check")
     ex.add_argument("code", nargs="?", help="a finding code; without one, list them all")
+    display_options(ex)
     ex.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
     if full:  # the scan machinery (process pools, SQLite, Dask) is only loaded when needed
         from .scan import add_scan_parser
@@ -150,6 +152,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             argv = _with_default_command(argv)
             full = "scan" in argv or any(a in ("-h", "--help") for a in argv[:1])
             args = build_parser(full).parse_args(argv)
+            args.env = env  # the handlers read COLUMNS and NO_COLOR from here, never from os.environ
             status = int(_HANDLERS[args.command](args, out, err))  # type: ignore[arg-type]
             out.flush()
             return status

@@ -27,7 +27,7 @@ from ..render import (
 )
 from ..report import EMPTY, Report
 from ..sources import Source
-from .options import ExitStatus, settings, thresholds
+from .options import ExitStatus, display_for, settings, thresholds
 
 
 def _paths(files: Sequence[str]) -> list[Source]:
@@ -51,11 +51,19 @@ def report_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -
     if report.content == EMPTY:  # nothing to analyse is not healthy (e.g. `dmesg | vflog` without permission)
         print(f"vflog: error: {clean(report.source)}: is empty: nothing to analyse", file=stderr)
         return ExitStatus.ERROR
-    render = render_json if args.format == "json" else render_table
-    text = render(report, show_unrecognised=args.show_unrecognised)
+    if args.format == "json":
+        text = render_json(report, show_unrecognised=args.show_unrecognised)
+    else:
+        display = display_for(args, stdout, _env(args), to_file=args.output not in (None, "-"))
+        text = render_table(report, show_unrecognised=args.show_unrecognised, display=display)
     with output_to(args.output, stdout) as out:
         out.write(text)
     return _status(report, args.fail_on)
+
+
+def _env(args: argparse.Namespace) -> dict[str, str]:
+    """Return the environment main() ran with (empty when a handler is called without one)."""
+    return dict(getattr(args, "env", None) or {})
 
 
 def _print_errors(errors: Sequence[str], stderr: IO[str]) -> None:
@@ -169,7 +177,7 @@ def _status(report: Report, fail_on: str) -> int:
 
 def explain_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if not args.code:
-        stdout.write(render_codes())
+        stdout.write(render_codes(display_for(args, stdout, _env(args))))
         return ExitStatus.OK
     code = CODES.get(args.code)
     if code is None:
