@@ -13,7 +13,7 @@ PACKAGE = Path(vflog.__file__).resolve().parent
 #: (and the package itself, for its version).
 RENDERER_IMPORTS = {"vflog", "vflog.report", "vflog.catalogue", "vflog.clock", "vflog.events", "vflog.fleet.results",
                     "vflog.render"}
-RENDERERS = ("vflog.render", "vflog.render_scan")
+RENDERERS = ("vflog.render", "vflog.render_scan", "vflog.render_timeline")
 
 
 def _module_name(path: Path) -> str:

@@ -20,12 +20,12 @@ from .. import __version__
 from ..errors import UsageError, VflogError
 from ..output import Guarded, OutputError, Unfailing
 from ..render import clean
-from .commands import events_command, explain_command, follow_command, report_command
+from .commands import events_command, explain_command, follow_command, report_command, timeline_command
 from .options import MIN_POLL, ExitStatus, Parser, display_options, input_options, poll_seconds
 
 __all__ = ["COMMANDS", "ExitStatus", "Parser", "Terminated", "build_parser", "main", "run"]
 
-COMMANDS = ("report", "events", "explain", "follow", "scan")
+COMMANDS = ("report", "events", "explain", "follow", "scan", "timeline")
 
 
 #: Signals that end vflog the way Ctrl-C does (workers stopped, temporary files removed).
@@ -81,6 +81,16 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
                     help=f"seconds between looks at a growing file (default 0.5; at least {MIN_POLL})")
     fo.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
+    tl = sub.add_parser("timeline", help="draw each boot's NICs as lanes over time: data path, findings, time axis")
+    tl.add_argument("files", nargs="*", metavar="FILE", help="log files read as one log, in order; '-' or none for stdin")
+    tl.add_argument("--ascii", action="store_true", help="draw with ASCII characters only (no block characters)")
+    tl.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
+                    help="exit 1 when a finding has at least this severity (default: error)")
+    tl.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE", help=argparse.SUPPRESS)
+    input_options(tl)
+    display_options(tl)
+    tl.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+
     ex = sub.add_parser("explain", help="what a finding code means, why it happens, what to check")
     ex.add_argument("code", nargs="?", help="a finding code; without one, list them all")
     display_options(ex)
@@ -126,7 +136,7 @@ def _scan(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 _HANDLERS = {"report": report_command, "events": events_command, "explain": explain_command, "follow": follow_command,
-             "scan": _scan}
+             "scan": _scan, "timeline": timeline_command}
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,

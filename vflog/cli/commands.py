@@ -40,16 +40,24 @@ def _stdin_is_terminal(files: list[str]) -> bool:
     return (not files or files == ["-"]) and sys.stdin is not None and sys.stdin.isatty()
 
 
-def report_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+def _analysed(args: argparse.Namespace, stderr: IO[str], command: str = "report") -> Report | None:
+    """Return the report of the FILE arguments, or None (the errors printed) when there is nothing to analyse."""
     if _stdin_is_terminal(args.files):
-        raise UsageError("no log given: pipe one in (dmesg | vflog) or name a file (vflog report kern.log)")
+        raise UsageError(f"no log given: pipe one in (dmesg | vflog {command}) or name a file (vflog {command} kern.log)")
     config, selection, limits = settings(args)
     report = analyze_files(_paths(args.files), config=config, selection=selection, limits=limits)
     _print_errors(report.errors, stderr)
     if report.errors and not report.stats.lines:
-        return ExitStatus.ERROR
+        return None
     if report.content == EMPTY:  # nothing to analyse is not healthy (e.g. `dmesg | vflog` without permission)
         print(f"vflog: error: {clean(report.source)}: is empty: nothing to analyse", file=stderr)
+        return None
+    return report
+
+
+def report_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    report = _analysed(args, stderr)
+    if report is None:
         return ExitStatus.ERROR
     if args.format == "json":
         text = render_json(report, show_unrecognised=args.show_unrecognised)
@@ -58,6 +66,17 @@ def report_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -
         text = render_table(report, show_unrecognised=args.show_unrecognised, display=display)
     with output_to(args.output, stdout) as out:
         out.write(text)
+    return _status(report, args.fail_on)
+
+
+def timeline_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    """Draw each boot's NICs as lanes over time (see render_timeline); exit as report does."""
+    from ..render_timeline import render_timeline
+    report = _analysed(args, stderr, "timeline")
+    if report is None:
+        return ExitStatus.ERROR
+    display = display_for(args, stdout, _env(args))
+    stdout.write(render_timeline(report, display, ascii_only=args.ascii))
     return _status(report, args.fail_on)
 
 
