@@ -64,14 +64,19 @@ class Display:
 
     width: int | None = None
     color: bool = False
+    #: Only ASCII characters of vflog's own (a cut ends with ``...`` instead of ``…``).
+    ascii: bool = False
 
     def fits(self, text: str) -> bool:
         """Return whether every line of *text* fits the width."""
         return self.width is None or all(len(line) <= self.width for line in text.splitlines())
 
     def cut(self, line: str) -> str:
-        """Return *line* cut to the width, ending with ``…`` when something was cut."""
-        return line if self.width is None or len(line) <= self.width else line[:max(self.width - 1, 1)] + "…"
+        """Return *line* cut to the width, ending with ``…`` (``...`` when ascii) when something was cut."""
+        if self.width is None or len(line) <= self.width:
+            return line
+        marker = "..." if self.ascii else "…"
+        return line[:max(self.width - len(marker), 1)] + marker
 
     def wrap(self, line: str) -> str:
         """Return *line* wrapped to the width (continuations indented four spaces more than the line)."""

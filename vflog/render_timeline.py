@@ -241,7 +241,7 @@ def render_boot(boot: BootReport, display: Display = PLAIN, ascii_only: bool = F
 def render_timeline(report: Report, display: Display = PLAIN, *, ascii_only: bool = False) -> str:
     """Return the timeline picture of every boot that has NICs or findings, with a legend; fits the display's
     width (80 columns when it has none)."""
-    display = attrs.evolve(display, width=display.width or 80)
+    display = attrs.evolve(display, width=display.width or 80, ascii=display.ascii or ascii_only)
     blocks = ASCII_BLOCKS if ascii_only else BLOCKS
     out = [display.cut(f"vflog timeline for {clean(report.source)}"), legend(display, blocks)]
     drawn = [boot for boot in report.boots if boot.nics or boot.findings]
