@@ -54,7 +54,8 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="per-NIC verdicts and findings (the default command)")
     report.add_argument("files", nargs="*", metavar="FILE", help="log files read as one log, in order; '-' or none for stdin")
-    report.add_argument("--format", choices=("table", "json"), default="table")
+    report.add_argument("--format", choices=("table", "json", "html"), default="table",
+                        help="table for people, json for programs, html: one self-contained page with timelines")
     report.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
                         help="exit 1 when a finding has at least this severity (default: error)")
     report.add_argument("--show-unrecognised", action="store_true", help="list driver lines the grammar does not know")

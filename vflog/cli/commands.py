@@ -61,6 +61,9 @@ def report_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -
         return ExitStatus.ERROR
     if args.format == "json":
         text = render_json(report, show_unrecognised=args.show_unrecognised)
+    elif args.format == "html":
+        from ..render_html import render_html  # imported here: only the page pays for Jinja2
+        text = render_html(report)
     else:
         display = display_for(args, stdout, _env(args), to_file=args.output not in (None, "-"))
         text = render_table(report, show_unrecognised=args.show_unrecognised, display=display)
