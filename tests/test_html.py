@@ -146,7 +146,9 @@ def test_page_loads_in_headless_chromium_and_has_lanes_and_markers(tmp_path: Pat
     source = tmp_path / "page.html"
     source.write_text(render_html(vflog.analyze(SAMPLES / "host-servicing.log")), encoding="utf-8")
     base = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + str(tmp_path / "profile")]
-    dom = subprocess.run([*base, "--dump-dom", source.as_uri()], capture_output=True, text=True, timeout=120)
+    dom = subprocess.run([*base, "--enable-logging=stderr", "--dump-dom", source.as_uri()], capture_output=True,
+                         text=True, timeout=120)
+    assert "Uncaught" not in dom.stderr and "CONSOLE" not in dom.stderr  # no script error, no console message
     assert 'class="lane" data-nic="000d3af5-76bd-000d-3af5-76bd000d3af5"' in dom.stdout
     assert 'class="marker' in dom.stdout or "band-vf" in dom.stdout
     shot = tmp_path / "page.png"

@@ -15,7 +15,7 @@ import attrs
 from . import __version__
 from .catalogue import CODES
 from .render import PLAIN, by_severity, clean, verdict_line
-from .render_timeline import BREAK_COLUMNS, PATH_WORDS, Axis, axis_of, label
+from .render_timeline import BREAK_COLUMNS, PATH_WORDS, Axis, axis_of, label, ticks
 from .report import PICTURE_PATHS, BootReport, Finding, NicReport, Report, path_spans, position
 
 #: Geometry of a boot's SVG timeline, in SVG units.
@@ -140,14 +140,12 @@ def picture(boot: BootReport) -> Picture:
     axis_y = TOP + len(lanes) * (LANE_HEIGHT + LANE_GAP) + (LANE_GAP if markers.get(None) else 0)
     layout = axis.layout(SVG_WIDTH - LABEL_WIDTH - 10, BREAK_WIDTH)
     breaks = tuple(round(LABEL_WIDTH + (left + right) / 2, 2) for piece, left, right in layout if piece.broken)
-    ticks, last = [], -1e9
-    for piece, left, _right in layout:
-        if not piece.broken and LABEL_WIDTH + left - last > 70:
-            ticks.append(Tick(round(LABEL_WIDTH + left, 2), label(boot, piece.start)))
-            last = LABEL_WIDTH + left
-    if not axis.pieces[-1].broken and SVG_WIDTH - 10 - last > 70:
-        ticks.append(Tick(SVG_WIDTH - 10, label(boot, axis.pieces[-1].end)))
-    return Picture(lanes, tuple(markers.get(None, [])), breaks, tuple(ticks), axis_y + AXIS_HEIGHT, axis_y)
+    labels, last = [], -1e9
+    for offset, at in ticks(axis, SVG_WIDTH - LABEL_WIDTH - 10, BREAK_WIDTH, 140):
+        if offset - last > 70:
+            labels.append(Tick(round(LABEL_WIDTH + offset, 2), label(boot, at)))
+            last = offset
+    return Picture(lanes, tuple(markers.get(None, [])), breaks, tuple(labels), axis_y + AXIS_HEIGHT, axis_y)
 
 
 def _nic_row(nic: NicReport) -> dict[str, str]:
@@ -210,5 +208,5 @@ def render_html(report: Report) -> str:
         errors=[clean(e) for e in report.errors], notes=[clean(n) for n in report.notes],
         boots=[_boot(report, boot) for boot in report.boots], paths=PICTURE_PATHS, words=PATH_WORDS,
         svg_width=SVG_WIDTH, label_width=LABEL_WIDTH, lane_height=LANE_HEIGHT, break_width=BREAK_WIDTH,
-        break_columns=BREAK_COLUMNS,
+        break_columns=BREAK_COLUMNS, top=TOP,
     )

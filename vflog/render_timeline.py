@@ -86,6 +86,21 @@ class Axis:
         return self.pieces[-1].end, False
 
 
+def ticks(axis: Axis, length: float, gap: float, spacing: float) -> list[tuple[float, float]]:
+    """Return where to label the axis on a line of *length*: (offset, moment) at the start of each stretch
+    drawn to scale and about every *spacing* inside it, and at the end when the last stretch is to scale."""
+    out = []
+    for piece, left, right in axis.layout(length, gap):
+        if piece.broken:
+            continue
+        steps = max(int((right - left) // spacing), 1)
+        out.extend((left + k * (right - left) / steps, piece.start + k * (piece.end - piece.start) / steps)
+                   for k in range(steps))
+    if not axis.pieces[-1].broken:
+        out.append((length, axis.pieces[-1].end))
+    return out
+
+
 def moments(boot: BootReport) -> list[float]:
     """Return every moment of the boot worth room on the axis: NIC timeline entries and findings."""
     found = [position(boot, e.t, e.line) for nic in boot.nics for e in nic.timeline]
@@ -181,10 +196,8 @@ def _axis_rows(boot: BootReport, axis: Axis, width: int, ascii_only: bool) -> li
     cells = [wave if axis.moment(c + 0.5, width, BREAK_COLUMNS)[1] else rule for c in range(width)]
     labels = [" "] * width
     taken = -2
-    marks = [(label(boot, p.start), int(left)) for p, left, _right in axis.layout(width, BREAK_COLUMNS) if not p.broken]
-    if not axis.pieces[-1].broken:
-        end = label(boot, axis.pieces[-1].end)
-        marks.append((end, width - len(end)))
+    marks = [(label(boot, at), min(int(offset), width - len(label(boot, at))))
+             for offset, at in ticks(axis, width, BREAK_COLUMNS, 20)]
     for text, column in marks:
         if column <= taken + 1 or column + len(text) > width:
             continue
