@@ -52,6 +52,12 @@ def test_verdict_line_when_the_log_proves_nothing_says_unknown() -> None:
     assert "eth0  ? unknown: " in text and "(incomplete, line 82)" in text
 
 
+def test_verdict_line_on_the_vf_names_its_worst_warning() -> None:
+    """A NIC on the VF with a warning or error says so on its verdict line (code and line)."""
+    text = render_table(vflog.analyze(SAMPLES / "finding-datapath-flapping.log"))
+    assert "eth0  ✔ on VF enP53091s1np0 (mlx5_core) since 593.2 s; warning: datapath-flapping (line 103)\n" in text
+
+
 def test_at_a_glance_comes_before_the_details() -> None:
     """The verdict lines stand above every boot's table and findings, one per NIC."""
     text = render_table(vflog.analyze(SAMPLES / "multi-nic-mana.log"))
@@ -114,6 +120,7 @@ def test_explain_list_fits_80_columns() -> None:
     """vflog explain wraps the meanings to the width it is given."""
     assert max(map(len, render_codes(Display(80)).splitlines())) <= 80
     assert max(map(len, run("explain", env={"COLUMNS": "80"}).splitlines())) <= 80
+    assert max(map(len, run("explain", "kernel-trace", env={"COLUMNS": "60"}).splitlines())) <= 60
 
 
 def test_scan_table_fits_80_columns() -> None:

@@ -204,6 +204,10 @@ def verdict_line(nic: NicReport, boot: BootReport, display: Display = PLAIN, nam
     name = clean(nic.synthetic or nic.key)
     if nic.datapath == "vf":
         clause = _vf_clause(nic, boot)
+        worry = [f for f in by_severity(f for f in boot.findings if f.nic == nic.key) if f.severity != Severity.INFO]
+        if worry:
+            clause += f"; {worry[0].severity.value}: {worry[0].code} (line {worry[0].line or '-'})"
+            clause += f" and {len(worry) - 1} more" if len(worry) > 1 else ""
     else:
         clause = f"{nic.datapath}: {_why_clause(nic, boot)}"
     head = len(f"{name:{name_width}}  ")
@@ -360,10 +364,13 @@ def render_events(routed: Iterable[RoutedEvent]) -> Iterable[str]:
         yield json.dumps(event_record(item)) + "\n"
 
 
-def render_code(code: Code) -> str:
-    """Return the explanation of one finding code."""
-    return (f"{code.code} ({code.severity.value})\n\n{code.summary}\n\n"
-            f"Why it happens: {code.cause}\n\nWhat to check: {code.check}\n")
+def render_code(code: Code, display: Display = PLAIN) -> str:
+    """Return the explanation of one finding code, each paragraph wrapped to the display's width."""
+    paragraphs = [f"{code.code} ({code.severity.value})", code.summary, f"Why it happens: {code.cause}",
+                  f"What to check: {code.check}"]
+    if display.width:
+        paragraphs = ["\n".join(textwrap.wrap(p, display.width)) or p for p in paragraphs]
+    return "\n\n".join(paragraphs) + "\n"
 
 
 def render_codes(display: Display = PLAIN) -> str:

@@ -89,7 +89,7 @@ class Axis:
 def ticks(axis: Axis, length: float, gap: float, spacing: float) -> list[tuple[float, float]]:
     """Return where to label the axis on a line of *length*: (offset, moment) at the start of each stretch
     drawn to scale and about every *spacing* inside it, and at the end when the last stretch is to scale."""
-    out = []
+    out: list[tuple[float, float]] = []
     for piece, left, right in axis.layout(length, gap):
         if piece.broken:
             continue

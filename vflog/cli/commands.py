@@ -204,5 +204,5 @@ def explain_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) 
     code = CODES.get(args.code)
     if code is None:
         raise UsageError(f"unknown finding code {args.code!r}; run 'vflog explain' for the list")
-    stdout.write(render_code(code))
+    stdout.write(render_code(code, display_for(args, stdout, _env(args))))
     return ExitStatus.OK
