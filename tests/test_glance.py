@@ -127,3 +127,15 @@ def test_scan_table_fits_80_columns() -> None:
     """vflog scan's summary and file table fit 80 columns (files stacked)."""
     text = run("scan", "-q", "-j", "1", "--top", "0", str(SAMPLES), env={"COLUMNS": "80"})
     assert "final data path" in text and max(map(len, text.splitlines())) <= 80
+
+
+CORPUS = sorted(p for p in (Path(__file__).resolve().parent / "corpus").rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("log", CORPUS, ids=lambda p: p.name)
+def test_every_corpus_log_fits_80_columns_in_report_and_timeline(log: Path) -> None:
+    """Real and generated logs (not only samples) give a report and a timeline that fit 80 columns."""
+    from vflog.render_timeline import render_timeline
+    report = vflog.analyze(log)
+    for text in (render_table(report, display=Display(80)), render_timeline(report, Display(80))):
+        assert max(map(len, text.splitlines())) <= 80

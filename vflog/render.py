@@ -250,13 +250,14 @@ def render_table(report: Report, *, show_unrecognised: bool = False, display: Di
     if report.content == NO_AN_LINES:
         out.append("")
         if report.stats.events:
-            out.append(f"No Accelerated Networking NIC: {report.stats.events} line(s) of these drivers were read, but "
-                       "none names a synthetic NIC or its VF (vPCI devices such as GPUs or disks are not NICs).")
+            out.append(display.wrap(f"No Accelerated Networking NIC: {report.stats.events} line(s) of these drivers "
+                                    "were read, but none names a synthetic NIC or its VF (vPCI devices such as GPUs "
+                                    "or disks are not NICs)."))
         else:
-            out.append(f"No Accelerated Networking lines: none of the {report.stats.lines} lines comes from hv_netvsc, "
-                       "hv_pci, mlx4, mlx5 or mana.")
-        out.append("This can mean Accelerated Networking is off for this VM (or its size does not support it), its "
-                   "drivers are not loaded, or the input is not a kernel log. No verdict is given.")
+            out.append(display.wrap(f"No Accelerated Networking lines: none of the {report.stats.lines} lines comes "
+                                    "from hv_netvsc, hv_pci, mlx4, mlx5 or mana."))
+        out.append(display.wrap("This can mean Accelerated Networking is off for this VM (or its size does not support "
+                                "it), its drivers are not loaded, or the input is not a kernel log. No verdict is given."))
         return "\n".join(out) + "\n"
     out.extend(_at_a_glance(report, display))
     for boot in report.boots:
