@@ -98,3 +98,11 @@ def test_timeline_on_empty_input_is_an_error(tmp_path: Path) -> None:
     empty.write_text("")
     status, _out, err = run("timeline", str(empty))
     assert status == 2 and "is empty" in err
+
+
+def test_timeline_colours_only_when_asked() -> None:
+    """--color always paints the lanes (each run of one data path once); a pipe gets no escape sequences."""
+    sample = str(SAMPLES / "finding-vf-not-readded.log")
+    plain, painted = run("timeline", sample)[1], run("timeline", "--color", "always", sample)[1]
+    assert "\x1b[" not in plain
+    assert "\x1b[32m███" in painted and "\x1b[31m" in painted

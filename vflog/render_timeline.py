@@ -8,6 +8,7 @@ page (render_html), which draws the same pieces as SVG.
 from __future__ import annotations
 
 import datetime
+import itertools
 from typing import Iterable, Sequence
 
 import attrs
@@ -159,17 +160,18 @@ def _path_at(spans: Sequence, at: float) -> str:
 
 
 def _lane(nic: NicReport, boot: BootReport, axis: Axis, width: int, display: Display, blocks: dict[str, str]) -> str:
-    """Return the cells of a NIC's lane: each cell the data path at its middle moment; breaks shown as such."""
+    """Return the cells of a NIC's lane: each cell the data path at its middle moment, a break's middle cell
+    a break mark; on a colour display each run of one data path is painted once."""
     spans = path_spans(nic, boot)
-    cells = []
     breaker = ":" if blocks is ASCII_BLOCKS else "┊"
     middles = {int((left + right) / 2) for piece, left, right in axis.layout(width, BREAK_COLUMNS) if piece.broken}
+    cells = []
     for column in range(width):
-        at, _broken = axis.moment(column + 0.5, width, BREAK_COLUMNS)
-        path = _path_at(spans, at)
-        char = breaker if column in middles else blocks[path]
-        cells.append(display.paint(char, PATH_COLOURS[path]) if display.color else char)
-    return "".join(cells)
+        path = _path_at(spans, axis.moment(column + 0.5, width, BREAK_COLUMNS)[0])
+        cells.append((breaker if column in middles else blocks[path], path))
+    return "".join(display.paint("".join(char for char, _path in run), PATH_COLOURS[path]) if display.color
+                   else "".join(char for char, _path in run)
+                   for path, run in ((path, list(run)) for path, run in itertools.groupby(cells, key=lambda c: c[1])))
 
 
 def _marks(boot: BootReport, nic_key: str | None, axis: Axis, width: int, display: Display) -> str:
