@@ -12,8 +12,9 @@ PACKAGE = Path(vflog.__file__).resolve().parent
 #: What a renderer may import: the report model, the finding catalogue and the values they are made of
 #: (and the package itself, for its version).
 RENDERER_IMPORTS = {"vflog", "vflog.report", "vflog.catalogue", "vflog.clock", "vflog.events", "vflog.fleet.results",
-                    "vflog.render", "vflog.check.result"}
-RENDERERS = ("vflog.render", "vflog.render_scan", "vflog.render_check")
+                    "vflog.render", "vflog.check.result",
+                    "vflog.render_timeline"}  # the HTML page shares the terminal timeline's axis
+RENDERERS = ("vflog.render", "vflog.render_scan", "vflog.render_check", "vflog.render_timeline", "vflog.render_html")
 
 
 def _module_name(path: Path) -> str:

@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import tempfile
+import textwrap
 import time
 import urllib.parse
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import IO, Any, Iterator
 from . import __version__
 from .catalogue import CODES, Severity
 from .fleet.results import FileResult, Summary, is_url
-from .render import clean, displayable_tree, pretty_json
+from .render import PLAIN, Display, clean, displayable_tree, pretty_json
 
 __all__ = ["FORMATS", "Spool", "displayable", "plural", "render_sarif", "render_summary", "render_table", "writer_for"]
 
@@ -87,8 +88,9 @@ def plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-def render_summary(summary: Summary) -> str:
-    """Return the summary: what was read, where the NICs ended, and a table of finding codes."""
+def render_summary(summary: Summary, display: Display = PLAIN) -> str:
+    """Return the summary: what was read, where the NICs ended, and a table of finding codes; lines
+    longer than the display's width are wrapped with an indent."""
     datapaths = dict(summary.datapaths)
     worst = dict(summary.worst_files)
     lines = [
@@ -104,6 +106,9 @@ def render_summary(summary: Summary) -> str:
         f"{summary.silent:,} without any Accelerated Networking line (no verdict)",
         "",
     ]
+    if display.width:
+        lines = [part for line in lines
+                 for part in (textwrap.wrap(line, display.width, subsequent_indent="    ") or [line])]
     if summary.codes:
         rows = sorted(summary.codes, key=lambda c: (-_RANK.get(c[1], -1), -c[3], -c[2], c[0]))
         lines.append(_tabulate()([[code, sev, f"{findings:,}", f"{files:,}"] for code, sev, findings, files in rows],
@@ -134,23 +139,37 @@ def _file_row(result: FileResult) -> list[str]:
             _findings_cell(result)]
 
 
-def render_table(summary: Summary, spool: Spool, *, top: int = 50) -> Iterator[str]:
-    """Yield the human report: the summary, the worst files first, then every input error."""
-    yield render_summary(summary)
+_FILE_HEADERS = ["file", "worst", "boots", "NICs", "final data path", "findings"]
+
+
+def _files_table(rows: list[list[str]], display: Display) -> str:
+    """Return the table of files; when it is wider than the display, one stacked block per file instead."""
+    table = _tabulate()(rows, headers=_FILE_HEADERS, tablefmt="simple")
+    if display.fits(table):
+        return table
+    label = max(map(len, _FILE_HEADERS[1:]))
+    return "\n\n".join("\n".join([display.cut(row[0]), *(display.cut(f"  {header:{label}}  {value}")
+                                                          for header, value in zip(_FILE_HEADERS[1:], row[1:]))])
+                       for row in rows)
+
+
+def render_table(summary: Summary, spool: Spool, *, top: int = 50, display: Display = PLAIN) -> Iterator[str]:
+    """Yield the human report: the summary, the worst files first (stacked when the table would not fit
+    the display's width), then every input error."""
+    yield render_summary(summary, display)
     shown = spool.count if not top else min(top, spool.count)
     if spool.count:
         yield "\n" + (f"Files, worst first ({shown:,} of {spool.count:,}):\n" if shown < spool.count
                       else "Files, worst first:\n")
         rows = [_file_row(r) for r in spool.results("worst", limit=shown)]
-        yield _tabulate()(rows, headers=["file", "worst", "boots", "NICs", "final data path", "findings"],
-                                tablefmt="simple") + "\n"
+        yield _files_table(rows, display) + "\n"
         if shown < spool.count:
             yield f"  ... {spool.count - shown:,} more file(s) not listed (--top 0 lists them all)\n"
     if summary.failed or summary.partial:
         yield "\nInput errors:\n"
         for result in spool.results("path", problems=True):
             for error in result.errors:
-                yield f"  {clean(error)}\n"
+                yield display.cut(f"  {clean(error)}") + "\n"
 
 
 # -- SARIF -------------------------------------------------------------------------------------------------
@@ -260,9 +279,10 @@ def render_sarif(summary: Summary, spool: Spool) -> Iterator[str]:
 class _Writer(abc.ABC):
     """Takes results as they finish; writes the output at the right moments."""
 
-    def __init__(self, out: IO[str], top: int = 50) -> None:
+    def __init__(self, out: IO[str], top: int = 50, display: Display = PLAIN) -> None:
         self.out = out
         self.top = top
+        self.display = display
         self._flushed = time.monotonic()
 
     def _flush_now_and_then(self) -> None:
@@ -295,8 +315,8 @@ CSV_FIELDS = ("path", "status", "worst", "boots", "nic_count", "datapaths", "cod
 
 
 class _Csv(_Writer):
-    def __init__(self, out: IO[str], top: int = 50) -> None:
-        super().__init__(out, top)
+    def __init__(self, out: IO[str], top: int = 50, display: Display = PLAIN) -> None:
+        super().__init__(out, top, display)
         self.writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
         self.writer.writeheader()
 
@@ -318,8 +338,8 @@ class _Csv(_Writer):
 
 
 class _Spooled(_Writer):
-    def __init__(self, out: IO[str], top: int = 50) -> None:
-        super().__init__(out, top)
+    def __init__(self, out: IO[str], top: int = 50, display: Display = PLAIN) -> None:
+        super().__init__(out, top, display)
         self.spool = Spool()
 
     def add(self, result: FileResult) -> None:
@@ -331,7 +351,7 @@ class _Spooled(_Writer):
 
 class _Table(_Spooled):
     def finish(self, summary: Summary) -> None:
-        for chunk in render_table(summary, self.spool, top=self.top):
+        for chunk in render_table(summary, self.spool, top=self.top, display=self.display):
             self.out.write(chunk)
 
 
@@ -354,9 +374,9 @@ class _Sarif(_Spooled):
 _WRITERS: dict[str, type[_Writer]] = {"table": _Table, "json": _Json, "jsonl": _JsonLines, "csv": _Csv, "sarif": _Sarif}
 
 
-def writer_for(fmt: str, out: IO[str], *, top: int = 50) -> _Writer:
-    """Return the writer of format *fmt* (one of FORMATS) writing to *out*."""
-    return _WRITERS[fmt](out, top)
+def writer_for(fmt: str, out: IO[str], *, top: int = 50, display: Display = PLAIN) -> _Writer:
+    """Return the writer of format *fmt* (one of FORMATS) writing to *out*; human text obeys *display*."""
+    return _WRITERS[fmt](out, top, display)
 
 
 # -- progress ----------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import attrs
 
 from .catalogue import Severity
 from .events import Event
+from .machine import TRAITS
 
 
 #: What an input held (Report.content): nothing at all, text without any Accelerated Networking line, or some.
@@ -146,6 +147,80 @@ class BootReport:
         if not notes:
             return self
         return attrs.evolve(self, nics=(), findings=tuple(firsts.values()), notes=(*self.notes, *notes))
+
+
+#: The data path each state proves, by state name; None: the path of the NIC's last proof (see machine.TRAITS).
+STATE_PATHS: dict[str, str | None] = {state.value: traits.datapath for state, traits in TRAITS.items()}
+#: States in which the NIC's VF is gone (withdrawn, removed or failed): drawn as "no VF".
+NO_VF_STATES: frozenset[str] = frozenset(state.value for state, traits in TRAITS.items() if traits.gone)
+#: The data paths a picture shows, in legend order: on the VF, synthetic, no VF, unknown.
+PICTURE_PATHS = ("vf", "synthetic", "no-vf", "unknown")
+
+
+@attrs.frozen
+class PathSpan:
+    """A stretch of a NIC's life on one data path (``vf``, ``synthetic``, ``no-vf`` or ``unknown``), from *start* to *end*
+    on the boot's axis (seconds when the boot has timestamps, else line numbers)."""
+
+    start: float
+    end: float
+    path: str
+
+
+def has_times(boot: BootReport) -> bool:
+    """Return whether the boot's pictures use times (it has a start and an end time), else line numbers."""
+    return boot.t_start is not None and boot.t_end is not None
+
+
+def boot_span(boot: BootReport) -> tuple[float, float]:
+    """Return where the boot's axis starts and ends (times or line numbers); never empty."""
+    start, end = (boot.t_start, boot.t_end) if has_times(boot) else (boot.start_line, boot.end_line)
+    assert start is not None and end is not None
+    return float(start), float(max(end, start + 1e-6))
+
+
+def position(boot: BootReport, t: float | None, line: int | None) -> float | None:
+    """Return where a moment (time *t*, line *line*) stands on the boot's axis, None when it has no place there."""
+    value = t if has_times(boot) else line
+    return None if value is None else float(value)
+
+
+def path_spans(nic: NicReport, boot: BootReport) -> tuple[PathSpan, ...]:
+    """Return the NIC's data path over the boot as consecutive spans (from the boot's start to its end).
+
+    Before its first entry the path is ``unknown``; a state that proves a path gives it (a state whose
+    VF is gone gives ``no-vf``); a state on the way to the VF keeps the last proven path (``unknown``
+    before any proof); after the last entry the NIC's final verdict holds.
+    """
+    start, end = boot_span(boot)
+    spans: list[PathSpan] = []
+    here, path, proof = start, "unknown", None
+    for entry in nic.timeline:
+        at = position(boot, entry.t, entry.line)
+        if at is None:
+            continue
+        at = min(max(at, here), end)
+        if at > here:
+            spans.append(PathSpan(here, at, path))
+        here = at
+        proven = STATE_PATHS.get(entry.state)
+        proof = proven if proven is not None else proof
+        path = "no-vf" if entry.state in NO_VF_STATES else (proof or "unknown")
+    if path != "no-vf":
+        path = nic.datapath
+    spans.append(PathSpan(here, end, path))
+    return tuple(_merged(spans))
+
+
+def _merged(spans: list[PathSpan]) -> list[PathSpan]:
+    """Return *spans* with neighbours on the same path joined and empty ones dropped (the last one kept)."""
+    out: list[PathSpan] = []
+    for span in spans:
+        if out and out[-1].path == span.path:
+            out[-1] = PathSpan(out[-1].start, span.end, span.path)
+        elif span.end > span.start or not out:
+            out.append(span)
+    return out
 
 
 @attrs.frozen

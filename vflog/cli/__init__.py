@@ -21,12 +21,12 @@ from ..errors import UsageError, VflogError
 from ..output import Guarded, OutputError, Unfailing
 from ..render import clean
 from .check import add_check_parser, check_command
-from .commands import events_command, explain_command, follow_command, report_command
-from .options import MIN_POLL, ExitStatus, Parser, input_options, poll_seconds
+from .commands import events_command, explain_command, follow_command, report_command, timeline_command
+from .options import MIN_POLL, ExitStatus, Parser, display_options, input_options, poll_seconds
 
 __all__ = ["COMMANDS", "ExitStatus", "Parser", "Terminated", "build_parser", "main", "run"]
 
-COMMANDS = ("report", "events", "explain", "follow", "scan", "check")
+COMMANDS = ("report", "events", "explain", "follow", "scan", "check", "timeline")
 
 
 #: Signals that end vflog the way Ctrl-C does (workers stopped, temporary files removed).
@@ -55,7 +55,8 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="per-NIC verdicts and findings (the default command)")
     report.add_argument("files", nargs="*", metavar="FILE", help="log files read as one log, in order; '-' or none for stdin")
-    report.add_argument("--format", choices=("table", "json"), default="table")
+    report.add_argument("--format", choices=("table", "json", "html"), default="table",
+                        help="table for people, json for programs, html: one self-contained page with timelines")
     report.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
                         help="exit 1 when a finding has at least this severity (default: error)")
     report.add_argument("--show-unrecognised", action="store_true", help="list driver lines the grammar does not know")
@@ -63,6 +64,7 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     report.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
                         help="change a threshold, e.g. readd_max=600 (see README)")
     input_options(report)
+    display_options(report)
     report.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
     ev = sub.add_parser("events", help="one JSON object per recognised line (JSON Lines), printed as the log is read")
@@ -81,8 +83,19 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
                     help=f"seconds between looks at a growing file (default 0.5; at least {MIN_POLL})")
     fo.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
+    tl = sub.add_parser("timeline", help="draw each boot's NICs as lanes over time: data path, findings, time axis")
+    tl.add_argument("files", nargs="*", metavar="FILE", help="log files read as one log, in order; '-' or none for stdin")
+    tl.add_argument("--ascii", action="store_true", help="draw with ASCII characters only (no block characters)")
+    tl.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
+                    help="exit 1 when a finding has at least this severity (default: error)")
+    tl.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE", help=argparse.SUPPRESS)
+    input_options(tl)
+    display_options(tl)
+    tl.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
+
     ex = sub.add_parser("explain", help="what a finding code means, why it happens, what to check")
     ex.add_argument("code", nargs="?", help="a finding code; without one, list them all")
+    display_options(ex)
     ex.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
     add_check_parser(sub)
     if full:  # the scan machinery (process pools, SQLite, Dask) is only loaded when needed
@@ -126,7 +139,7 @@ def _scan(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
 
 
 _HANDLERS = {"report": report_command, "events": events_command, "explain": explain_command, "follow": follow_command,
-             "scan": _scan, "check": check_command}
+             "scan": _scan, "check": check_command, "timeline": timeline_command}
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None,
@@ -152,6 +165,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             argv = _with_default_command(argv)
             full = "scan" in argv or any(a in ("-h", "--help") for a in argv[:1])
             args = build_parser(full).parse_args(argv)
+            args.env = env  # the handlers read COLUMNS and NO_COLOR from here, never from os.environ
             status = int(_HANDLERS[args.command](args, out, err))  # type: ignore[arg-type]
             out.flush()
             return status

@@ -28,7 +28,7 @@ from ..render import (
 from ..report import EMPTY, Report
 from ..input import Source
 from .check import checks_status, sosreport_checks, with_checks
-from .options import ExitStatus, settings, thresholds
+from .options import ExitStatus, display_for, settings, thresholds
 
 
 def _paths(files: Sequence[str]) -> list[Source]:
@@ -41,23 +41,56 @@ def _stdin_is_terminal(files: list[str]) -> bool:
     return (not files or files == ["-"]) and sys.stdin is not None and sys.stdin.isatty()
 
 
-def report_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+def _analysed(args: argparse.Namespace, stderr: IO[str], command: str = "report") -> Report | None:
+    """Return the report of the FILE arguments, or None (the errors printed) when there is nothing to analyse."""
     if _stdin_is_terminal(args.files):
-        raise UsageError("no log given: pipe one in (dmesg | vflog) or name a file (vflog report kern.log)")
+        raise UsageError(f"no log given: pipe one in (dmesg | vflog {command}) or name a file (vflog {command} kern.log)")
     config, selection, limits = settings(args)
     report = analyze_files(_paths(args.files), config=config, selection=selection, limits=limits)
     _print_errors(report.errors, stderr)
     if report.errors and not report.stats.lines:
-        return ExitStatus.ERROR
+        return None
     if report.content == EMPTY:  # nothing to analyse is not healthy (e.g. `dmesg | vflog` without permission)
         print(f"vflog: error: {clean(report.source)}: is empty: nothing to analyse", file=stderr)
+        return None
+    return report
+
+
+def report_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    """Analyse the log, render it (table, JSON or HTML; a sosreport's checks added) and exit by --fail-on."""
+    report = _analysed(args, stderr)
+    if report is None:
         return ExitStatus.ERROR
-    render = render_json if args.format == "json" else render_table
     checks = sosreport_checks(args.files)
-    text = with_checks(render(report, show_unrecognised=args.show_unrecognised), checks, args.format)
+    if args.format == "json":
+        text = render_json(report, show_unrecognised=args.show_unrecognised)
+    elif args.format == "html":
+        from ..render_html import render_html  # imported here: only the page pays for Jinja2
+        text = render_html(report)
+    else:
+        display = display_for(args, stdout, _env(args), to_file=args.output not in (None, "-"))
+        text = render_table(report, show_unrecognised=args.show_unrecognised, display=display)
+    if args.format != "html":  # the page has no place for the sosreport's checks yet
+        text = with_checks(text, checks, args.format)
     with output_to(args.output, stdout) as out:
         out.write(text)
     return max(_status(report, args.fail_on), checks_status(checks, args.fail_on))
+
+
+def timeline_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    """Draw each boot's NICs as lanes over time (see render_timeline); exit as report does."""
+    from ..render_timeline import render_timeline
+    report = _analysed(args, stderr, "timeline")
+    if report is None:
+        return ExitStatus.ERROR
+    display = display_for(args, stdout, _env(args))
+    stdout.write(render_timeline(report, display, ascii_only=args.ascii))
+    return _status(report, args.fail_on)
+
+
+def _env(args: argparse.Namespace) -> dict[str, str]:
+    """Return the environment main() ran with (empty when a handler is called without one)."""
+    return dict(getattr(args, "env", None) or {})
 
 
 def _print_errors(errors: Sequence[str], stderr: IO[str]) -> None:
@@ -171,10 +204,10 @@ def _status(report: Report, fail_on: str) -> int:
 
 def explain_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     if not args.code:
-        stdout.write(render_codes())
+        stdout.write(render_codes(display_for(args, stdout, _env(args))))
         return ExitStatus.OK
     code = CODES.get(args.code)
     if code is None:
         raise UsageError(f"unknown finding code {args.code!r}; run 'vflog explain' for the list")
-    stdout.write(render_code(code))
+    stdout.write(render_code(code, display_for(args, stdout, _env(args))))
     return ExitStatus.OK

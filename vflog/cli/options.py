@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import enum
 import math
+import shutil
+from typing import Mapping
 
 from ..config import Config
 from ..errors import UsageError
 from ..input import Limits, Selection
+from ..render import Display
 
 
 class ExitStatus(enum.IntEnum):
@@ -109,3 +112,44 @@ def settings(args: argparse.Namespace) -> tuple[Config, Selection, Limits]:
     config.tzinfo()
     limits = Limits(max_bytes=args.max_bytes, max_ratio=args.max_ratio, max_depth=args.max_depth)
     return config, Selection(tuple(args.include), tuple(args.exclude)), limits
+
+
+def display_options(parser: argparse.ArgumentParser) -> None:
+    """Add --color (auto: colour only on a terminal and without NO_COLOR)."""
+    parser.add_argument("--color", "--colour", choices=("auto", "always", "never"), default="auto",
+                        help="colour the text output: auto (on a terminal, unless NO_COLOR is set), always or never")
+
+
+def _is_terminal(stream: object) -> bool:
+    """Return whether *stream* (or the stream it wraps) is a terminal."""
+    for candidate in (stream, getattr(stream, "stream", None), getattr(stream, "_stream", None)):
+        isatty = getattr(candidate, "isatty", None)
+        try:
+            if isatty is not None and isatty():
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def display_for(args: argparse.Namespace, stream: object, env: Mapping[str, str], to_file: bool = False) -> Display:
+    """Return how human text is shown on *stream*.
+
+    Colour: ``--color always``, or ``auto`` on a terminal without ``NO_COLOR`` (never in a file or pipe).
+    Width: a positive ``COLUMNS`` wins; else the terminal's size; else (pipes, files) no limit, so
+    scripts reading the output are unaffected.
+    """
+    terminal = not to_file and _is_terminal(stream)
+    choice = getattr(args, "color", "auto")
+    color = choice == "always" or (choice == "auto" and terminal and not env.get("NO_COLOR"))
+    return Display(width=_width(env, terminal), color=color)
+
+
+def _width(env: Mapping[str, str], terminal: bool) -> int | None:
+    """Return the width to render for: COLUMNS when it is a positive number, the terminal's, or None."""
+    columns = env.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if terminal:
+        return shutil.get_terminal_size((80, 24)).columns
+    return None

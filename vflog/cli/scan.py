@@ -19,7 +19,7 @@ from ..fleet import (
 from ..output import output_to
 from ..render import clean
 from ..render_scan import FORMATS, displayable, plural, writer_for
-from .options import ExitStatus, input_options, settings
+from .options import ExitStatus, display_for, display_options, input_options, settings
 
 
 class Progress:
@@ -107,6 +107,7 @@ def add_scan_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
                         help="change a threshold, e.g. readd_max=600 (see README)")
     input_options(parser)
+    display_options(parser)
     parser.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
     return parser
 
@@ -137,7 +138,9 @@ def scan_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> 
     summary = Summary()
     progress = Progress(len(found.jobs), stderr, enabled=not args.quiet and _is_terminal(stderr))
     with output_to(args.output, stdout) as out:
-        writer = writer_for(args.format, out, top=args.top)
+        display = display_for(args, stdout, dict(getattr(args, "env", None) or {}),
+                              to_file=args.output not in (None, "-"))
+        writer = writer_for(args.format, out, top=args.top, display=display)
         try:
             try:
                 for result in map(displayable, results):
