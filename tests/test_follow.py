@@ -20,7 +20,8 @@ from vflog.report import StateChange
 from vflog.errors import InputError
 from vflog.follow import Follower, Segment, Tail, follow, read_lines, tail
 from vflog.report import Finding, Report
-from vflog.rules import Rules, Withdrawn
+from vflog.report import Withdrawn
+from vflog.rules import Rules
 from vflog.input import Limits
 
 from .converters import journal_export

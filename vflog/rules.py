@@ -13,12 +13,12 @@ import heapq
 import itertools
 import math
 import re
-from typing import Callable, Iterable
+from typing import Iterable
 
 import attrs
 
 from . import machine
-from .catalogue import CODES, Severity
+from .catalogue import Severity
 from .config import Config
 from .correlate import TRACE
 from .drivers import SYNTHETIC_DRIVERS, error_code, printer_of, verbose_only
@@ -26,12 +26,11 @@ from .events import INFO, Event
 from .machine import TRAITS, State, Wait
 from .messages import CATALOGUED, UNCATALOGUED
 from .nic import Nic, VfGeneration
-from .report import Finding, Quote, Withdrawn
+from .findings import Draft, Findings, Listener
+from .report import Finding
 
 _TEMP_PREFIXES = ("rename", "cirename")
 _TEMP_NAME = re.compile(r"^(?:" + "|".join(_TEMP_PREFIXES) + r")\d+$")
-_EVIDENCE_LIMIT = 50
-_TEXT_LIMIT = 4096
 _BURST = 60.0
 
 #: Kinds that reveal the VF's driver or device ID.
@@ -54,9 +53,6 @@ _KIND_CODES = {
 }
 
 
-Listener = Callable[[object], None]
-
-
 @attrs.frozen
 class _Plan:
     """A NIC's wait in follow mode: its finding code, since which line and time, and the threshold."""
@@ -72,24 +68,6 @@ class _Plan:
 _Entry = tuple[float, int, _Plan, Nic]
 #: Stale heap entries (plans that no longer hold) tolerated before the heaps are rebuilt.
 _STALE = 1024
-
-
-@attrs.define(eq=False)
-class _Draft:
-    code: str
-    severity: Severity
-    nic: str | None
-    line: int | None
-    t: float | None
-    message: str
-    evidence: list[int]
-    texts: dict[int, str]
-    group: object = None
-
-    def freeze(self) -> Finding:
-        evidence = tuple(sorted(set(self.evidence)))[:_EVIDENCE_LIMIT]
-        quotes = tuple(Quote(line, self.texts[line]) for line in evidence if line in self.texts)
-        return Finding(self.code, self.severity, self.nic, self.line, self.t, self.message, evidence, quotes)
 
 
 def _vf_names(nic: Nic) -> set[str]:
@@ -114,12 +92,10 @@ class Rules:
     def __init__(self, config: Config, listener: Listener | None = None) -> None:
         self.config = config
         self._listener = listener
-        self._provisional: dict[tuple[str, int, str], _Draft] = {}
-        self._counts: dict[str, int] = {}
+        self._findings = Findings(config, listener)
+        self.add = self._findings.add
+        self._provisional: dict[tuple[str, int, str], Draft] = {}
         self._flap_burst: dict[str, tuple[int | None, float | None]] = {}
-        self._suppressed: dict[str, int] = {}
-        self._drafts: list[_Draft] = []
-        self._groups: dict[object, _Draft] = {}
         self._waits: dict[str, Event] = {}
         self._from_banner: bool | None = None
         self._untied = False
@@ -129,8 +105,6 @@ class Rules:
         self._temp_named: set[tuple[str, str]] = set()
         self._changed: set[tuple[str, int]] = set()
         self._identities: dict[str, tuple[VfGeneration, str | None, str | None]] = {}
-        self._texts: dict[int, str] = {}
-        self._older_texts: dict[int, str] = {}
         self._bursts: dict[tuple[str, str | None], tuple[int, float | None]] = {}
         self._state_text: dict[str, tuple[int, str]] = {}
         self._absent: dict[str, tuple[int, str]] = {}
@@ -140,48 +114,14 @@ class Rules:
         self._order = itertools.count()
 
     # -- recording ---------------------------------------------------------
-    def add(self, code: str, nic: Nic | str | None, event: Event | None, message: str,
-            evidence: Iterable[int] = (), *, severity: Severity | None = None, group: object = None,
-            quotes: dict[int, str] | None = None, t: float | None = None) -> _Draft | None:
-        """Add a finding, or extend the finding of the same *group* with more evidence; return the new one."""
-        key = nic.key if isinstance(nic, Nic) else nic
-        lines = [event.line] if event is not None else []
-        lines.extend(evidence)
-        texts = {line: text for line in lines if (text := self._text(line)) is not None}
-        if event is not None:
-            texts[event.line] = event.message  # a finding always quotes the line that raised it
-        texts.update(quotes or {})
-        if group is not None:
-            existing = self._groups.get((code, key, group))
-            if existing is not None:
-                if severity is not None and severity.rank > existing.severity.rank:
-                    existing.severity = severity  # a burst is as bad as its worst line
-                if len(existing.evidence) < _EVIDENCE_LIMIT:
-                    existing.evidence.extend(lines)
-                    existing.texts.update(texts)
-                return None
-        if self._counts.get(code, 0) >= self.config.max_findings_per_code:
-            self._suppressed[code] = self._suppressed.get(code, 0) + 1
-            return None
-        self._counts[code] = self._counts.get(code, 0) + 1
-        draft = _Draft(code, severity or CODES[code].severity, key,
-                       event.line if event is not None else (lines[0] if lines else None),
-                       event.t if event is not None else t, message, lines, texts)
-        if group is not None:
-            self._groups[(code, key, group)] = draft
-        self._drafts.append(draft)
-        if self._listener is not None:
-            self._listener(draft.freeze())
-        return draft
-
+    # -- findings ------------------------------------------------------------
     def notes(self) -> tuple[str, ...]:
         """Return what the rules left out (findings beyond the per-code limit)."""
-        return tuple(f"{count} more {code} finding(s) beyond the limit of {self.config.max_findings_per_code} "
-                     f"are not listed" for code, count in sorted(self._suppressed.items()))
+        return self._findings.notes()
 
     def findings(self) -> tuple[Finding, ...]:
         """Return the findings so far, ordered by line."""
-        return tuple(sorted((d.freeze() for d in self._drafts), key=lambda f: (f.line or 0, f.code)))
+        return self._findings.findings()
 
     # -- per event ---------------------------------------------------------
     def refused(self, nic: Nic, event: Event) -> None:
@@ -193,11 +133,7 @@ class Rules:
         """Judge one routed event; *before* is the NIC's state before it (None if not a machine input),
         *last_other_line* the last line so far that came from no driver of ours."""
         kind = event.kind
-        texts = self._texts  # remember the text of recent lines, so findings can quote their evidence
-        if len(texts) >= _TEXT_LIMIT // 2:  # two generations: the newest lines and the ones before them
-            self._older_texts, self._texts = texts, {}
-            texts = self._texts
-        texts[event.line] = event.message
+        self._findings.remember(event.line, event.message)
         if self._from_banner is None:  # the boot's first event: the log shows the whole boot when it is the banner
             self._from_banner = kind == "boot"
         if kind == TRACE:
@@ -272,11 +208,6 @@ class Rules:
             return last[0]
         self._bursts[key] = (event.line, event.t)
         return event.line
-
-    def _text(self, line: int) -> str | None:
-        """Return the remembered text of *line*, if it is recent enough to be kept."""
-        text = self._texts.get(line)
-        return self._older_texts.get(line) if text is None else text
 
     def _message(self, code: str, nic: Nic | None, event: Event) -> str:
         text = event.message.split(": ", 1)[-1] if event.message else event.kind
@@ -495,12 +426,10 @@ class Rules:
         elif last_other_line <= plan.since_line:
             heapq.heappush(self._quiet, (plan.since_line, next(self._order), plan, nic))
         else:
-            suppressed = self._suppressed.get(plan.code, 0)
+            suppressed = self._findings.suppressed(plan.code)
             self._timeout(nic, now, last_other_line, final=False)
-            if self._suppressed.get(plan.code, 0) > suppressed:  # over the per-code limit: counted once, at the end,
-                self._suppressed[plan.code] = suppressed  # as report does
-                if not suppressed:
-                    del self._suppressed[plan.code]
+            if self._findings.suppressed(plan.code) > suppressed:  # over the per-code limit: counted once, at the
+                self._findings.unsuppress(plan.code, suppressed)  # end, as report does
 
     def moved(self, nic: Nic) -> None:
         """Withdraw a time-based finding fired while following once the NIC leaves that state."""
@@ -515,11 +444,7 @@ class Rules:
             if key[1] == nic.left_line and after.gone and after.wait is not None and after.wait.code != key[2]:
                 self._kept.add(key)  # the VF was taken away before the awaited step: the finding stands (_left)
                 continue
-            if draft in self._drafts:
-                self._drafts.remove(draft)
-                self._counts[draft.code] -= 1  # a withdrawn finding no longer counts against the per-code limit
-                if self._listener is not None:
-                    self._listener(Withdrawn(draft.freeze()))
+            self._findings.withdraw(draft)
 
     def _switched_back(self, nic: Nic, event: Event) -> None:
         """Judge the outage that a switch back to the VF just closed: too long, or one flap too many."""
