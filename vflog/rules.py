@@ -5,17 +5,17 @@ and after each machine step (machine.py) and what each Nic collected
 (nic.py).  Time-based rules compare against the boot's own clock: a state
 left unfinished when the log ends is ``incomplete`` (info) unless the log
 goes on past the threshold, in which case it becomes the state's finding.
+
+Rules decide what is a finding; findings.py keeps them (drafting, grouping, per-code limits,
+quotes, withdrawal) and deadlines.py schedules the time-based checks of follow mode.  The
+per-event rules and the time-based rules share what they learn of each NIC, so they stay in
+one class (about 420 lines).
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import math
 import re
 from typing import Iterable
-
-import attrs
 
 from . import machine
 from .catalogue import Severity
@@ -25,8 +25,9 @@ from .drivers import SYNTHETIC_DRIVERS, error_code, printer_of, verbose_only
 from .events import INFO, Event
 from .machine import TRAITS, State, Wait
 from .messages import CATALOGUED, UNCATALOGUED
-from .nic import Nic, VfGeneration
+from .deadlines import Deadlines, Plan
 from .findings import Draft, Findings, Listener
+from .nic import Nic, VfGeneration
 from .report import Finding
 
 _TEMP_PREFIXES = ("rename", "cirename")
@@ -51,23 +52,6 @@ _KIND_CODES = {
     "udev_rename_failed": "udev-rename-failed",
     "warn_mana_reset": "vf-driver-error",
 }
-
-
-@attrs.frozen
-class _Plan:
-    """A NIC's wait in follow mode: its finding code, since which line and time, and the threshold."""
-
-    key: str
-    since_line: int
-    code: str
-    since_t: float
-    threshold: float
-
-
-#: A heap entry of follow mode: (deadline or line, order of arrival, plan, NIC).
-_Entry = tuple[float, int, _Plan, Nic]
-#: Stale heap entries (plans that no longer hold) tolerated before the heaps are rebuilt.
-_STALE = 1024
 
 
 def _vf_names(nic: Nic) -> set[str]:
@@ -108,10 +92,7 @@ class Rules:
         self._bursts: dict[tuple[str, str | None], tuple[int, float | None]] = {}
         self._state_text: dict[str, tuple[int, str]] = {}
         self._absent: dict[str, tuple[int, str]] = {}
-        self._plans: dict[str, _Plan] = {}
-        self._due: list[_Entry] = []  # by deadline: waits whose time has not come
-        self._quiet: list[_Entry] = []  # by line: past their time, no other line after them yet
-        self._order = itertools.count()
+        self._deadlines = Deadlines()
 
     # -- recording ---------------------------------------------------------
     # -- findings ------------------------------------------------------------
@@ -385,51 +366,23 @@ class Rules:
         if awaited is not None:
             wait, since_line, since_t = awaited
             if since_t is not None:
-                plan = _Plan(nic.key, since_line, wait.code, since_t, getattr(self.config, wait.threshold))
-        if self._plans.get(nic.key) == plan:
-            return
-        if plan is None:
-            del self._plans[nic.key]
-            return
-        self._plans[nic.key] = plan
-        heapq.heappush(self._due, (plan.since_t + plan.threshold, next(self._order), plan, nic))
-        if len(self._due) + len(self._quiet) > 2 * len(self._plans) + _STALE:
-            self._due, self._quiet = self._current(self._due), self._current(self._quiet)
-
-    def _current(self, heap: list[_Entry]) -> list[_Entry]:
-        """Return *heap* without the entries of plans that no longer hold (one entry per plan), as a heap."""
-        kept = {entry[2]: entry for entry in sorted(heap, reverse=True) if self._plans.get(entry[2].key) == entry[2]}
-        entries = list(kept.values())
-        heapq.heapify(entries)
-        return entries
+                plan = Plan(nic.key, since_line, wait.code, since_t, getattr(self.config, wait.threshold))
+        self._deadlines.plan(nic, plan)
 
     def tick(self, now: float, last_other_line: int) -> None:
         """Follow mode: fire the time-based findings whose threshold the stream's clock has passed.
 
-        Only the waits that fell due are looked at (two heaps: by deadline, then by the line an
-        unrelated line must follow), so a line costs O(log n) for n NICs, not O(n).
+        Only the waits that fell due are looked at (see Deadlines), so a line costs O(log n) for n NICs, not O(n).
         """
-        while self._due and self._due[0][0] <= now:
-            deadline, _, plan, nic = heapq.heappop(self._due)
-            if self._plans.get(plan.key) == plan:
-                self._check(plan, nic, deadline, now, last_other_line)
-        while self._quiet and self._quiet[0][0] < last_other_line:
-            _, _, plan, nic = heapq.heappop(self._quiet)
-            if self._plans.get(plan.key) == plan:
-                self._check(plan, nic, plan.since_t + plan.threshold, now, last_other_line)
+        self._deadlines.tick(now, last_other_line, lambda nic, code: self._fire(nic, code, now, last_other_line))
 
-    def _check(self, plan: _Plan, nic: Nic, deadline: float, now: float, last_other_line: int) -> None:
-        """Fire *plan*'s finding when both its time and an unrelated line after it have come, else wait again."""
-        if now - plan.since_t < plan.threshold:  # the exact test of _timeout (a deadline sum may round the other way)
-            later = deadline if deadline > now else math.nextafter(deadline, math.inf)
-            heapq.heappush(self._due, (later, next(self._order), plan, nic))
-        elif last_other_line <= plan.since_line:
-            heapq.heappush(self._quiet, (plan.since_line, next(self._order), plan, nic))
-        else:
-            suppressed = self._findings.suppressed(plan.code)
-            self._timeout(nic, now, last_other_line, final=False)
-            if self._findings.suppressed(plan.code) > suppressed:  # over the per-code limit: counted once, at the
-                self._findings.unsuppress(plan.code, suppressed)  # end, as report does
+    def _fire(self, nic: Nic, code: str, now: float, last_other_line: int) -> None:
+        """Report what *nic* waits for, fallen due at *now*; a finding of *code* over the per-code limit is counted
+        once, at the end, as report does."""
+        suppressed = self._findings.suppressed(code)
+        self._timeout(nic, now, last_other_line, final=False)
+        if self._findings.suppressed(code) > suppressed:
+            self._findings.unsuppress(code, suppressed)
 
     def moved(self, nic: Nic) -> None:
         """Withdraw a time-based finding fired while following once the NIC leaves that state."""
