@@ -75,7 +75,6 @@ class Rules:
 
     def __init__(self, config: Config, listener: Listener | None = None) -> None:
         self.config = config
-        self._listener = listener
         self._findings = Findings(config, listener)
         self.add = self._findings.add
         self._provisional: dict[tuple[str, int, str], Draft] = {}
