@@ -20,7 +20,8 @@ from vflog.report import StateChange
 from vflog.errors import InputError
 from vflog.follow import Follower, Segment, Tail, follow, read_lines, tail
 from vflog.report import Finding, Report
-from vflog.rules import Rules, Withdrawn
+from vflog.report import Withdrawn
+from vflog.rules import Rules
 from vflog.input import Limits
 
 from .converters import journal_export
@@ -354,8 +355,8 @@ def test_follow_keeps_bounded_bookkeeping_for_a_flapping_nic() -> None:
         direction = "to" if index % 2 else "from"
         follower.feed(f"[{2 + index * 0.001:.6f}] hv_netvsc {guid} eth0: Data path switched {direction} VF: eth1")
         follower.changes()
-    rules = follower._analyzer._boot.rules
-    assert len(rules._due) + len(rules._quiet) <= 2 * len(rules._plans) + 1024
+    deadlines = follower._analyzer._boot.rules._deadlines
+    assert len(deadlines._due) + len(deadlines._quiet) <= 2 * len(deadlines._plans) + 1024
 
 
 class _Trickle:

@@ -153,7 +153,7 @@ def test_a_wait_that_fired_while_following_stays_when_the_vf_is_removed() -> Non
     """In follow mode the slot-without-device fired at the threshold is not withdrawn by the removal that
     ends the wait (the device never came)."""
     from vflog.analyze import Analyzer
-    from vflog.rules import Withdrawn
+    from vflog.report import Withdrawn
     seen: list[object] = []
     analyzer = Analyzer(listener=seen.append)
     text = OFFER + _other(100.0) + _line(7200.0, f"hv_netvsc {A} eth0: VF slot 1 removed") + _other(7201.0)
@@ -260,7 +260,7 @@ def test_a_no_vf_finding_fired_while_following_is_withdrawn_when_a_vf_shows_up()
     """While following, no-accelerated-networking fires once the whole boot went on without a VF, and is
     withdrawn when a VF line comes after all."""
     from vflog.analyze import Analyzer
-    from vflog.rules import Withdrawn
+    from vflog.report import Withdrawn
     seen: list[object] = []
     analyzer = Analyzer(listener=seen.append)
     text = NO_VF + _line(96.0, f"hv_netvsc {A} eth0: VF slot 1 removed") + _other(97.0)

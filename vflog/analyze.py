@@ -1,8 +1,18 @@
-"""Run the pipeline: lines -> events -> boots -> per-NIC machines -> findings -> Report."""
+"""Run the pipeline: lines -> events -> boots -> per-NIC machines -> findings -> Report.
+
+The Analyzer reads records (formats.Reader), frames and parses their driver messages, splits the
+log into boots (boot lines, boot ids, the monotonic clock going back) and hands each event to the
+current Boot (boot.py) through the boot sequence (boots.py).  Its helpers have their own modules: the block path by layout
+(fastpath.BlockPath, a collaborator that calls back feed, record and skipped) and the holding and
+joining of wrapped lines (wrapped.py).  The public entry points (analyze, analyze_text,
+analyze_files, events, events_text, EventStream) feed the inputs of sources (input/) to an Analyzer.
+
+The sequence of boots (when one ends and the next starts, the reports kept) is a collaborator,
+boots.BootSequence; the Analyzer keeps the current Boot in an attribute, as it is read on every line.
+"""
 
 from __future__ import annotations
 
-import bisect
 import collections
 import os
 
@@ -11,7 +21,8 @@ from typing import Iterable, Iterator
 import attrs
 
 from . import framing, grammar, messages
-from .boot import Boot, EventSink, repeated_boots
+from .boot import EventSink
+from .boots import BootSequence
 from .config import Config
 from .errors import InputError, ParseError
 from .fastpath import BlockPath
@@ -21,10 +32,11 @@ from .events import INFO, Event
 from .machine import INPUTS
 from .report import BootReport, InputSpan, Report, Stats, Unrecognised, RoutedEvent
 from .rules import Listener
-from .wrapped import Held, continued, stops_short
 from .input import Limits, Selection, Source, Text, open_inputs
+from .wrapped import Held, continued, stops_short
 
 _JUDGED = messages.JUDGED
+
 
 class Analyzer:
     """Feed raw lines in, get a Report out; boots are split and replayed as the lines arrive."""
@@ -34,26 +46,32 @@ class Analyzer:
         self.config = config or Config()
         self._sink = sink
         self._listener = listener
-        self.boots: list[BootReport] = []
         self.unrecognised: list[Unrecognised] = []
         self.unrecognised_count = 0
         self.lines = 0
         self.events = 0
-        self.dropped_boots = 0
-        self._detail = 0
-        self._boot = Boot(0, 1, self.config, sink, listener)
-        self._last_mono: float | None = None
         self._previous: Record | None = None
         #: The content record before _previous (its time counts when _previous, a wrapped line's rest, has none).
         self._earlier: Record | None = None
         self._reader = Reader()
         self._block_path = BlockPath(self)
-        self._last_event_number = 0
         self.spans: list[InputSpan] = []
+        self._boots = BootSequence(self.config, sink, listener, self.spans)
+        self._boot = self._boots.current  # the boot being replayed, read on every line
         self._boot_id: str | None = None
         self._tz = self.config.tzinfo()
         #: A driver line cut short (perhaps wrapped), waiting for the next line to tell.
         self._held: Held | None = None
+
+    @property
+    def boots(self) -> list[BootReport]:
+        """Return the reports of the boots finished so far."""
+        return self._boots.reports
+
+    @property
+    def dropped_boots(self) -> int:
+        """Return how many older boots were dropped past max_boots."""
+        return self._boots.dropped
 
     def start_input(self, name: str, first_line: int) -> None:
         """Begin a new input (file, archive member, stream) at global line *first_line*."""
@@ -103,7 +121,7 @@ class Analyzer:
         previous = self._previous
         if boot_id is not None and boot_id != self._boot_id:
             if self._boot_id is not None or self._boot.events:
-                self._new_boot(number, previous, self._earlier)
+                self._boot = self._boots.start_next(number, previous, self._earlier)
             self._boot_id = boot_id
         if raw is None:
             if structured and not filler:
@@ -155,7 +173,7 @@ class Analyzer:
         t, clock = stamp if stamp is not None else (None, None)
         if template.kind != messages.UNCATALOGUED:
             self.events += 1
-        self._place(template.at(number, t), clock, previous)
+        self._boot = self._boots.place(template.at(number, t), clock, previous)
 
     def _joined(self, record: Record) -> bool:
         """Join the held line with *record* when *record* continues it (a wrapped line) into a message that is
@@ -200,98 +218,13 @@ class Analyzer:
         if stamp is not None and stamp.clock == self._boot.clock:
             self._boot.rules.tick(stamp.t, self._boot.last_other_line)
 
-    def _place(self, event: Event, clock: str | None, previous: Record | None) -> None:
-        """Start a new boot when the event says so, then hand the event to the current boot.
-
-        *clock* is the clock of the event's time (event.t), None when the line gave no time.
-        """
-        boot = self._boot
-        last = self._last_mono
-        t = event.t
-        monotonic = clock == framing.MONOTONIC and t is not None  # a clock comes with a time
-        if monotonic and previous is not None and previous[0] != self._last_event_number:  # [0]: its number
-            prior = Reader.stamp_of(previous, self._tz)  # an unrelated line's time; an event's is in last already
-            if prior is not None:
-                prior_t, prior_clock = prior
-                if prior_clock == framing.MONOTONIC and (last is None or prior_t > last):
-                    last = prior_t
-        if event.kind == "boot" and boot.events:
-            self._new_boot(event.line, previous)
-        elif monotonic and last is not None and t is not None:
-            if t < last - self.config.boot_regression:
-                self._new_boot(event.line, previous)
-            elif t < last:
-                boot.rules.time_regression(event, last)
-        boot = self._boot
-        if clock is not None:
-            if boot.clock is None:
-                boot.clock = clock
-            if clock != boot.clock:
-                event = attrs.evolve(event, t=None)
-            elif monotonic and t is not None and (self._last_mono is None or t > self._last_mono):
-                self._last_mono = t
-        boot.add(event)
-        self._last_event_number = event.line
-        if self._listener is not None and event.t is not None:
-            boot.rules.tick(event.t, boot.last_other_line)
-
-    def _locate(self, line: int) -> str | None:
-        """Return ``input:line`` for global line number *line*."""
-        index = bisect.bisect_right([span.first_line for span in self.spans], line) - 1
-        if index < 0:
-            return None
-        span = self.spans[index]
-        return f"{span.name}:{line - span.first_line + 1}"
-
-    def _close_boot(self, end_t: float | None) -> BootReport:
-        boot = self._boot.finish(end_t)
-        findings = tuple(attrs.evolve(f, origin=self._locate(f.line)) if f.line else f for f in boot.findings)
-        return attrs.evolve(boot, findings=findings)
-
-    def _keep(self, boot: BootReport) -> None:
-        """Keep the report of a finished boot; past max_boots only the newest are kept, and past
-        detail_limit the older boots are summarised (the newest boot keeps its detail)."""
-        self.boots.append(boot)
-        self._detail += boot.detail()
-        if len(self.boots) > self.config.max_boots:
-            self._detail -= self.boots.pop(0).detail()
-            self.dropped_boots += 1
-        index = 0
-        while self._detail > self.config.detail_limit and index < len(self.boots) - 1:
-            old = self.boots[index]
-            new = old.summarised(self.config.detail_limit)
-            if new is old:
-                index += 1
-            else:
-                self.boots[index] = new
-                self._detail += new.detail() - old.detail()
-
-    def _new_boot(self, line: int, previous: Record | None, earlier: Record | None = None) -> None:
-        self._keep(self._close_boot(self._end_time(previous, earlier)))
-        self._boot = Boot(self._boot.index + 1, line, self.config, self._sink, self._listener)
-        self._last_mono = None
-
-    def _end_time(self, last: Record | None, earlier: Record | None = None) -> float | None:
-        """Return the time of the last record of a boot with a time (*last*, else *earlier*: the rest of a
-        wrapped line has none), if that time is on the boot's clock."""
-        stamp = Reader.stamp_of(last, self._tz) if last is not None else None
-        if stamp is None and earlier is not None:
-            stamp = Reader.stamp_of(earlier, self._tz)
-        if stamp is None or stamp.clock != self._boot.clock:
-            return None
-        return stamp.t
-
     def finish(self, source: str = "<input>", sources: tuple[str, ...] = ()) -> Report:
         """Close the last boot and return the report."""
         for record in self._reader.flush():
             self.record(record)
         self._settle()
-        if self._boot.events or not self.boots:
-            self._keep(self._close_boot(self._end_time(self._previous, self._earlier)))
+        notes = self._boots.finish(self._previous, self._earlier)
         stats = Stats(self.lines, self.events, self.unrecognised_count)
-        notes = [f"{self.dropped_boots} older boot(s) beyond the limit of {self.config.max_boots} are not reported"] \
-            if self.dropped_boots else []
-        notes.extend(repeated_boots(self.boots))
         return Report(source, tuple(self.boots), stats, tuple(self.unrecognised), sources or (source,),
                       inputs=tuple(self.spans), notes=tuple(notes))
 

@@ -13,8 +13,8 @@ import attrs
 
 from .analyze import Analyzer
 from .config import Config
-from .report import Finding, Report, StateChange
-from .rules import Listener, Withdrawn
+from .report import Finding, Report, StateChange, Withdrawn
+from .rules import Listener
 from .errors import InputError
 from .input import Limits, Selection, Source, open_inputs, utf8_boundary
 from .input.archives import _ZIP, _is_tar

@@ -5,33 +5,33 @@ and after each machine step (machine.py) and what each Nic collected
 (nic.py).  Time-based rules compare against the boot's own clock: a state
 left unfinished when the log ends is ``incomplete`` (info) unless the log
 goes on past the threshold, in which case it becomes the state's finding.
+
+Rules decide what is a finding; findings.py keeps them (drafting, grouping, per-code limits,
+quotes, withdrawal) and deadlines.py schedules the time-based checks of follow mode.  The
+per-event rules and the time-based rules share what they learn of each NIC, so they stay in
+one class (about 420 lines).
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
-import math
 import re
-from typing import Callable, Iterable
-
-import attrs
+from typing import Iterable
 
 from . import machine
-from .catalogue import CODES, Severity
+from .catalogue import Severity
 from .config import Config
 from .correlate import TRACE
 from .drivers import SYNTHETIC_DRIVERS, error_code, printer_of, verbose_only
 from .events import INFO, Event
 from .machine import TRAITS, State, Wait
 from .messages import CATALOGUED, UNCATALOGUED
+from .deadlines import Deadlines, Plan
+from .findings import Draft, Findings, Listener
 from .nic import Nic, VfGeneration
-from .report import Finding, Quote, Withdrawn
+from .report import Finding
 
 _TEMP_PREFIXES = ("rename", "cirename")
 _TEMP_NAME = re.compile(r"^(?:" + "|".join(_TEMP_PREFIXES) + r")\d+$")
-_EVIDENCE_LIMIT = 50
-_TEXT_LIMIT = 4096
 _BURST = 60.0
 
 #: Kinds that reveal the VF's driver or device ID.
@@ -52,44 +52,6 @@ _KIND_CODES = {
     "udev_rename_failed": "udev-rename-failed",
     "warn_mana_reset": "vf-driver-error",
 }
-
-
-Listener = Callable[[object], None]
-
-
-@attrs.frozen
-class _Plan:
-    """A NIC's wait in follow mode: its finding code, since which line and time, and the threshold."""
-
-    key: str
-    since_line: int
-    code: str
-    since_t: float
-    threshold: float
-
-
-#: A heap entry of follow mode: (deadline or line, order of arrival, plan, NIC).
-_Entry = tuple[float, int, _Plan, Nic]
-#: Stale heap entries (plans that no longer hold) tolerated before the heaps are rebuilt.
-_STALE = 1024
-
-
-@attrs.define(eq=False)
-class _Draft:
-    code: str
-    severity: Severity
-    nic: str | None
-    line: int | None
-    t: float | None
-    message: str
-    evidence: list[int]
-    texts: dict[int, str]
-    group: object = None
-
-    def freeze(self) -> Finding:
-        evidence = tuple(sorted(set(self.evidence)))[:_EVIDENCE_LIMIT]
-        quotes = tuple(Quote(line, self.texts[line]) for line in evidence if line in self.texts)
-        return Finding(self.code, self.severity, self.nic, self.line, self.t, self.message, evidence, quotes)
 
 
 def _vf_names(nic: Nic) -> set[str]:
@@ -113,13 +75,10 @@ class Rules:
 
     def __init__(self, config: Config, listener: Listener | None = None) -> None:
         self.config = config
-        self._listener = listener
-        self._provisional: dict[tuple[str, int, str], _Draft] = {}
-        self._counts: dict[str, int] = {}
+        self._findings = Findings(config, listener)
+        self.add = self._findings.add
+        self._provisional: dict[tuple[str, int, str], Draft] = {}
         self._flap_burst: dict[str, tuple[int | None, float | None]] = {}
-        self._suppressed: dict[str, int] = {}
-        self._drafts: list[_Draft] = []
-        self._groups: dict[object, _Draft] = {}
         self._waits: dict[str, Event] = {}
         self._from_banner: bool | None = None
         self._untied = False
@@ -129,59 +88,20 @@ class Rules:
         self._temp_named: set[tuple[str, str]] = set()
         self._changed: set[tuple[str, int]] = set()
         self._identities: dict[str, tuple[VfGeneration, str | None, str | None]] = {}
-        self._texts: dict[int, str] = {}
-        self._older_texts: dict[int, str] = {}
         self._bursts: dict[tuple[str, str | None], tuple[int, float | None]] = {}
         self._state_text: dict[str, tuple[int, str]] = {}
         self._absent: dict[str, tuple[int, str]] = {}
-        self._plans: dict[str, _Plan] = {}
-        self._due: list[_Entry] = []  # by deadline: waits whose time has not come
-        self._quiet: list[_Entry] = []  # by line: past their time, no other line after them yet
-        self._order = itertools.count()
+        self._deadlines = Deadlines()
 
     # -- recording ---------------------------------------------------------
-    def add(self, code: str, nic: Nic | str | None, event: Event | None, message: str,
-            evidence: Iterable[int] = (), *, severity: Severity | None = None, group: object = None,
-            quotes: dict[int, str] | None = None, t: float | None = None) -> _Draft | None:
-        """Add a finding, or extend the finding of the same *group* with more evidence; return the new one."""
-        key = nic.key if isinstance(nic, Nic) else nic
-        lines = [event.line] if event is not None else []
-        lines.extend(evidence)
-        texts = {line: text for line in lines if (text := self._text(line)) is not None}
-        if event is not None:
-            texts[event.line] = event.message  # a finding always quotes the line that raised it
-        texts.update(quotes or {})
-        if group is not None:
-            existing = self._groups.get((code, key, group))
-            if existing is not None:
-                if severity is not None and severity.rank > existing.severity.rank:
-                    existing.severity = severity  # a burst is as bad as its worst line
-                if len(existing.evidence) < _EVIDENCE_LIMIT:
-                    existing.evidence.extend(lines)
-                    existing.texts.update(texts)
-                return None
-        if self._counts.get(code, 0) >= self.config.max_findings_per_code:
-            self._suppressed[code] = self._suppressed.get(code, 0) + 1
-            return None
-        self._counts[code] = self._counts.get(code, 0) + 1
-        draft = _Draft(code, severity or CODES[code].severity, key,
-                       event.line if event is not None else (lines[0] if lines else None),
-                       event.t if event is not None else t, message, lines, texts)
-        if group is not None:
-            self._groups[(code, key, group)] = draft
-        self._drafts.append(draft)
-        if self._listener is not None:
-            self._listener(draft.freeze())
-        return draft
-
+    # -- findings ------------------------------------------------------------
     def notes(self) -> tuple[str, ...]:
         """Return what the rules left out (findings beyond the per-code limit)."""
-        return tuple(f"{count} more {code} finding(s) beyond the limit of {self.config.max_findings_per_code} "
-                     f"are not listed" for code, count in sorted(self._suppressed.items()))
+        return self._findings.notes()
 
     def findings(self) -> tuple[Finding, ...]:
         """Return the findings so far, ordered by line."""
-        return tuple(sorted((d.freeze() for d in self._drafts), key=lambda f: (f.line or 0, f.code)))
+        return self._findings.findings()
 
     # -- per event ---------------------------------------------------------
     def refused(self, nic: Nic, event: Event) -> None:
@@ -193,11 +113,7 @@ class Rules:
         """Judge one routed event; *before* is the NIC's state before it (None if not a machine input),
         *last_other_line* the last line so far that came from no driver of ours."""
         kind = event.kind
-        texts = self._texts  # remember the text of recent lines, so findings can quote their evidence
-        if len(texts) >= _TEXT_LIMIT // 2:  # two generations: the newest lines and the ones before them
-            self._older_texts, self._texts = texts, {}
-            texts = self._texts
-        texts[event.line] = event.message
+        self._findings.remember(event.line, event.message)
         if self._from_banner is None:  # the boot's first event: the log shows the whole boot when it is the banner
             self._from_banner = kind == "boot"
         if kind == TRACE:
@@ -272,11 +188,6 @@ class Rules:
             return last[0]
         self._bursts[key] = (event.line, event.t)
         return event.line
-
-    def _text(self, line: int) -> str | None:
-        """Return the remembered text of *line*, if it is recent enough to be kept."""
-        text = self._texts.get(line)
-        return self._older_texts.get(line) if text is None else text
 
     def _message(self, code: str, nic: Nic | None, event: Event) -> str:
         text = event.message.split(": ", 1)[-1] if event.message else event.kind
@@ -454,53 +365,23 @@ class Rules:
         if awaited is not None:
             wait, since_line, since_t = awaited
             if since_t is not None:
-                plan = _Plan(nic.key, since_line, wait.code, since_t, getattr(self.config, wait.threshold))
-        if self._plans.get(nic.key) == plan:
-            return
-        if plan is None:
-            del self._plans[nic.key]
-            return
-        self._plans[nic.key] = plan
-        heapq.heappush(self._due, (plan.since_t + plan.threshold, next(self._order), plan, nic))
-        if len(self._due) + len(self._quiet) > 2 * len(self._plans) + _STALE:
-            self._due, self._quiet = self._current(self._due), self._current(self._quiet)
-
-    def _current(self, heap: list[_Entry]) -> list[_Entry]:
-        """Return *heap* without the entries of plans that no longer hold (one entry per plan), as a heap."""
-        kept = {entry[2]: entry for entry in sorted(heap, reverse=True) if self._plans.get(entry[2].key) == entry[2]}
-        entries = list(kept.values())
-        heapq.heapify(entries)
-        return entries
+                plan = Plan(nic.key, since_line, wait.code, since_t, getattr(self.config, wait.threshold))
+        self._deadlines.plan(nic, plan)
 
     def tick(self, now: float, last_other_line: int) -> None:
         """Follow mode: fire the time-based findings whose threshold the stream's clock has passed.
 
-        Only the waits that fell due are looked at (two heaps: by deadline, then by the line an
-        unrelated line must follow), so a line costs O(log n) for n NICs, not O(n).
+        Only the waits that fell due are looked at (see Deadlines), so a line costs O(log n) for n NICs, not O(n).
         """
-        while self._due and self._due[0][0] <= now:
-            deadline, _, plan, nic = heapq.heappop(self._due)
-            if self._plans.get(plan.key) == plan:
-                self._check(plan, nic, deadline, now, last_other_line)
-        while self._quiet and self._quiet[0][0] < last_other_line:
-            _, _, plan, nic = heapq.heappop(self._quiet)
-            if self._plans.get(plan.key) == plan:
-                self._check(plan, nic, plan.since_t + plan.threshold, now, last_other_line)
+        self._deadlines.tick(now, last_other_line, lambda nic, code: self._fire(nic, code, now, last_other_line))
 
-    def _check(self, plan: _Plan, nic: Nic, deadline: float, now: float, last_other_line: int) -> None:
-        """Fire *plan*'s finding when both its time and an unrelated line after it have come, else wait again."""
-        if now - plan.since_t < plan.threshold:  # the exact test of _timeout (a deadline sum may round the other way)
-            later = deadline if deadline > now else math.nextafter(deadline, math.inf)
-            heapq.heappush(self._due, (later, next(self._order), plan, nic))
-        elif last_other_line <= plan.since_line:
-            heapq.heappush(self._quiet, (plan.since_line, next(self._order), plan, nic))
-        else:
-            suppressed = self._suppressed.get(plan.code, 0)
-            self._timeout(nic, now, last_other_line, final=False)
-            if self._suppressed.get(plan.code, 0) > suppressed:  # over the per-code limit: counted once, at the end,
-                self._suppressed[plan.code] = suppressed  # as report does
-                if not suppressed:
-                    del self._suppressed[plan.code]
+    def _fire(self, nic: Nic, code: str, now: float, last_other_line: int) -> None:
+        """Report what *nic* waits for, fallen due at *now*; a finding of *code* over the per-code limit is counted
+        once, at the end, as report does."""
+        suppressed = self._findings.suppressed(code)
+        self._timeout(nic, now, last_other_line, final=False)
+        if self._findings.suppressed(code) > suppressed:
+            self._findings.unsuppress(code, suppressed)
 
     def moved(self, nic: Nic) -> None:
         """Withdraw a time-based finding fired while following once the NIC leaves that state."""
@@ -515,11 +396,7 @@ class Rules:
             if key[1] == nic.left_line and after.gone and after.wait is not None and after.wait.code != key[2]:
                 self._kept.add(key)  # the VF was taken away before the awaited step: the finding stands (_left)
                 continue
-            if draft in self._drafts:
-                self._drafts.remove(draft)
-                self._counts[draft.code] -= 1  # a withdrawn finding no longer counts against the per-code limit
-                if self._listener is not None:
-                    self._listener(Withdrawn(draft.freeze()))
+            self._findings.withdraw(draft)
 
     def _switched_back(self, nic: Nic, event: Event) -> None:
         """Judge the outage that a switch back to the VF just closed: too long, or one flap too many."""
