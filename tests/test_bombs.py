@@ -246,3 +246,21 @@ def test_a_nested_tar_of_400_mb_stays_under_60_mb(tmp_path: Path) -> None:
     outer.unlink()
     assert result["sources"] == [f"{outer}!sos/inner.tar!var/log/kern.log"], result
     assert result["peak"] <= PEAK_MB, result
+
+
+def test_a_zip_listing_more_members_than_the_bound_is_refused_before_its_directory_is_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """zipfile keeps every directory entry in memory: a zip announcing more than MAX_ZIP_ENTRIES is refused by name."""
+    import zipfile
+
+    from vflog.input import archives
+    monkeypatch.setattr(archives, "MAX_ZIP_ENTRIES", 10)
+    many, few = tmp_path / "many.zip", tmp_path / "few.zip"
+    for path, count in ((many, 20), (few, 5)):
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("var/log/kern.log", (SAMPLES / "normal-boot.log").read_bytes())
+            for index in range(count - 1):
+                archive.writestr(f"other/{index}.txt", b"x")
+    with pytest.raises(vflog.InputError, match="zip of 20 members, more than the 10"):
+        vflog.analyze(many)
+    assert vflog.analyze(few).boots[0].nics[0].datapath == "vf"

@@ -177,8 +177,36 @@ def _tar_listing(stream: IO[bytes], name: str, selection: Selection, limits: Lim
     return listing
 
 
+#: The most members a zip's central directory may list: zipfile keeps every entry in memory (about half
+#: a kilobyte each), so a larger directory is refused before it is read.
+MAX_ZIP_ENTRIES = 50_000
+_EOCD, _EOCD64 = b"PK\x05\x06", b"PK\x06\x06"
+
+
+def _zip_entries(handle: IO[bytes]) -> int | None:
+    """Return how many entries a zip's end-of-central-directory record announces (ZIP64 too), or None."""
+    end = handle.seek(0, 2)
+    start = max(0, end - (1 << 16) - 22)
+    handle.seek(start)
+    tail = handle.read(end - start)
+    found = tail.rfind(_EOCD)
+    if found < 0 or len(tail) < found + 12:
+        return None
+    (entries,) = struct.unpack_from("<H", tail, found + 10)
+    if entries == 0xFFFF:  # ZIP64: the count is in the ZIP64 record before the locator
+        found64 = tail.rfind(_EOCD64, 0, found)
+        if found64 >= 0 and len(tail) >= found64 + 40:
+            (entries,) = struct.unpack_from("<Q", tail, found64 + 32)
+    handle.seek(0)
+    return int(entries)
+
+
 def _zip_listing(handle: IO[bytes], name: str, limits: Limits) -> _Listing:
     """List a zip (a seekable file) by its central directory, or by its local headers when that is lost."""
+    entries = _zip_entries(handle)
+    if entries is not None and entries > MAX_ZIP_ENTRIES:
+        raise InputError(name, f"is a zip of {entries:,} members, more than the {MAX_ZIP_ENTRIES:,} vflog reads; "
+                               "use --include with a smaller archive")
     try:
         archive = zipfile.ZipFile(handle)
     except zipfile.BadZipFile as exc:
