@@ -8,6 +8,8 @@ command instead; the others read the file sos (or ``vflog check --save``) wrote.
 
 from __future__ import annotations
 
+import abc
+
 import os
 import shutil
 import stat
@@ -38,23 +40,23 @@ def sos_name(command: str) -> str:
     return command.replace("/", ".").replace(" ", "_")
 
 
-class Tree:
+class Tree(abc.ABC):
     """A root of facts; subclasses say how files, directories, links and command outputs are read."""
 
     name: str = ""
     kind: str = "directory"
 
+    @abc.abstractmethod
     def text(self, path: str) -> str | None:
         """Return the text of the file at *path* (relative to the root), or None when it cannot be read."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def names(self, path: str) -> list[str]:
         """Return the sorted names in the directory at *path*, or [] when there is none."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def link(self, path: str) -> str | None:
         """Return the target of the symbolic link at *path*, or None when it is none."""
-        raise NotImplementedError
 
     def exists(self, path: str) -> bool:
         """Return whether anything exists at *path*."""
