@@ -26,9 +26,6 @@ XFAIL: dict[str, dict[str, str]] = {
     "32-oracle-linux-85-ofed-devlink-warning.log": {
         "recognised": "MLNX_OFED-only mlx5 message (panic handler) is in no upstream catalogue row: unrecognised by design",
     },
-    "33-cloud-init-539-journal-rename3-switched-from-vf.log": {
-        "golden": "systemd-networkd 'Interface name change detected, rename3 has been renamed to eth1' is not read as a VF rename",
-    },
     "34-wsl-13491-netvsc-open-channel-enodev.log": {
         "recognised": "the excerpt's last line is cut after the device id: no message to recognise",
     },

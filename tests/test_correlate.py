@@ -76,6 +76,18 @@ def test_events_of_one_vf_follow_its_names_through_renames() -> None:
     assert {r.nic for r in routed} == {A}
 
 
+def test_a_vf_renamed_by_networkd_takes_its_new_name() -> None:
+    """systemd-networkd's rename notice, routed by the old name, makes the new name the VF's current one."""
+    text = (_line(1.0, f"hv_netvsc {A} eth0: VF registering: rename3")
+            + _line(1.1, f"hv_netvsc {A} eth0: Data path switched to VF: rename3")
+            + _line(2.0, "systemd-networkd[779]: rename3: Interface name change detected, rename3 has been renamed to eth1.")
+            + _line(2.1, "systemd-networkd[779]: eth1: Link UP"))
+    nic = _nics(text)[A]
+    assert nic.vf is not None and nic.vf.names == ("rename3", "eth1") and nic.vf.name == "eth1"
+    routed = list(vflog.events_text(text))
+    assert {r.nic for r in routed} == {A}
+
+
 TRACE_LINES = ["WARNING: CPU: 3 PID: 412 at drivers/net/hyperv/netvsc_drv.c:2290 netvsc_vf_changed+0x1d4/0x2c0",
                "Modules linked in: mlx5_core hv_netvsc", "RIP: 0010:netvsc_vf_changed+0x1d4/0x2c0 [hv_netvsc]",
                "Call Trace:", " <TASK>", " ? mlx5_cmd_exec+0x2a/0x50 [mlx5_core]",

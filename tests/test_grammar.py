@@ -71,6 +71,22 @@ def test_message_fields() -> None:
     assert event.device == "0001:00:02.0" and event.get("port") == 1
 
 
+@pytest.mark.parametrize("text", [
+    "systemd-networkd[779]: rename3: Interface name change detected, rename3 has been renamed to eth1.",
+    "systemd-networkd[779]: rename3: Interface name change detected, renamed to eth1.",
+])
+def test_networkd_rename_notice_is_a_renamed_event_of_the_new_name(text: str) -> None:
+    """networkd's rename notice (both wordings) is a `renamed` event: the new name is the interface, the old a field."""
+    event = grammar.parse_message(text)
+    assert (event.kind, event.driver, event.ifname, event.get("old")) == ("renamed", "systemd-networkd", "eth1", "rename3")
+
+
+def test_networkd_rename_keeps_dots_of_the_new_name() -> None:
+    """The sentence's final full stop is not part of a dotted new name (a VLAN-style `eth0.100`)."""
+    event = grammar.parse_message("systemd-networkd[1]: eth0: Interface name change detected, renamed to eth0.100.")
+    assert event.ifname == "eth0.100" and event.get("old") == "eth0"
+
+
 def test_old_vmbus_device_names() -> None:
     """4.x kernels name the synthetic NIC vmbus_N instead of a GUID."""
     event = grammar.parse_message("hv_netvsc vmbus_16 eth1: VF registering: eth2")

@@ -160,6 +160,8 @@ class Correlator:
         elif event.kind == "udev_rename_failed":
             old = str(event.get("quoted", "")).strip("'")
             self._named(old, event)
+        elif driver in _USERSPACE and event.kind == "renamed":
+            self._user_renamed(event)
         elif driver in _USERSPACE and event.ifname:
             key = self._by_synthetic.get(event.ifname)
             if key is not None and event.ifname not in self._by_vf_name:
@@ -272,6 +274,16 @@ class Correlator:
             self._deliver(key, event)
             return
         self._domain_event(domain, event)
+
+    def _user_renamed(self, event: Event) -> None:
+        """Route a user-space rename by the old name: a known VF's name also leads to its new name."""
+        old = str(event.get("old"))
+        key = self._by_vf_name.get(old)
+        if key is None:
+            self._hold("name:" + old, event)
+            return
+        self._learn_name(str(event.ifname), key)
+        self._deliver(key, event)
 
     def _named(self, name: str, event: Event) -> None:
         key = self._by_vf_name.get(name)

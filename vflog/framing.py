@@ -52,7 +52,7 @@ _STARTS = r"""
       | Modules\ linked\ in:
       | RIP:\ 
       | ---\[\ end\ trace
-      | systemd-networkd\[\d+\]:\ \S+:\ (?:Link\ (?:UP|DOWN)|Gained\ carrier|Lost\ carrier|Configuring\ with|DHCPv[46]\ address)
+      | systemd-networkd\[\d+\]:\ \S+:\ (?:Link\ (?:UP|DOWN)|Gained\ carrier|Lost\ carrier|Configuring\ with|DHCPv[46]\ address|Interface\ name\ change\ detected)
       | NetworkManager\[\d+\]:\ .{0,60}?(?:device\ \(\S+\):\ (?:state\ change|Activation)|manager:\ \(\S+\):\ new\ Ethernet\ device)
 """
 #: A stack frame (``? func+0x1a/0x20``), the only start that needs ``+0x``.

@@ -91,6 +91,11 @@ class EventBuilder(lark.Transformer):
         regstate = str(children[1]).strip("()") if len(children) > 1 else None
         return ifname, regstate
 
+    def renamed_to(self, children: list[Any]) -> Event:
+        """A user-space rename notice names the new interface last: a ``renamed`` event of that interface."""
+        fields = _fields(children)
+        return Event(kind="renamed", ifname=fields.pop("new"), fields=fields)
+
     def mlx4en_pr_msg(self, children: list[Any]) -> Event:
         """mlx4_en's own printer puts the device (and port) or the interface before the message."""
         head, inner = children[0], children[-1]
@@ -114,6 +119,8 @@ class EventBuilder(lark.Transformer):
             elif child.type in _DEVICE_TOKENS and device is None:
                 device = str(child)
         assert message is not None
+        if message.kind == "renamed" and "old" not in message.fields and ifname:  # `eth1: ... renamed to eth2`
+            message = attrs.evolve(message, fields={**message.fields, "old": ifname})
         return attrs.evolve(
             message,
             driver=driver,

@@ -275,11 +275,11 @@ class Nic:
             if generation.pci is None:
                 device = event.device
                 generation.pci = device if device and ":" in device else event.fields.get("pci")
-            if kind == "renamed":
-                generation.name_set.add(event.fields.get("old"))
-                generation.name_set.make_current(event.ifname)
-            else:
-                generation.name_set.add(event.ifname)
+        if kind == "renamed":  # by the VF driver or by user space (networkd), routed here by the old name
+            generation.name_set.add(event.fields.get("old"))
+            generation.name_set.make_current(event.ifname)
+        elif driver in drivers.VF_DRIVERS:
+            generation.name_set.add(event.ifname)
 
     def apply(self, event: Event) -> tuple[State, State | None]:
         """Feed lifecycle *event* to the machine; return (state before, state after or None if refused)."""
