@@ -32,9 +32,6 @@ XFAIL: dict[str, dict[str, str]] = {
     "37-azure-docs-100444-redacted-uuid-servicing.log": {
         "recognised": "the excerpt's last line is cut after the redacted device id: no message to recognise",
     },
-    "42-linux-rdma-mana-rxq-hwc-xdp-warn-unstamped.log": {
-        "golden": "a VF known only from its driver's error lines (PCI address and netdev in the prefix) is not recorded as the VF",
-    },
     "43-wsl-14070-fence-glued-netvsc-enodev.log": {
         "recognised": "the excerpt's last line is cut inside the message ('unable to'): no message to recognise",
     },

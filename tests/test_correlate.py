@@ -88,6 +88,35 @@ def test_a_vf_renamed_by_networkd_takes_its_new_name() -> None:
     assert {r.nic for r in routed} == {A}
 
 
+def test_a_vf_known_only_from_its_drivers_netdev_lines_is_driver_bound() -> None:
+    """A VF driver's error line on its own registered netdev proves the driver bound: the VF is recorded."""
+    text = (_line(1.0, "mana 7870:00:00.0: HWC: Failed hw_channel req: 0xc000009a")
+            + _line(1.1, "mana 7870:00:00.0 eth7: Failed to create RXQ: err = -71"))
+    nic = _nics(text)["pci:7870"]
+    assert nic.state == "driver-bound" and nic.datapath == "unknown"
+    assert nic.vf is not None and (nic.vf.name, nic.vf.pci, nic.vf.driver) == ("eth7", "7870:00:00.0", "mana")
+    step = next(entry for entry in nic.timeline if entry.event == "driver_init")
+    assert step.line == 2 and "implied" in step.detail
+
+
+def test_a_vf_netdev_line_proves_nothing_once_the_driver_is_known_or_the_vf_gone() -> None:
+    """After the VF is registered, or removed, its driver's netdev lines move no state (no re-add, no refusal)."""
+    text = (_line(1.0, f"hv_netvsc {A} eth0: VF registering: eth1")
+            + _line(1.1, "mlx5_core cf63:00:02.0 eth1: joined to eth0")
+            + _line(1.2, "mlx5_core cf63:00:02.0 eth1: Disabling LRO, not supported in legacy RQ")
+            + _line(2.0, f"hv_netvsc {A} eth0: VF unregistering: eth1")
+            + _line(2.1, "mlx5_core cf63:00:02.0 eth1: Disabling LRO, not supported in legacy RQ"))
+    nic = _nics(text)[A]
+    assert nic.state == "vf-going-away" and all(entry.event != "driver_init" for entry in nic.timeline)
+
+
+def test_an_unregistered_netdev_does_not_prove_the_driver_bound() -> None:
+    """A netdev still `(uninitialized)` is printed during the probe, which may yet fail: no driver-bound from it."""
+    text = (_line(1.0, "pci cf63:00:02.0: [15b3:1016] type 00 class 0x020000")
+            + _line(1.1, "mlx5_core cf63:00:02.0 eth1 (uninitialized): Disabling LRO, not supported in legacy RQ"))
+    assert _nics(text)["pci:cf63"].state == "pci-present"
+
+
 TRACE_LINES = ["WARNING: CPU: 3 PID: 412 at drivers/net/hyperv/netvsc_drv.c:2290 netvsc_vf_changed+0x1d4/0x2c0",
                "Modules linked in: mlx5_core hv_netvsc", "RIP: 0010:netvsc_vf_changed+0x1d4/0x2c0 [hv_netvsc]",
                "Call Trace:", " <TASK>", " ? mlx5_cmd_exec+0x2a/0x50 [mlx5_core]",

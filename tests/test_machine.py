@@ -45,6 +45,12 @@ def test_switching_to_a_vf_that_is_not_registered_is_refused() -> None:
         assert machine.next_state(state, "datapath_to_vf") is None
 
 
+def test_a_driver_proof_stands_for_the_bound_input_only_before_the_driver() -> None:
+    """BEFORE_DRIVER, derived from the tables, is the states short of the driver (not bound, registered or gone)."""
+    assert machine.BEFORE_DRIVER == {State.UNKNOWN, State.SLOT_OFFERED, State.PCI_PRESENT}
+    assert all(TRANSITIONS[state][machine.BOUND] is State.DRIVER_BOUND for state in machine.BEFORE_DRIVER)
+
+
 def test_diagram_names_every_state() -> None:
     """The dot diagram is derived from the table."""
     dot = machine.diagram()

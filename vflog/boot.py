@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import Callable
 
+import attrs
+
 from . import machine
 from .config import Config
 from .correlate import Correlator
+from .drivers import VF_DRIVERS
 from .events import INFO, Event
 from .machine import INPUTS
 from .nic import Budget, Nic, VfGeneration, bounds_notes
@@ -72,6 +75,8 @@ class Boot:
         before = after = None
         if nic is not None:
             kind = event.kind
+            if _proves_driver_bound(nic, event):
+                before, after = nic.apply(attrs.evolve(event, kind=machine.BOUND), "implied by the driver's own netdev")
             if kind in INPUTS and event.line >= nic.last_input_line:
                 before, after = nic.apply(event)
                 if after is None:
@@ -108,6 +113,13 @@ class Boot:
                             self.clock, self.kernel, nics, self.rules.findings(), tuple(notes))
         del self.correlator  # it calls back into the boot: without this cycle the boot is freed as soon as it is dropped
         return report
+
+
+def _proves_driver_bound(nic: Nic, event: Event) -> bool:
+    """Return whether *event*, a VF driver's non-input line on its own registered netdev, proves the driver bound
+    while *nic*'s machine has not seen it bind (the line stands for the driver-bound input the log lacks)."""
+    return (event.kind not in INPUTS and event.driver in VF_DRIVERS and bool(event.ifname) and event.regstate is None
+            and nic.state in machine.BEFORE_DRIVER and event.line >= nic.last_input_line)
 
 
 def repeated_boots(boots: list[BootReport]) -> list[str]:

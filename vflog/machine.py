@@ -199,6 +199,13 @@ TRAITS: Mapping[State, Traits] = {
     GA: Traits(datapath="synthetic", registered=False, gone=True, offered=False, wait=READD_WAIT),
     RM: Traits(datapath="synthetic", registered=False, gone=True, offered=False, wait=READD_WAIT),
 }
+#: The input that says a VF driver took the PCI device.
+BOUND: str = "driver_init"
+#: States before the VF's driver is known bound, in which the input BOUND leads to DRIVER_BOUND: there a line that
+#: proves the driver bound (its own registered netdev) stands for the BOUND input the log does not show.
+BEFORE_DRIVER: frozenset[State] = frozenset(
+    state for state, row in TRANSITIONS.items()
+    if row.get(BOUND) is DB and state is not DB and not TRAITS[state].gone and not TRAITS[state].registered)
 #: Where traffic runs in each state, as far as the state itself proves it (TRAITS' datapath).
 DATAPATH: Mapping[State, str | None] = {state: traits.datapath for state, traits in TRAITS.items()}
 #: States in which traffic runs on the VF.

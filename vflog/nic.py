@@ -281,8 +281,9 @@ class Nic:
         elif driver in drivers.VF_DRIVERS:
             generation.name_set.add(event.ifname)
 
-    def apply(self, event: Event) -> tuple[State, State | None]:
-        """Feed lifecycle *event* to the machine; return (state before, state after or None if refused)."""
+    def apply(self, event: Event, detail: str = "") -> tuple[State, State | None]:
+        """Feed lifecycle *event* to the machine (its timeline step noted with *detail*); return (state before,
+        state after or None if refused)."""
         before = self.state
         kind = event.kind
         after = machine.next_state(before, kind)
@@ -300,7 +301,7 @@ class Nic:
             if proof is not None:
                 self.path_proof = proof
         self.last_input_line = event.line
-        self.record(event, after)
+        self.record(event, after, detail)
         return before, after
 
     def record(self, event: Event, state: State, detail: str = "") -> None:
