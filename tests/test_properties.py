@@ -21,6 +21,25 @@ def _final(report: vflog.Report) -> dict[str, str]:
     return {nic.key: nic.datapath for nic in report.boots[-1].nics}
 
 
+def _counted_lines(text: str) -> int:
+    """Return the number of lines `grep -c ''` counts: LF-terminated lines plus an unterminated last one."""
+    return text.count("\n") + (1 if text and not text.endswith("\n") else 0)
+
+
+def _check_accounting(report: vflog.Report, lines: list[str] | None) -> None:
+    """Assert the line identities: no line counted twice, findings and quotes point inside the input and quote it."""
+    stats = report.stats
+    assert stats.events + stats.unrecognised <= stats.lines, stats
+    assert len(report.unrecognised) <= stats.unrecognised
+    for finding in report.findings:
+        assert finding.line is None or 1 <= finding.line <= stats.lines, finding
+        assert all(1 <= number <= stats.lines for number in finding.evidence), finding
+        for quote in finding.evidence_text:
+            assert 1 <= quote.line <= stats.lines, (finding, quote)
+            if lines is not None:
+                assert quote.text in lines[quote.line - 1], (quote, lines[quote.line - 1])
+
+
 @_SETTINGS
 @given(valid_logs())
 def test_valid_lifecycles_have_no_finding_above_info(log: GeneratedLog) -> None:
@@ -29,6 +48,8 @@ def test_valid_lifecycles_have_no_finding_above_info(log: GeneratedLog) -> None:
     assert _above_info(report) == set(), [f for f in report.findings if f.severity is not Severity.INFO]
     assert len(report.boots) == 1
     assert report.stats.unrecognised == 0
+    assert report.stats.lines == _counted_lines(log.text)
+    _check_accounting(report, log.text.split("\n"))
 
 
 @_SETTINGS
@@ -54,6 +75,7 @@ def test_each_injected_fault_gives_its_code(case: tuple[GeneratedLog, str]) -> N
     assert FAULTS[fault] in codes, (fault, report.findings)
     assert _above_info(report) <= {FAULTS[fault]}, (fault, report.findings)
     assert _final(report) == log.final_datapath
+    _check_accounting(report, log.text.split("\n"))
 
 
 @settings()
@@ -61,7 +83,8 @@ def test_each_injected_fault_gives_its_code(case: tuple[GeneratedLog, str]) -> N
 def test_arbitrary_text_never_raises(text: str) -> None:
     """Whatever text comes in, analysis returns a report."""
     report = vflog.analyze_text(text + "\n")
-    assert report.stats.lines >= 1
+    assert report.stats.lines == _counted_lines(text + "\n")
+    _check_accounting(report, None)
 
 
 @settings()
@@ -78,9 +101,11 @@ def test_arbitrary_text_never_raises(text: str) -> None:
     "garbage \x1b[31m line",
 ]), max_size=40))
 def test_shuffled_driver_lines_never_raise(lines: list[str]) -> None:
-    """Lifecycle lines in any order, with boots and traces mixed in, give a report, never an exception."""
-    report = vflog.analyze_text("\n".join(lines) + "\n")
-    assert report.stats.lines == max(len(lines), 1) or not lines
+    """Lifecycle lines in any order give a report whose every line is counted once and whose quotes are the input's lines."""
+    text = "\n".join(lines) + "\n"
+    report = vflog.analyze_text(text)
+    assert report.stats.lines == _counted_lines(text) == max(len(lines), 1)
+    _check_accounting(report, lines or [""])
 
 
 @settings()
@@ -91,7 +116,7 @@ def test_arbitrary_bytes_never_raise(data: bytes) -> None:
         report = vflog.analyze(data)
     except vflog.InputError:
         return
-    assert report.stats.lines >= 0
+    _check_accounting(report, None)
 
 
 @settings()

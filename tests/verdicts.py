@@ -7,8 +7,21 @@ from typing import Any
 import vflog
 
 
+def finding(found: vflog.Finding) -> dict[str, Any]:
+    """Return a finding's code, severity, NIC, line, message and evidence lines with their quoted text."""
+    quotes = {quote.line: quote.text for quote in found.evidence_text}
+    return {
+        "code": found.code,
+        "severity": found.severity.value,
+        "nic": found.nic,
+        "line": found.line,
+        "message": found.message,
+        "evidence": [[number, quotes.get(number)] for number in found.evidence],
+    }
+
+
 def verdict(report: vflog.Report) -> dict[str, Any]:
-    """Return per boot the NIC verdicts and the findings (code, severity, NIC, line)."""
+    """Return per boot the NIC verdicts and the findings (code, severity, NIC, line, message, quoted evidence)."""
     return {
         "unrecognised": report.stats.unrecognised,
         "boots": [
@@ -24,7 +37,7 @@ def verdict(report: vflog.Report) -> dict[str, Any]:
                     }
                     for nic in boot.nics
                 ],
-                "findings": [[f.code, f.severity.value, f.nic, f.line] for f in boot.findings],
+                "findings": [finding(f) for f in boot.findings],
             }
             for boot in report.boots
         ],
