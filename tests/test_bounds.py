@@ -239,3 +239,11 @@ def test_many_vpci_buses_and_joins_are_linear() -> None:
     lines.append(_line(4.0, f"hv_netvsc {GUID} eth0: Data path switched to VF: eth1"))
     nics = vflog.analyze_text("".join(lines)).boots[0].nics
     assert [(n.key, n.vf.name, n.datapath) for n in nics] == [(GUID, "eth1", "vf")]
+
+
+def test_long_unrecognised_lines_are_kept_short() -> None:
+    """A long unrecognised driver line is listed with its start and a marker, never kept whole (memory bound)."""
+    long = "hv_netvsc 000d3af5-76bd-000d-3af5-76bd000d3af5 eth0: nonsense " + "x" * 100_000
+    report = vflog.analyze_text("".join(f"[{i}.0] {long}{i}\n" for i in range(1, 6)))
+    assert report.stats.unrecognised == 5
+    assert all(len(u.text) < 5000 and u.text.endswith("more characters]") for u in report.unrecognised)

@@ -38,6 +38,20 @@ from .wrapped import Held, continued, stops_short
 _JUDGED = messages.JUDGED
 
 
+#: The longest message read as a driver's (printk prints at most about 1 KiB a line; traces' module lists
+#: run longer): a longer one is unrecognised without being parsed or matched, so no memo keeps it.
+_LONGEST_MESSAGE = 8192
+#: The longest unrecognised line kept whole for --show-unrecognised; longer ones keep their start and a marker.
+_UNRECOGNISED_TEXT = 4096
+
+
+def _kept(text: str) -> str:
+    """Return *text*, or its first _UNRECOGNISED_TEXT characters and how much was left out."""
+    if len(text) <= _UNRECOGNISED_TEXT:
+        return text
+    return f"{text[:_UNRECOGNISED_TEXT]} ... [{len(text) - _UNRECOGNISED_TEXT} more characters]"
+
+
 class Analyzer:
     """Feed raw lines in, get a Report out; boots are split and replayed as the lines arrive."""
 
@@ -142,6 +156,9 @@ class Analyzer:
                 self._tick(record)
             return
         prefix, message, seconds = framed
+        if len(message) > _LONGEST_MESSAGE:  # no driver prints this much: unrecognised, and kept out of every memo
+            self._unknown(number, raw, None)
+            return
         try:
             template = grammar.parse_message(message)
         except ParseError as error:  # the catalogue, extra text after a known message, unknown failures
@@ -164,7 +181,7 @@ class Analyzer:
         if found is None or found.kind == messages.UNCATALOGUED:
             self.unrecognised_count += 1
             if len(self.unrecognised) < self.config.unrecognised_limit:
-                self.unrecognised.append(Unrecognised(number, raw))
+                self.unrecognised.append(Unrecognised(number, _kept(raw)))
         return found
 
     def _emit(self, template: Event, number: int, given: Stamp | None, prefix: str, previous: Record | None) -> None:

@@ -127,6 +127,8 @@ _tuple = tuple.__new__
 #: Text after a dmesg stamp -> the message it holds, or None (messages repeat: storms, flapping).
 _after_stamp: dict[str, str | None] = {}
 _AFTER_STAMP_LIMIT = 1 << 12
+#: The longest text the memo keeps (kernel messages are at most about 1 KiB).
+_MEMO_TEXT = 4096
 
 
 #: A terminal escape sequence (CSI, OSC to its terminator or the line end, or two characters); never a line end.
@@ -176,9 +178,10 @@ def frame(raw: str) -> Framed | None:
             message = _after_stamp.get(rest, "")
             if message == "":  # the anchor looks only ahead, so its verdict on the same text holds
                 message = rest.rstrip() if starts_at(raw, close + 2) else None
-                if len(_after_stamp) >= _AFTER_STAMP_LIMIT:
-                    _after_stamp.clear()
-                _after_stamp[rest] = message
+                if len(rest) <= _MEMO_TEXT:  # a 1 MiB line is not kept: 4,096 of them would be gigabytes
+                    if len(_after_stamp) >= _AFTER_STAMP_LIMIT:
+                        _after_stamp.clear()
+                    _after_stamp[rest] = message
             if message is not None:
                 inside = raw[1:close]
                 value = seconds(inside)  # (tuple.__new__ builds the NamedTuples without their Python-level __new__)
