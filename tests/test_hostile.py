@@ -216,7 +216,7 @@ def test_same_boot_twice_is_noted() -> None:
     assert len(report.boots) == 2 and any("repeats boot 0" in n for n in report.notes)
 
 
-def test_directory_fifo_and_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_directory_fifo_and_permission_denied(tmp_path: Path, deny_reading) -> None:  # type: ignore[no-untyped-def]
     """A FIFO is read; an unreadable file is one clear message."""
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
@@ -227,15 +227,7 @@ def test_directory_fifo_and_permission_denied(tmp_path: Path, monkeypatch: pytes
     assert report.boots[0].nics[0].datapath == "vf"
     locked = tmp_path / "locked.log"
     locked.write_bytes(BOOT)
-
-    real_open = open
-
-    def deny(path, *args, **kwargs):  # root ignores file modes, so refuse the way the OS would
-        if str(path) == str(locked):
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, *args, **kwargs)
-
-    monkeypatch.setattr("builtins.open", deny)
+    deny_reading(locked)
     status, _, err = run("report", str(locked))
     assert status == 2 and "permission denied" in err
 
