@@ -324,9 +324,8 @@ def test_zstd_output_per_step_is_bounded() -> None:
     assert len(engine.decompress(bomb, 1 << 20)) <= 3 << 19 and engine.unconsumed_tail
 
 
-def test_a_streamed_tar_spools_only_members_that_could_be_chosen(tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """A tar from a stream copies aside only the members selection could choose, into a private unlinked file."""
+def _spied_spools(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Return the list that every spool file archives makes from now on is appended to."""
     spools: list[object] = []
     real = archives._spool
 
@@ -335,6 +334,13 @@ def test_a_streamed_tar_spools_only_members_that_could_be_chosen(tmp_path: Path,
         return spool
 
     monkeypatch.setattr(archives, "_spool", spy)
+    return spools
+
+
+def test_a_streamed_tar_spools_only_members_that_could_be_chosen(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tar from a stream copies aside only the members selection could choose, into a private unlinked file."""
+    spools = _spied_spools(monkeypatch)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the spool would show, were it named
     data = _tar([("var/log/other.dat", b"x" * 100_000), ("var/log/kern.log", BOOT), ("var/log/kern.log", BOOT)])
     report = vflog.analyze_files([io.BytesIO(data)])
@@ -357,14 +363,7 @@ def test_selection_wanted_is_a_superset_of_pick() -> None:
 def test_a_tar_in_a_regular_file_is_read_in_place_and_only_other_tars_are_spooled(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A tar in a regular file (given, in a directory, or as stdin) is read in place; a compressed one is spooled."""
-    spools: list[object] = []
-    real = archives._spool
-
-    def spy() -> object:
-        spools.append(spool := real())
-        return spool
-
-    monkeypatch.setattr(archives, "_spool", spy)
+    spools = _spied_spools(monkeypatch)
     data = _tar([("var/log/kern.log", BOOT)])
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "sos.tar").write_bytes(data)
