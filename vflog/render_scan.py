@@ -134,11 +134,15 @@ def _file_row(result: FileResult) -> list[str]:
     if result.error is not None:
         return [clean(result.path), "unreadable", "-", "-", "-", _findings_cell(result)]
     datapaths = ", ".join(f"{clean(nic.synthetic or nic.key)}: {nic.datapath}" for nic in result.nics) or "-"
+    if result.checks:  # a sosreport's present state (vflog check)
+        datapaths += "; now " + ", ".join(f"{clean(nic.synthetic or nic.vf or nic.key)}: {_NOW[nic.on_vf]}"
+                                          for nic in result.checks)
     name = clean(result.path) + (f" (+{len(result.members) - 1} rotated)" if len(result.members) > 1 else "")
     return [name, worst.value if worst else "-", str(result.boots), str(len(result.nics)), datapaths,
             _findings_cell(result)]
 
 
+_NOW = {True: "on VF", False: "not on VF", None: "unknown"}
 _FILE_HEADERS = ["file", "worst", "boots", "NICs", "final data path", "findings"]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import attrs
 
@@ -53,6 +53,16 @@ class NicCheck:
                               for c in self.counters]
         return record
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "NicCheck":
+        """Rebuild a NicCheck from :meth:`to_dict` (unknown keys are ignored)."""
+        known = {f.name for f in attrs.fields(cls)}
+        fields = {k: v for k, v in data.items() if k in known}
+        fields["addresses"] = tuple(fields.get("addresses", ()))
+        fields["vf_addresses"] = tuple(fields.get("vf_addresses", ()))
+        fields["counters"] = tuple(Counter(c["name"], c["first"], c["last"]) for c in fields.get("counters", ()))
+        return cls(**fields)
+
 
 @attrs.frozen
 class CheckResult:
@@ -74,6 +84,11 @@ class CheckResult:
     def readable(self) -> bool:
         """Return whether any fact at all was read (a kernel, an interface or a kernel log)."""
         return bool(self.kernel or self.nics or self.kernel_log or self.distribution)
+
+    @property
+    def state_findings(self) -> tuple[Finding, ...]:
+        """Return the findings of the present state, without those the kernel log gave (which name their log)."""
+        return tuple(f for f in self.findings if f.origin is None and f.line is None)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as the documented JSON contract of ``vflog check --format json``."""

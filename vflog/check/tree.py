@@ -203,6 +203,14 @@ def _wanted(name: str) -> bool:
     return any(name.startswith(w) or below.startswith(w) for w in WANTED)
 
 
+def is_sosreport(path: str | os.PathLike[str]) -> bool:
+    """Return whether *path* is a sosreport: a directory with ``sos_commands/``, or a ``sosreport*.tar*`` file."""
+    candidate = Path(path)
+    if candidate.is_dir():
+        return (candidate / "sos_commands").is_dir()
+    return candidate.is_file() and candidate.name.startswith("sosreport") and ".tar" in candidate.name
+
+
 def open_tree(root: str | os.PathLike[str] | None) -> Tree:
     """Return the tree at *root*: None is the live system; a directory or a tarball a captured one."""
     if root is None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from pathlib import Path
 from typing import IO, Any, Sequence
 
 from ..catalogue import Severity
 from ..check import check_facts, gather_facts
 from ..check.save import save
 from ..check.result import CheckResult
+from ..check.tree import is_sosreport
 from ..errors import UsageError, VflogError
 from ..output import output_to
 from ..render import clean, pretty_json
@@ -63,19 +63,11 @@ def check_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
     return checks_status([result], args.fail_on)
 
 
-def _is_sosreport(name: str) -> bool:
-    """Return whether the input *name* is a sosreport: a directory with sos_commands, or a sosreport-* tarball."""
-    path = Path(name)
-    if path.is_dir():
-        return (path / "sos_commands").is_dir()
-    return path.is_file() and path.name.startswith("sosreport") and ".tar" in path.name
-
-
 def sosreport_checks(files: Sequence[str]) -> list[CheckResult]:
     """Return the check of every sosreport among *files* whose command outputs show a network interface."""
     results = []
     for name in files:
-        if name != "-" and _is_sosreport(name):
+        if name != "-" and is_sosreport(name):
             try:
                 result = check_facts(gather_facts(name, interval=0))
             except VflogError:

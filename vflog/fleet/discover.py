@@ -13,6 +13,7 @@ from typing import Any, Iterable, Iterator
 
 import attrs
 
+from ..check.tree import is_sosreport
 from ..input import FAMILIES, Selection, rotation_key
 from .results import LogJob, is_url
 
@@ -60,12 +61,20 @@ def _walk(root: str, selection: Selection, notes: list[str],
           skipped: collections.Counter[str] | None = None) -> Iterator[str]:
     """Yield the regular files under *root* (sorted; file symlinks followed, directory symlinks not).
 
+    A sosreport directory (*root* or one below it) is yielded whole, as one log, and not walked.
     What is left out is counted in *skipped* by reason, and noted (except what --exclude left out).
     """
+    if is_sosreport(root):
+        yield root
+        return
     skipped = collections.Counter() if skipped is None else skipped
     failures: list[str] = []
     for directory, dirs, files in os.walk(root, onerror=lambda exc: failures.append(f"{exc.filename}: {exc.strerror}")):
         dirs.sort()
+        reports = [name for name in dirs if not os.path.islink(os.path.join(directory, name))
+                   and is_sosreport(os.path.join(directory, name))]
+        dirs[:] = [name for name in dirs if name not in reports]
+        yield from (os.path.join(directory, name) for name in reports)
         for name in sorted(files):
             path = os.path.join(directory, name)
             relative = os.path.relpath(path, root).replace(os.sep, "/")

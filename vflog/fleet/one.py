@@ -11,6 +11,10 @@ from typing import Any, Sequence
 import attrs
 
 from ..analyze import analyze_files
+from ..check import check_facts, gather_facts
+from ..check.result import CheckResult
+from ..check.tree import is_sosreport
+from ..errors import VflogError
 from ..config import Config
 from ..report import EMPTY, Report
 from ..input import Limits, Selection
@@ -117,7 +121,7 @@ def analyze_one(path: LogJob | str | os.PathLike[str], config: Config | None = N
         else:
             sources = [Path(location) for location in job.locations]
         report = analyze_files(sources, config=config, selection=selection, limits=limits) if sources else None
-        return _result(job, report, fetch_errors)
+        return _with_check(job, _result(job, report, fetch_errors))
     except Exception as exc:  # the promise: one bad log never stops the batch
         if job is None:
             job = LogJob(os.fspath(path) if not isinstance(path, LogJob) else path.name, (), ())
@@ -161,3 +165,39 @@ def _result(job: LogJob, report: Report | None, fetch_errors: list[str]) -> File
         counts=tuple(sorted((code, sev, n) for (code, sev), n in counts.items())), findings_dropped=dropped,
         content=report.content,
     )
+
+
+# -- a sosreport's present state ---------------------------------------------------------
+
+
+def _with_check(job: LogJob, result: FileResult) -> FileResult:
+    """Add a local sosreport's check (``vflog check --root``) to its analysed result: NIC verdicts and findings."""
+    if job.fs is not None or len(job.locations) != 1 or result.error is not None \
+            or not is_sosreport(job.locations[0]):
+        return result
+    try:
+        checked = check_facts(gather_facts(job.locations[0], interval=0))
+    except VflogError as exc:
+        return attrs.evolve(result, notes=_bounded([*result.notes, f"{job.name}: present state not checked: {exc}"]))
+    if not checked.nics:
+        return result
+    added = _check_findings(checked, result)
+    counts = collections.Counter({(code, sev): n for code, sev, n in result.counts})
+    counts.update((f.finding.code, f.finding.severity.value) for f in added)
+    notes = [*result.notes, *(f"present state not read: {u}" for u in checked.unread)]
+    return attrs.evolve(result, findings=result.findings + added, checks=checked.nics, notes=_bounded(notes),
+                        counts=tuple(sorted((code, sev, n) for (code, sev), n in counts.items())))
+
+
+def _check_findings(checked: CheckResult, result: FileResult) -> tuple[ScanFinding, ...]:
+    """Return the check's present-state findings as the last boot's, less those the log already gave the NIC."""
+    names = {nic.key: nic.synthetic or nic.vf for nic in checked.nics}
+    names.update({nic.mac: nic.synthetic for nic in checked.nics if nic.mac and nic.synthetic})
+    seen = {(f.finding.code, f.nic_name) for f in result.findings if f.boot == result.boots - 1}
+    added = []
+    for finding in checked.state_findings:
+        name = names.get(finding.nic or "")
+        if (finding.code, name) not in seen:
+            seen.add((finding.code, name))
+            added.append(ScanFinding(max(result.boots - 1, 0), name, finding))
+    return tuple(added)

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 import attrs
 
 from ..catalogue import Severity
+from ..check.result import NicCheck
 from ..report import (
     AN_LINES,
     NO_AN_LINES,
@@ -105,6 +106,8 @@ class FileResult:
     findings_dropped: int = 0
     #: What the log held (Report.content): ``an-lines``, ``no-an-lines`` or ``empty``.
     content: str = AN_LINES
+    #: A sosreport's present state, per NIC (``vflog check``'s verdicts); its findings are among ``findings``.
+    checks: tuple[NicCheck, ...] = ()
 
     @property
     def status(self) -> str:
@@ -140,6 +143,7 @@ class FileResult:
             "findings": [f.to_dict() for f in self.findings],
             "findings_dropped": self.findings_dropped,
             "content": self.content,
+            **({"checks": [nic.to_dict() for nic in self.checks]} if self.checks else {}),
         }
 
     @classmethod
@@ -154,6 +158,7 @@ class FileResult:
             findings=tuple(ScanFinding.from_dict(f) for f in data.get("findings", ())),
             counts=tuple((c["code"], c["severity"], c["count"]) for c in data.get("counts", ())),
             findings_dropped=data.get("findings_dropped", 0), content=data.get("content", AN_LINES),
+            checks=tuple(NicCheck.from_dict(n) for n in data.get("checks", ())),
         )
 
 
