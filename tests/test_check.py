@@ -262,7 +262,7 @@ def test_cli_check_bad_interval() -> None:
 
 def test_live_tree_without_ethtool_says_what_was_not_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Live without the ethtool program: the vf_* counters are named as unread and the verdict says so (no guess)."""
-    monkeypatch.setattr("vflog.check.tree.shutil.which", lambda name: None)
+    monkeypatch.setattr("vflog.check.tree.program", lambda name: None)
     facts = gather(tree_module.LiveTree(live_tree(tmp_path, HEALTHY)), interval=0)
     result = check_facts(facts)
     assert any(u.startswith("ethtool: the program is not installed") for u in result.unread)

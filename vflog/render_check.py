@@ -17,7 +17,9 @@ def render_check_json(result: CheckResult) -> str:
 def render_check_table(result: CheckResult) -> str:
     """Return the check for people: per NIC the verdict line first, then its details; then the findings and notes."""
     lines = [f"vflog check: {clean(result.source)} ({result.kind}); kernel {clean(result.kernel or '?')}; "
-             f"{clean(result.distribution or 'distribution unknown')}; {result.samples} counter sample(s)"]
+             f"{clean(result.distribution or 'distribution unknown')}; {result.samples} counter sample(s)"
+             + (f"; cloud-init {clean(result.cloud_init)}" if result.cloud_init else "")
+             + (f"; kernel log from {clean(result.kernel_log)}" if result.kernel_log else "")]
     for nic in result.nics:
         lines.append("")
         lines.extend(_nic_lines(nic))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from typing import Callable, Mapping
@@ -66,6 +67,22 @@ class ConfigFile:
 
 
 @attrs.frozen
+class NmDevice:
+    """One device as NetworkManager reports it (``nmcli device``): name, type, state, connection and the line."""
+
+    device: str
+    type: str
+    state: str
+    connection: str | None
+    line: str
+
+    @property
+    def managed(self) -> bool:
+        """Return whether NetworkManager manages the device (any state but ``unmanaged``)."""
+        return not self.state.startswith("unmanaged")
+
+
+@attrs.frozen
 class Facts:
     """Everything a check read from one tree, and what it could not read."""
 
@@ -79,6 +96,8 @@ class Facts:
     configs: tuple[ConfigFile, ...] = ()
     networkmanager_running: bool = False
     networkd_running: bool = False
+    nm_devices: tuple[NmDevice, ...] | None = None
+    cloud_init: str | None = None
     kernel_log: str | None = None
     kernel_log_name: str | None = None
     interval: float = 0.0
@@ -117,16 +136,19 @@ def gather(tree: Tree, *, interval: float = 2.0, sleep: Callable[[float], None] 
     modules = _modules(tree, kernel)
     if modules is None:
         unread.append("kernel modules: lib/modules/<release>/modules.dep and modules.builtin could not be read")
-    log_name, log = _kernel_log(tree)
-    if log is None:
-        unread.append("kernel log: sos_commands/kernel/dmesg (or the dmesg program) could not be read")
+    log_name, log = _kernel_log(tree, unread)
+    nm_devices = _nm_devices(tree)
+    nm_running = _nm_running(tree) or nm_devices is not None
+    if nm_running and nm_devices is None:
+        unread.append("NetworkManager's devices: 'nmcli device' (sos_commands/networkmanager/nmcli_dev) could not be "
+                      "read, so only its configuration is judged")
     if isinstance(tree, LiveTree):
         unread.extend(tree.missing)
     return Facts(source=tree.name, kind=tree.kind, kernel=kernel, os_release=_os_release(tree),
                  interfaces=interfaces, pci=_pci(tree), modules=modules, configs=_configs(tree),
-                 networkmanager_running=_nm_running(tree), networkd_running=_networkd_running(tree),
-                 kernel_log=log, kernel_log_name=log_name, interval=interval if isinstance(tree, LiveTree) else 0.0,
-                 unread=tuple(unread))
+                 networkmanager_running=nm_running, networkd_running=_networkd_running(tree), nm_devices=nm_devices,
+                 cloud_init=_cloud_init(tree), kernel_log=log, kernel_log_name=log_name,
+                 interval=interval if isinstance(tree, LiveTree) else 0.0, unread=tuple(unread))
 
 
 def _interface_names(tree: Tree) -> list[str]:
@@ -189,10 +211,12 @@ _IP_ONELINE = re.compile(r"^\d+:\s+(\S+)\s+inet6?\s+(\S+).*?\bscope\s+(\w+)")
 def _ip_address(tree: Tree) -> dict[str, dict[str, object]]:
     """Return per interface what iproute2 shows: MAC, master, SLAVE, state and addresses.
 
-    ``ip -d address`` first; ``ip -s -d link`` fills in what it lacks (links only) and ``ip -o addr``
-    gives the addresses when no block listed any.
+    ``ip -j addr`` (JSON) when it can be read; else ``ip -d address``, with ``ip -s -d link`` filling
+    in what it lacks (links only) and ``ip -o addr`` giving the addresses when no block listed any.
     """
-    found: dict[str, dict[str, object]] = {}
+    found = parse_ip_json(tree.command("networking", "ip -j addr", required=False) or "")
+    if found:
+        return found
     for command in ("ip -d address", "ip -s -d link"):
         for name, entry in _ip_blocks(tree.command("networking", command) or "").items():
             known = found.setdefault(name, {"addresses": []})
@@ -205,6 +229,27 @@ def _ip_address(tree: Tree) -> dict[str, dict[str, object]]:
             if one:
                 entry = found.setdefault(one.group(1), {"addresses": []})
                 entry["addresses"].append(Address(one.group(2), one.group(3)))  # type: ignore[attr-defined]
+    return found
+
+
+def parse_ip_json(text: str) -> dict[str, dict[str, object]]:
+    """Return the interfaces of ``ip -j addr`` output (MAC, master, SLAVE, state, addresses); {} when it is not that."""
+    try:
+        links = json.loads(text) if text.strip() else []
+    except ValueError:
+        return {}
+    found: dict[str, dict[str, object]] = {}
+    for link in links if isinstance(links, list) else ():
+        if not isinstance(link, dict) or not isinstance(link.get("ifname"), str):
+            continue
+        flags = link.get("flags") if isinstance(link.get("flags"), list) else []
+        state = link.get("operstate")
+        addresses = [Address(f"{info['local']}/{info['prefixlen']}", str(info.get("scope", "global")))
+                     for info in link.get("addr_info") or () if isinstance(info, dict)
+                     and isinstance(info.get("local"), str) and isinstance(info.get("prefixlen"), int)]
+        found[link["ifname"]] = {"mac": _str(link.get("address")), "master": _str(link.get("master")),
+                                 "slave": "SLAVE" in flags, "state": state.lower() if isinstance(state, str) else None,
+                                 "addresses": addresses}
     return found
 
 
@@ -291,16 +336,82 @@ def _modules(tree: Tree, kernel: str | None) -> frozenset[str] | None:
     return frozenset(n.replace("-", "_") for n in names) if read else None
 
 
-def _kernel_log(tree: Tree) -> tuple[str | None, str | None]:
-    """Return the name and text of the current boot's kernel log (sos's dmesg, or the dmesg program live)."""
+def _kernel_log(tree: Tree, unread: list[str]) -> tuple[str | None, str | None]:
+    """Return the name and text of the current boot's kernel log; say in *unread* why none could be read.
+
+    Live: ``/dev/kmsg`` read without blocking, else ``journalctl -k -b -o json`` (readable to the
+    systemd-journal group under dmesg_restrict), else the dmesg program; in a captured tree, sos's dmesg.
+    """
+    why = []
+    if isinstance(tree, LiveTree):
+        text, failure = tree.records("dev/kmsg")
+        if text:
+            return "/dev/kmsg", text
+        why.append(failure or "dev/kmsg: empty")
+        text = tree.command("logs", "journalctl -k -b -o json --no-pager", required=False)
+        if text:
+            return "journalctl -k -b -o json", text
+        why.append("journalctl -k -b: nothing")
     text = tree.command("kernel", "dmesg")
     if text:
         return "dmesg", text
-    if isinstance(tree, LiveTree):  # dmesg_restrict: the journal may still be readable (systemd-journal group)
-        text = tree.command("logs", "journalctl -k -b -o short-monotonic --no-pager")
-        if text:
-            return "journalctl -k -b", text
+    why.append("dmesg: nothing" if isinstance(tree, LiveTree) else "sos_commands/kernel/dmesg: missing or empty")
+    unread.append(f"kernel log: could not be read ({'; '.join(why)})")
     return None, None
+
+
+def _cloud_init(tree: Tree) -> str | None:
+    """Return the installed cloud-init version: ``cloud-init --version``, its version.py, or the package lists."""
+    sources = [(tree.command("cloud_init", "cloud-init --version", required=False), r"cloud-init\s+v?(\d[\w.~+-]*)")]
+    sources += [(tree.text(f"{path}/cloudinit/version.py"), r"__VERSION__\s*=\s*[\"']([^\"']+)")
+                for path in ["usr/lib/python3/dist-packages", *(f"usr/lib/{n}/site-packages"
+                                                                 for n in tree.names("usr/lib") if n.startswith("python3"))]]
+    sources += [(tree.text("sos_commands/dpkg/dpkg_-l"), r"^[hi]i\s+cloud-init(?::\w+)?\s+(?:\d+:)?(\S+)"),
+                (tree.text("installed-rpms"), r"^cloud-init-(\d[^\s]*?)\.(?:noarch|x86_64|aarch64)\b"),
+                (_dpkg_installed(tree.text("var/lib/dpkg/status")), r"^Version:\s*(?:\d+:)?(\S+)")]
+    for text, pattern in sources:
+        match = re.search(pattern, text or "", re.M)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _dpkg_installed(status: str | None) -> str | None:
+    """Return the stanza of an installed cloud-init package in dpkg's status database, or None."""
+    for stanza in re.split(r"\n\s*\n", status or ""):
+        if re.search(r"^Package:\s*cloud-init\s*$", stanza, re.M) and re.search(
+                r"^Status:.*\binstalled\s*$", stanza, re.M):
+            return stanza
+    return None
+
+
+#: What ``nmcli device`` lists, live in its terse form (colons, ``\:`` escaped) as sos does not.
+NMCLI_LIVE = "nmcli -t -f DEVICE,TYPE,STATE,CONNECTION device"
+_NMCLI_FIELDS = ("DEVICE", "TYPE", "STATE", "CONNECTION")
+
+
+def _nm_devices(tree: Tree) -> tuple[NmDevice, ...] | None:
+    """Return NetworkManager's devices (live ``nmcli -t ... device``, sos's ``nmcli dev``), or None when unread."""
+    text = tree.command("networkmanager", "nmcli dev", live=NMCLI_LIVE, required=False)
+    devices = parse_nmcli_devices(text or "")
+    return devices or None
+
+
+def parse_nmcli_devices(text: str) -> tuple[NmDevice, ...]:
+    """Return the devices of ``nmcli device`` output: its table (columns placed by the header) or its terse form."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if lines and re.match(r"^DEVICE\s+TYPE\s+STATE\b", lines[0]):
+        starts = [m.start() for m in re.finditer(r"\S+", lines[0])]
+        names = lines[0].split()
+        rows = [dict(zip(names, (line[a:b].strip() for a, b in zip(starts, [*starts[1:], None]))))
+                for line in lines[1:]]
+        pairs = list(zip(rows, lines[1:]))
+    else:
+        pairs = [(dict(zip(_NMCLI_FIELDS, (f.replace("\\:", ":") for f in re.split(r"(?<!\\):", line)))), line)
+                 for line in lines if len(re.split(r"(?<!\\):", line)) >= 3]
+    return tuple(NmDevice(row["DEVICE"], row.get("TYPE", ""), row.get("STATE", ""),
+                          row.get("CONNECTION") if row.get("CONNECTION") not in (None, "", "--") else None, line)
+                 for row, line in pairs if row.get("DEVICE") and row.get("STATE"))
 
 
 def _os_release(tree: Tree) -> dict[str, str]:

@@ -70,12 +70,13 @@ def judge(facts: Facts, log: Report | None = None) -> CheckResult:
     findings.extend(_image_findings(facts, [n for n in facts.interfaces if VF_DRIVERS.get(n.driver or "")]))
     notes = [] if synthetic else ["no hv_netvsc network interface: this is not an Azure (Hyper-V) VM, "
                                   "or its interfaces could not be read"]
+    notes += cloud_init_notes(facts) if synthetic else []
     findings.extend(_log_findings(log, facts, {f.code for f in findings}))
     return CheckResult(source=facts.source, kind=facts.kind, kernel=facts.kernel,
                        distribution=facts.os_release.get("PRETTY_NAME"),
                        samples=max((len(i.samples) for i in facts.interfaces), default=0), interval=facts.interval,
                        nics=tuple(nics), findings=tuple(findings), notes=tuple(notes), unread=facts.unread,
-                       kernel_log=facts.kernel_log_name)
+                       kernel_log=facts.kernel_log_name, cloud_init=facts.cloud_init)
 
 
 def _finding(code: str, nic: str | None, message: str) -> Finding:
@@ -231,17 +232,60 @@ def _missing_drivers(facts: Facts) -> Iterator[Finding]:
                            "Accelerated Networking")
 
 
+#: The first cloud-init release that keeps the VF away from NetworkManager and networkd by itself.
+CLOUD_INIT_EXEMPTS = (19, 4)
+
+
 def _managed(facts: Facts, vfs: list[Interface]) -> Iterator[Finding]:
-    """Yield vf-managed-by-userspace when a running network manager is not kept away from the VF drivers."""
-    if facts.networkmanager_running and not _nm_exempts(facts):
+    """Yield vf-managed-by-userspace when a running network manager manages a VF or is not kept away from them.
+
+    NetworkManager's own device list, where it names a VF, is the evidence; otherwise its configuration is judged.
+    """
+    old = _old_cloud_init(facts)
+    listed = {d.device: d for d in facts.nm_devices or ()}
+    reported = [vf for vf in vfs if vf.name in listed]
+    for vf in reported:
+        if listed[vf.name].managed:
+            yield _finding("vf-managed-by-userspace", vf.mac, f"NetworkManager reports VF {vf.name} as managed "
+                           f"({listed[vf.name].state}): nmcli: '{listed[vf.name].line.strip()}'" + old)
+    if facts.networkmanager_running and not reported and not _nm_exempts(facts):
         yield _finding("vf-managed-by-userspace", None, "NetworkManager runs and no configuration marks the "
-                       "mlx4/mlx5 VF devices unmanaged (unmanaged-devices=driver:... or an NM_UNMANAGED udev rule)")
+                       "mlx4/mlx5 VF devices unmanaged (unmanaged-devices=driver:... or an NM_UNMANAGED udev rule)"
+                       + old)
     if facts.networkd_running:
         for vf in vfs:
             managing = _networkd_managing(facts, vf)
             if managing:
                 yield _finding("vf-managed-by-userspace", vf.mac, f"systemd-networkd: {managing} matches VF "
-                               f"{vf.name} and does not leave it unmanaged")
+                               f"{vf.name} and does not leave it unmanaged" + old)
+
+
+def _old_cloud_init(facts: Facts) -> str:
+    """Return a sentence saying cloud-init is older than the release that exempts the VF, or '' when it is not."""
+    if facts.cloud_init and _version(facts.cloud_init)[:2] < CLOUD_INIT_EXEMPTS:
+        return (f"; cloud-init {facts.cloud_init} is older than 19.4, the first release that writes this "
+                "exemption itself")
+    return ""
+
+
+def cloud_init_notes(facts: Facts) -> list[str]:
+    """Return a note when cloud-init is older than 19.4 and no NetworkManager or networkd drop-in exempts the VF."""
+    if not _old_cloud_init(facts) or _nm_exempts(facts) or _networkd_exempts(facts):
+        return []
+    return [f"cloud-init {facts.cloud_init} is older than 19.4: it does not keep the VF away from NetworkManager "
+            "or systemd-networkd, and no drop-in here does (unmanaged-devices=driver:mlx4_core;driver:mlx5_core "
+            "or a .network with Driver=mlx* and Unmanaged=yes)"]
+
+
+def _networkd_exempts(facts: Facts) -> bool:
+    """Return whether a .network file matches the Mellanox VF drivers and leaves them unmanaged."""
+    for config in facts.configs:
+        if config.path.endswith(".network"):
+            sections = _sections(config.text)
+            if re.search(r"mlx[45]", sections.get("Match", {}).get("Driver", "")) and sections.get(
+                    "Link", {}).get("Unmanaged", "").lower() in ("yes", "true", "1", "on"):
+                return True
+    return False
 
 
 def _nm_exempts(facts: Facts) -> bool:

@@ -79,6 +79,7 @@ class CheckResult:
     notes: tuple[str, ...] = ()
     unread: tuple[str, ...] = ()
     kernel_log: str | None = None
+    cloud_init: str | None = None
 
     @property
     def readable(self) -> bool:
@@ -95,6 +96,7 @@ class CheckResult:
         return {
             "source": self.source, "kind": self.kind, "kernel": self.kernel, "distribution": self.distribution,
             "samples": self.samples, "interval": self.interval, "kernel_log": self.kernel_log,
+            "cloud_init": self.cloud_init,
             "nics": [nic.to_dict() for nic in self.nics],
             "findings": [finding_dict(f) for f in self.findings],
             "notes": list(self.notes), "unread": list(self.unread),

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import abc
 
+import errno
 import os
-import shutil
+import selectors
 import stat
 import subprocess
 import tarfile
+import time
 from pathlib import Path, PurePosixPath
 
 from ..errors import InputError
@@ -25,12 +27,19 @@ MAX_FILE = 32 << 20
 MAX_TOTAL = 256 << 20
 #: The members of a tarball that a check reads (below the sosreport's top directory); the rest is skipped.
 WANTED = ("sys/class/net/", "sys/bus/pci/devices/", "sos_commands/networking/", "sos_commands/pci/",
-          "sos_commands/kernel/", "sos_commands/networkmanager/", "etc/os-release", "usr/lib/os-release",
+          "sos_commands/kernel/", "sos_commands/networkmanager/", "sos_commands/cloud_init/", "sos_commands/dpkg/",
+          "sos_commands/rpm/", "installed-rpms", "installed-debs", "etc/os-release", "usr/lib/os-release",
           "etc/NetworkManager/", "usr/lib/NetworkManager/", "etc/systemd/network/", "run/systemd/network/",
           "usr/lib/systemd/network/", "lib/systemd/network/", "etc/udev/rules.d/", "lib/modules/",
           "usr/lib/modules/", "run/NetworkManager/", "run/systemd/netif/", "proc/version")
 
 
+#: The only directories a program is run from on the live system (never PATH, which others may set or write).
+SAFE_DIRS = ("/usr/sbin", "/usr/bin", "/sbin", "/bin")
+#: Seconds a program may run on the live system before it is killed.
+TIMEOUT = 10.0
+#: The environment programs run with: untranslated output (nmcli states, ethtool names), no user settings.
+ENVIRONMENT = {"LC_ALL": "C", "LANG": "C", "PATH": ":".join(SAFE_DIRS)}
 #: What only a sosreport has (a tree saved by ``vflog check --save`` has sos_commands but none of these).
 SOS_MARKS = ("sos_logs", "sos_reports")
 
@@ -62,8 +71,12 @@ class Tree(abc.ABC):
         """Return whether anything exists at *path*."""
         return self.text(path) is not None or bool(self.names(path)) or self.link(path) is not None
 
-    def command(self, plugin: str, command: str) -> str | None:
-        """Return the output of *command* as sos saved it under its *plugin*, or None."""
+    def command(self, plugin: str, command: str, *, live: str | None = None, required: bool = True) -> str | None:
+        """Return the output of *command* as sos saved it under its *plugin*, or None.
+
+        The live system runs *live* instead when given (a form sos does not use, such as terse output);
+        *required* false keeps a missing program out of what the check lists as not read.
+        """
         return self.text(f"sos_commands/{plugin}/{sos_name(command)}")
 
 
@@ -120,19 +133,124 @@ class LiveTree(DirTree):
         super().__init__(root, kind="live")
         self.missing: list[str] = []
 
-    def command(self, plugin: str, command: str) -> str | None:
-        """Run *command* (no shell) and return its output, or None when it is missing, fails or hangs."""
-        argv = command.split()
-        if shutil.which(argv[0]) is None:
+    def command(self, plugin: str, command: str, *, live: str | None = None, required: bool = True) -> str | None:
+        """Run *live* (else *command*; no shell, a program of SAFE_DIRS only) and return its output.
+
+        None when the program is missing, fails, or outlasts TIMEOUT; the output is cut at MAX_FILE bytes.
+        """
+        argv = (live or command).split()
+        path = program(argv[0])
+        if path is None:
             note = f"{argv[0]}: the program is not installed, so '{command}' (and the like) could not be read"
-            if not any(m.startswith(f"{argv[0]}:") for m in self.missing):
+            if required and not any(m.startswith(f"{argv[0]}:") for m in self.missing):
                 self.missing.append(note)
             return None
+        output = run_bounded([path, *argv[1:]], TIMEOUT, MAX_FILE)
+        return None if output is None else output.decode("utf-8", "replace")
+
+    def records(self, path: str) -> tuple[str | None, str | None]:
+        """Return the records of a kernel log device such as ``dev/kmsg`` read without blocking, or (None, why not).
+
+        Each read gives one record; reading stops at EAGAIN (no more now), at the end of a regular
+        file, or at MAX_FILE bytes; a record overwritten while reading (EPIPE) is skipped.
+        """
         try:
-            done = subprocess.run(argv, capture_output=True, timeout=10, check=False)
-        except (OSError, subprocess.SubprocessError):
+            descriptor = os.open(self._path(path), os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            return None, f"{path}: {exc.strerror or exc}"
+        try:
+            mode = os.fstat(descriptor).st_mode
+            if not (stat.S_ISCHR(mode) or stat.S_ISREG(mode)):
+                return None, f"{path}: neither a device nor a file"
+            return _read_records(descriptor).decode("utf-8", "replace"), None
+        finally:
+            os.close(descriptor)
+
+
+def _read_records(descriptor: int) -> bytes:
+    """Return what *descriptor* gives until EAGAIN, its end or MAX_FILE bytes (EPIPE: a lost record, read on)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < MAX_FILE:
+        try:
+            data = os.read(descriptor, 1 << 16)
+        except BlockingIOError:
+            break
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                continue
+            break
+        if not data:
+            break
+        chunks.append(data)
+        size += len(data)
+    return b"".join(chunks)[:MAX_FILE]
+
+
+def program(name: str) -> str | None:
+    """Return the path of the program *name* in SAFE_DIRS when neither it nor its directory is writable by others."""
+    if "/" in name:
+        return None
+    for directory in SAFE_DIRS:
+        path = os.path.join(directory, name)
+        if _trusted(path) and _trusted(os.path.dirname(os.path.realpath(path))) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def _trusted(path: str) -> bool:
+    """Return whether *path* (links followed) exists, is owned by root or this user and is not group/world writable."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    return info.st_uid in (0, os.geteuid()) and not info.st_mode & 0o022
+
+
+def run_bounded(argv: list[str], timeout: float, limit: int) -> bytes | None:
+    """Run *argv* (no shell, stdin empty, stderr dropped) and return at most *limit* bytes of its output.
+
+    None when it cannot start, exits non-zero, or runs longer than *timeout* seconds (it is killed).
+    """
+    try:
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, env=ENVIRONMENT, start_new_session=True)
+    except (OSError, ValueError):
+        return None
+    with process:
+        assert process.stdout is not None
+        output, finished = _collect(process.stdout.fileno(), time.monotonic() + timeout, limit)
+        try:
+            if not finished:
+                process.kill()
+            status = process.wait(timeout=max(0.1, timeout))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
             return None
-        return done.stdout[:MAX_FILE].decode("utf-8", "replace") if done.returncode == 0 else None
+    if finished is None or (finished and status != 0):
+        return None
+    return output
+
+
+def _collect(descriptor: int, deadline: float, limit: int) -> tuple[bytes, bool | None]:
+    """Read *descriptor* until its end (True), *limit* bytes (False: output cut) or *deadline* (None: too slow)."""
+    chunks: list[bytes] = []
+    size = 0
+    with selectors.DefaultSelector() as selector:
+        selector.register(descriptor, selectors.EVENT_READ)
+        while size < limit:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return b"", None
+            if not selector.select(left):
+                continue
+            data = os.read(descriptor, min(1 << 16, limit - size))
+            if not data:
+                return b"".join(chunks), True
+            chunks.append(data)
+            size += len(data)
+    return b"".join(chunks), False
 
 
 class TarTree(Tree):
@@ -181,8 +299,15 @@ class TarTree(Tree):
             self.dirs.update("/".join(parts[:i]) for i in range(1, len(parts)))
 
     def text(self, path: str) -> str | None:
-        """Return the member's text, or None."""
-        data = self.files.get(path.strip("/"))
+        """Return the member's text (a symbolic link among the members followed, as sos's root links), or None."""
+        name = path.strip("/")
+        for _hop in range(8):
+            if name not in self.links:
+                break
+            target = self.links[name]
+            name = os.path.normpath(os.path.join(os.path.dirname(name), target)) if not target.startswith("/") \
+                else target.strip("/")
+        data = self.files.get(name)
         return None if data is None else data.decode("utf-8", "replace")
 
     def names(self, path: str) -> list[str]:
