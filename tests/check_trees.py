@@ -102,6 +102,8 @@ class Vm:
     networkd_running: bool = False
     networkd_files: tuple[tuple[str, str], ...] = ()
     dmesg: str | None = DMESG_VF
+    cloud_init: str | None = None
+    nm_vf_state: str | None = None
 
 
 def _write(root: Path, path: str, text: str) -> None:
@@ -173,7 +175,22 @@ def live_tree(root: Path, vm: Vm) -> Path:
     _ip_address(root, vm)
     if vm.dmesg is not None:
         _write(root, "sos_commands/kernel/dmesg", vm.dmesg)
+    if vm.cloud_init:
+        _write(root, "usr/lib/python3/dist-packages/cloudinit/version.py",
+               f'__VERSION__ = "{vm.cloud_init}"\n_PACKAGED_VERSION = "@@PACKAGED_VERSION@@"\n')
+    if vm.nm_vf_state:  # what `nmcli -t -f DEVICE,TYPE,STATE,CONNECTION device` prints live
+        _write(root, "sos_commands/networkmanager/nmcli_dev",
+               f"eth0:ethernet:connected:Wired connection 1\n{VF_NAME}:ethernet:{vm.nm_vf_state}:"
+               f"{'Wired connection 2' if vm.nm_vf_state == 'connected' else ''}\nlo:loopback:unmanaged:\n")
     return root
+
+
+def _nmcli_dev(vm: Vm) -> str:
+    """Return ``nmcli dev`` as sos saves it: a table whose columns start where the header's words do."""
+    vf_connection = "Wired connection 2" if vm.nm_vf_state == "connected" else "--"
+    rows = [("DEVICE", "TYPE", "STATE", "CONNECTION"), ("eth0", "ethernet", "connected", "Wired connection 1"),
+            (VF_NAME, "ethernet", vm.nm_vf_state or "", vf_connection), ("lo", "loopback", "unmanaged", "--")]
+    return "".join(f"{a:<15}{b:<10}{c:<24}{d}\n" for a, b, c, d in rows)
 
 
 def _ethtool_s(root: Path, vm: Vm) -> None:
@@ -223,6 +240,10 @@ def sos_tree(root: Path, vm: Vm) -> Path:
                f"\tKernel driver in use: {vm.vf_driver}\n\tKernel modules: {vm.vf_driver}\n\n")
     if vm.nm_running:
         _write(root, "sos_commands/networkmanager/nmcli_dev_show", "GENERAL.DEVICE:  eth0\n")
+    if vm.nm_vf_state:
+        _write(root, "sos_commands/networkmanager/nmcli_dev", _nmcli_dev(vm))
+    if vm.cloud_init:
+        _write(root, "sos_commands/cloud_init/cloud-init_--version", f"/usr/bin/cloud-init {vm.cloud_init}\n")
     _ip_address(root, vm)
     if vm.dmesg is not None:
         _write(root, "sos_commands/kernel/dmesg", vm.dmesg)

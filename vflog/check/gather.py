@@ -96,12 +96,17 @@ class Facts:
     configs: tuple[ConfigFile, ...] = ()
     networkmanager_running: bool = False
     networkd_running: bool = False
-    nm_devices: tuple[NmDevice, ...] | None = None
+    nm_output: str | None = None
     cloud_init: str | None = None
     kernel_log: str | None = None
     kernel_log_name: str | None = None
     interval: float = 0.0
     unread: tuple[str, ...] = ()
+
+    @property
+    def nm_devices(self) -> tuple[NmDevice, ...] | None:
+        """Return NetworkManager's devices (``nmcli device``), or None when it listed none or could not be read."""
+        return parse_nmcli_devices(self.nm_output or "") or None
 
     def interface(self, name: str | None) -> Interface | None:
         """Return the interface called *name*, or None."""
@@ -137,16 +142,17 @@ def gather(tree: Tree, *, interval: float = 2.0, sleep: Callable[[float], None] 
     if modules is None:
         unread.append("kernel modules: lib/modules/<release>/modules.dep and modules.builtin could not be read")
     log_name, log = _kernel_log(tree, unread)
-    nm_devices = _nm_devices(tree)
-    nm_running = _nm_running(tree) or nm_devices is not None
-    if nm_running and nm_devices is None:
+    nm_output = tree.command("networkmanager", "nmcli dev", live=NMCLI_LIVE, required=False)
+    nm_output = nm_output if parse_nmcli_devices(nm_output or "") else None
+    nm_running = _nm_running(tree) or nm_output is not None
+    if nm_running and nm_output is None:
         unread.append("NetworkManager's devices: 'nmcli device' (sos_commands/networkmanager/nmcli_dev) could not be "
                       "read, so only its configuration is judged")
     if isinstance(tree, LiveTree):
         unread.extend(tree.missing)
     return Facts(source=tree.name, kind=tree.kind, kernel=kernel, os_release=_os_release(tree),
                  interfaces=interfaces, pci=_pci(tree), modules=modules, configs=_configs(tree),
-                 networkmanager_running=nm_running, networkd_running=_networkd_running(tree), nm_devices=nm_devices,
+                 networkmanager_running=nm_running, networkd_running=_networkd_running(tree), nm_output=nm_output,
                  cloud_init=_cloud_init(tree), kernel_log=log, kernel_log_name=log_name,
                  interval=interval if isinstance(tree, LiveTree) else 0.0, unread=tuple(unread))
 
@@ -242,7 +248,8 @@ def parse_ip_json(text: str) -> dict[str, dict[str, object]]:
     for link in links if isinstance(links, list) else ():
         if not isinstance(link, dict) or not isinstance(link.get("ifname"), str):
             continue
-        flags = link.get("flags") if isinstance(link.get("flags"), list) else []
+        listed = link.get("flags")
+        flags: list[object] = listed if isinstance(listed, list) else []
         state = link.get("operstate")
         addresses = [Address(f"{info['local']}/{info['prefixlen']}", str(info.get("scope", "global")))
                      for info in link.get("addr_info") or () if isinstance(info, dict)
@@ -388,13 +395,6 @@ def _dpkg_installed(status: str | None) -> str | None:
 #: What ``nmcli device`` lists, live in its terse form (colons, ``\:`` escaped) as sos does not.
 NMCLI_LIVE = "nmcli -t -f DEVICE,TYPE,STATE,CONNECTION device"
 _NMCLI_FIELDS = ("DEVICE", "TYPE", "STATE", "CONNECTION")
-
-
-def _nm_devices(tree: Tree) -> tuple[NmDevice, ...] | None:
-    """Return NetworkManager's devices (live ``nmcli -t ... device``, sos's ``nmcli dev``), or None when unread."""
-    text = tree.command("networkmanager", "nmcli dev", live=NMCLI_LIVE, required=False)
-    devices = parse_nmcli_devices(text or "")
-    return devices or None
 
 
 def parse_nmcli_devices(text: str) -> tuple[NmDevice, ...]:

@@ -42,6 +42,10 @@ def layout(facts: Facts) -> tuple[dict[str, str], dict[str, str]]:
         files[config.path] = config.text
     if facts.networkmanager_running:
         files["run/NetworkManager/running"] = ""
+    if facts.nm_output is not None:
+        files[_cmd("networkmanager", "nmcli dev")] = facts.nm_output
+    if facts.cloud_init:
+        files[_cmd("cloud_init", "cloud-init --version")] = f"/usr/bin/cloud-init {facts.cloud_init}\n"
     if facts.networkd_running:
         files["run/systemd/netif/links/running"] = ""
     return files, links
