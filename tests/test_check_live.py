@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -294,3 +295,22 @@ def test_live_check_here_names_its_kernel_log_or_why_not() -> None:
     status, out, err = _run("check", "--interval", "0")
     assert status in (0, 1) and "Traceback" not in err
     assert "kernel log from " in out or "not read: kernel log: could not be read (" in out
+
+
+def test_a_program_killed_for_its_time_takes_its_children_along(tmp_path: Path) -> None:
+    """When a program outlasts its time, what it started is killed with it (its process group)."""
+    pid_file = tmp_path / "child.pid"
+    script = ("import subprocess, sys, time\n"
+              "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+              f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+              "time.sleep(60)\n")
+    assert run_bounded([sys.executable, "-c", script], 2.0, 100) is None
+    child = int(pid_file.read_text())
+    for _ in range(100):  # the child is gone, or a zombie waiting for init to reap it
+        stat = Path(f"/proc/{child}/stat")
+        if not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(child, 9)
+        pytest.fail("the child outlived the program it belonged to")

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import abc
 
+import contextlib
 import errno
 import os
 import selectors
+import signal
 import stat
 import subprocess
 import tarfile
@@ -222,15 +224,23 @@ def run_bounded(argv: list[str], timeout: float, limit: int) -> bytes | None:
         output, finished = _collect(process.stdout.fileno(), time.monotonic() + timeout, limit)
         try:
             if not finished:
-                process.kill()
+                _kill(process)
             status = process.wait(timeout=max(0.1, timeout))
         except subprocess.TimeoutExpired:
-            process.kill()
+            _kill(process)
             process.wait()
             return None
     if finished is None or (finished and status != 0):
         return None
     return output
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """Kill the program and whatever it started (its own session's process group)."""
+    with contextlib.suppress(OSError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        process.kill()
 
 
 def _collect(descriptor: int, deadline: float, limit: int) -> tuple[bytes, bool | None]:
