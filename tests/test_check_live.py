@@ -314,3 +314,20 @@ def test_a_program_killed_for_its_time_takes_its_children_along(tmp_path: Path) 
     else:
         os.kill(child, 9)
         pytest.fail("the child outlived the program it belonged to")
+
+
+def test_cloud_init_sources_are_read_only_until_one_names_a_version(tmp_path: Path) -> None:
+    """Once ``cloud-init --version`` names the version, version.py and the package databases are not read."""
+    root = _cloud_init_sources(tmp_path)["cloud-init --version"]
+    read: list[str] = []
+
+    class Counting(tree_module.DirTree):
+        """A directory tree that records the files it reads."""
+
+        def text(self, path: str) -> str | None:
+            """Record *path*, then read it."""
+            read.append(path)
+            return super().text(path)
+
+    from vflog.check.gather import _cloud_init
+    assert _cloud_init(Counting(root)) == "18.5" and read == ["sos_commands/cloud_init/cloud-init_--version"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -368,16 +369,20 @@ def _kernel_log(tree: Tree, unread: list[str]) -> tuple[str | None, str | None]:
 
 
 def _cloud_init(tree: Tree) -> str | None:
-    """Return the installed cloud-init version: ``cloud-init --version``, its version.py, or the package lists."""
-    sources = [(tree.command("cloud_init", "cloud-init --version", required=False), r"cloud-init\s+v?(\d[\w.~+-]*)")]
-    sources += [(tree.text(f"{path}/cloudinit/version.py"), r"__VERSION__\s*=\s*[\"']([^\"']+)")
+    """Return the installed cloud-init version: ``cloud-init --version``, its version.py, or the package lists.
+
+    The sources are read in that order and only until one names a version.
+    """
+    readers: list[tuple[Callable[[], str | None], str]] = [
+        (lambda: tree.command("cloud_init", "cloud-init --version", required=False), r"cloud-init\s+v?(\d[\w.~+-]*)")]
+    readers += [(functools.partial(tree.text, f"{path}/cloudinit/version.py"), r"__VERSION__\s*=\s*[\"']([^\"']+)")
                 for path in ["usr/lib/python3/dist-packages", *(f"usr/lib/{n}/site-packages"
                                                                  for n in tree.names("usr/lib") if n.startswith("python3"))]]
-    sources += [(tree.text("sos_commands/dpkg/dpkg_-l"), r"^[hi]i\s+cloud-init(?::\w+)?\s+(?:\d+:)?(\S+)"),
-                (tree.text("installed-rpms"), r"^cloud-init-(\d[^\s]*?)\.(?:noarch|x86_64|aarch64)\b"),
-                (_dpkg_installed(tree.text("var/lib/dpkg/status")), r"^Version:\s*(?:\d+:)?(\S+)")]
-    for text, pattern in sources:
-        match = re.search(pattern, text or "", re.M)
+    readers += [(lambda: tree.text("sos_commands/dpkg/dpkg_-l"), r"^[hi]i\s+cloud-init(?::\w+)?\s+(?:\d+:)?(\S+)"),
+                (lambda: tree.text("installed-rpms"), r"^cloud-init-(\d[^\s]*?)\.(?:noarch|x86_64|aarch64)\b"),
+                (lambda: _dpkg_installed(tree.text("var/lib/dpkg/status")), r"^Version:\s*(?:\d+:)?(\S+)")]
+    for read, pattern in readers:
+        match = re.search(pattern, read() or "", re.M)
         if match:
             return match.group(1)
     return None
