@@ -6,15 +6,18 @@ Every hostile input is built inside the test itself.
 from __future__ import annotations
 
 import bz2
+import fcntl
 import gzip
 import io
 import json
 import lzma
 import os
 import signal
+import struct
 import subprocess
 import sys
 import tarfile
+import termios
 import threading
 import time
 import tracemalloc
@@ -232,13 +235,21 @@ def test_directory_fifo_and_permission_denied(tmp_path: Path, deny_reading) -> N
     assert status == 2 and "permission denied" in err
 
 
+def _wait_until_read(fd: int, timeout: float = 60.0) -> None:
+    """Waits until the reader has drained the pipe at fd, so it is past start-up and reading."""
+    deadline = time.monotonic() + timeout
+    while struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)
+
+
 def test_ctrl_c_exits_130_with_a_short_message(tmp_path: Path) -> None:
     """Interrupting a report waiting on a stream exits 130, no traceback."""
     proc = subprocess.Popen([sys.executable, "-m", "vflog", "report", "-"], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     proc.stdin.write(BOOT)
     proc.stdin.flush()
-    time.sleep(1.0)
+    _wait_until_read(proc.stdin.fileno())
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 130 and b"interrupted" in err and b"Traceback" not in err
@@ -391,12 +402,26 @@ def test_terminating_scan_ends_its_workers_and_removes_temporary_files(tmp_path:
     assert [p.name for p in temp.iterdir() if not p.name.endswith(".lark")] == []
 
 
+def _wait_until_open(pid: int, path: Path, timeout: float = 60.0) -> None:
+    """Waits until process pid holds path open (it is past start-up and following), then a little more."""
+    deadline = time.monotonic() + timeout
+    fds = Path(f"/proc/{pid}/fd")
+    while time.monotonic() < deadline:
+        try:
+            if any(os.readlink(fd) == str(path) for fd in fds.iterdir()):
+                break
+        except OSError:
+            pass
+        time.sleep(0.05)
+    time.sleep(0.5)
+
+
 def test_sigterm_on_follow_prints_the_final_table(tmp_path: Path) -> None:
     """`vflog follow FILE` ends on SIGTERM as on Ctrl-C: the final table, no traceback."""
     log = tmp_path / "kern.log"
     log.write_bytes(BOOT)
     proc = vflog_process("follow", "--poll", "0.1", str(log), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(2.0)
+    _wait_until_open(proc.pid, log)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
     assert b"vflog report for" in out and b"enP53091s1np0" in out and b"Traceback" not in err
@@ -408,7 +433,7 @@ def test_poll_zero_does_not_spin(tmp_path: Path) -> None:
     log = tmp_path / "kern.log"
     log.write_bytes(BOOT)
     proc = vflog_process("follow", "--poll", "0", str(log), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    time.sleep(1.5)
+    _wait_until_open(proc.pid, log)
     before = _cpu_seconds(proc.pid)
     time.sleep(1.5)
     spent = _cpu_seconds(proc.pid) - before
