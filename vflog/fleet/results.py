@@ -12,10 +12,14 @@ from ..catalogue import Severity
 from ..report import (
     AN_LINES,
     NO_AN_LINES,
+    NO_VF_STATES,
+    STATE_PATHS,
+    BootReport,
     Finding,
     NicReport,
     OutageReport,
     Quote,
+    TimelineEntry,
     VfReport,
 )
 
@@ -24,6 +28,8 @@ ENGINES = ("process", "dask")
 FINDINGS_LIMIT = 500
 MESSAGES_LIMIT = 50
 OUTAGES_LIMIT = 50
+#: At most this many timeline entries per NIC are kept for pictures (the first and last halves).
+LANE_ENTRIES = 200
 
 _DATAPATHS = ("vf", "synthetic", "unknown")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -79,6 +85,58 @@ class ScanFinding:
         return cls(data["boot"], data.get("nic_name"), Finding(**fields))
 
 
+def _drawn(entry: TimelineEntry) -> tuple[str | None, bool]:
+    """Return what an entry does to the drawn data path: the path its state proves, and whether its VF is gone."""
+    return STATE_PATHS.get(entry.state), entry.state in NO_VF_STATES
+
+
+def _lane_entries(timeline: tuple[TimelineEntry, ...]) -> tuple[TimelineEntry, ...]:
+    """Return the entries of a timeline that can change the drawn data path (report.path_spans), at most LANE_ENTRIES.
+
+    An entry whose state proves the same path and has the same "VF gone" trait as the entry before
+    it leaves the drawn path as it was, so it is left out; past the bound the middle is left out.
+    """
+    kept = [entry for before, entry in zip((None, *timeline), timeline)
+            if before is None or _drawn(before) != _drawn(entry)]
+    if len(kept) > LANE_ENTRIES:
+        kept = kept[:LANE_ENTRIES // 2] + kept[-(LANE_ENTRIES // 2):]
+    return tuple(attrs.evolve(entry, event="", detail="") for entry in kept)
+
+
+@attrs.frozen
+class Lanes:
+    """What a picture of a log's last boot needs beyond the NICs: the boot's span and clock, and each NIC's
+    timeline cut to the entries that change its drawn data path (see _lane_entries)."""
+
+    boot: int
+    start_line: int
+    end_line: int
+    t_start: float | None
+    t_end: float | None
+    clock: str | None
+    timelines: tuple[tuple[str, tuple[TimelineEntry, ...]], ...] = ()
+
+    @classmethod
+    def of(cls, boot: BootReport) -> "Lanes":
+        """Return the lanes of a boot."""
+        return cls(boot.index, boot.start_line, boot.end_line, boot.t_start, boot.t_end, boot.clock,
+                   tuple((nic.key, _lane_entries(nic.timeline)) for nic in boot.nics))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form: the boot's span and, per NIC key, its entries as ``[line, t, state]``."""
+        return {"boot": self.boot, "start_line": self.start_line, "end_line": self.end_line,
+                "t_start": self.t_start, "t_end": self.t_end, "clock": self.clock,
+                "timelines": {key: [[e.line, e.t, e.state] for e in entries] for key, entries in self.timelines}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Lanes":
+        """Rebuild Lanes from :meth:`to_dict`."""
+        timelines = tuple((key, tuple(TimelineEntry(line, t, "", state) for line, t, state in entries))
+                          for key, entries in data.get("timelines", {}).items())
+        return cls(data["boot"], data["start_line"], data["end_line"], data.get("t_start"), data.get("t_end"),
+                   data.get("clock"), timelines)
+
+
 @attrs.frozen
 class FileResult:
     """What one log concluded, small enough to stream: counts, the final NICs and the findings.
@@ -105,6 +163,20 @@ class FileResult:
     findings_dropped: int = 0
     #: What the log held (Report.content): ``an-lines``, ``no-an-lines`` or ``empty``.
     content: str = AN_LINES
+    #: The last boot's span and its NICs' data path changes, for pictures (None: no boot).
+    lanes: Lanes | None = None
+
+    def last_boot(self) -> BootReport | None:
+        """Return the log's last boot as far as the result holds it (NICs with their data path changes, its
+        findings without evidence texts), for pictures; None when the result has no lanes."""
+        if self.lanes is None:
+            return None
+        lanes = self.lanes
+        timelines = dict(lanes.timelines)
+        nics = tuple(attrs.evolve(nic, timeline=timelines.get(nic.key, ())) for nic in self.nics)
+        findings = tuple(f.finding for f in self.findings if f.boot == lanes.boot)
+        return BootReport(lanes.boot, lanes.start_line, lanes.end_line, lanes.t_start, lanes.t_end, lanes.clock,
+                          None, nics, findings)
 
     @property
     def status(self) -> str:
@@ -140,6 +212,7 @@ class FileResult:
             "findings": [f.to_dict() for f in self.findings],
             "findings_dropped": self.findings_dropped,
             "content": self.content,
+            "lanes": self.lanes.to_dict() if self.lanes is not None else None,
         }
 
     @classmethod
@@ -154,6 +227,7 @@ class FileResult:
             findings=tuple(ScanFinding.from_dict(f) for f in data.get("findings", ())),
             counts=tuple((c["code"], c["severity"], c["count"]) for c in data.get("counts", ())),
             findings_dropped=data.get("findings_dropped", 0), content=data.get("content", AN_LINES),
+            lanes=Lanes.from_dict(data["lanes"]) if data.get("lanes") else None,
         )
 
 
