@@ -92,9 +92,14 @@ def _x(axis: Axis, at: float) -> float:
     return round(LABEL_WIDTH + axis.place(at, SVG_WIDTH - LABEL_WIDTH - 10, BREAK_WIDTH), 2)
 
 
+def finding_anchor(boot: int, index: int) -> str:
+    """Return the HTML id of the *index*-th finding of boot number *boot*."""
+    return f"b{boot}-f{index}"
+
+
 def anchor(boot: BootReport, index: int) -> str:
     """Return the HTML id of the *index*-th finding of a boot."""
-    return f"b{boot.index}-f{index}"
+    return finding_anchor(boot.index, index)
 
 
 def _marker(boot: BootReport, axis: Axis, finding: Finding, index: int) -> Marker | None:
