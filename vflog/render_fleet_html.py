@@ -29,8 +29,8 @@ FULL_SECTIONS = 200
 LANES_SHOWN, FINDINGS_SHOWN = 16, 20
 #: At most this many finding codes are named in a summarised file's row, and this many characters of a name.
 CODES_IN_ROW, NAME_CHARS = 6, 300
-#: What the page weighs at most: the part every page has, a full section, a summarised row (see the test).
-PAGE_BASE_BYTES, SECTION_BYTES, ROW_BYTES = 64_000, 40_000, 1_000
+#: A scan of 3,000 small logs (one boot, a NIC or two each) gives a page smaller than this (tests/test_render_fleet_html.py).
+SMALL_FLEET_BYTES = 2_000_000
 
 _RANK = {"error": 2, "warning": 1, "info": 0}
 
@@ -45,10 +45,10 @@ def code_anchor(code: str) -> str:
     return f"code-{code}"
 
 
-def _name(result: FileResult) -> str:
-    """Return the file's name as shown: escaped control characters, cut to NAME_CHARS with a marker."""
-    name = clean(result.path)
-    return name if len(name) <= NAME_CHARS else name[:NAME_CHARS - 1] + "…"
+def _cut(text: str) -> str:
+    """Return *text* with control characters escaped, cut to NAME_CHARS with a marker."""
+    text = clean(text)
+    return text if len(text) <= NAME_CHARS else text[:NAME_CHARS - 1] + "…"
 
 
 def _codes(summary: Summary) -> list[dict[str, Any]]:
@@ -110,10 +110,10 @@ def _facts(result: FileResult) -> dict[str, Any]:
     """Return what both a section and a row show of a file: rank-independent names, counts and worst severity."""
     worst = result.worst
     return {
-        "name": _name(result), "status": result.status, "worst": worst.value if worst else "none",
+        "name": _cut(result.path), "status": result.status, "worst": worst.value if worst else "none",
         "rotated": max(len(result.members) - 1, 0), "lines": result.lines, "boots": result.boots,
         "nics": len(result.nics), "findings": result.count(), "content": result.content,
-        "error": clean(result.error) if result.error else "",
+        "error": _cut(result.error) if result.error else "",
         "datapaths": ", ".join(f"{clean(n.synthetic or n.key)}: {n.datapath}" for n in result.nics[:LANES_SHOWN])
                      + (f", … {len(result.nics) - LANES_SHOWN} more" if len(result.nics) > LANES_SHOWN else ""),
     }

@@ -21,6 +21,8 @@ from ..report import (
     Quote,
     TimelineEntry,
     VfReport,
+    has_times,
+    position,
 )
 
 ENGINES = ("process", "dask")
@@ -90,17 +92,26 @@ def _drawn(entry: TimelineEntry) -> tuple[str | None, bool]:
     return STATE_PATHS.get(entry.state), entry.state in NO_VF_STATES
 
 
-def _lane_entries(timeline: tuple[TimelineEntry, ...]) -> tuple[TimelineEntry, ...]:
-    """Return the entries of a timeline that can change the drawn data path (report.path_spans), at most LANE_ENTRIES.
+def _lane_entries(timeline: tuple[TimelineEntry, ...], boot: BootReport) -> tuple[TimelineEntry, ...]:
+    """Return the entries of a timeline that shape the drawn data path (report.path_spans), at most LANE_ENTRIES.
 
-    An entry whose state proves the same path and has the same "VF gone" trait as the entry before
-    it leaves the drawn path as it was, so it is left out; past the bound the middle is left out.
+    Entries without a place on the boot's axis are left out, and times are made non-decreasing as
+    path_spans places them.  Then an entry whose state proves the same path, with the same "VF gone"
+    trait, as the entry before it leaves the drawn path as it was, so it is left out, except the
+    last (after which the NIC's verdict holds); past the bound the middle is left out.
     """
-    kept = [entry for before, entry in zip((None, *timeline), timeline)
-            if before is None or _drawn(before) != _drawn(entry)]
+    timed, latest = has_times(boot), float("-inf")
+    placed: list[TimelineEntry] = []
+    for entry in timeline:
+        at = position(boot, entry.t, entry.line)
+        if at is not None:
+            latest = max(latest, at)
+            placed.append(TimelineEntry(entry.line, latest if timed else entry.t, "", entry.state))
+    kept = [entry for index, entry in enumerate(placed)
+            if index in (0, len(placed) - 1) or _drawn(placed[index - 1]) != _drawn(entry)]
     if len(kept) > LANE_ENTRIES:
         kept = kept[:LANE_ENTRIES // 2] + kept[-(LANE_ENTRIES // 2):]
-    return tuple(attrs.evolve(entry, event="", detail="") for entry in kept)
+    return tuple(kept)
 
 
 @attrs.frozen
@@ -120,7 +131,7 @@ class Lanes:
     def of(cls, boot: BootReport) -> "Lanes":
         """Return the lanes of a boot."""
         return cls(boot.index, boot.start_line, boot.end_line, boot.t_start, boot.t_end, boot.clock,
-                   tuple((nic.key, _lane_entries(nic.timeline)) for nic in boot.nics))
+                   tuple((nic.key, _lane_entries(nic.timeline, boot)) for nic in boot.nics))
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form: the boot's span and, per NIC key, its entries as ``[line, t, state]``."""
