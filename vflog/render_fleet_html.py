@@ -29,10 +29,8 @@ FULL_SECTIONS = 200
 LANES_SHOWN, FINDINGS_SHOWN = 16, 20
 #: At most this many finding codes are named in a summarised file's row, and this many characters of a name.
 CODES_IN_ROW, NAME_CHARS = 6, 300
-#: A scan of 3,000 small logs (one boot, a NIC or two each) gives a page smaller than this (tests/test_render_fleet_html.py).
+#: A scan of 3,000 small logs (a boot and a NIC or two each) gives a page smaller than this (tested).
 SMALL_FLEET_BYTES = 2_000_000
-
-_RANK = {"error": 2, "warning": 1, "info": 0}
 
 
 def file_anchor(rank: int) -> str:
@@ -53,7 +51,7 @@ def _cut(text: str) -> str:
 
 def _codes(summary: Summary) -> list[dict[str, Any]]:
     """Return the rows of the code table: the worst severity first, then the most files."""
-    rows = sorted(summary.codes, key=lambda c: (-_RANK.get(c[1], -1), -c[3], -c[2], c[0]))
+    rows = sorted(summary.codes, key=lambda c: (-Severity(c[1]).rank, -c[3], -c[2], c[0]))
     return [{"code": code, "severity": sev, "findings": findings, "files": files, "anchor": code_anchor(code),
              "summary": CODES[code].summary if code in CODES else ""} for code, sev, findings, files in rows]
 
@@ -150,7 +148,7 @@ def _finding(item: ScanFinding, anchor: str, names: dict[str, str]) -> dict[str,
 
 def _row(rank: int, result: FileResult) -> dict[str, Any]:
     """Return a summarised file's one row: facts and its codes, the worst first (at most CODES_IN_ROW)."""
-    ranked = sorted(result.counts, key=lambda c: (-_RANK.get(c[1], -1), c[0]))
+    ranked = sorted(result.counts, key=lambda c: (-Severity(c[1]).rank, c[0]))
     codes = [(code, sev, n, code_anchor(code)) for code, sev, n in ranked[:CODES_IN_ROW]]
     return {**_facts(result), "anchor": file_anchor(rank), "rank": rank, "codes": codes,
             "more_codes": max(len(ranked) - CODES_IN_ROW, 0)}
