@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import signal
 import subprocess
@@ -379,3 +380,41 @@ def test_stdin_that_trickles_in_is_still_judged_on_its_first_bytes(data: bytes, 
     """A pipe that delivers a few bytes at a time is judged on its first 4 KiB, not on its first read."""
     with pytest.raises(InputError, match=re.escape(reason)):
         list(read_lines(_Trickle(data)))  # type: ignore[arg-type]
+
+
+def _follow_cli(sample: str, *options: str, columns: str) -> subprocess.CompletedProcess[str]:
+    """Run `vflog follow OPTIONS` on *sample* fed to stdin with COLUMNS=*columns* (stdout a pipe)."""
+    env = {**os.environ, "COLUMNS": columns}
+    env.pop("NO_COLOR", None)
+    return subprocess.run([sys.executable, "-m", "vflog", "follow", *options], input=(SAMPLES / sample).read_text(),
+                          capture_output=True, text=True, env=env)
+
+
+def _final_table(stdout: str) -> list[str]:
+    """Return the lines of follow's final report (from its `vflog report for` header on)."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("vflog report for"))
+    return lines[start:]
+
+
+def test_follow_final_table_is_the_report_table_stacked_at_80_columns() -> None:
+    """follow's final report uses report's width-aware renderer: at COLUMNS=80 it fits, the NIC table stacked."""
+    proc = _follow_cli("finding-device-without-driver.log", columns="80")
+    table = _final_table(proc.stdout)
+    assert max(map(len, table)) <= 80
+    assert "  VMBus id           000d3af5-76bd-000d-3af5-76bd000d3af5" in table
+
+
+def test_follow_final_table_is_one_row_per_nic_at_200_columns() -> None:
+    """At COLUMNS=200 follow's final report is the wide one-row-per-NIC table, as report prints it."""
+    table = _final_table(_follow_cli("finding-device-without-driver.log", columns="200").stdout)
+    assert any(line.startswith("NIC    VMBus id") for line in table)
+    assert max(map(len, table)) <= 200
+
+
+def test_follow_colours_its_final_table_with_color_always() -> None:
+    """`vflog follow --color always` colours the final report's verdicts like report; --color never does not."""
+    assert "\x1b[31m✘\x1b[0m" in _follow_cli("finding-device-without-driver.log", "--color", "always",
+                                             columns="200").stdout
+    assert "\x1b[" not in _follow_cli("finding-device-without-driver.log", "--color", "never", columns="200").stdout
+

@@ -13,8 +13,10 @@ PACKAGE = Path(vflog.__file__).resolve().parent
 #: (and the package itself, for its version).
 RENDERER_IMPORTS = {"vflog", "vflog.report", "vflog.catalogue", "vflog.clock", "vflog.events", "vflog.fleet.results",
                     "vflog.render", "vflog.check.result",
-                    "vflog.render_timeline"}  # the HTML page shares the terminal timeline's axis
-RENDERERS = ("vflog.render", "vflog.render_scan", "vflog.render_check", "vflog.render_timeline", "vflog.render_html")
+                    "vflog.render_timeline",  # the HTML page shares the terminal timeline's axis
+                    "vflog.render_html", "vflog.render_fleet_html"}  # the fleet page shares the report page's picture
+RENDERERS = ("vflog.render", "vflog.render_scan", "vflog.render_check", "vflog.render_timeline", "vflog.render_html",
+             "vflog.render_fleet_html")
 
 
 def _module_name(path: Path) -> str:

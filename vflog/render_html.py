@@ -92,9 +92,14 @@ def _x(axis: Axis, at: float) -> float:
     return round(LABEL_WIDTH + axis.place(at, SVG_WIDTH - LABEL_WIDTH - 10, BREAK_WIDTH), 2)
 
 
+def finding_anchor(boot: int, index: int) -> str:
+    """Return the HTML id of the *index*-th finding of boot number *boot*."""
+    return f"b{boot}-f{index}"
+
+
 def anchor(boot: BootReport, index: int) -> str:
     """Return the HTML id of the *index*-th finding of a boot."""
-    return f"b{boot.index}-f{index}"
+    return finding_anchor(boot.index, index)
 
 
 def _marker(boot: BootReport, axis: Axis, finding: Finding, index: int) -> Marker | None:
@@ -193,20 +198,23 @@ def _boot(report: Report, boot: BootReport) -> dict[str, Any]:
     }
 
 
-def _environment() -> Any:
-    """Return the Jinja2 environment: templates from the package directory (never the working directory), autoescaped."""
-    import jinja2  # imported here: only the HTML format pays for it
-    return jinja2.Environment(loader=jinja2.PackageLoader("vflog", "templates"), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+def environment() -> Any:
+    """Return the Jinja2 environment of every vflog page: templates from the package directory (never the working
+    directory), autoescaped, with the picture's legend words and geometry as globals (templates/picture.svg.j2)."""
+    import jinja2  # imported here: only the HTML formats pay for it
+    env = jinja2.Environment(loader=jinja2.PackageLoader("vflog", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(version=__version__, paths=PICTURE_PATHS, words=PATH_WORDS, svg_width=SVG_WIDTH,
+                       label_width=LABEL_WIDTH, lane_height=LANE_HEIGHT, break_width=BREAK_WIDTH,
+                       break_columns=BREAK_COLUMNS, top=TOP)
+    return env
 
 
 def render_html(report: Report) -> str:
     """Return the report as one self-contained HTML page (see the module)."""
-    template = _environment().get_template("report.html.j2")
+    template = environment().get_template("report.html.j2")
     return template.render(
-        version=__version__, source=clean(report.source), stats=report.stats, content=report.content,
+        source=clean(report.source), stats=report.stats, content=report.content,
         errors=[clean(e) for e in report.errors], notes=[clean(n) for n in report.notes],
-        boots=[_boot(report, boot) for boot in report.boots], paths=PICTURE_PATHS, words=PATH_WORDS,
-        svg_width=SVG_WIDTH, label_width=LABEL_WIDTH, lane_height=LANE_HEIGHT, break_width=BREAK_WIDTH,
-        break_columns=BREAK_COLUMNS, top=TOP,
+        boots=[_boot(report, boot) for boot in report.boots],
     )

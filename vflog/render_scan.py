@@ -27,7 +27,7 @@ from .render import PLAIN, Display, clean, displayable_tree, pretty_json
 
 __all__ = ["FORMATS", "Spool", "displayable", "plural", "render_sarif", "render_summary", "render_table", "writer_for"]
 
-FORMATS = ("table", "json", "jsonl", "csv", "sarif")
+FORMATS = ("table", "json", "jsonl", "csv", "sarif", "html")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 _RANK = {"error": 2, "warning": 1, "info": 0}
@@ -283,7 +283,7 @@ def render_sarif(summary: Summary, spool: Spool) -> Iterator[str]:
 class _Writer(abc.ABC):
     """Takes results as they finish; writes the output at the right moments."""
 
-    def __init__(self, out: IO[str], top: int = 50, display: Display = PLAIN) -> None:
+    def __init__(self, out: IO[str], top: int | None = None, display: Display = PLAIN) -> None:
         self.out = out
         self.top = top
         self.display = display
@@ -319,7 +319,7 @@ CSV_FIELDS = ("path", "status", "worst", "boots", "nic_count", "datapaths", "cod
 
 
 class _Csv(_Writer):
-    def __init__(self, out: IO[str], top: int = 50, display: Display = PLAIN) -> None:
+    def __init__(self, out: IO[str], top: int | None = None, display: Display = PLAIN) -> None:
         super().__init__(out, top, display)
         self.writer = csv.DictWriter(out, fieldnames=CSV_FIELDS)
         self.writer.writeheader()
@@ -342,7 +342,7 @@ class _Csv(_Writer):
 
 
 class _Spooled(_Writer):
-    def __init__(self, out: IO[str], top: int = 50, display: Display = PLAIN) -> None:
+    def __init__(self, out: IO[str], top: int | None = None, display: Display = PLAIN) -> None:
         super().__init__(out, top, display)
         self.spool = Spool()
 
@@ -355,7 +355,7 @@ class _Spooled(_Writer):
 
 class _Table(_Spooled):
     def finish(self, summary: Summary) -> None:
-        for chunk in render_table(summary, self.spool, top=self.top, display=self.display):
+        for chunk in render_table(summary, self.spool, top=50 if self.top is None else self.top, display=self.display):
             self.out.write(chunk)
 
 
@@ -375,11 +375,21 @@ class _Sarif(_Spooled):
             self.out.write(chunk)
 
 
-_WRITERS: dict[str, type[_Writer]] = {"table": _Table, "json": _Json, "jsonl": _JsonLines, "csv": _Csv, "sarif": _Sarif}
+class _Html(_Spooled):
+    def finish(self, summary: Summary) -> None:
+        from .render_fleet_html import FULL_SECTIONS, render_fleet_html  # only the page pays for Jinja2
+        full = FULL_SECTIONS if self.top is None else self.top
+        for chunk in render_fleet_html(summary, self.spool.results("worst"), total=self.spool.count, full=full):
+            self.out.write(chunk)
 
 
-def writer_for(fmt: str, out: IO[str], *, top: int = 50, display: Display = PLAIN) -> _Writer:
-    """Return the writer of format *fmt* (one of FORMATS) writing to *out*; human text obeys *display*."""
+_WRITERS: dict[str, type[_Writer]] = {"table": _Table, "json": _Json, "jsonl": _JsonLines, "csv": _Csv, "sarif": _Sarif,
+                                      "html": _Html}
+
+
+def writer_for(fmt: str, out: IO[str], *, top: int | None = None, display: Display = PLAIN) -> _Writer:
+    """Return the writer of format *fmt* (one of FORMATS) writing to *out*; human text obeys *display*; *top* is
+    how many of the worst files the table lists (default 50) or the page gives a section (default 200); 0: all."""
     return _WRITERS[fmt](out, top, display)
 
 

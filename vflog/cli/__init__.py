@@ -81,6 +81,7 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     fo.add_argument("--tz", default="UTC", metavar="ZONE")
     fo.add_argument("--poll", type=poll_seconds, default=0.5,
                     help=f"seconds between looks at a growing file (default 0.5; at least {MIN_POLL})")
+    display_options(fo)
     fo.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
     tl = sub.add_parser("timeline", help="draw each boot's NICs as lanes over time: data path, findings, time axis")

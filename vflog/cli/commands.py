@@ -151,6 +151,8 @@ class _ArrivingStdin:
 
 
 def follow_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
+    """Print each change of a live log as it happens, then the report of the whole log (the same at-a-glance
+    lines and width-aware table as ``vflog report``, coloured by --color); exit as report does."""
     config = Config(tz=args.tz).with_settings(thresholds(args.threshold))
     config.tzinfo()
     name = "<stdin>" if args.file == "-" else args.file
@@ -183,7 +185,8 @@ def follow_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -
     if jsonl:
         stdout.write(to_json({"type": "report", "interrupted": interrupted, "report": report.to_dict()}) + "\n")
     else:
-        stdout.write(render_table(report))
+        display = display_for(args, stdout, _env(args))
+        stdout.write(render_table(report, display=display))
     stdout.flush()
     return _status(report, args.fail_on)
 

@@ -90,13 +90,15 @@ def add_scan_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                         help=f"worker processes (default: every core, {default_jobs()} here; 1 runs in this process)")
     parser.add_argument("--format", choices=FORMATS, default="table",
-                        help="table for people; json, jsonl (one record per file), csv, sarif for programs")
+                        help="table for people; html, one self-contained page; json, jsonl (one record per file), "
+                             "csv, sarif for programs")
     parser.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
     parser.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
                         help="exit 1 when any file has a finding of at least this severity (default: error)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no notes (errors still print)")
-    parser.add_argument("--top", type=int, default=50, metavar="N",
-                        help="table format: list the N worst files (default 50; 0 lists every file)")
+    parser.add_argument("--top", type=int, default=None, metavar="N",
+                        help="table: list the N worst files (default 50); html: give the N worst files a section "
+                             "with lanes (default 200), the others one row; 0: every file")
     parser.add_argument("--no-group-rotations", action="store_true",
                         help="read rotated siblings (kern.log.1, kern.log) as separate logs")
     parser.add_argument("--engine", choices=ENGINES, default=None,
@@ -121,7 +123,7 @@ def scan_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> 
         raise UsageError("--scheduler needs --engine dask")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs needs a number of at least 1, not {args.jobs}")
-    if args.top < 0:
+    if args.top is not None and args.top < 0:
         raise UsageError("--top cannot be negative")
     if "-" in args.paths:
         raise UsageError("scan reads files, directories and URLs, not standard input (use 'vflog report -')")

@@ -24,6 +24,7 @@ from .results import (
     MESSAGES_LIMIT,
     OUTAGES_LIMIT,
     FileResult,
+    Lanes,
     LogJob,
     ScanFinding,
     is_url,
@@ -163,7 +164,7 @@ def _result(job: LogJob, report: Report | None, fetch_errors: list[str]) -> File
         lines=report.stats.lines, events=report.stats.events, unrecognised=report.stats.unrecognised,
         boots=len(report.boots), nics=tuple(nics), findings=tuple(findings),
         counts=tuple(sorted((code, sev, n) for (code, sev), n in counts.items())), findings_dropped=dropped,
-        content=report.content,
+        content=report.content, lanes=Lanes.of(last) if last else None,
     )
 
 

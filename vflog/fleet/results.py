@@ -13,11 +13,17 @@ from ..check.result import NicCheck
 from ..report import (
     AN_LINES,
     NO_AN_LINES,
+    NO_VF_STATES,
+    STATE_PATHS,
+    BootReport,
     Finding,
     NicReport,
     OutageReport,
     Quote,
+    TimelineEntry,
     VfReport,
+    has_times,
+    position,
 )
 
 ENGINES = ("process", "dask")
@@ -25,6 +31,8 @@ ENGINES = ("process", "dask")
 FINDINGS_LIMIT = 500
 MESSAGES_LIMIT = 50
 OUTAGES_LIMIT = 50
+#: At most this many timeline entries per NIC are kept for pictures (the first and last halves).
+LANE_ENTRIES = 200
 
 _DATAPATHS = ("vf", "synthetic", "unknown")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -80,6 +88,67 @@ class ScanFinding:
         return cls(data["boot"], data.get("nic_name"), Finding(**fields))
 
 
+def _drawn(entry: TimelineEntry) -> tuple[str | None, bool]:
+    """Return what an entry does to the drawn data path: the path its state proves, and whether its VF is gone."""
+    return STATE_PATHS.get(entry.state), entry.state in NO_VF_STATES
+
+
+def _lane_entries(timeline: tuple[TimelineEntry, ...], boot: BootReport) -> tuple[TimelineEntry, ...]:
+    """Return the entries of a timeline that shape the drawn data path (report.path_spans), at most LANE_ENTRIES.
+
+    Entries without a place on the boot's axis are left out, and times are made non-decreasing as
+    path_spans places them.  Then an entry whose state proves the same path, with the same "VF gone"
+    trait, as the entry before it leaves the drawn path as it was, so it is left out, except the
+    last (after which the NIC's verdict holds); past the bound the middle is left out.
+    """
+    timed, latest = has_times(boot), float("-inf")
+    placed: list[TimelineEntry] = []
+    for entry in timeline:
+        at = position(boot, entry.t, entry.line)
+        if at is not None:
+            latest = max(latest, at)
+            placed.append(TimelineEntry(entry.line, latest if timed else entry.t, "", entry.state))
+    kept = [entry for index, entry in enumerate(placed)
+            if index in (0, len(placed) - 1) or _drawn(placed[index - 1]) != _drawn(entry)]
+    if len(kept) > LANE_ENTRIES:
+        kept = kept[:LANE_ENTRIES // 2] + kept[-(LANE_ENTRIES // 2):]
+    return tuple(kept)
+
+
+@attrs.frozen
+class Lanes:
+    """What a picture of a log's last boot needs beyond the NICs: the boot's span and clock, and each NIC's
+    timeline cut to the entries that change its drawn data path (see _lane_entries)."""
+
+    boot: int
+    start_line: int
+    end_line: int
+    t_start: float | None
+    t_end: float | None
+    clock: str | None
+    timelines: tuple[tuple[str, tuple[TimelineEntry, ...]], ...] = ()
+
+    @classmethod
+    def of(cls, boot: BootReport) -> "Lanes":
+        """Return the lanes of a boot."""
+        return cls(boot.index, boot.start_line, boot.end_line, boot.t_start, boot.t_end, boot.clock,
+                   tuple((nic.key, _lane_entries(nic.timeline, boot)) for nic in boot.nics))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form: the boot's span and, per NIC key, its entries as ``[line, t, state]``."""
+        return {"boot": self.boot, "start_line": self.start_line, "end_line": self.end_line,
+                "t_start": self.t_start, "t_end": self.t_end, "clock": self.clock,
+                "timelines": {key: [[e.line, e.t, e.state] for e in entries] for key, entries in self.timelines}}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Lanes":
+        """Rebuild Lanes from :meth:`to_dict`."""
+        timelines = tuple((key, tuple(TimelineEntry(line, t, "", state) for line, t, state in entries))
+                          for key, entries in data.get("timelines", {}).items())
+        return cls(data["boot"], data["start_line"], data["end_line"], data.get("t_start"), data.get("t_end"),
+                   data.get("clock"), timelines)
+
+
 @attrs.frozen
 class FileResult:
     """What one log concluded, small enough to stream: counts, the final NICs and the findings.
@@ -108,6 +177,20 @@ class FileResult:
     content: str = AN_LINES
     #: A sosreport's present state, per NIC (``vflog check``'s verdicts); its findings are among ``findings``.
     checks: tuple[NicCheck, ...] = ()
+    #: The last boot's span and its NICs' data path changes, for pictures (None: no boot).
+    lanes: Lanes | None = None
+
+    def last_boot(self) -> BootReport | None:
+        """Return the log's last boot as far as the result holds it (NICs with their data path changes, its
+        findings without evidence texts), for pictures; None when the result has no lanes."""
+        if self.lanes is None:
+            return None
+        lanes = self.lanes
+        timelines = dict(lanes.timelines)
+        nics = tuple(attrs.evolve(nic, timeline=timelines.get(nic.key, ())) for nic in self.nics)
+        findings = tuple(f.finding for f in self.findings if f.boot == lanes.boot)
+        return BootReport(lanes.boot, lanes.start_line, lanes.end_line, lanes.t_start, lanes.t_end, lanes.clock,
+                          None, nics, findings)
 
     @property
     def status(self) -> str:
@@ -144,6 +227,7 @@ class FileResult:
             "findings_dropped": self.findings_dropped,
             "content": self.content,
             **({"checks": [nic.to_dict() for nic in self.checks]} if self.checks else {}),
+            "lanes": self.lanes.to_dict() if self.lanes is not None else None,
         }
 
     @classmethod
@@ -159,6 +243,7 @@ class FileResult:
             counts=tuple((c["code"], c["severity"], c["count"]) for c in data.get("counts", ())),
             findings_dropped=data.get("findings_dropped", 0), content=data.get("content", AN_LINES),
             checks=tuple(NicCheck.from_dict(n) for n in data.get("checks", ())),
+            lanes=Lanes.from_dict(data["lanes"]) if data.get("lanes") else None,
         )
 
 
