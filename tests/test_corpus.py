@@ -37,10 +37,6 @@ XFAIL: dict[str, dict[str, str]] = {
     "43-wsl-14070-fence-glued-netvsc-enodev.log": {
         "recognised": "the excerpt's last line is cut inside the message ('unable to'): no message to recognise",
     },
-    "45-netdev-mana-hibernate-shutdown-oops-quoted-reply.log": {
-        "golden": "a VF known only from its driver's lines on the PCI device (no netdev) gets an entry without its PCI "
-                  "address and driver, though the prefix names both",
-    },
     "46-linux-rdma-mana-reset-rescan-interleaved-console.log": {
         "golden": "one oops split in two by interleaved console output and an elision line: the finding's headline is "
                   "'Call Trace:' (line 14), not the 'BUG: unable to handle page fault' that opens it (line 1)",

@@ -190,3 +190,10 @@ def test_a_vmbus_probe_failure_of_a_device_no_nic_or_bus_names_is_not_the_nics()
     assert [(f.code, f.nic) for f in report.findings if f.code == "hv-pci-error"] == [("hv-pci-error", None)]
     own = _line(1.0, f"hv_vmbus: probe failed for device {A} (-19)") + _line(1.1, f"hv_netvsc {A} eth0: VF slot 1 added")
     assert {f.nic for f in vflog.analyze_text(own).findings if f.severity.value == "error"} == {A}
+
+
+def test_a_vf_drivers_line_on_its_pci_device_names_the_vf_without_proving_a_state() -> None:
+    """`mana 7870:00:00.0: Shutdown was called` alone: the entry's VF has that PCI address and driver, state unknown."""
+    nic = _nics(_line(191.3, "mana 7870:00:00.0: Shutdown was called"))["pci:7870"]
+    assert nic.vf is not None and (nic.vf.pci, nic.vf.driver) == ("7870:00:00.0", "mana")
+    assert nic.state == "unknown" and nic.datapath == "unknown"
