@@ -164,3 +164,36 @@ def test_only_netvsc_and_hv_pci_registrations_are_events() -> None:
                                                            ("vmbus_driver_registered", "hv_pci")]
     report = vflog.analyze_text(text)
     assert report.stats.unrecognised == 0 and report.content == "no-an-lines"
+
+
+def test_a_vf_known_only_from_benign_lines_on_its_netdev_gets_an_entry_of_its_own() -> None:
+    """No NIC in the log, only a VF driver's informational lines on its own netdev: the VF is an entry `pci:<domain>`."""
+    text = "".join([
+        _line(231.4, "mana 7870:00:00.0 enP30832s1: Moved VF to namespace with: eth0"),
+        _line(231.5, "mana 7870:00:00.0 enP30832s1: Configured vPort 0 PD 18 DB 16"),
+    ])
+    nic = _nics(text)["pci:7870"]
+    assert (nic.vf.name, nic.vf.pci, nic.vf.driver) == ("enP30832s1", "7870:00:00.0", "mana")
+    assert nic.state == "link-up" and nic.datapath == "unknown"
+
+
+def test_a_vmbus_probe_failure_of_a_device_no_nic_or_bus_names_is_not_the_nics() -> None:
+    """`hv_vmbus: probe failed for device G` when only that line names G (a frame buffer, say) stays with the VM:
+    the one NIC of the log is not blamed. A GUID that is the NIC's own still goes to the NIC."""
+    fb = "5620e0c7-8062-4dce-aeb7-520c7ef76171"
+    text = "".join([
+        _line(590.0, f"hv_netvsc {A} (unnamed net_device) (uninitialized): VF slot 1 added"),
+        _line(605.2, f"hv_vmbus: probe failed for device {fb} (-110)"),
+        _line(605.3, "hv_vmbus: registering driver hv_pci"),
+    ])
+    report = vflog.analyze_text(text)
+    assert [(f.code, f.nic) for f in report.findings if f.code == "hv-pci-error"] == [("hv-pci-error", None)]
+    own = _line(1.0, f"hv_vmbus: probe failed for device {A} (-19)") + _line(1.1, f"hv_netvsc {A} eth0: VF slot 1 added")
+    assert {f.nic for f in vflog.analyze_text(own).findings if f.severity.value == "error"} == {A}
+
+
+def test_a_vf_drivers_line_on_its_pci_device_names_the_vf_without_proving_a_state() -> None:
+    """`mana 7870:00:00.0: Shutdown was called` alone: the entry's VF has that PCI address and driver, state unknown."""
+    nic = _nics(_line(191.3, "mana 7870:00:00.0: Shutdown was called"))["pci:7870"]
+    assert nic.vf is not None and (nic.vf.pci, nic.vf.driver) == ("7870:00:00.0", "mana")
+    assert nic.state == "unknown" and nic.datapath == "unknown"

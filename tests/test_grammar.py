@@ -352,3 +352,11 @@ def test_long_messages_are_not_kept_in_the_cache() -> None:
     assert grown < 1 << 20
     event = grammar.parse_message("hv_netvsc 000d3af5-76bd-000d-3af5-76bd000d3af5 eth0: VF slot 2 added" + " " * 2000)
     assert event.kind == "slot_added"
+
+
+@pytest.mark.parametrize("mac", ["00:15:5d:XX:XX:XX", "00:15:5D:43:D6:D4", "xx:xx:xx:xx:xx:xx"])
+def test_redacted_or_re_cased_mac_is_read(mac: str) -> None:
+    """A MAC redacted with x/X where digits stood, or printed in capitals, is still a MAC (FreeBSD and Linux wordings)."""
+    assert grammar.parse_message(f"hn0: Ethernet address: {mac}").kind == "bsd_mac_address"
+    event = grammar.parse_message(f"hv_netvsc 000d3a43-d6d4-000d-3a43-d6d4000d3a43: Device MAC {mac} link state up")
+    assert event.kind == "synthetic_link_state"

@@ -358,6 +358,21 @@ class Correlator:
         owned = set(self._domain_owner.values())
         return [k for k in self._nics if k not in owned and not k.startswith("pci:")]
 
+    def _own_entry(self, event: Event) -> str | None:
+        """Return the key of a VF entry of its own (``pci:<domain>``, made if need be) for a VF driver's line on its
+        netdev that no NIC can own; None for any other line, or when no more NICs may be made."""
+        domain = event.pci_domain
+        if event.driver not in VF_DRIVERS or not domain:
+            return None
+        owner = self._domain_owner.get(domain)
+        if owner is None:
+            if len(self._nics) >= self._max_nics:
+                return None
+            owner = "pci:" + domain
+            self._nic(owner)
+            self._tie(domain, owner)
+        return owner
+
     def finish(self) -> None:
         """Close an open trace, then give what is still untied to the one NIC that could own it, or to a NIC of its own."""
         self._close_trace()
@@ -372,7 +387,12 @@ class Correlator:
                 candidates = self._candidates()
             if kind == "guid":
                 self._pending.pop(where)
-                target: str | None = candidates[0] if len(candidates) == 1 else None
+                # A GUID only a VMBus probe failure names may be any VMBus device (a frame buffer, a disk): only
+                # a line of the vPCI driver makes it a vPCI bus that the one candidate NIC could own.
+                bus = any(e.driver in VPCI_DRIVERS for e in held)
+                target: str | None = candidates[0] if len(candidates) == 1 and bus else None
+                if name in self._nics:  # the GUID turned out to be a synthetic NIC's own
+                    target = name
                 for event in held:
                     self._deliver(target, event)
                 continue
@@ -398,5 +418,7 @@ class Correlator:
                         target = next(iter(users))
                     else:
                         target = candidates[0] if len(candidates) == 1 and not users else None
+                    if target is None and not users:
+                        target = self._own_entry(event)
                     self._deliver(target, event)
         self._pending.clear()

@@ -265,7 +265,9 @@ class Nic:
                 self.generations[-1].name_set.add(vf_name)
             return
         if not self.generations:
-            return
+            if driver not in drivers.VF_DRIVERS or ":" not in (event.device or ""):
+                return
+            self._generation_for(event)  # a VF driver's line on its PCI device names the VF before any lifecycle line
         generation = self.generations[-1]
         if kind == "pci_device":
             generation.device_id = event.fields.get("vendev", "").strip("[]") or None
