@@ -100,6 +100,23 @@ def test_a_break_at_any_point_of_a_driver_line_is_joined_back(needle: str, cut: 
     assert (report.stats.events, report.stats.unrecognised) == (original.stats.events, 0)
 
 
+@pytest.mark.parametrize("sample, needle, cut", [
+    ("finding-netvsc-error.log", "eth0: unable to open slave", len("eth0")),  # before the ': ' of the prefix
+    ("finding-vf-not-registered.log", "vf serial:1", len("vf serial:")),  # after a ':' the kernel glues
+    ("finding-driver-probe-failed.log", "mlx5_core 468b:00:02.0", len("mlx5_core 468b:00:02.0")),  # before ": "
+])
+def test_a_break_where_the_line_had_no_space_is_joined_without_one(sample: str, needle: str, cut: int) -> None:
+    """A break where the grammar reads the join both with and without a space (at a token boundary) is joined
+    as the kernel prints it: the text the catalogue lists, else without a space before a closing mark; the
+    verdict, the finding's severity and the event's whole message are those of the unwrapped line."""
+    text = (SAMPLES / sample).read_text()
+    wrapped = wrap_after(text, needle, cut)
+    assert wrapped != text
+    assert nic_verdicts(vflog.analyze_text(wrapped)) == nic_verdicts(vflog.analyze_text(text))
+    messages = {routed.event.message for routed in vflog.events_text(wrapped)}
+    assert messages == {routed.event.message for routed in vflog.events_text(text)}
+
+
 def test_the_joined_event_has_the_first_lines_number_and_the_whole_message() -> None:
     """The event of a joined line is at the first part's line (grep -n) and its message is the whole message."""
     wrapped = wrap_after(SERVICING, "Data path switched", len("Data path switched"))

@@ -60,12 +60,13 @@ def _rejoined(message: str, text: str, glued: bool) -> Event | None:
     """Return the event of *message* continued by *text* (a wrapped line joined back), or None.
 
     When *glued* (no white space at the break) the break may have been inside a word or id (a terminal
-    wraps anywhere) or at a space the wrapper took (mail wraps between words): of the joins without
-    and with a space, the one the grammar reads with its tokens agreeing with the break wins (see
-    grammar.break_agrees), then any the grammar reads, then one the tolerant rules and the catalogue read.
+    wraps anywhere) or at a space the wrapper took (mail wraps between words).  Of the joins without and
+    with a space that the grammar reads, the one the catalogue lists wins, then the one whose tokens agree
+    with the break (see grammar.break_agrees; a break before a closing mark or after an opening one had no
+    space), the join without a space first among those, the one with a space among the rest; when the grammar reads neither, one the tolerant rules and the catalogue read.
     """
     joins = ((message + text, False), (message + " " + text, True)) if glued else ((message + " " + text, True),)
-    read: list[Event] = []
+    read: list[tuple[bool, bool, Event]] = []
     columns: list[int | None] = []
     for joined, spaced in joins:
         try:
@@ -74,16 +75,32 @@ def _rejoined(message: str, text: str, glued: bool) -> Event | None:
             columns.append(error.column)
             continue
         columns.append(None)
-        if grammar.break_agrees(joined, len(message), spaced):
-            return _judged(event)
-        read.append(event)
+        agrees = grammar.break_agrees(joined, len(message), spaced) or not spaced and _no_space_there(message, text)
+        read.append((_catalogued(event), agrees, spaced != agrees, event))  # an agreeing glued join first
     if read:
-        return _judged(read[-1])
+        return _judged(max(read, key=lambda reading: reading[:3])[3])
     for (joined, _), column in zip(reversed(joins), reversed(columns)):
         found = messages.driver_event(joined, column)
         if found is not None and found.kind != messages.UNCATALOGUED:
             return found
     return None
+
+
+def _catalogued(event: Event) -> bool:
+    """Return whether the catalogue lists the message of grammar event *event* (the kernel prints it so)."""
+    return "catalogue_level" in messages.judged(event).fields
+
+
+#: Characters that a space never precedes in a driver's message (``eth0: ``, ``serial:1``, ``(0x3)``, ``1,``).
+_CLOSING = frozenset(":,;.)]}")
+#: Characters that a space never follows in a driver's message (``(0x3)``, ``[mem ...]``).
+_OPENING = frozenset("([{")
+
+
+def _no_space_there(message: str, text: str) -> bool:
+    """Return whether a break between *message* and *text* fell where the line had no space (a terminal's
+    wrap; a mailer breaks only at a space): before a closing mark or after an opening one."""
+    return text[:1] in _CLOSING or message[-1:] in _OPENING
 
 
 #: The quote marks of a line quoted in mail (``> `` or ``>> ``).
