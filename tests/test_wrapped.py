@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import vflog
 from vflog import grammar
+from vflog import wrapped as wrapped_module
 from vflog.input import Text
 from vflog.input import text as input_text
 
@@ -115,6 +116,69 @@ def test_a_break_where_the_line_had_no_space_is_joined_without_one(sample: str, 
     assert nic_verdicts(vflog.analyze_text(wrapped)) == nic_verdicts(vflog.analyze_text(text))
     messages = {routed.event.message for routed in vflog.events_text(wrapped)}
     assert messages == {routed.event.message for routed in vflog.events_text(text)}
+
+
+@pytest.mark.parametrize("needle, cut", [
+    ("switched to VF: enP53091s1np0", len("switched to VF: enP53091s1")),  # inside the VF's name
+    ("VF registering: eth1", len("VF registering: eth")),  # inside the registered name
+    ("firmware version: 14.25.8362", len("firmware version: 14.25.836")),  # inside a version
+    ("firmware version: 14.25.8362", len("firmware version: 14.")),  # a version that does not read yet
+])
+def test_a_break_inside_the_last_name_of_a_whole_message_is_joined_back(needle: str, cut: int) -> None:
+    """A terminal's break inside the last name, id or number of a line leaves a message that reads whole but
+    wrong (``... switched to VF: enP53091s1``); the glued rest on the next row completes it: the same verdicts,
+    events and messages, each event at its first row's line."""
+    wrapped = wrap_after(SERVICING, needle, cut)
+    assert wrapped != SERVICING
+    report, original = vflog.analyze_text(wrapped), vflog.analyze_text(SERVICING)
+    assert nic_verdicts(report) == nic_verdicts(original)
+    assert (report.stats.events, report.stats.unrecognised) == (original.stats.events, 0)
+    lines = wrapped.splitlines()
+    events = [routed.event for routed in vflog.events_text(wrapped)]
+    assert [e.message for e in events] == [routed.event.message for routed in vflog.events_text(SERVICING)]
+    for event in events:
+        if needle in event.message:
+            assert lines[event.line - 1].endswith(needle[:cut]) and lines[event.line] == needle[cut:]
+
+
+def test_a_break_inside_the_last_name_is_joined_in_syslog_lines() -> None:
+    """The rest of a name cut by the wrap of a syslog line (``joined to eth`` / ``0``) is joined back too."""
+    text = converters.TEXT_FORMATS["rsyslog_precise"](SERVICING)
+    wrapped = wrap_after(text, "joined to eth0", len("joined to eth"))
+    assert wrapped != text
+    assert nic_verdicts(vflog.analyze_text(wrapped)) == nic_verdicts(vflog.analyze_text(text))
+    assert {r.event.message for r in vflog.events_text(wrapped)} == {r.event.message for r in vflog.events_text(text)}
+
+
+SWITCHED = f"[    8.090127] hv_netvsc {GUID} eth0: Data path switched to VF: enP53091s1np0"
+
+
+@pytest.mark.parametrize("after", [
+    "root@vm:~# lspci",  # a shell prompt and command
+    "$",  # a bare prompt
+    "cf63:00:02.0 Ethernet controller: Mellanox Technologies MT27710 Family [ConnectX-4 Lx Virtual Function]",
+    "...",  # an elision mark
+    "  np0",  # indented: a row of something else, not the rest of a cut name
+    "(queues 8)",  # a tool's text with marks and spaces
+])
+def test_an_unstamped_line_of_something_else_does_not_extend_a_whole_message(after: str) -> None:
+    """After a line that reads whole, an unstamped line that is not the glued rest of its last name (a prompt, an
+    lspci line, an elision, an indented row) is not joined: the name stays as printed."""
+    assert SWITCHED in SERVICING
+    text = SERVICING.replace(SWITCHED, SWITCHED + "\n" + after, 1)
+    switched = [r.event for r in vflog.events_text(text) if r.event.kind == "datapath_to_vf"]
+    assert switched[0].fields["vf"] == "enP53091s1np0" and switched[0].message == SWITCHED[15:]
+    assert nic_verdicts(vflog.analyze_text(text)) == nic_verdicts(vflog.analyze_text(SERVICING))
+
+
+def test_a_line_shorter_than_the_narrowest_wrap_is_not_extended() -> None:
+    """A line under 60 columns was not wrapped (terminals and mailers wrap at 72-80): an unstamped word after it
+    is a line of its own, even when glued to the line's last name it would read."""
+    short = "[8.09] hv_netvsc vmbus_1 eth0: Data path switched to VF: en"
+    assert len(short) < wrapped_module.NARROWEST
+    text = SERVICING.replace(SWITCHED, short + "\np0s2", 1)
+    switched = [r.event for r in vflog.events_text(text) if r.event.kind == "datapath_to_vf"]
+    assert switched[0].fields["vf"] == "en"
 
 
 def test_the_joined_event_has_the_first_lines_number_and_the_whole_message() -> None:

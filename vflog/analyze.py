@@ -33,7 +33,7 @@ from .machine import INPUTS
 from .report import BootReport, InputSpan, Report, Stats, Unrecognised, RoutedEvent
 from .rules import Listener
 from .input import Limits, Selection, Source, Text, open_inputs
-from .wrapped import Held, continued, stops_short
+from .wrapped import Held, continued, may_be_cut, stops_short
 
 _JUDGED = messages.JUDGED
 
@@ -173,6 +173,9 @@ class Analyzer:
             if template.level is not INFO or template.kind in INPUTS:  # faults and lifecycle lines the
                 template = _JUDGED.get(message) or messages.judged(template)  # grammar names: the kernel's
                 # level says how bad
+            if may_be_cut(raw, message):  # it reads whole, but a terminal may have cut its last name or id
+                self._held = Held(record, prefix, message, seconds, previous, template, whole=True)
+                return
         self._emit(template, number, given or seconds, prefix, previous)
 
     def _unknown(self, number: int, raw: str, found: Event | None) -> Event | None:

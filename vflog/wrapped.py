@@ -34,6 +34,19 @@ class Held:
     seconds: Stamp | None
     previous: Record | None
     found: Event | None
+    #: The message reads whole (*found* is its grammar event), but its last name, id or number may be cut.
+    whole: bool = False
+
+
+#: The fewest columns a terminal or mailer wraps at (they wrap at 72-80; a shorter row was not wrapped).
+NARROWEST = 60
+
+
+def may_be_cut(raw: str, message: str) -> bool:
+    """Return whether line *raw*, whose driver message *message* the grammar reads whole, may still be the first
+    row of a wrapped line: it fills a row of the narrowest wrap and its message ends in a letter or digit (a
+    name, id or number the wrap may have cut)."""
+    return len(raw) >= NARROWEST and message[-1:].isalnum()
 
 
 def stops_short(message: str, found: Event | None) -> bool:
@@ -134,9 +147,28 @@ def _judged(event: Event) -> Event:
     return messages.judged(event) if event.level is not INFO or event.kind in INPUTS else event
 
 
+#: The rest of a cut name, id or number: one word of their characters with a letter or digit (a prompt, a
+#: command or a tool's line has spaces or other marks; an elision mark has no letter).
+_REST_OF_TOKEN = re.compile(r"[.:-]*\w[\w.:-]*")
+
+
+def _extended(message: str, text: str) -> Event | None:
+    """Return the event of whole message *message* with its last token continued by *text* (the rest of a name,
+    id or number a terminal cut), when the grammar reads the two glued with the break inside a token; else None."""
+    if _REST_OF_TOKEN.fullmatch(text) is None:
+        return None
+    joined = message + text
+    try:
+        event = grammar.parse_message(joined)
+    except ParseError:
+        return None
+    return _judged(event) if grammar.break_agrees(joined, len(message), False) else None
+
+
 def continued(held: Held, record: Record) -> Event | Held | None:
     """Return what *record* makes of the *held* line: the event of the two joined back (a wrapped line), the held
-    line continued when the join still stops short (wrapped more than once), or None when it does not continue it."""
+    line continued when the join still stops short (wrapped more than once), or None when it does not continue it.
+    A held line that reads whole is continued only by the glued rest of its last token (see _extended)."""
     raw = record[1]
     if raw is not None and raw[:1] == ">":  # a quoted line (mail) continues after the same quote marks
         raw = _unquoted(held.record[1], raw)  # type: ignore[arg-type]
@@ -144,5 +176,7 @@ def continued(held: Held, record: Record) -> Event | Held | None:
     if text is None:
         return None
     glued = not held.record[1][-1:].isspace() and not raw[:1].isspace()  # type: ignore[index]
+    if held.whole:  # a terminal cuts anywhere, without a space: only the rest of the last token continues it
+        return _extended(held.message, text) if glued else None
     event = _rejoined(held.message, text, glued)
     return event if event is not None else _still_short(held, text, glued)
