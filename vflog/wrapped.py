@@ -79,7 +79,7 @@ def _rejoined(message: str, text: str, glued: bool) -> Event | None:
     space), the join without a space first among those, the one with a space among the rest; when the grammar reads neither, one the tolerant rules and the catalogue read.
     """
     joins = ((message + text, False), (message + " " + text, True)) if glued else ((message + " " + text, True),)
-    read: list[tuple[bool, bool, Event]] = []
+    read: list[tuple[bool, bool, bool, Event]] = []
     columns: list[int | None] = []
     for joined, spaced in joins:
         try:
