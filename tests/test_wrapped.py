@@ -408,3 +408,17 @@ def _reads(message: str) -> bool:
     except vflog.ParseError:
         return False
     return True
+
+
+@pytest.mark.parametrize("sample", ["finding-association-wait.log", "finding-vf-not-registered.log"])
+@pytest.mark.parametrize("width", [40, 60, 72])
+def test_a_last_line_wrapped_into_several_rows_still_dates_the_end(sample: str, width: int) -> None:
+    """The last line of a log (not a driver's) cut by a narrow terminal into three rows or more, the rows
+    unstamped: the boot still ends at that line's time, so a finding that waits for the end is raised."""
+    text = (SAMPLES / sample).read_text()
+    *head, last = text.splitlines()
+    rows = [last[i:i + width] for i in range(0, len(last), width)]
+    assert len(rows) >= 3
+    wrapped = "\n".join([*head, *rows]) + "\n"
+    assert nic_verdicts(vflog.analyze_text(wrapped)) == nic_verdicts(vflog.analyze_text(text))
+    assert vflog.analyze_text(wrapped).boots[-1].t_end == vflog.analyze_text(text).boots[-1].t_end

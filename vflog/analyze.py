@@ -41,6 +41,9 @@ _JUDGED = messages.JUDGED
 #: The longest message read as a driver's (printk prints at most about 1 KiB a line; traces' module lists
 #: run longer): a longer one is unrecognised without being parsed or matched, so no memo keeps it.
 _LONGEST_MESSAGE = 8192
+#: How many of the last content records the end of a boot looks back through for a time (a line a narrow
+#: terminal wrapped into rows, the rows unstamped).
+_RECENT = 16
 #: The longest unrecognised line kept whole for --show-unrecognised; longer ones keep their start and a marker.
 _UNRECOGNISED_TEXT = 4096
 
@@ -65,8 +68,9 @@ class Analyzer:
         self.lines = 0
         self.events = 0
         self._previous: Record | None = None
-        #: The content record before _previous (its time counts when _previous, a wrapped line's rest, has none).
-        self._earlier: Record | None = None
+        #: The last content records, the latest last (the time of a boot's end is the latest one's that has a time:
+        #: the rows a terminal wrapped a last line into have none).
+        self._recent: collections.deque[Record] = collections.deque(maxlen=_RECENT)
         self._reader = Reader()
         self._block_path = BlockPath(self)
         self.spans: list[InputSpan] = []
@@ -111,7 +115,8 @@ class Analyzer:
         self.lines += count
         if record is not None:
             self._boot.last_other_line = number
-            self._earlier, self._previous = self._previous, record
+            self._previous = record
+            self._recent.append(record)
             self._tick(record)
 
     def feed(self, number: int, raw: str, candidate: bool = False) -> None:
@@ -135,7 +140,7 @@ class Analyzer:
         previous = self._previous
         if boot_id is not None and boot_id != self._boot_id:
             if self._boot_id is not None or self._boot.events:
-                self._boot = self._boots.start_next(number, previous, self._earlier)
+                self._boot = self._boots.start_next(number, previous, self._recent)
             self._boot_id = boot_id
         if raw is None:
             if structured and not filler:
@@ -145,7 +150,8 @@ class Analyzer:
             return
         content = len(raw.strip()) > 3  # not blank, not a bare bracket or an elision mark
         if content:
-            self._earlier, self._previous = previous, record
+            self._previous = record
+            self._recent.append(record)
         if previous is not None and raw == previous[1] and content and raw[:1] in "[{<0123456789":  # [1]: its text
             self._boot.duplicates += 1  # the same stamped line twice in a row: the collector's doing
             return
@@ -243,7 +249,7 @@ class Analyzer:
         for record in self._reader.flush():
             self.record(record)
         self._settle()
-        notes = self._boots.finish(self._previous, self._earlier)
+        notes = self._boots.finish(self._previous, self._recent)
         stats = Stats(self.lines, self.events, self.unrecognised_count)
         return Report(source, tuple(self.boots), stats, tuple(self.unrecognised), sources or (source,),
                       inputs=tuple(self.spans), notes=tuple(notes))
