@@ -33,7 +33,7 @@ from .machine import INPUTS
 from .report import BootReport, InputSpan, Report, Stats, Unrecognised, RoutedEvent
 from .rules import Listener
 from .input import Limits, Selection, Source, Text, open_inputs
-from .wrapped import Held, continued, may_be_cut, stops_short
+from .wrapped import Held, continued, cut_start, may_be_cut, stops_short
 
 _JUDGED = messages.JUDGED
 
@@ -80,6 +80,8 @@ class Analyzer:
         self._tz = self.config.tzinfo()
         #: A driver line cut short (perhaps wrapped), waiting for the next line to tell.
         self._held: Held | None = None
+        #: The last line when no message starts in it: the next line may complete a message start a wrap cut.
+        self._cut: tuple[Record, Record | None] | None = None  # and the content record before it
 
     @property
     def boots(self) -> list[BootReport]:
@@ -113,11 +115,13 @@ class Analyzer:
         if self._held is not None:  # lines of the layout's shape carry their own stamp: none continues it
             self._settle()
         self.lines += count
+        before = self._previous if count == 1 else None  # the line before the gap's last, when known
         if record is not None:
             self._boot.last_other_line = number
             self._previous = record
             self._recent.append(record)
             self._tick(record)
+        self._cut = (record, before) if record is not None and number == self.lines else None
 
     def feed(self, number: int, raw: str, candidate: bool = False) -> None:
         """Take raw line *number* of the current input (a *candidate* has the shape of the block path's JSON layout)."""
@@ -137,7 +141,7 @@ class Analyzer:
         if self._held is not None and self._joined(record):
             return
         number, raw, given, boot_id, structured, filler, _ = record
-        previous = self._previous
+        previous, cut, self._cut = self._previous, self._cut, None
         if boot_id is not None and boot_id != self._boot_id:
             if self._boot_id is not None or self._boot.events:
                 self._boot = self._boots.start_next(number, previous, self._recent)
@@ -157,6 +161,13 @@ class Analyzer:
             return
         framed = framing.frame(raw)
         if framed is None:
+            joined = cut_start(cut[0], record) if cut is not None else None
+            if joined is not None and cut is not None:  # the message start the wrap cut: read the line as it was
+                self._previous = cut[1]
+                self.record(joined)
+                return
+            if content:
+                self._cut = record, previous
             if structured or content:
                 self._boot.last_other_line = number
                 self._tick(record)
@@ -225,7 +236,7 @@ class Analyzer:
 
     def _settle(self) -> None:
         """Read the held line alone: the line after it (or the end of the input) does not continue it."""
-        held, self._held = self._held, None
+        held, self._held, self._cut = self._held, None, None
         if held is not None:
             self._read_held(held)
 

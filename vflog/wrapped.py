@@ -165,10 +165,36 @@ def _extended(message: str, text: str) -> Event | None:
     return _judged(event) if grammar.break_agrees(joined, len(message), False) else None
 
 
+def cut_start(first: Record, record: Record) -> Record | None:
+    """Return line *first*, in which no driver's or program's message starts, continued by *record*, when
+    *record* is a continuation and the message start the two make spans the break (``... hv_netvsc`` /
+    ``<GUID> eth0: ...``, ``Configu`` / ``ring with ...``); else None.  The break must be a wrap's: without a
+    space, *first* fills a terminal's row of the narrowest wrap; with one, the continuation's first word would
+    not have fit in that row (a mailer wraps there).  The joined line keeps the first line's number."""
+    raw, head = record[1], first[1]
+    if raw is None or head is None or record[2] or record[4]:
+        return None
+    if raw[:1] == ">":  # a quoted line (mail) continues after the same quote marks
+        raw = _unquoted(head, raw)
+    text = framing.continuation(raw)  # None when the line starts a message of its own
+    if text is None:
+        return None
+    glued = not head[-1:].isspace() and not raw[:1].isspace()
+    spaced = head.rstrip() + " " + text
+    joins: tuple[str, ...] = (head + text,) if glued and len(head) >= NARROWEST else ()
+    if len(head.rstrip()) + 1 + len(text.split(None, 1)[0]) > NARROWEST:
+        joins += (spaced,)
+    for joined in joins:
+        if framing.frame(joined) is not None:
+            return first._replace(text=joined)
+    return None
+
+
 def continued(held: Held, record: Record) -> Event | Held | None:
     """Return what *record* makes of the *held* line: the event of the two joined back (a wrapped line), the held
     line continued when the join still stops short (wrapped more than once), or None when it does not continue it.
-    A held line that reads whole is continued only by the glued rest of its last token (see _extended)."""
+    A held line that reads whole is continued only by the glued rest of its last token (see _extended); a join
+    that reads whole is held so when *record* fills a row (see may_be_cut)."""
     raw = record[1]
     if raw is not None and raw[:1] == ">":  # a quoted line (mail) continues after the same quote marks
         raw = _unquoted(held.record[1], raw)  # type: ignore[arg-type]
@@ -179,4 +205,9 @@ def continued(held: Held, record: Record) -> Event | Held | None:
     if held.whole:  # a terminal cuts anywhere, without a space: only the rest of the last token continues it
         return _extended(held.message, text) if glued else None
     event = _rejoined(held.message, text, glued)
-    return event if event is not None else _still_short(held, text, glued)
+    if event is None:
+        return _still_short(held, text, glued)
+    if may_be_cut(raw or "", event.message):  # a middle row: the next one may hold the rest of its last name
+        return attrs.evolve(held, record=held.record._replace(text=held.prefix + event.message),
+                            message=event.message, found=event, whole=True)
+    return event
