@@ -422,3 +422,69 @@ def test_a_last_line_wrapped_into_several_rows_still_dates_the_end(sample: str, 
     wrapped = "\n".join([*head, *rows]) + "\n"
     assert nic_verdicts(vflog.analyze_text(wrapped)) == nic_verdicts(vflog.analyze_text(text))
     assert vflog.analyze_text(wrapped).boots[-1].t_end == vflog.analyze_text(text).boots[-1].t_end
+
+
+def wrap_mail(text: str, column: int) -> str:
+    """Return *text* wrapped as a mailer does: each line broken at its last space before *column*, repeatedly."""
+    out = []
+    for line in text.splitlines():
+        while len(line) > column and line.rfind(" ", 0, column + 1) > 0:
+            at = line.rfind(" ", 0, column + 1)
+            out.append(line[:at])
+            line = line[at + 1:]
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize("column", [60, 66, 72])
+@pytest.mark.parametrize("fmt", ["dmesg", "syslog_rfc3164", "journal_short_precise"])
+def test_a_break_that_cuts_the_message_start_is_joined_back(fmt: str, column: int) -> None:
+    """A mailer's break between a driver's name and its device id (``hv_netvsc`` / ``<GUID> eth0: ...``), or
+    between the syslog program and the driver: the row where the message starts has no message the anchor
+    finds, yet the rows are joined back; the verdict is the unwrapped one, read line by line as by blocks."""
+    text = converters.TEXT_FORMATS[fmt](SERVICING)
+    wrapped = wrap_mail(text, column)
+    assert "hv_netvsc\n" in wrapped or "kernel:\n" in wrapped
+    assert nic_verdicts(vflog.analyze_text(wrapped)) == nic_verdicts(vflog.analyze_text(text))
+    assert contents(by_blocks(wrapped)) == contents(by_lines(wrapped))
+
+
+@pytest.mark.parametrize("column", [60, 65, 70, 75])
+def test_a_user_space_line_cut_inside_its_key_words_is_joined_back(column: int) -> None:
+    """networkd's ``Configuring with`` / ``DHCPv4 address`` cut by a terminal inside the words the anchor looks
+    for (``Configu`` / ``ring with ...``): joined back, the VF is still seen managed by user space."""
+    text = (SAMPLES / "finding-vf-managed-by-userspace.log").read_text()
+    wrapped = wrap_at(text, column, only="systemd-networkd")
+    assert wrapped != text
+    report = vflog.analyze_text(wrapped)
+    assert nic_verdicts(report) == nic_verdicts(vflog.analyze_text(text))
+    assert "vf-managed-by-userspace" in {f.code for f in report.findings}
+    assert contents(by_blocks(wrapped)) == contents(by_lines(wrapped))
+
+
+def test_the_joined_message_start_keeps_the_first_rows_line_and_time() -> None:
+    """A line whose message start was cut (``[..] hv_netvsc`` / ``<GUID> eth0: VF registering: eth1``) is one
+    event at the first row's line, with its stamp; a time regression against the line before it is still seen."""
+    text = (SAMPLES / "finding-time-regression.log").read_text()
+    line = f"[    7.465085] hv_netvsc {GUID} eth0: VF registering: eth1"
+    wrapped = text.replace(line, f"[    7.465085] hv_netvsc\n{GUID} eth0: VF registering:\neth1")
+    assert wrapped != text
+    rows = wrapped.splitlines()
+    registering = [r.event for r in vflog.events_text(wrapped) if r.event.kind == "vf_registering"]
+    assert [(rows[e.line - 1], e.t, e.message) for e in registering] == [("[    7.465085] hv_netvsc", 7.465085, line[15:])]
+    assert nic_verdicts(vflog.analyze_text(wrapped)) == nic_verdicts(vflog.analyze_text(text))
+    assert "time-regression" in {f.code for f in vflog.analyze_text(wrapped).findings}
+
+
+@pytest.mark.parametrize("first, after", [
+    ("[    3.9] hv_netvsc", f"{GUID} eth0: VF slot 1 added"),  # the id would have fit a row of 60 columns
+    ("[    3.918900] user ran: dmesg | grep hv_netvsc", ""),  # a blank line between
+    ("[    3.918900] user ran: dmesg | grep hv_netvsc", "[    3.918901] 1 added"),  # a stamped line
+    ("[    3.918900] a line of something else that is long enough to fill a row", "mlx5_core"),  # no id after
+])
+def test_a_next_line_that_does_not_complete_a_cut_message_start_is_not_joined(first: str, after: str) -> None:
+    """After a line where no message starts, a line that is blank, stamped, or does not complete a message
+    start with it (or would have fit on the first row) is read as its own line: no event comes of the two."""
+    text = SERVICING.replace("[    3.918902] ", f"{first}\n{after}\n[    3.918902] ", 1)
+    assert nic_verdicts(vflog.analyze_text(text)) == nic_verdicts(vflog.analyze_text(SERVICING))
+    assert vflog.analyze_text(text).stats.events == vflog.analyze_text(SERVICING).stats.events
