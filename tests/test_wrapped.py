@@ -488,3 +488,23 @@ def test_a_next_line_that_does_not_complete_a_cut_message_start_is_not_joined(fi
     text = SERVICING.replace("[    3.918902] ", f"{first}\n{after}\n[    3.918902] ", 1)
     assert nic_verdicts(vflog.analyze_text(text)) == nic_verdicts(vflog.analyze_text(SERVICING))
     assert vflog.analyze_text(text).stats.events == vflog.analyze_text(SERVICING).stats.events
+
+
+def wrap_rows(text: str, width: int) -> str:
+    """Return *text* as a terminal of *width* columns shows it: every line cut into rows of *width* characters."""
+    out = []
+    for line in text.splitlines():
+        out += [line[i:i + width] for i in range(0, len(line), width)] or [""]
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize("width", [60, 62, 64, 66, 68, 70])
+@pytest.mark.parametrize("sample", ["host-servicing.log", "finding-vf-managed-by-userspace.log", "mlx4-old-kernel.log"])
+def test_a_terminal_of_60_to_70_columns_gives_the_unwrapped_verdict(sample: str, width: int) -> None:
+    """Every line of a log cut into rows by a narrow terminal (syslog lines into three rows, the last row the rest
+    of a name a middle row ends in): the same NICs, states, data paths, VFs and findings as the log."""
+    text = (SAMPLES / sample).read_text()
+    if sample != "finding-vf-managed-by-userspace.log":
+        text = converters.TEXT_FORMATS["syslog_rfc3164"](text)
+    wrapped = wrap_rows(text, width)
+    assert nic_verdicts(vflog.analyze_text(wrapped)) == nic_verdicts(vflog.analyze_text(text))
