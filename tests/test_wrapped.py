@@ -495,3 +495,18 @@ def test_a_terminal_of_60_to_70_columns_gives_the_unwrapped_verdict(sample: str,
         text = converters.TEXT_FORMATS["syslog_rfc3164"](text)
     wrapped = wrap_rows(text, width)
     assert nic_verdicts(vflog.analyze_text(wrapped)) == nic_verdicts(vflog.analyze_text(text))
+
+
+#: How a long line is wrapped: broken once after the column, cut into rows (a terminal), broken at spaces (mail).
+WRAPS = {"once": wrap_at, "rows": wrap_rows, "mail": wrap_mail}
+
+
+@pytest.mark.parametrize("style", sorted(WRAPS))
+@pytest.mark.parametrize("sample", sorted(SAMPLE_TEXTS))
+def test_every_sample_wrapped_at_60_to_80_columns_keeps_its_verdict(sample: str, style: str) -> None:
+    """Each sample wrapped at 60, 66, 72, 76 and 80 columns, once, into a terminal's rows or at a mailer's
+    spaces: the same NICs, states, data paths, VFs and findings as the sample."""
+    text = SAMPLE_TEXTS[sample]
+    expected = nic_verdicts(vflog.analyze_text(text))
+    for column in (60, 66, 72, 76, 80):
+        assert nic_verdicts(vflog.analyze_text(WRAPS[style](text, column))) == expected, column
