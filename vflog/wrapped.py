@@ -198,6 +198,8 @@ def continued(held: Held, record: Record) -> Event | Held | None:
     raw = record[1]
     if raw is not None and raw[:1] == ">":  # a quoted line (mail) continues after the same quote marks
         raw = _unquoted(held.record[1], raw)  # type: ignore[arg-type]
+    if held.whole and (raw is None or _REST_OF_TOKEN.fullmatch(raw) is None):
+        return None  # only a word of a name's characters is the rest of a name (the cheap test first)
     text = framing.continuation(raw) if raw is not None and not (record[2] or record[4]) else None
     if text is None:
         return None
