@@ -3,8 +3,12 @@
 A terminal or mail wraps a long line; the rest arrives as the next line, unstamped.  These helpers
 decide whether a message stops short (the grammar's prefix test, the starts of catalogued
 messages), join a held line with the text that continues it (with or without a space at the
-break, mail quote marks removed), and say what the join reads as.  The Analyzer holds the line
-(Held) and places the events; nothing here keeps state.
+break, mail quote marks removed), and say what the join reads as.  Three more shapes of a wrap are
+read: a line of 60 columns or more that reads whole but ends in a name, id or number may continue
+with the glued rest of it (may_be_cut, _extended); a line where no message starts may be one whose
+start the wrap cut (cut_start); at a break the grammar reads with and without a space, the text the
+catalogue lists wins.  The Analyzer holds the line (Held) and places the events; nothing here keeps
+state.
 """
 
 from __future__ import annotations
