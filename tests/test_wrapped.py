@@ -468,6 +468,7 @@ def test_the_joined_message_start_keeps_the_first_rows_line_and_time() -> None:
     ("[    3.918900] user ran: dmesg | grep hv_netvsc", ""),  # a blank line between
     ("[    3.918900] user ran: dmesg | grep hv_netvsc", "[    3.918901] 1 added"),  # a stamped line
     ("[    3.918900] a line of something else that is long enough to fill a row", "mlx5_core"),  # no id after
+    ("azureuser@vm:~$ lspci", "cf63:00:02.0 Ethernet controller: Mellanox Technologies MT27710 Family"),  # a shell
 ])
 def test_a_next_line_that_does_not_complete_a_cut_message_start_is_not_joined(first: str, after: str) -> None:
     """After a line where no message starts, a line that is blank, stamped, or does not complete a message
