@@ -511,3 +511,19 @@ def test_every_sample_wrapped_at_60_to_80_columns_keeps_its_verdict(sample: str,
     expected = nic_verdicts(vflog.analyze_text(text))
     for column in (60, 66, 72, 76, 80):
         assert nic_verdicts(vflog.analyze_text(WRAPS[style](text, column))) == expected, column
+
+
+def test_follow_reads_a_whole_line_at_once() -> None:
+    """Following a live log, a line that reads whole gives its change as soon as it is fed, not when the next
+    line comes (a live log is not wrapped: waiting for the rest of a name would hold the change back)."""
+    from vflog.follow import Follower
+    from vflog.report import StateChange
+
+    follower = Follower()
+    for line in SERVICING.splitlines():
+        follower.feed(line)
+        changes = [c for c in follower.changes() if isinstance(c, StateChange)]
+        if "Data path switched to VF" in line:
+            assert changes and changes[-1].after == "datapath-vf" and changes[-1].event.message == line[15:]
+            return
+    raise AssertionError("no data path switch in the sample")

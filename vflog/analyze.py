@@ -190,9 +190,9 @@ class Analyzer:
             if template.level is not INFO or template.kind in INPUTS:  # faults and lifecycle lines the
                 template = _JUDGED.get(message) or messages.judged(template)  # grammar names: the kernel's
                 # level says how bad
-            if may_be_cut(raw, message):  # it reads whole, but a terminal may have cut its last name or id
-                self._held = Held(record, prefix, message, seconds, previous, template, whole=True)
-                return
+            if self._listener is None and may_be_cut(raw, message):  # it reads whole, but a terminal may have cut
+                self._held = Held(record, prefix, message, seconds, previous, template, whole=True)  # its last
+                return  # name (not when following: a live log is not wrapped, and its change would wait)
         self._emit(template, number, given or seconds, prefix, previous)
 
     def _unknown(self, number: int, raw: str, found: Event | None) -> Event | None:
