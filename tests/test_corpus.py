@@ -21,10 +21,6 @@ LOGS = sorted(REAL.glob("*.log"))
 
 # Known misses on real logs (see each file's .meta.md): file name -> test -> reason. Strict: a fix makes the test XPASS and fail.
 XFAIL: dict[str, dict[str, str]] = {
-    "31-lisa-4678-mana-hwc-gdma-probe-failed.log": {
-        "golden": "mana 'gdma probe failed' cut short by the test tool and followed by its text is not read as a probe failure",
-        "recognised": "mana 'gdma probe failed' cut short by the test tool and followed by its text is not read as a probe failure",
-    },
     "32-oracle-linux-85-ofed-devlink-warning.log": {
         "recognised": "MLNX_OFED-only mlx5 message (panic handler) is in no upstream catalogue row: unrecognised by design",
     },

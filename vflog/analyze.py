@@ -33,7 +33,7 @@ from .machine import INPUTS
 from .report import BootReport, InputSpan, Report, Stats, Unrecognised, RoutedEvent
 from .rules import Listener
 from .input import Limits, Selection, Source, Text, open_inputs
-from .wrapped import Held, continued, stops_short
+from .wrapped import Held, continued, cut_start, may_be_cut, stops_short
 
 _JUDGED = messages.JUDGED
 
@@ -41,6 +41,9 @@ _JUDGED = messages.JUDGED
 #: The longest message read as a driver's (printk prints at most about 1 KiB a line; traces' module lists
 #: run longer): a longer one is unrecognised without being parsed or matched, so no memo keeps it.
 _LONGEST_MESSAGE = 8192
+#: How many of the last content records the end of a boot looks back through for a time (a line a narrow
+#: terminal wrapped into rows, the rows unstamped).
+_RECENT = 16
 #: The longest unrecognised line kept whole for --show-unrecognised; longer ones keep their start and a marker.
 _UNRECOGNISED_TEXT = 4096
 
@@ -65,8 +68,9 @@ class Analyzer:
         self.lines = 0
         self.events = 0
         self._previous: Record | None = None
-        #: The content record before _previous (its time counts when _previous, a wrapped line's rest, has none).
-        self._earlier: Record | None = None
+        #: The last content records, the latest last (the time of a boot's end is the latest one's that has a time:
+        #: the rows a terminal wrapped a last line into have none).
+        self._recent: collections.deque[Record] = collections.deque(maxlen=_RECENT)
         self._reader = Reader()
         self._block_path = BlockPath(self)
         self.spans: list[InputSpan] = []
@@ -76,6 +80,8 @@ class Analyzer:
         self._tz = self.config.tzinfo()
         #: A driver line cut short (perhaps wrapped), waiting for the next line to tell.
         self._held: Held | None = None
+        #: The last line when no message starts in it: the next line may complete a message start a wrap cut.
+        self._cut: tuple[Record, Record | None] | None = None  # and the content record before it
 
     @property
     def boots(self) -> list[BootReport]:
@@ -109,10 +115,13 @@ class Analyzer:
         if self._held is not None:  # lines of the layout's shape carry their own stamp: none continues it
             self._settle()
         self.lines += count
+        before = self._previous if count == 1 else None  # the line before the gap's last, when known
         if record is not None:
             self._boot.last_other_line = number
-            self._earlier, self._previous = self._previous, record
+            self._previous = record
+            self._recent.append(record)
             self._tick(record)
+        self._cut = (record, before) if record is not None and number == self.lines else None
 
     def feed(self, number: int, raw: str, candidate: bool = False) -> None:
         """Take raw line *number* of the current input (a *candidate* has the shape of the block path's JSON layout)."""
@@ -132,10 +141,10 @@ class Analyzer:
         if self._held is not None and self._joined(record):
             return
         number, raw, given, boot_id, structured, filler, _ = record
-        previous = self._previous
+        previous, cut, self._cut = self._previous, self._cut, None
         if boot_id is not None and boot_id != self._boot_id:
             if self._boot_id is not None or self._boot.events:
-                self._boot = self._boots.start_next(number, previous, self._earlier)
+                self._boot = self._boots.start_next(number, previous, self._recent)
             self._boot_id = boot_id
         if raw is None:
             if structured and not filler:
@@ -145,12 +154,20 @@ class Analyzer:
             return
         content = len(raw.strip()) > 3  # not blank, not a bare bracket or an elision mark
         if content:
-            self._earlier, self._previous = previous, record
+            self._previous = record
+            self._recent.append(record)
         if previous is not None and raw == previous[1] and content and raw[:1] in "[{<0123456789":  # [1]: its text
             self._boot.duplicates += 1  # the same stamped line twice in a row: the collector's doing
             return
         framed = framing.frame(raw)
         if framed is None:
+            joined = cut_start(cut[0], record) if cut is not None else None
+            if joined is not None and cut is not None:  # the message start the wrap cut: read the line as it was
+                self._previous = cut[1]
+                self.record(joined)
+                return
+            if content:
+                self._cut = record, previous
             if structured or content:
                 self._boot.last_other_line = number
                 self._tick(record)
@@ -173,6 +190,9 @@ class Analyzer:
             if template.level is not INFO or template.kind in INPUTS:  # faults and lifecycle lines the
                 template = _JUDGED.get(message) or messages.judged(template)  # grammar names: the kernel's
                 # level says how bad
+            if self._listener is None and may_be_cut(raw, message):  # it reads whole, but a terminal may have cut
+                self._held = Held(record, prefix, message, seconds, previous, template, whole=True)  # its last
+                return  # name (not when following: a live log is not wrapped, and its change would wait)
         self._emit(template, number, given or seconds, prefix, previous)
 
     def _unknown(self, number: int, raw: str, found: Event | None) -> Event | None:
@@ -216,7 +236,7 @@ class Analyzer:
 
     def _settle(self) -> None:
         """Read the held line alone: the line after it (or the end of the input) does not continue it."""
-        held, self._held = self._held, None
+        held, self._held, self._cut = self._held, None, None
         if held is not None:
             self._read_held(held)
 
@@ -240,7 +260,7 @@ class Analyzer:
         for record in self._reader.flush():
             self.record(record)
         self._settle()
-        notes = self._boots.finish(self._previous, self._earlier)
+        notes = self._boots.finish(self._previous, self._recent)
         stats = Stats(self.lines, self.events, self.unrecognised_count)
         return Report(source, tuple(self.boots), stats, tuple(self.unrecognised), sources or (source,),
                       inputs=tuple(self.spans), notes=tuple(notes))

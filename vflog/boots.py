@@ -10,6 +10,7 @@ input and line (origin).
 from __future__ import annotations
 
 import bisect
+from typing import Sequence
 
 import attrs
 
@@ -108,26 +109,29 @@ class BootSequence:
                 self.reports[index] = new
                 self._detail += new.detail() - old.detail()
 
-    def start_next(self, line: int, previous: Record | None, earlier: Record | None = None) -> Boot:
-        """Close the current boot (its last records: *previous*, else *earlier*) and start the next at *line*;
-        return it."""
+    def start_next(self, line: int, previous: Record | None, earlier: Sequence[Record] = ()) -> Boot:
+        """Close the current boot (its last records: *previous*, else the latest of *earlier*) and start the next
+        at *line*; return it."""
         self._keep(self._close(self._end_time(previous, earlier)))
         self.current = Boot(self.current.index + 1, line, self.config, self._sink, self._listener)
         self._last_mono = None
         return self.current
 
-    def _end_time(self, last: Record | None, earlier: Record | None = None) -> float | None:
-        """Return the time of the last record of a boot with a time (*last*, else *earlier*: the rest of a
-        wrapped line has none), if that time is on the boot's clock."""
+    def _end_time(self, last: Record | None, earlier: Sequence[Record] = ()) -> float | None:
+        """Return the time of the last record of a boot with a time (*last*, else the latest of *earlier* with
+        one: the rows of a wrapped line have none), if that time is on the boot's clock."""
         stamp = Reader.stamp_of(last, self._tz) if last is not None else None
-        if stamp is None and earlier is not None:
-            stamp = Reader.stamp_of(earlier, self._tz)
+        for record in reversed(earlier):
+            if stamp is not None:
+                break
+            stamp = Reader.stamp_of(record, self._tz)
         if stamp is None or stamp.clock != self.current.clock:
             return None
         return stamp.t
 
-    def finish(self, last: Record | None, earlier: Record | None) -> list[str]:
-        """Close the last boot (its last records: *last*, else *earlier*); return the notes on the boots."""
+    def finish(self, last: Record | None, earlier: Sequence[Record]) -> list[str]:
+        """Close the last boot (its last records: *last*, else the latest of *earlier*); return the notes on the
+        boots."""
         if self.current.events or not self.reports:
             self._keep(self._close(self._end_time(last, earlier)))
         notes = [f"{self.dropped} older boot(s) beyond the limit of {self.config.max_boots} are not reported"] \

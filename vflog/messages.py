@@ -317,13 +317,17 @@ def driver_event(text: str, column: int | None = None) -> Event | None:
     In this order: a message with redacted or re-cased identifiers is read as the grammar reads it
     with real ones (the identifiers kept as written, GUIDs lower-cased); a complete message the
     grammar knows followed by extra text keeps its meaning (the extra text is kept in the field
-    ``trailing``); a message of our drivers that the
+    ``trailing``); a known message cut where its arguments open and followed by other text keeps its
+    meaning too (see _cut_before_arguments); a message of our drivers that the
     catalogue knows becomes a ``driver_message`` event at the level of its row, with the row's
     function, file, versions and notes in its fields; an unknown message of our drivers that says
     it failed becomes a ``driver_failure_uncatalogued`` warning.  Anything else gives None.
     """
     known = _with_canonical_ids(text) or _with_trailing_text(text, column)  # lifecycle lines keep their
     if known is not None:  # meaning (the catalogue's %s takes anything)
+        return known
+    known = _cut_before_arguments(text)
+    if known is not None:
         return known
     prefix = read_prefix(text)
     fields: dict[str, Any] = {}
@@ -375,6 +379,51 @@ def _with_trailing_text(text: str, column: int | None) -> Event | None:
     if event.level is not Level.INFO or event.kind in INPUTS:
         event = judged(event)
     return attrs.evolve(event, message=text, fields={**event.fields, "trailing": extra}, domain="?")
+
+
+#: What a message cut where its arguments open lacks before them: a space or a separator, perhaps with the
+#: argument's label (`` ``, ``: ``, `` = ``, ``: err = ``).
+_OPENING = re.compile(r"\s*(?:[:=]\s*(?:[A-Za-z_]+\s*[:=]\s*)?)?")
+#: A format's literal text between or after its arguments that says nothing more: marks, and labels of values.
+_BETWEEN_ARGUMENTS = re.compile(r"(?:[^A-Za-z]|[A-Za-z_]+\s*[:=])*")
+#: The end of a message's words where other text starts: a word, then a mark that separates no arguments.
+_OTHER_TEXT = re.compile(r"(?<=\w)[^\w\s:=,]")
+
+
+def _cut_before_arguments(text: str) -> Event | None:
+    """Return the event of a known message that *text* holds cut where its arguments open, other text after it.
+
+    A tool quoting ``gdma probe failed: err = %d`` up to ``failed`` and going on with its own words (``] Expected
+    ...``): the words before the first mark that separates no arguments are the whole literal start of exactly
+    one catalogued format, and all that format has after them is arguments with their separators and labels.
+    The statement is whole; only values are missing.  The event is the grammar's for the format (its arguments
+    given as ``0``, their fields left out), else the catalogue's, at the row's level; the other text is kept in
+    the field ``trailing``.  None when no single format reads so (``VF slot`` lacks ``added``, ``Data path
+    switched`` lacks ``to``).
+    """
+    prefix = read_prefix(text)
+    mark = _OTHER_TEXT.search(prefix.message) if prefix is not None else None
+    if prefix is None or mark is None:
+        return None
+    head = prefix.message[:mark.start()]
+    rows = {matcher.format: matcher.row for matcher in catalogue().candidates(prefix.driver, head)
+            if _only_arguments_after(literals(matcher.format), head)}
+    if len(rows) != 1:
+        return None
+    fmt, row = rows.popitem()
+    fields: dict[str, Any] = {**_row_fields(row), "trailing": prefix.message[mark.start():].strip()}
+    try:
+        event = grammar.parse_message(text[:len(text) - len(prefix.message)] + "0".join(literals(fmt)))
+    except ParseError:
+        return _event(CATALOGUED, prefix, {"text": head, **fields}, text, row.severity)
+    return attrs.evolve(event, message=text, level=row.severity, fields=fields, domain="?")
+
+
+def _only_arguments_after(pieces: list[str], head: str) -> bool:
+    """Return whether *head* is the literal start of a format (its literal *pieces*) up to where its arguments
+    open, and the format has arguments and nothing after *head* but them, their separators and labels."""
+    return len(pieces) > 1 and pieces[0].startswith(head) and _OPENING.fullmatch(pieces[0][len(head):]) is not None \
+        and all(_BETWEEN_ARGUMENTS.fullmatch(piece) for piece in pieces[1:])
 
 
 def _event(kind: str, prefix: Prefix, fields: dict[str, Any], text: str, level: Level) -> Event:
