@@ -13,7 +13,7 @@ import attrs
 
 from .analyze import Analyzer
 from .config import Config
-from .report import Finding, Report, StateChange, Withdrawn
+from .report import Finding, Report, StateChange, Withdrawn, locate
 from .rules import Listener
 from .errors import InputError
 from .input import Limits, Selection, Source, open_inputs, utf8_boundary
@@ -29,11 +29,24 @@ class Follower:
 
     def __init__(self, config: Config | None = None, name: str = "<stream>") -> None:
         self._changes: list[Change] = []
-        self._analyzer = Analyzer(config, listener=cast(Listener, self._changes.append))
+        self._analyzer = Analyzer(config, listener=cast(Listener, self._heard))
         self._analyzer.start_input(name, 1)
         self._number = 0
         self._partial = ""
         self.name = name
+
+    def _heard(self, change: Change) -> None:
+        """Keep a change; a finding (also a withdrawn one) gets its origin and NIC name as a report's has them."""
+        if isinstance(change, Finding):
+            change = self._placed(change)
+        elif isinstance(change, Withdrawn):
+            change = Withdrawn(self._placed(change.finding))
+        self._changes.append(change)
+
+    def _placed(self, finding: Finding) -> Finding:
+        """Return *finding* with its ``origin`` (input and line) and its NIC's interface name as it is now."""
+        origin = finding.origin or locate(self._analyzer.spans, finding.line)
+        return attrs.evolve(finding, origin=origin, nic_name=finding.nic_name or self._analyzer.nic_name(finding.nic))
 
     def begin(self, name: str) -> None:
         """Start a new part of the stream (a rotated file, a member): line numbers go on, origins name *name*."""

@@ -6,7 +6,7 @@ import collections
 import io
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import attrs
 
@@ -21,7 +21,6 @@ from .results import (
     OUTAGES_LIMIT,
     FileResult,
     LogJob,
-    ScanFinding,
     is_url,
 )
 
@@ -125,6 +124,7 @@ def analyze_one(path: LogJob | str | os.PathLike[str], config: Config | None = N
 
 
 def _result(job: LogJob, report: Report | None, fetch_errors: list[str]) -> FileResult:
+    """Return the result of *job* read into *report*: the report under the job's names, slimmed (see _slim)."""
     rename = _renamer(job)
     errors = list(fetch_errors) + [rename(e) or e for e in (report.errors if report else ())]
     if report is None or report.content == EMPTY:
@@ -132,32 +132,37 @@ def _result(job: LogJob, report: Report | None, fetch_errors: list[str]) -> File
         if len(errors) > 1:
             first += f" (and {len(errors) - 1} more error(s))"
         return FileResult(job.name, job.members, error=first, errors=_bounded(errors or [first]))
-    notes = [rename(n) or n for n in report.notes]
-    findings: list[ScanFinding] = []
-    for boot in report.boots:
-        names = {nic.key: nic.synthetic for nic in boot.nics}
-        for finding in boot.findings:
-            slim = attrs.evolve(finding, evidence_text=(), origin=rename(finding.origin))
-            findings.append(ScanFinding(boot.index, names.get(finding.nic or "", None), slim))
-    counts = collections.Counter((f.finding.code, f.finding.severity.value) for f in findings)
-    dropped = 0
-    if len(findings) > FINDINGS_LIMIT:
-        keep = sorted(range(len(findings)), key=lambda i: -findings[i].finding.severity.rank)[:FINDINGS_LIMIT]
-        dropped = len(findings) - FINDINGS_LIMIT
-        findings = [findings[i] for i in sorted(keep)]
+    counts = collections.Counter((f.code, f.severity.value) for f in report.findings)
+    slim, notes, dropped = _slim(report, rename)
+    slim = attrs.evolve(slim, source=job.name, sources=job.members, errors=_bounded(errors),
+                        notes=_bounded([rename(n) or n for n in report.notes] + notes),
+                        inputs=tuple(attrs.evolve(i, name=rename(i.name) or i.name) for i in report.inputs))
+    return FileResult.of_report(job.name, job.members, slim, findings_dropped=dropped,
+                                counts=tuple(sorted((code, sev, n) for (code, sev), n in counts.items())))
+
+
+def _slim(report: Report, rename: Callable[[str | None], str | None]) -> tuple[Report, list[str], int]:
+    """Return *report* small enough to stream, the notes on what was cut, and how many findings were.
+
+    Timelines go (``timeline_dropped`` counts them), each NIC keeps its newest OUTAGES_LIMIT outages,
+    the log keeps its FINDINGS_LIMIT worst findings, and origins name the files as the scan was given them.
+    """
+    notes: list[str] = []
+    ranked = sorted(((f.severity.rank, i, j) for i, boot in enumerate(report.boots) for j, f in enumerate(boot.findings)),
+                    key=lambda item: -item[0])
+    kept = {(i, j) for _rank, i, j in ranked[:FINDINGS_LIMIT]}
+    dropped = len(ranked) - len(kept)
+    if dropped:
         notes.append(f"{dropped} finding(s) beyond {FINDINGS_LIMIT} per log are counted but not listed")
-    last = report.boots[-1] if report.boots else None
-    nics = []
-    for nic in last.nics if last else ():
-        slim_nic = attrs.evolve(nic, timeline=(), timeline_dropped=0)  # timelines stay out of scan results
-        if len(nic.outages) > OUTAGES_LIMIT:
-            notes.append(f"{nic.synthetic or nic.key}: {len(nic.outages) - OUTAGES_LIMIT} earlier outage(s) not listed")
-            slim_nic = attrs.evolve(slim_nic, outages=nic.outages[-OUTAGES_LIMIT:])
-        nics.append(slim_nic)
-    return FileResult(
-        path=job.name, members=job.members, error=None, errors=_bounded(errors), notes=_bounded(notes),
-        lines=report.stats.lines, events=report.stats.events, unrecognised=report.stats.unrecognised,
-        boots=len(report.boots), nics=tuple(nics), findings=tuple(findings),
-        counts=tuple(sorted((code, sev, n) for (code, sev), n in counts.items())), findings_dropped=dropped,
-        content=report.content,
-    )
+    boots = []
+    for i, boot in enumerate(report.boots):
+        findings = tuple(attrs.evolve(f, origin=rename(f.origin)) for j, f in enumerate(boot.findings) if (i, j) in kept)
+        nics = []
+        for nic in boot.nics:
+            slim_nic = attrs.evolve(nic, timeline=(), timeline_dropped=nic.timeline_dropped + len(nic.timeline))
+            if len(nic.outages) > OUTAGES_LIMIT:
+                notes.append(f"{nic.synthetic or nic.key}: {len(nic.outages) - OUTAGES_LIMIT} earlier outage(s) not listed")
+                slim_nic = attrs.evolve(slim_nic, outages=nic.outages[-OUTAGES_LIMIT:])
+            nics.append(slim_nic)
+        boots.append(attrs.evolve(boot, nics=tuple(nics), findings=findings))
+    return attrs.evolve(report, boots=tuple(boots)), notes, dropped
