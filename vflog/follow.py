@@ -334,12 +334,15 @@ def follow(source: Source | Iterable[str], *, config: Config | None = None,
            selection: Selection = Selection(), limits: Limits = Limits()) -> Iterator[Union[Change, Report]]:
     """Yield each state change and finding as *source* is read, then the final Report.
 
-    Its notes say, as report's do, which inputs had lines cut at limits.max_line.
+    Inputs are named as report names them (findings' origins, the report's source); its notes say, as
+    report's do, which inputs had lines cut at limits.max_line.
     """
-    follower = Follower(config)
+    follower: Follower | None = None
     notes: list[str] = []
-    for index, item in enumerate(open_inputs(source, selection=selection, limits=limits)):  # type: ignore[arg-type]
-        if index:
+    for item in open_inputs(source, selection=selection, limits=limits):  # type: ignore[arg-type]
+        if follower is None:
+            follower = Follower(config, item.name)
+        else:
             follower.begin(item.name)
         if item.note:
             notes.append(f"{item.name}: {item.note}")
@@ -348,6 +351,7 @@ def follow(source: Source | Iterable[str], *, config: Config | None = None,
             yield from follower.changes()
         if item.tally.cut_lines:
             notes.append(cut_note(item.name, item.tally.cut_lines, limits.max_line))
+    follower = follower or Follower(config)
     report = follower.finish(notes)
     yield from follower.changes()
     yield report

@@ -134,7 +134,8 @@ def _result(job: LogJob, report: Report | None, fetch_errors: list[str]) -> File
         return FileResult(job.name, job.members, error=first, errors=_bounded(errors or [first]))
     counts = collections.Counter((f.code, f.severity.value) for f in report.findings)
     slim, notes, dropped = _slim(report, rename)
-    slim = attrs.evolve(slim, source=job.name, sources=job.members, errors=_bounded(errors),
+    slim = attrs.evolve(slim, source=rename(slim.source) or job.name, sources=tuple(rename(s) or s for s in slim.sources),
+                        errors=_bounded(errors),
                         notes=_bounded([rename(n) or n for n in report.notes] + notes),
                         inputs=tuple(attrs.evolve(i, name=rename(i.name) or i.name) for i in report.inputs))
     return FileResult.of_report(job.name, job.members, slim, findings_dropped=dropped,

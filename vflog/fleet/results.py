@@ -71,8 +71,8 @@ class ScanFinding:
 class FileResult:
     """What one log concluded: its report (slimmed: no timelines) and the scan's own fields.
 
-    ``report`` is the log's Report with the names the scan was given (``source`` is ``path``,
-    ``sources`` are ``members``), its NICs' timelines left out (``timeline_dropped`` counts them) and
+    ``report`` is the log's Report with its inputs named as the scan was given them (``origin``,
+    ``source``, ``sources``), its NICs' timelines left out (``timeline_dropped`` counts them) and
     at most FINDINGS_LIMIT findings; None when nothing could be analysed (``error`` says why).  The
     other fields are what tables and summaries read: ``nics`` are the NICs of the log's last boot
     (their state is the "final data path"), ``findings`` those of every boot.  ``counts`` holds the
