@@ -6,7 +6,7 @@ it), or a family of rotated siblings in one directory (``kern.log.2.gz``, ``kern
 ``kern.log``), which is one story read oldest first.
 
 ``scan`` yields a :class:`FileResult` per log as each finishes, from a local process pool or from
-Dask.  A FileResult is small (no timelines, no evidence texts), picklable and JSON-serialisable;
+Dask.  A FileResult holds the log's report without timelines and is small, picklable and JSON-serialisable;
 :class:`Summary` values merge associatively and commutatively with ``Summary()`` as identity, so
 any engine can reduce them in any order and memory stays flat with the number of logs.
 """
