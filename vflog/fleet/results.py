@@ -142,11 +142,12 @@ class FileResult:
         return sum(n for _code, sev, n in self.counts if wanted is None or sev == wanted)
 
     def report_dict(self) -> dict[str, Any]:
-        """Return the report part of the record: ``vflog report --format json``'s fields for this log (empty
-        boots and zero counts when nothing could be analysed)."""
+        """Return the report part of the record: ``vflog report --format json``'s fields for this log (no boots
+        when there is no report: nothing could be analysed)."""
         if self.report is not None:
             return self.report.to_dict()
-        return {"source": self.path, "boots": [], "stats": {"lines": 0, "events": 0, "unrecognised": 0},
+        stats = {"lines": self.lines, "events": self.events, "unrecognised": self.unrecognised}
+        return {"source": self.path, "boots": [], "stats": stats,
                 "sources": list(self.members), "errors": list(self.errors), "notes": list(self.notes), "inputs": [],
                 "content": self.content, "schema": SCHEMA}
 
