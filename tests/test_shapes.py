@@ -54,7 +54,8 @@ def _without_timelines(report: dict[str, Any]) -> dict[str, Any]:
 def _two_boots(tmp_path: Path) -> Path:
     """Return a log of two boots: two samples one after the other."""
     path = tmp_path / "two-boots.log"
-    path.write_bytes((SAMPLES / "host-servicing.log").read_bytes() + (SAMPLES / "finding-driver-probe-failed.log").read_bytes())
+    first, second = SAMPLES / "host-servicing.log", SAMPLES / "finding-driver-probe-failed.log"
+    path.write_bytes(first.read_bytes() + second.read_bytes())
     return path
 
 
@@ -139,7 +140,8 @@ def test_follow_findings_carry_origin_name_and_quotes_as_the_report_does(log: st
     fired = [c for c in changes if isinstance(c, vflog.Finding)]
     origins = {(f.code, f.line): f.origin for f in report.findings}
     for finding in fired:
-        assert finding.origin is not None and finding.origin == origins.get((finding.code, finding.line), finding.origin)
+        assert finding.origin is not None
+        assert finding.origin == origins.get((finding.code, finding.line), finding.origin)
         assert finding.evidence_text and finding.line in {q.line for q in finding.evidence_text}
     where = [(f.code, f.line, f.nic, f.nic_name, f.origin, f.evidence_text) for f in final.findings]
     assert where == [(f.code, f.line, f.nic, f.nic_name, f.origin, f.evidence_text) for f in report.findings]

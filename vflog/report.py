@@ -15,7 +15,8 @@ from .machine import TRAITS
 #: What an input held (Report.content): nothing at all, text without any Accelerated Networking line, or some.
 EMPTY, NO_AN_LINES, AN_LINES = "empty", "no-an-lines", "an-lines"
 #: The version of the JSON shape (``schema`` in report, scan and follow JSON): 2 = one vocabulary across outputs
-#: (findings name ``nic`` and ``nic_name``, timeline entries and follow records say ``kind``, a scan record is a report).
+#: (findings name ``nic`` and ``nic_name``, timeline entries and follow records say ``kind``, a scan record is a
+#: report).
 SCHEMA = 2
 
 

@@ -134,8 +134,8 @@ def _result(job: LogJob, report: Report | None, fetch_errors: list[str]) -> File
         return FileResult(job.name, job.members, error=first, errors=_bounded(errors or [first]))
     counts = collections.Counter((f.code, f.severity.value) for f in report.findings)
     slim, notes, dropped = _slim(report, rename)
-    slim = attrs.evolve(slim, source=rename(slim.source) or job.name, sources=tuple(rename(s) or s for s in slim.sources),
-                        errors=_bounded(errors),
+    slim = attrs.evolve(slim, source=rename(slim.source) or job.name,
+                        sources=tuple(rename(s) or s for s in slim.sources), errors=_bounded(errors),
                         notes=_bounded([rename(n) or n for n in report.notes] + notes),
                         inputs=tuple(attrs.evolve(i, name=rename(i.name) or i.name) for i in report.inputs))
     return FileResult.of_report(job.name, job.members, slim, findings_dropped=dropped,
@@ -149,20 +149,22 @@ def _slim(report: Report, rename: Callable[[str | None], str | None]) -> tuple[R
     the log keeps its FINDINGS_LIMIT worst findings, and origins name the files as the scan was given them.
     """
     notes: list[str] = []
-    ranked = sorted(((f.severity.rank, i, j) for i, boot in enumerate(report.boots) for j, f in enumerate(boot.findings)),
-                    key=lambda item: -item[0])
+    ranked = sorted(((f.severity.rank, i, j) for i, boot in enumerate(report.boots)
+                     for j, f in enumerate(boot.findings)), key=lambda item: -item[0])
     kept = {(i, j) for _rank, i, j in ranked[:FINDINGS_LIMIT]}
     dropped = len(ranked) - len(kept)
     if dropped:
         notes.append(f"{dropped} finding(s) beyond {FINDINGS_LIMIT} per log are counted but not listed")
     boots = []
     for i, boot in enumerate(report.boots):
-        findings = tuple(attrs.evolve(f, origin=rename(f.origin)) for j, f in enumerate(boot.findings) if (i, j) in kept)
+        findings = tuple(attrs.evolve(f, origin=rename(f.origin))
+                         for j, f in enumerate(boot.findings) if (i, j) in kept)
         nics = []
         for nic in boot.nics:
             slim_nic = attrs.evolve(nic, timeline=(), timeline_dropped=nic.timeline_dropped + len(nic.timeline))
             if len(nic.outages) > OUTAGES_LIMIT:
-                notes.append(f"{nic.synthetic or nic.key}: {len(nic.outages) - OUTAGES_LIMIT} earlier outage(s) not listed")
+                cut = len(nic.outages) - OUTAGES_LIMIT
+                notes.append(f"{nic.synthetic or nic.key}: {cut} earlier outage(s) not listed")
                 slim_nic = attrs.evolve(slim_nic, outages=nic.outages[-OUTAGES_LIMIT:])
             nics.append(slim_nic)
         boots.append(attrs.evolve(boot, nics=tuple(nics), findings=findings))

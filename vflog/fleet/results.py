@@ -48,7 +48,7 @@ class LogJob:
 
 @attrs.frozen
 class ScanFinding:
-    """A finding of one log with its boot and the NIC's interface name (the deprecated flat ``findings`` of a record)."""
+    """A finding of one log with its boot and its NIC's interface name (a record's deprecated flat ``findings``)."""
 
     boot: int
     nic_name: str | None
