@@ -7,6 +7,7 @@ key) and ``nic_name`` (the interface); the old names stay as aliases for one rel
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import sys
@@ -117,8 +118,8 @@ def test_a_finding_has_the_same_keys_in_every_output(log: str) -> None:
 
 
 def test_every_finding_names_its_nic_by_key_and_interface(log: str) -> None:
-    """A finding's ``nic`` is its NIC's key and ``nic_name`` that NIC's interface name, in report, scan and SARIF
-    (``nicName`` stays as an alias); a finding of no NIC has both null."""
+    """A finding's ``nic`` is its NIC's key and ``nic_name`` that NIC's interface name, in report, scan, SARIF
+    (``nicName`` stays as an alias) and CSV's findings column; a finding of no NIC has both null."""
     report = vflog.analyze(log)
     for boot in report.boots:
         names = {nic.key: nic.synthetic for nic in boot.nics}
@@ -128,6 +129,8 @@ def test_every_finding_names_its_nic_by_key_and_interface(log: str) -> None:
     want = sorted((f.code, f.nic, f.nic_name) for f in report.findings)
     assert sorted((r["ruleId"], r["properties"]["nic"], r["properties"]["nic_name"]) for r in sarif) == want
     assert all(r["properties"]["nicName"] == r["properties"]["nic_name"] for r in sarif)
+    (row,) = csv.DictReader(io.StringIO(_run("scan", "--jobs", "1", "--format", "csv", log)))
+    assert sorted((f["code"], f["nic"], f["nic_name"]) for f in json.loads(row["findings"])) == want
 
 
 def test_follow_findings_carry_origin_name_and_quotes_as_the_report_does(log: str) -> None:
