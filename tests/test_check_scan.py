@@ -6,6 +6,8 @@ import io
 import json
 from pathlib import Path
 
+import attrs
+
 from vflog.cli import main
 from vflog.fleet import discover
 
@@ -92,3 +94,22 @@ def test_scan_does_not_repeat_what_the_log_found(tmp_path: Path) -> None:
     assert status == 1, err
     assert [(f["code"], f["nic_name"]) for f in record["findings"]] == [("no-accelerated-networking", "eth0")]
     assert record["checks"][0]["on_vf"] is False
+
+
+def test_check_findings_are_the_last_boots_in_the_records_report(tmp_path: Path) -> None:
+    """A sosreport's present-state findings are its report's last boot's too (``line`` null, ``nic_name`` set,
+    the same keys as the log's findings), the record round-trips with its ``checks`` and ``lanes``, and
+    ``last_boot()`` (the fleet page's) holds them."""
+    from vflog.fleet import FileResult, analyze_one
+    from vflog.report import Finding
+    path = sos_tree(tmp_path / "sosreport-vm5", Vm(vf_addresses=("10.0.0.5/24",)))
+    result = analyze_one(str(path))
+    record = json.loads(json.dumps(result.to_dict()))
+    (finding,) = [f for f in record["boots"][-1]["findings"] if f["code"] == "ip-on-vf"]
+    assert finding["line"] is None and finding["nic_name"] == "eth0"
+    assert set(finding) == {field.name for field in attrs.fields(Finding)}
+    assert record["checks"] and record["lanes"] and record["lanes"]["boot"] == record["boots"][-1]["index"]
+    again = FileResult.from_dict(record)
+    assert again == result and again.checks == result.checks and again.lanes == result.lanes
+    boot = again.last_boot()
+    assert boot is not None and any(f.code == "ip-on-vf" and f.nic_name == "eth0" for f in boot.findings)

@@ -1,40 +1,61 @@
-"""vflog: explain what happened to Azure Accelerated Networking from a Linux kernel log."""
+"""vflog: explain what happened to Azure Accelerated Networking from a Linux kernel log.
+
+Analyse one log with ``analyze`` (a path, bytes, a stream or lines) or ``analyze_text`` (a str) into a
+``Report``; stream its events with ``events``; follow a live log with ``follow``; scan many logs with
+``scan`` (a ``FileResult`` per log, each holding that log's report) and ``summarize`` (a ``Summary``).
+Every type that appears in a public signature is exported here (``vflog.__all__``).
+"""
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .analyze import Analyzer, RoutedEvent, analyze, analyze_files, analyze_text, events, events_text
+from .analyze import Analyzer, EventStream, RoutedEvent, analyze, analyze_files, analyze_text, events, events_text
 from .catalogue import CODES, Code, Severity, explain
 from .config import Config
 from .errors import GrammarError, InputError, ParseError, UsageError, VflogError
 from .events import Event, Level
+from .formats import Record
+from .framing import Stamp
 from .grammar import parse_message
+from .input import Limits, Selection
+from .input.values import Source, Text
 from .machine import STATES, TRANSITIONS, State
 from .follow import Follower, follow
-from .report import (BootReport, Finding, NicReport, OutageReport, Quote, Report, Stats,
-                     TimelineEntry, Unrecognised, VfReport)
+from .report import (SCHEMA, BootReport, Finding, InputSpan, NicReport, OutageReport, Quote, Report, StateChange,
+                     Stats, TimelineEntry, Unrecognised, VfReport, Withdrawn)
+
+#: The fleet-scan API (process pools, Dask) and the check values a scan result holds (a sosreport's present
+#: state), loaded on first use: name -> the module that defines it.
+_LAZY = {**dict.fromkeys(("FileResult", "Lanes", "LogJob", "ScanFinding", "Summary", "scan", "summarize"),
+                         "vflog.fleet"),
+         **dict.fromkeys(("Counter", "NicCheck"), "vflog.check.result")}
 
 __all__ = [
     "__version__",
-    "Analyzer", "RoutedEvent", "analyze", "analyze_files", "analyze_text", "events", "events_text",
+    "Analyzer", "EventStream", "RoutedEvent", "analyze", "analyze_files", "analyze_text", "events", "events_text",
     "CODES", "Code", "Severity", "explain",
-    "Config",
+    "Config", "Limits", "Selection", "Source", "Text", "Record", "Stamp",
     "GrammarError", "InputError", "ParseError", "UsageError", "VflogError",
     "Event", "Level", "parse_message",
     "STATES", "TRANSITIONS", "State",
-    "BootReport", "Finding", "NicReport", "OutageReport", "Quote", "Report", "Stats",
-    "TimelineEntry", "Unrecognised", "VfReport",
+    "SCHEMA", "BootReport", "Finding", "InputSpan", "NicReport", "OutageReport", "Quote", "Report", "StateChange",
+    "Stats", "TimelineEntry", "Unrecognised", "VfReport", "Withdrawn",
     "Follower", "follow",
-    "FileResult", "Summary", "scan", "summarize",
+    *_LAZY,
 ]
 
 
 def __getattr__(name: str):  # type: ignore[no-untyped-def]
-    """Load the fleet-scan API (process pools, Dask) on first use, not at import."""
-    if name in ("FileResult", "Summary", "scan", "summarize"):
+    """Load the fleet-scan API (process pools, Dask) and the check values on first use, not at import."""
+    if name in _LAZY:
         import importlib
-        value = getattr(importlib.import_module("vflog.fleet"), name)
+        value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'vflog' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """List the module's names with the fleet-scan API, which loads on first use (so ``help(vflog)`` shows it)."""
+    return sorted(set(globals()) | set(__all__))

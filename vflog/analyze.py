@@ -93,6 +93,11 @@ class Analyzer:
         """Return how many older boots were dropped past max_boots."""
         return self._boots.dropped
 
+    def nic_name(self, key: str | None) -> str | None:
+        """Return the interface name NIC *key* has now in the boot being replayed, None when it has none (yet)."""
+        nic = self._boots.current.nics.get(key) if key is not None else None
+        return nic.synthetic if nic is not None else None
+
     def start_input(self, name: str, first_line: int) -> None:
         """Begin a new input (file, archive member, stream) at global line *first_line*."""
         for record in self._reader.flush():

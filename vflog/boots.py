@@ -9,7 +9,6 @@ input and line (origin).
 
 from __future__ import annotations
 
-import bisect
 from typing import Sequence
 
 import attrs
@@ -19,7 +18,7 @@ from .boot import Boot, EventSink, repeated_boots
 from .config import Config
 from .events import Event
 from .formats import Reader, Record
-from .report import BootReport, InputSpan
+from .report import BootReport, InputSpan, locate, with_nic_names
 from .rules import Listener
 
 
@@ -77,19 +76,12 @@ class BootSequence:
             boot.rules.tick(event.t, boot.last_other_line)
         return boot
 
-    def _locate(self, line: int) -> str | None:
-        """Return ``input:line`` for global line number *line*."""
-        index = bisect.bisect_right([span.first_line for span in self._spans], line) - 1
-        if index < 0:
-            return None
-        span = self._spans[index]
-        return f"{span.name}:{line - span.first_line + 1}"
-
     def _close(self, end_t: float | None) -> BootReport:
-        """Finish the current boot at time *end_t* and return its report, each finding with its input and line."""
+        """Finish the current boot at time *end_t* and return its report, each finding with its input and line and
+        its NIC's interface name."""
         boot = self.current.finish(end_t)
-        findings = tuple(attrs.evolve(f, origin=self._locate(f.line)) if f.line else f for f in boot.findings)
-        return attrs.evolve(boot, findings=findings)
+        findings = tuple(attrs.evolve(f, origin=locate(self._spans, f.line)) if f.line else f for f in boot.findings)
+        return with_nic_names(attrs.evolve(boot, findings=findings))
 
     def _keep(self, boot: BootReport) -> None:
         """Keep the report of a finished boot; past max_boots only the newest are kept, and past

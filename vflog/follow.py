@@ -13,7 +13,7 @@ import attrs
 
 from .analyze import Analyzer
 from .config import Config
-from .report import Finding, Report, StateChange, Withdrawn
+from .report import Finding, Report, StateChange, Withdrawn, locate
 from .rules import Listener
 from .errors import InputError
 from .input import Limits, Selection, Source, open_inputs, utf8_boundary
@@ -29,11 +29,24 @@ class Follower:
 
     def __init__(self, config: Config | None = None, name: str = "<stream>") -> None:
         self._changes: list[Change] = []
-        self._analyzer = Analyzer(config, listener=cast(Listener, self._changes.append))
+        self._analyzer = Analyzer(config, listener=cast(Listener, self._heard))
         self._analyzer.start_input(name, 1)
         self._number = 0
         self._partial = ""
         self.name = name
+
+    def _heard(self, change: Change) -> None:
+        """Keep a change; a finding (also a withdrawn one) gets its origin and NIC name as a report's has them."""
+        if isinstance(change, Finding):
+            change = self._placed(change)
+        elif isinstance(change, Withdrawn):
+            change = Withdrawn(self._placed(change.finding))
+        self._changes.append(change)
+
+    def _placed(self, finding: Finding) -> Finding:
+        """Return *finding* with its ``origin`` (input and line) and its NIC's interface name as it is now."""
+        origin = finding.origin or locate(self._analyzer.spans, finding.line)
+        return attrs.evolve(finding, origin=origin, nic_name=finding.nic_name or self._analyzer.nic_name(finding.nic))
 
     def begin(self, name: str) -> None:
         """Start a new part of the stream (a rotated file, a member): line numbers go on, origins name *name*."""
@@ -321,12 +334,15 @@ def follow(source: Source | Iterable[str], *, config: Config | None = None,
            selection: Selection = Selection(), limits: Limits = Limits()) -> Iterator[Union[Change, Report]]:
     """Yield each state change and finding as *source* is read, then the final Report.
 
-    Its notes say, as report's do, which inputs had lines cut at limits.max_line.
+    Inputs are named as report names them (findings' origins, the report's source); its notes say, as
+    report's do, which inputs had lines cut at limits.max_line.
     """
-    follower = Follower(config)
+    follower: Follower | None = None
     notes: list[str] = []
-    for index, item in enumerate(open_inputs(source, selection=selection, limits=limits)):  # type: ignore[arg-type]
-        if index:
+    for item in open_inputs(source, selection=selection, limits=limits):  # type: ignore[arg-type]
+        if follower is None:
+            follower = Follower(config, item.name)
+        else:
             follower.begin(item.name)
         if item.note:
             notes.append(f"{item.name}: {item.note}")
@@ -335,6 +351,7 @@ def follow(source: Source | Iterable[str], *, config: Config | None = None,
             yield from follower.changes()
         if item.tally.cut_lines:
             notes.append(cut_note(item.name, item.tally.cut_lines, limits.max_line))
+    follower = follower or Follower(config)
     report = follower.finish(notes)
     yield from follower.changes()
     yield report

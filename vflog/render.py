@@ -387,19 +387,18 @@ def render_codes(display: Display = PLAIN) -> str:
 
 
 def change_record(change: object) -> dict[str, Any]:
-    """Return the JSON Lines record of one follow-mode change."""
+    """Return the JSON Lines record of one follow-mode change: a state record names the NIC and the event's kind
+    as the report does (``nic``, ``nic_name``, ``kind``; ``synthetic`` and ``event`` are deprecated aliases), a
+    finding or withdrawn record holds the finding exactly as the report's JSON does."""
     if isinstance(change, StateChange):
         event = change.event
-        return {"type": "state", "boot": change.boot, "nic": change.nic, "synthetic": change.synthetic,
-                "line": event.line, "t": event.t, "event": event.kind, "from": change.before, "to": change.after}
+        return {"type": "state", "boot": change.boot, "nic": change.nic, "nic_name": change.synthetic,
+                "synthetic": change.synthetic, "line": event.line, "t": event.t, "kind": event.kind,
+                "event": event.kind, "from": change.before, "to": change.after}
     if isinstance(change, Withdrawn):
-        return {"type": "withdrawn", **_finding_dict(change.finding)}
-    return {"type": "finding", **_finding_dict(change)}  # type: ignore[arg-type]
-
-
-def _finding_dict(finding: Finding) -> dict[str, Any]:
-    return {"code": finding.code, "severity": finding.severity.value, "nic": finding.nic, "line": finding.line,
-            "t": finding.t, "message": finding.message, "evidence": list(finding.evidence), "origin": finding.origin}
+        return {"type": "withdrawn", **change.finding.to_dict()}
+    assert isinstance(change, Finding)
+    return {"type": "finding", **change.to_dict()}
 
 
 def render_change(change: object) -> str:

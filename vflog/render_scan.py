@@ -55,7 +55,7 @@ class Spool:
 
     def add(self, result: FileResult) -> None:
         """Keep one result."""
-        worst = result.worst
+        worst = result.worst_severity
         self._db.execute("INSERT INTO results VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                          (result.path, int(result.error is not None), _RANK[worst.value] if worst else -1,
                           result.count(Severity.ERROR), result.count(Severity.WARNING), result.count(),
@@ -130,7 +130,7 @@ def _findings_cell(result: FileResult) -> str:
 
 
 def _file_row(result: FileResult) -> list[str]:
-    worst = result.worst
+    worst = result.worst_severity
     if result.error is not None:
         return [clean(result.path), "unreadable", "-", "-", "-", _findings_cell(result)]
     datapaths = ", ".join(f"{clean(nic.synthetic or nic.key)}: {nic.datapath}" for nic in result.nics) or "-"
@@ -231,7 +231,8 @@ def _sarif_results(result: FileResult, rule_index: dict[str, int]) -> Iterator[d
             "level": _LEVEL.get(finding.severity.value, "none"),
             "message": {"text": finding.message},
             "locations": [location],
-            "properties": {"log": result.path, "boot": item.boot, "nic": finding.nic, "nicName": item.nic_name,
+            "properties": {"log": result.path, "boot": item.boot, "nic": finding.nic, "nic_name": item.nic_name,
+                           "nicName": item.nic_name,  # deprecated alias of nic_name (schema 1), kept for one release
                            "t": finding.t, "origin": finding.origin, "member": member,
                            "evidence": list(finding.evidence)},
         }
@@ -326,7 +327,7 @@ class _Csv(_Writer):
 
     def add(self, result: FileResult) -> None:
         data = result.to_dict()
-        worst = result.worst
+        worst = result.worst_severity
         self.writer.writerow({
             "path": result.path, "status": result.status, "worst": worst.value if worst else "",
             "boots": result.boots, "nic_count": len(result.nics),

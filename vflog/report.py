@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import bisect
+from typing import Any, Iterable, Mapping, Sequence, TypeVar
 
 import attrs
 
@@ -13,6 +14,10 @@ from .machine import TRAITS
 
 #: What an input held (Report.content): nothing at all, text without any Accelerated Networking line, or some.
 EMPTY, NO_AN_LINES, AN_LINES = "empty", "no-an-lines", "an-lines"
+#: The version of the JSON shape (``schema`` in report, scan and follow JSON): 2 = one vocabulary across outputs
+#: (findings name ``nic`` and ``nic_name``, timeline entries and follow records say ``kind``, a scan record is a
+#: report).
+SCHEMA = 2
 
 
 @attrs.frozen
@@ -25,17 +30,36 @@ class Quote:
 
 @attrs.frozen
 class Finding:
-    """One anomaly: code, severity, NIC, where and when, a one-sentence message and evidence lines."""
+    """One anomaly: code, severity, NIC (its key and interface name), where and when, a one-sentence message and
+    evidence lines."""
 
     code: str
     severity: Severity
+    #: The NIC's key (see NicReport.key), None for a finding about the VM.
     nic: str | None
     line: int | None
     t: float | None
     message: str
     evidence: tuple[int, ...] = ()
     evidence_text: tuple[Quote, ...] = ()
+    #: ``input:line`` (``archive!member:line``): the line inside the input it was read from.
     origin: str | None = None
+    #: The NIC's synthetic interface name (``eth0``) when the finding was reported: at the end of the boot in a
+    #: report, at the moment it fired while following; None when the NIC has none or the finding names no NIC.
+    nic_name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the finding's JSON form, the same in every output (report, scan, follow)."""
+        return attrs.asdict(self, value_serializer=_serialize)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Finding":
+        """Rebuild a finding from :meth:`to_dict` (keys it does not know are ignored)."""
+        fields = _known(cls, data)
+        fields["severity"] = Severity(fields["severity"])
+        fields["evidence"] = tuple(fields.get("evidence", ()))
+        fields["evidence_text"] = tuple(Quote(**q) for q in fields.get("evidence_text", ()))
+        return cls(**fields)
 
 
 @attrs.frozen
@@ -44,9 +68,20 @@ class TimelineEntry:
 
     line: int
     t: float | None
+    #: The event's kind (as Event.kind); read it as ``kind``, the name every output uses.
     event: str
     state: str
     detail: str = ""
+
+    @property
+    def kind(self) -> str:
+        """Return the kind of the event (the field ``event`` under the name events and follow records use)."""
+        return self.event
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the entry's JSON form: ``kind`` and, as a deprecated alias kept for one release, ``event``."""
+        return {"line": self.line, "t": self.t, "kind": self.event, "event": self.event, "state": self.state,
+                "detail": self.detail}
 
 
 @attrs.frozen
@@ -243,6 +278,11 @@ class StateChange:
     before: str
     after: str
 
+    @property
+    def nic_name(self) -> str | None:
+        """Return the NIC's interface name (the field ``synthetic`` under the name findings use)."""
+        return self.synthetic
+
 
 @attrs.frozen
 class Withdrawn:
@@ -294,10 +334,14 @@ class Report:
         """Return the findings of every boot, in order."""
         return tuple(f for boot in self.boots for f in boot.findings)
 
-    def worst(self) -> Severity | None:
+    @property
+    def worst_severity(self) -> Severity | None:
         """Return the highest severity among the findings, or None when there are none."""
-        ranked = sorted(self.findings, key=lambda f: f.severity.rank)
-        return ranked[-1].severity if ranked else None
+        return worst_of(f.severity for f in self.findings)
+
+    def worst(self) -> Severity | None:
+        """Return :attr:`worst_severity` (the older name, a method; kept as an alias)."""
+        return self.worst_severity
 
     @property
     def content(self) -> str:
@@ -313,9 +357,43 @@ class Report:
         """Return the documented JSON form of the report."""
         data = attrs.asdict(self, value_serializer=_serialize, filter=_public)
         data["content"] = self.content
+        data["schema"] = SCHEMA
         if unrecognised:
             data["unrecognised"] = [attrs.asdict(u) for u in self.unrecognised]
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Report":
+        """Rebuild a report from :meth:`to_dict` (derived fields such as ``content`` and aliases are ignored)."""
+        return cls(
+            source=data["source"], boots=tuple(_boot_from_dict(b) for b in data.get("boots", ())),
+            stats=Stats(**data["stats"]), sources=tuple(data.get("sources", ())), errors=tuple(data.get("errors", ())),
+            notes=tuple(data.get("notes", ())), inputs=tuple(InputSpan(**i) for i in data.get("inputs", ())),
+            unrecognised=tuple(Unrecognised(**u) for u in data.get("unrecognised", ())),
+        )
+
+
+def worst_of(severities: Iterable[Severity]) -> Severity | None:
+    """Return the highest of *severities*, or None when there is none."""
+    return max(severities, key=lambda s: s.rank, default=None)
+
+
+def locate(spans: Sequence[InputSpan], line: int | None) -> str | None:
+    """Return ``input:line`` (the line inside its input) for global line number *line*, None when it has no input."""
+    if line is None:
+        return None
+    index = bisect.bisect_right([span.first_line for span in spans], line) - 1
+    if index < 0:
+        return None
+    span = spans[index]
+    return f"{span.name}:{line - span.first_line + 1}"
+
+
+def with_nic_names(boot: BootReport) -> BootReport:
+    """Return the boot with each finding naming its NIC's interface (``nic_name``) as the boot ends."""
+    names = {nic.key: nic.synthetic for nic in boot.nics}
+    findings = tuple(attrs.evolve(f, nic_name=names.get(f.nic)) if f.nic in names else f for f in boot.findings)
+    return attrs.evolve(boot, findings=findings)
 
 
 def _public(attribute: attrs.Attribute, value: Any) -> bool:
@@ -327,4 +405,41 @@ def _serialize(instance: Any, attribute: Any, value: Any) -> Any:
         return value.value
     if isinstance(value, tuple) and attribute is not None and attribute.name == "evidence":
         return list(value)
+    if isinstance(value, tuple) and attribute is not None and attribute.name == "timeline":
+        return [entry.to_dict() for entry in value]
     return value
+
+
+_T = TypeVar("_T")
+
+
+def _known(cls: type[_T], data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the items of *data* that are fields of the attrs class *cls*."""
+    names = {f.name for f in attrs.fields(cls)}  # type: ignore[arg-type]
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _vf_from_dict(data: Mapping[str, Any] | None) -> VfReport | None:
+    """Rebuild a VfReport (None stays None)."""
+    return None if data is None else VfReport(**{**_known(VfReport, data), "names": tuple(data.get("names", ()))})
+
+
+def nic_from_dict(data: Mapping[str, Any]) -> NicReport:
+    """Rebuild a NicReport from its JSON form (NicReport fields as in the report)."""
+    fields = _known(NicReport, data)
+    fields["synthetic_names"] = tuple(fields.get("synthetic_names", ()))
+    fields["vf"] = _vf_from_dict(fields.get("vf"))
+    fields["previous_vfs"] = tuple(_vf_from_dict(v) for v in fields.get("previous_vfs", ()))
+    fields["outages"] = tuple(OutageReport(**o) for o in fields.get("outages", ()))
+    fields["timeline"] = tuple(TimelineEntry(e["line"], e["t"], e.get("kind", e.get("event")), e["state"],
+                                             e.get("detail", "")) for e in fields.get("timeline", ()))
+    return NicReport(**fields)
+
+
+def _boot_from_dict(data: Mapping[str, Any]) -> BootReport:
+    """Rebuild a BootReport from its JSON form."""
+    fields = _known(BootReport, data)
+    fields["nics"] = tuple(nic_from_dict(n) for n in fields.get("nics", ()))
+    fields["findings"] = tuple(Finding.from_dict(f) for f in fields.get("findings", ()))
+    fields["notes"] = tuple(fields.get("notes", ()))
+    return BootReport(**fields)

@@ -6,7 +6,8 @@ it), or a family of rotated siblings in one directory (``kern.log.2.gz``, ``kern
 ``kern.log``), which is one story read oldest first.
 
 ``scan`` yields a :class:`FileResult` per log as each finishes, from a local process pool or from
-Dask.  A FileResult is small (no evidence texts; of the timelines only the data path changes of the last boot), picklable and JSON-serialisable;
+Dask.  A FileResult holds the log's report without timelines (of those only the data path changes of the last
+boot, its ``lanes``) and is small, picklable and JSON-serialisable;
 :class:`Summary` values merge associatively and commutatively with ``Summary()`` as identity, so
 any engine can reduce them in any order and memory stays flat with the number of logs.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 from .discover import Discovery, discover, is_url
 from .engines import check_engine, default_jobs, scan, summarize
 from .one import analyze_one
-from .results import ENGINES, FileResult, LogJob, ScanFinding, Summary
+from .results import ENGINES, FileResult, Lanes, LogJob, ScanFinding, Summary
 
-__all__ = ["ENGINES", "Discovery", "check_engine", "FileResult", "LogJob", "ScanFinding", "Summary", "analyze_one",
-           "default_jobs", "discover", "is_url", "scan", "summarize"]
+__all__ = ["ENGINES", "Discovery", "check_engine", "FileResult", "Lanes", "LogJob", "ScanFinding", "Summary",
+           "analyze_one", "default_jobs", "discover", "is_url", "scan", "summarize"]

@@ -6,17 +6,17 @@ import collections
 import io
 import os
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import attrs
 
 from ..analyze import analyze_files
 from ..check import check_facts, gather_facts
-from ..check.result import CheckResult
+from ..check.result import CheckResult, NicCheck
 from ..check.tree import is_sosreport
 from ..errors import VflogError
 from ..config import Config
-from ..report import EMPTY, Report
+from ..report import EMPTY, BootReport, Finding, Report
 from ..input import Limits, Selection
 from .discover import url_job
 from .results import (
@@ -26,7 +26,6 @@ from .results import (
     FileResult,
     Lanes,
     LogJob,
-    ScanFinding,
     is_url,
 )
 
@@ -130,6 +129,8 @@ def analyze_one(path: LogJob | str | os.PathLike[str], config: Config | None = N
 
 
 def _result(job: LogJob, report: Report | None, fetch_errors: list[str]) -> FileResult:
+    """Return the result of *job* read into *report*: the report under the job's names, slimmed (see _slim), and
+    the lanes of its last boot (made before its timelines go)."""
     rename = _renamer(job)
     errors = list(fetch_errors) + [rename(e) or e for e in (report.errors if report else ())]
     if report is None or report.content == EMPTY:
@@ -137,68 +138,90 @@ def _result(job: LogJob, report: Report | None, fetch_errors: list[str]) -> File
         if len(errors) > 1:
             first += f" (and {len(errors) - 1} more error(s))"
         return FileResult(job.name, job.members, error=first, errors=_bounded(errors or [first]))
-    notes = [rename(n) or n for n in report.notes]
-    findings: list[ScanFinding] = []
-    for boot in report.boots:
-        names = {nic.key: nic.synthetic for nic in boot.nics}
-        for finding in boot.findings:
-            slim = attrs.evolve(finding, evidence_text=(), origin=rename(finding.origin))
-            findings.append(ScanFinding(boot.index, names.get(finding.nic or "", None), slim))
-    counts = collections.Counter((f.finding.code, f.finding.severity.value) for f in findings)
-    dropped = 0
-    if len(findings) > FINDINGS_LIMIT:
-        keep = sorted(range(len(findings)), key=lambda i: -findings[i].finding.severity.rank)[:FINDINGS_LIMIT]
-        dropped = len(findings) - FINDINGS_LIMIT
-        findings = [findings[i] for i in sorted(keep)]
+    counts = collections.Counter((f.code, f.severity.value) for f in report.findings)
+    slim, notes, dropped = _slim(report, rename)
+    slim = attrs.evolve(slim, source=rename(slim.source) or job.name,
+                        sources=tuple(rename(s) or s for s in slim.sources), errors=_bounded(errors),
+                        notes=_bounded([rename(n) or n for n in report.notes] + notes),
+                        inputs=tuple(attrs.evolve(i, name=rename(i.name) or i.name) for i in report.inputs))
+    return FileResult.of_report(job.name, job.members, slim, findings_dropped=dropped,
+                                counts=tuple(sorted((code, sev, n) for (code, sev), n in counts.items())),
+                                lanes=Lanes.of(report.boots[-1]) if report.boots else None)
+
+
+def _slim(report: Report, rename: Callable[[str | None], str | None]) -> tuple[Report, list[str], int]:
+    """Return *report* small enough to stream, the notes on what was cut, and how many findings were.
+
+    Timelines go (``timeline_dropped`` counts them), each NIC keeps its newest OUTAGES_LIMIT outages,
+    the log keeps its FINDINGS_LIMIT worst findings, and origins name the files as the scan was given them.
+    """
+    notes: list[str] = []
+    ranked = sorted(((f.severity.rank, i, j) for i, boot in enumerate(report.boots)
+                     for j, f in enumerate(boot.findings)), key=lambda item: -item[0])
+    kept = {(i, j) for _rank, i, j in ranked[:FINDINGS_LIMIT]}
+    dropped = len(ranked) - len(kept)
+    if dropped:
         notes.append(f"{dropped} finding(s) beyond {FINDINGS_LIMIT} per log are counted but not listed")
-    last = report.boots[-1] if report.boots else None
-    nics = []
-    for nic in last.nics if last else ():
-        slim_nic = attrs.evolve(nic, timeline=(), timeline_dropped=0)  # timelines stay out of scan results
-        if len(nic.outages) > OUTAGES_LIMIT:
-            notes.append(f"{nic.synthetic or nic.key}: {len(nic.outages) - OUTAGES_LIMIT} earlier outage(s) not listed")
-            slim_nic = attrs.evolve(slim_nic, outages=nic.outages[-OUTAGES_LIMIT:])
-        nics.append(slim_nic)
-    return FileResult(
-        path=job.name, members=job.members, error=None, errors=_bounded(errors), notes=_bounded(notes),
-        lines=report.stats.lines, events=report.stats.events, unrecognised=report.stats.unrecognised,
-        boots=len(report.boots), nics=tuple(nics), findings=tuple(findings),
-        counts=tuple(sorted((code, sev, n) for (code, sev), n in counts.items())), findings_dropped=dropped,
-        content=report.content, lanes=Lanes.of(last) if last else None,
-    )
+    boots = []
+    for i, boot in enumerate(report.boots):
+        findings = tuple(attrs.evolve(f, origin=rename(f.origin))
+                         for j, f in enumerate(boot.findings) if (i, j) in kept)
+        nics = []
+        for nic in boot.nics:
+            slim_nic = attrs.evolve(nic, timeline=(), timeline_dropped=nic.timeline_dropped + len(nic.timeline))
+            if len(nic.outages) > OUTAGES_LIMIT:
+                cut = len(nic.outages) - OUTAGES_LIMIT
+                notes.append(f"{nic.synthetic or nic.key}: {cut} earlier outage(s) not listed")
+                slim_nic = attrs.evolve(slim_nic, outages=nic.outages[-OUTAGES_LIMIT:])
+            nics.append(slim_nic)
+        boots.append(attrs.evolve(boot, nics=tuple(nics), findings=findings))
+    return attrs.evolve(report, boots=tuple(boots)), notes, dropped
 
 
 # -- a sosreport's present state ---------------------------------------------------------
 
 
 def _with_check(job: LogJob, result: FileResult) -> FileResult:
-    """Add a local sosreport's check (``vflog check --root``) to its analysed result: NIC verdicts and findings."""
-    if job.fs is not None or len(job.locations) != 1 or result.error is not None \
+    """Add a local sosreport's check (``vflog check --root``) to its analysed result: NIC verdicts, and findings
+    joined to the last boot of its report (so to ``findings`` and ``counts`` too)."""
+    report = result.report
+    if job.fs is not None or len(job.locations) != 1 or report is None or not report.boots \
             or not is_sosreport(job.locations[0]):
         return result
     try:
         checked = check_facts(gather_facts(job.locations[0], interval=0))
     except VflogError as exc:
-        return attrs.evolve(result, notes=_bounded([*result.notes, f"{job.name}: present state not checked: {exc}"]))
+        notes = _bounded([*report.notes, f"{job.name}: present state not checked: {exc}"])
+        return _rebuilt(result, attrs.evolve(report, notes=notes), result.counts, ())
     if not checked.nics:
         return result
-    added = _check_findings(checked, result)
+    last = report.boots[-1]
+    added = _check_findings(checked, last)
     counts = collections.Counter({(code, sev): n for code, sev, n in result.counts})
-    counts.update((f.finding.code, f.finding.severity.value) for f in added)
-    notes = [*result.notes, *(f"present state not read: {u}" for u in checked.unread)]
-    return attrs.evolve(result, findings=result.findings + added, checks=checked.nics, notes=_bounded(notes),
-                        counts=tuple(sorted((code, sev, n) for (code, sev), n in counts.items())))
+    counts.update((f.code, f.severity.value) for f in added)
+    notes = _bounded([*report.notes, *(f"present state not read: {u}" for u in checked.unread)])
+    boots = report.boots[:-1] + (attrs.evolve(last, findings=last.findings + added),)
+    return _rebuilt(result, attrs.evolve(report, boots=boots, notes=notes),
+                    tuple(sorted((code, sev, n) for (code, sev), n in counts.items())), checked.nics)
 
 
-def _check_findings(checked: CheckResult, result: FileResult) -> tuple[ScanFinding, ...]:
-    """Return the check's present-state findings as the last boot's, less those the log already gave the NIC."""
+def _rebuilt(result: FileResult, report: Report, counts: tuple[tuple[str, str, int], ...],
+             checks: tuple[NicCheck, ...]) -> FileResult:
+    """Return *result* over *report* (its fields read again from it) with *counts* and *checks*."""
+    return FileResult.of_report(result.path, result.members, report, counts=counts,
+                                findings_dropped=result.findings_dropped, checks=checks, lanes=result.lanes)
+
+
+def _check_findings(checked: CheckResult, boot: BootReport) -> tuple[Finding, ...]:
+    """Return the check's present-state findings as *boot*'s (each naming its NIC's interface in ``nic_name``),
+    less those the log already gave the NIC in that boot."""
     names = {nic.key: nic.synthetic or nic.vf for nic in checked.nics}
     names.update({nic.mac: nic.synthetic for nic in checked.nics if nic.mac and nic.synthetic})
-    seen = {(f.finding.code, f.nic_name) for f in result.findings if f.boot == result.boots - 1}
+    seen = {(f.code, f.nic_name) for f in boot.findings}
     added = []
     for finding in checked.state_findings:
         name = names.get(finding.nic or "")
         if (finding.code, name) not in seen:
             seen.add((finding.code, name))
-            added.append(ScanFinding(max(result.boots - 1, 0), name, finding))
+            added.append(attrs.evolve(finding, nic_name=name))
     return tuple(added)

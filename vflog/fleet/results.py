@@ -14,16 +14,16 @@ from ..report import (
     AN_LINES,
     NO_AN_LINES,
     NO_VF_STATES,
+    SCHEMA,
     STATE_PATHS,
     BootReport,
     Finding,
     NicReport,
-    OutageReport,
-    Quote,
+    Report,
     TimelineEntry,
-    VfReport,
     has_times,
     position,
+    worst_of,
 )
 
 ENGINES = ("process", "dask")
@@ -65,27 +65,23 @@ class LogJob:
 
 @attrs.frozen
 class ScanFinding:
-    """A finding of one log, without its evidence texts, with its boot and the NIC's interface name."""
+    """A finding of one log with its boot and its NIC's interface name (a record's deprecated flat ``findings``)."""
 
     boot: int
     nic_name: str | None
     finding: Finding
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the finding's fields as in ``vflog report --format json``, plus ``boot`` and ``nic_name``."""
-        data = attrs.asdict(self.finding, filter=lambda a, v: a.name != "evidence_text",
-                            value_serializer=_serialize)
-        return {"boot": self.boot, "nic_name": self.nic_name, **data}
+        """Return the finding's fields as in ``vflog report --format json`` without ``evidence_text``, plus ``boot``
+        and ``nic_name`` (the shape of schema 1, kept for one release)."""
+        data = self.finding.to_dict()
+        del data["evidence_text"]
+        return {"boot": self.boot, **data, "nic_name": self.nic_name}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ScanFinding":
         """Rebuild a ScanFinding from :meth:`to_dict`."""
-        known = {f.name for f in attrs.fields(Finding)}
-        fields = {k: v for k, v in data.items() if k in known}
-        fields["severity"] = Severity(fields["severity"])
-        fields["evidence"] = tuple(fields.get("evidence", ()))
-        fields["evidence_text"] = tuple(Quote(**q) for q in fields.get("evidence_text", ()))
-        return cls(data["boot"], data.get("nic_name"), Finding(**fields))
+        return cls(data["boot"], data.get("nic_name"), Finding.from_dict(data))
 
 
 def _drawn(entry: TimelineEntry) -> tuple[str | None, bool]:
@@ -151,13 +147,18 @@ class Lanes:
 
 @attrs.frozen
 class FileResult:
-    """What one log concluded, small enough to stream: counts, the final NICs and the findings.
+    """What one log concluded: its report (slimmed: no timelines) and the scan's own fields.
 
-    ``nics`` are the NICs of the log's last boot (their state is the "final data path"); findings
-    come from every boot.  ``counts`` holds the number of findings per (code, severity) before any
-    were cut by the per-log bound, so summaries stay exact.  ``error`` is set when nothing at all
-    could be analysed; ``errors`` lists every input error (a corrupt archive member, a truncated
-    rotation) including that one.
+    ``report`` is the log's Report with its inputs named as the scan was given them (``origin``,
+    ``source``, ``sources``), its NICs' timelines left out (``timeline_dropped`` counts them) and
+    at most FINDINGS_LIMIT findings; None when nothing could be analysed (``error`` says why).  The
+    other fields are what tables and summaries read: ``nics`` are the NICs of the log's last boot
+    (their state is the "final data path"), ``findings`` those of every boot.  ``counts`` holds the
+    number of findings per (code, severity) before any were cut, so summaries stay exact.  ``errors``
+    lists every input error (a corrupt archive member, a truncated rotation) including ``error``.
+    ``lanes`` keep what the timelines of the last boot draw (its data path changes) for the fleet
+    page (:meth:`last_boot`); ``checks`` hold a sosreport's present state, whose findings the report's
+    last boot holds too.  Build one from a report with :meth:`of_report`.
     """
 
     path: str
@@ -168,6 +169,7 @@ class FileResult:
     lines: int = 0
     events: int = 0
     unrecognised: int = 0
+    #: The number of boots (an int; ``boot_count`` is its name in JSON, where ``boots`` is the report's list).
     boots: int = 0
     nics: tuple[NicReport, ...] = ()
     findings: tuple[ScanFinding, ...] = ()
@@ -175,22 +177,45 @@ class FileResult:
     findings_dropped: int = 0
     #: What the log held (Report.content): ``an-lines``, ``no-an-lines`` or ``empty``.
     content: str = AN_LINES
-    #: A sosreport's present state, per NIC (``vflog check``'s verdicts); its findings are among ``findings``.
+    report: Report | None = None
+    #: A sosreport's present state, per NIC (``vflog check``'s verdicts); its findings are among the last boot's.
     checks: tuple[NicCheck, ...] = ()
     #: The last boot's span and its NICs' data path changes, for pictures (None: no boot).
     lanes: Lanes | None = None
 
+    @classmethod
+    def of_report(cls, path: str, members: tuple[str, ...], report: Report, *,
+                  counts: tuple[tuple[str, str, int], ...] | None = None, findings_dropped: int = 0,
+                  checks: tuple[NicCheck, ...] = (), lanes: Lanes | None = None) -> "FileResult":
+        """Return the result of a log analysed into *report* (already slimmed); the other fields are read from it.
+
+        *counts* are the findings per (code, severity) before any were cut (default: those of the report);
+        *checks* and *lanes* are kept as given (the slimmed report has no timelines to make lanes of).
+        """
+        last = report.boots[-1] if report.boots else None
+        findings = tuple(ScanFinding(boot.index, f.nic_name, f) for boot in report.boots for f in boot.findings)
+        if counts is None:
+            tally = collections.Counter((f.code, f.severity.value) for f in report.findings)
+            counts = tuple(sorted((code, sev, n) for (code, sev), n in tally.items()))
+        return cls(path, members, error=None, errors=report.errors, notes=report.notes, lines=report.stats.lines,
+                   events=report.stats.events, unrecognised=report.stats.unrecognised, boots=len(report.boots),
+                   nics=last.nics if last else (), findings=findings, counts=counts,
+                   findings_dropped=findings_dropped, content=report.content, report=report, checks=checks,
+                   lanes=lanes)
+
+    @property
+    def boot_count(self) -> int:
+        """Return the number of boots of the log."""
+        return self.boots
+
     def last_boot(self) -> BootReport | None:
-        """Return the log's last boot as far as the result holds it (NICs with their data path changes, its
-        findings without evidence texts), for pictures; None when the result has no lanes."""
-        if self.lanes is None:
+        """Return the log's last boot as the result holds it (its report's, each NIC's timeline being its data
+        path changes from ``lanes``), for pictures; None when the result has no report boot or no lanes."""
+        if self.report is None or not self.report.boots or self.lanes is None:
             return None
-        lanes = self.lanes
-        timelines = dict(lanes.timelines)
-        nics = tuple(attrs.evolve(nic, timeline=timelines.get(nic.key, ())) for nic in self.nics)
-        findings = tuple(f.finding for f in self.findings if f.boot == lanes.boot)
-        return BootReport(lanes.boot, lanes.start_line, lanes.end_line, lanes.t_start, lanes.t_end, lanes.clock,
-                          None, nics, findings)
+        last, timelines = self.report.boots[-1], dict(self.lanes.timelines)
+        return attrs.evolve(last, nics=tuple(attrs.evolve(nic, timeline=timelines.get(nic.key, ()))
+                                             for nic in last.nics))
 
     @property
     def status(self) -> str:
@@ -198,34 +223,49 @@ class FileResult:
         return "failed" if self.error is not None else "partial" if self.errors else "ok"
 
     @property
-    def worst(self) -> Severity | None:
+    def worst_severity(self) -> Severity | None:
         """Return the highest severity among the log's findings, or None."""
-        ranked = sorted((Severity(sev) for _code, sev, n in self.counts if n), key=lambda s: s.rank)
-        return ranked[-1] if ranked else None
+        return worst_of(Severity(sev) for _code, sev, n in self.counts if n)
+
+    @property
+    def worst(self) -> Severity | None:
+        """Return :attr:`worst_severity` (the older name, kept as an alias)."""
+        return self.worst_severity
 
     def count(self, severity: Severity | str | None = None) -> int:
         """Return the number of findings (of *severity*, or of any)."""
         wanted = None if severity is None else Severity(severity).value
         return sum(n for _code, sev, n in self.counts if wanted is None or sev == wanted)
 
+    def report_dict(self) -> dict[str, Any]:
+        """Return the report part of the record: ``vflog report --format json``'s fields for this log (no boots
+        when there is no report: nothing could be analysed)."""
+        if self.report is not None:
+            return self.report.to_dict()
+        stats = {"lines": self.lines, "events": self.events, "unrecognised": self.unrecognised}
+        return {"source": self.path, "boots": [], "stats": stats,
+                "sources": list(self.members), "errors": list(self.errors), "notes": list(self.notes), "inputs": [],
+                "content": self.content, "schema": SCHEMA}
+
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form: one record per log (NIC and finding fields as in ``vflog report``)."""
-        worst = self.worst
+        """Return the JSON form: the log's report (as ``vflog report --format json``) plus the scan's fields.
+
+        ``nics`` (the last boot's NICs, without timelines) and ``findings`` (flat, with ``boot`` and
+        ``nic_name``, without ``evidence_text``) are the shape of schema 1, kept as deprecated aliases.
+        """
+        worst = self.worst_severity
         return {
+            **self.report_dict(),
             "path": self.path,
             "members": list(self.members),
             "status": self.status,
             "error": self.error,
-            "errors": list(self.errors),
-            "notes": list(self.notes),
-            "stats": {"lines": self.lines, "events": self.events, "unrecognised": self.unrecognised},
-            "boots": self.boots,
+            "boot_count": self.boot_count,
             "worst": worst.value if worst else None,
             "counts": [{"code": c, "severity": s, "count": n} for c, s, n in self.counts],
+            "findings_dropped": self.findings_dropped,
             "nics": [_nic_dict(nic) for nic in self.nics],
             "findings": [f.to_dict() for f in self.findings],
-            "findings_dropped": self.findings_dropped,
-            "content": self.content,
             **({"checks": [nic.to_dict() for nic in self.checks]} if self.checks else {}),
             "lanes": self.lanes.to_dict() if self.lanes is not None else None,
         }
@@ -233,47 +273,19 @@ class FileResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "FileResult":
         """Rebuild a FileResult from :meth:`to_dict` (derived fields such as ``status`` are ignored)."""
-        stats = data.get("stats", {})
-        return cls(
-            path=data["path"], members=tuple(data.get("members", ())), error=data.get("error"),
-            errors=tuple(data.get("errors", ())), notes=tuple(data.get("notes", ())),
-            lines=stats.get("lines", 0), events=stats.get("events", 0), unrecognised=stats.get("unrecognised", 0),
-            boots=data.get("boots", 0), nics=tuple(_nic_from_dict(n) for n in data.get("nics", ())),
-            findings=tuple(ScanFinding.from_dict(f) for f in data.get("findings", ())),
-            counts=tuple((c["code"], c["severity"], c["count"]) for c in data.get("counts", ())),
-            findings_dropped=data.get("findings_dropped", 0), content=data.get("content", AN_LINES),
-            checks=tuple(NicCheck.from_dict(n) for n in data.get("checks", ())),
-            lanes=Lanes.from_dict(data["lanes"]) if data.get("lanes") else None,
-        )
-
-
-def _serialize(instance: Any, attribute: Any, value: Any) -> Any:
-    if isinstance(value, Severity):
-        return value.value
-    if isinstance(value, tuple):
-        return list(value)
-    return value
+        counts = tuple((c["code"], c["severity"], c["count"]) for c in data.get("counts", ()))
+        if data.get("error") is None:
+            return cls.of_report(data["path"], tuple(data.get("members", ())), Report.from_dict(data), counts=counts,
+                                 findings_dropped=data.get("findings_dropped", 0),
+                                 checks=tuple(NicCheck.from_dict(n) for n in data.get("checks", ())),
+                                 lanes=Lanes.from_dict(data["lanes"]) if data.get("lanes") else None)
+        return cls(data["path"], tuple(data.get("members", ())), error=data["error"],
+                   errors=tuple(data.get("errors", ())), notes=tuple(data.get("notes", ())), counts=counts,
+                   findings_dropped=data.get("findings_dropped", 0), content=data.get("content", AN_LINES))
 
 
 def _nic_dict(nic: NicReport) -> dict[str, Any]:
     return attrs.asdict(nic, filter=lambda a, v: a.name not in ("timeline", "timeline_dropped"))
-
-
-def _vf_from_dict(data: Mapping[str, Any] | None) -> VfReport | None:
-    if data is None:
-        return None
-    return VfReport(**{**data, "names": tuple(data.get("names", ()))})
-
-
-def _nic_from_dict(data: Mapping[str, Any]) -> NicReport:
-    known = {f.name for f in attrs.fields(NicReport)}
-    fields = {k: v for k, v in data.items() if k in known}
-    fields["synthetic_names"] = tuple(fields.get("synthetic_names", ()))
-    fields["vf"] = _vf_from_dict(fields.get("vf"))
-    fields["previous_vfs"] = tuple(_vf_from_dict(v) for v in fields.get("previous_vfs", ()))
-    fields["outages"] = tuple(OutageReport(**o) for o in fields.get("outages", ()))
-    fields["timeline"] = ()
-    return NicReport(**fields)
 
 
 # -- the summary ----------------------------------------------------------------------
@@ -310,7 +322,7 @@ class Summary:
     def of(cls, result: FileResult) -> "Summary":
         """Return the summary of one log."""
         failed = result.error is not None
-        worst = result.worst
+        worst = result.worst_severity
         per_code = {(code, sev): n for code, sev, n in result.counts if n}
         return cls(
             files=1, failed=int(failed), partial=int(bool(result.errors) and not failed),
@@ -347,21 +359,25 @@ class Summary:
         """Return the number of logs from which at least something could be analysed."""
         return self.files - self.failed
 
-    def worst(self) -> Severity | None:
+    @property
+    def worst_severity(self) -> Severity | None:
         """Return the highest severity of any finding, or None."""
-        ranked = sorted((Severity(sev) for _c, sev, n, _f in self.codes if n), key=lambda s: s.rank)
-        return ranked[-1] if ranked else None
+        return worst_of(Severity(sev) for _c, sev, n, _f in self.codes if n)
+
+    def worst(self) -> Severity | None:
+        """Return :attr:`worst_severity` (the older name, a method as Report's; kept as an alias)."""
+        return self.worst_severity
 
     def fails(self, fail_on: str) -> bool:
         """Return whether a finding reaches *fail_on* (``error``, ``warning``, ``info``; ``never`` is never)."""
         if fail_on == "never":
             return False
-        worst = self.worst()
+        worst = self.worst_severity
         return worst is not None and worst.rank >= Severity(fail_on).rank
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON form of the summary."""
-        worst = self.worst()
+        worst = self.worst_severity
         return {
             "files": self.files, "analysed": self.analysed, "failed": self.failed, "partial": self.partial,
             "without_driver_lines": self.silent,
