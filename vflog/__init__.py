@@ -29,7 +29,7 @@ from .report import (SCHEMA, BootReport, Finding, InputSpan, NicReport, OutageRe
 #: state), loaded on first use: name -> the module that defines it.
 _LAZY = {**dict.fromkeys(("FileResult", "Lanes", "LogJob", "ScanFinding", "Summary", "scan", "summarize"),
                          "vflog.fleet"),
-         **dict.fromkeys(("Counter", "NicCheck"), "vflog.check.result")}
+         **dict.fromkeys(("CounterSample", "NicCheck"), "vflog.check.result")}
 
 __all__ = [
     "__version__",

@@ -11,7 +11,7 @@ import attrs
 from ..catalogue import CODES
 from ..report import Finding, NicReport, Report
 from .gather import VF_MODULES, Facts, Interface, PciDevice
-from .result import CheckResult, Counter, NicCheck
+from .result import CheckResult, CounterSample, NicCheck
 
 SYNTHETIC_DRIVER = "hv_netvsc"
 #: The drivers a VF netdev or VF PCI device carries, by family.
@@ -138,7 +138,7 @@ def _without_vf(nic: Interface, facts: Facts, logged: NicReport | None, key: str
     return "not on the VF: no VF (Accelerated Networking off or unsupported)", False
 
 
-def _with_vf(nic: Interface, vf: Interface, counters: tuple[Counter, ...], key: str,
+def _with_vf(nic: Interface, vf: Interface, counters: tuple[CounterSample, ...], key: str,
              findings: list[Finding]) -> tuple[str, bool | None]:
     """Judge a synthetic NIC that has a VF netdev now."""
     global_on_vf = [a.cidr for a in vf.addresses if a.is_global]
@@ -158,25 +158,25 @@ def _with_vf(nic: Interface, vf: Interface, counters: tuple[Counter, ...], key: 
     return f"on the VF {vf.name}: its packet counters " + ("grow" if _grew(counters, VF_PACKETS) else "are non-zero"), True
 
 
-def _counters(nic: Interface) -> tuple[Counter, ...]:
+def _counters(nic: Interface) -> tuple[CounterSample, ...]:
     """Return the shown counters of a NIC, first and last sample."""
     if not nic.samples:
         return ()
     first, last = nic.samples[0], nic.samples[-1]
-    return tuple(Counter(name, first[name], last.get(name, first[name])) for name in SHOWN if name in first)
+    return tuple(CounterSample(name, first[name], last.get(name, first[name])) for name in SHOWN if name in first)
 
 
-def _total(counters: Iterable[Counter], names: Sequence[str], attr: str) -> int:
+def _total(counters: Iterable[CounterSample], names: Sequence[str], attr: str) -> int:
     """Return the sum of *attr* (first, last or change) over the counters called *names*."""
     return sum(getattr(c, attr) for c in counters if c.name in names)
 
 
-def _grew(counters: tuple[Counter, ...], names: Sequence[str]) -> bool:
+def _grew(counters: tuple[CounterSample, ...], names: Sequence[str]) -> bool:
     """Return whether the counters called *names* grew between the first and last sample."""
     return _total(counters, names, "change") > 0
 
 
-def _idle(counters: tuple[Counter, ...]) -> str | None:
+def _idle(counters: tuple[CounterSample, ...]) -> str | None:
     """Return why the VF carries no traffic while the NIC does, or None."""
     if not any(c.name in VF_PACKETS for c in counters):
         return None

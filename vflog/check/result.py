@@ -10,7 +10,7 @@ from ..report import Finding
 
 
 @attrs.frozen
-class Counter:
+class CounterSample:
     """One counter of a NIC: its first and last sample (equal with one sample) and its change."""
 
     name: str
@@ -40,7 +40,7 @@ class NicCheck:
     master: str | None = None
     addresses: tuple[str, ...] = ()
     vf_addresses: tuple[str, ...] = ()
-    counters: tuple[Counter, ...] = ()
+    counters: tuple[CounterSample, ...] = ()
     log_datapath: str | None = None
     log_state: str | None = None
 
@@ -60,7 +60,7 @@ class NicCheck:
         fields = {k: v for k, v in data.items() if k in known}
         fields["addresses"] = tuple(fields.get("addresses", ()))
         fields["vf_addresses"] = tuple(fields.get("vf_addresses", ()))
-        fields["counters"] = tuple(Counter(c["name"], c["first"], c["last"]) for c in fields.get("counters", ()))
+        fields["counters"] = tuple(CounterSample(c["name"], c["first"], c["last"]) for c in fields.get("counters", ()))
         return cls(**fields)
 
 
