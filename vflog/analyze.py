@@ -45,6 +45,12 @@ _LONGEST_MESSAGE = 8192
 _UNRECOGNISED_TEXT = 4096
 
 
+def _repeats(text: str, previous: Record) -> bool:
+    """Return whether line text *text* is the stamped line *previous* again (the collector's doing, counted as a
+    duplicate): the same text, starting as a stamp or record does."""
+    return text == previous.text and text[:1] in "[{<0123456789"
+
+
 def _kept(text: str) -> str:
     """Return *text*, or its first _UNRECOGNISED_TEXT characters and how much was left out."""
     if len(text) <= _UNRECOGNISED_TEXT:
@@ -127,53 +133,52 @@ class Analyzer:
 
     def record(self, record: Record) -> None:
         """Take one decoded record: find the driver message, parse it, place it in its boot."""
-        # Records, frames and stamps are NamedTuples: unpacked once, because CPython 3.11 reads
-        # their fields by name through the slow generic attribute path (~0.1 µs a read).
         if self._held is not None and self._joined(record):
             return
-        number, raw, given, boot_id, structured, filler, _ = record
+        # unpacked once: a NamedTuple's fields read by name cost ~0.1 µs each in CPython 3.11
+        number, text, stamp, boot_id, structured, filler, _ = record
         previous = self._previous
         if boot_id is not None and boot_id != self._boot_id:
             if self._boot_id is not None or self._boot.events:
                 self._boot = self._boots.start_next(number, previous, self._earlier)
             self._boot_id = boot_id
-        if raw is None:
+        if text is None:
             if structured and not filler:
                 self._boot.last_other_line = number
                 self._previous = record
                 self._tick(record)
             return
-        content = len(raw.strip()) > 3  # not blank, not a bare bracket or an elision mark
+        content = len(text.strip()) > 3  # not blank, not a bare bracket or an elision mark
         if content:
             self._earlier, self._previous = previous, record
-        if previous is not None and raw == previous[1] and content and raw[:1] in "[{<0123456789":  # [1]: its text
-            self._boot.duplicates += 1  # the same stamped line twice in a row: the collector's doing
-            return
-        framed = framing.frame(raw)
+            if previous is not None and _repeats(text, previous):
+                self._boot.duplicates += 1
+                return
+        framed = framing.frame(text)
         if framed is None:
             if structured or content:
                 self._boot.last_other_line = number
                 self._tick(record)
             return
-        prefix, message, seconds = framed
+        prefix, message, dmesg_stamp = framed
         if len(message) > _LONGEST_MESSAGE:  # no driver prints this much: unrecognised, and kept out of every memo
-            self._unknown(number, raw, None)
+            self._unknown(number, text, None)
             return
         try:
             template = grammar.parse_message(message)
         except ParseError as error:  # the catalogue, extra text after a known message, unknown failures
             found = messages.driver_event(message, error.column)
             if stops_short(message, found):
-                self._held = Held(record, prefix, message, seconds, previous, found)  # perhaps wrapped:
+                self._held = Held(record, prefix, message, dmesg_stamp, previous, found)  # perhaps wrapped:
                 return  # the next line decides
-            if self._unknown(number, raw, found) is None:
+            if self._unknown(number, text, found) is None:
                 return
             template = found  # type: ignore[assignment]
         else:
             if template.level is not INFO or template.kind in INPUTS:  # faults and lifecycle lines the
                 template = _JUDGED.get(message) or messages.judged(template)  # grammar names: the kernel's
                 # level says how bad
-        self._emit(template, number, given or seconds, prefix, previous)
+        self._emit(template, number, stamp or dmesg_stamp, prefix, previous)
 
     def _unknown(self, number: int, raw: str, found: Event | None) -> Event | None:
         """Return *found*, the event the tolerant rules and the catalogue read in line *number* (*raw*), which the
@@ -208,10 +213,10 @@ class Analyzer:
         first = held.record
         joined = first._replace(text=held.prefix + event.message)  # the line as it was before the wrap
         previous, self._previous = held.previous, joined
-        if previous is not None and joined[1] == previous[1] and joined[1][:1] in "[{<0123456789":  # type: ignore[index]
-            self._boot.duplicates += 1  # the same stamped line twice in a row, as record() counts it
+        if previous is not None and _repeats(joined.text, previous):  # type: ignore[arg-type]
+            self._boot.duplicates += 1  # as record() counts it
         else:
-            self._emit(event, first[0], first[2] or held.seconds, held.prefix, previous)
+            self._emit(event, first.number, first.stamp or held.seconds, held.prefix, previous)
         return True
 
     def _settle(self) -> None:
@@ -222,10 +227,10 @@ class Analyzer:
 
     def _read_held(self, held: Held) -> None:
         """Read the held line as the line it is (it was not wrapped)."""
-        number, raw = held.record[0], held.record[1]
-        found = self._unknown(number, raw, held.found)  # type: ignore[arg-type]
+        record = held.record
+        found = self._unknown(record.number, record.text, held.found)  # type: ignore[arg-type]
         if found is not None:
-            self._emit(found, number, held.record[2] or held.seconds, held.prefix, held.previous)
+            self._emit(found, record.number, record.stamp or held.seconds, held.prefix, held.previous)
 
     def _tick(self, record: Record) -> None:
         """Follow mode: let time-based findings fire as the stream's own clock moves on."""

@@ -53,8 +53,8 @@ class Record(NamedTuple):
 
 
 def plain_record(number: int, text: str) -> Record:
-    """Return the record of plain text line *number* (built without the NamedTuple's Python-level __new__)."""
-    return tuple.__new__(Record, (number, text, None, None, False, False, ""))
+    """Return the record of plain text line *number*: its text, nothing decoded from a structure."""
+    return Record(number, text)
 
 
 def unrelated_record(number: int, line: str) -> Record | None:
@@ -275,8 +275,7 @@ class Reader:
         if not text:
             return None
         if text[:1] == "[":  # plain dmesg stamp: no need to look for a driver message
-            close = text.find("] ")
-            value = framing.seconds(text[1:close]) if close > 0 else None
+            _, value = framing.dmesg_stamp(text)
             if value is not None:
                 return Stamp(value, MONOTONIC)
         elif text[:1].isdigit():  # a /dev/kmsg record kept raw (an unrelated line of a fast block)
