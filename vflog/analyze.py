@@ -14,6 +14,7 @@ boots.BootSequence; the Analyzer keeps the current Boot in an attribute, as it i
 from __future__ import annotations
 
 import collections
+import functools
 import os
 
 from typing import Iterable, Iterator
@@ -35,14 +36,55 @@ from .rules import Listener
 from .input import Limits, Selection, Source, Text, open_inputs
 from .wrapped import Held, continued, stops_short
 
-_JUDGED = messages.JUDGED
-
 
 #: The longest message read as a driver's (printk prints at most about 1 KiB a line; traces' module lists
 #: run longer): a longer one is unrecognised without being parsed or matched, so no memo keeps it.
 _LONGEST_MESSAGE = 8192
 #: The longest unrecognised line kept whole for --show-unrecognised; longer ones keep their start and a marker.
 _UNRECOGNISED_TEXT = 4096
+
+
+#: The longest message whose reading is remembered (real driver messages are far shorter).
+_REMEMBERED_MESSAGE = 1024
+
+
+@attrs.frozen
+class Reading:
+    """What a driver message reads as: its event (None: nothing), whether it stops short (perhaps wrapped: the
+    event is then what it reads as alone), and whether it counts as unrecognised."""
+
+    event: Event | None
+    short: bool = False
+    unrecognised: bool = False
+
+
+def _read(message: str) -> Reading:
+    """Return the reading of driver message *message*: the grammar's event (at the level the kernel prints a fault
+    or lifecycle line at), else what the tolerant rules and the catalogue read in it."""
+    if len(message) > _LONGEST_MESSAGE:  # no driver prints this much: unrecognised, and kept out of every memo
+        return Reading(None, unrecognised=True)
+    try:
+        template = grammar.parse_message(message)
+    except ParseError as error:  # the catalogue, extra text after a known message, unknown failures
+        found = messages.driver_event(message, error.column)
+        if stops_short(message, found):
+            return Reading(found, short=True)
+        return Reading(found, unrecognised=_unrecognised(found))
+    if template.level is not INFO or template.kind in INPUTS:  # faults and lifecycle lines the grammar names:
+        template = messages.judged(template)  # the kernel's level says how bad
+    return Reading(template)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _reading(message: str) -> Reading:
+    """Return _read(message), remembered per distinct message (a message repeats: storms, flapping, look-alikes)."""
+    return _read(message)
+
+
+def _unrecognised(found: Event | None) -> bool:
+    """Return whether a message the grammar does not read, in which the tolerant rules and the catalogue read
+    *found*, counts as unrecognised: they read nothing, or only an uncatalogued failure."""
+    return found is None or found.kind == messages.UNCATALOGUED
 
 
 def _repeats(text: str, previous: Record) -> bool:
@@ -160,39 +202,50 @@ class Analyzer:
                 self._boot.last_other_line = number
                 self._tick(record)
             return
-        prefix, message, dmesg_stamp = framed
-        if len(message) > _LONGEST_MESSAGE:  # no driver prints this much: unrecognised, and kept out of every memo
-            self._unknown(number, text, None)
+        prefix, message, seconds = framed
+        reading = _reading(message) if len(message) <= _REMEMBERED_MESSAGE else _read(message)
+        if reading.short:  # perhaps wrapped: the next line decides
+            self._held = Held(record, prefix, message, framed.stamp, previous, reading.event)
             return
-        try:
-            template = grammar.parse_message(message)
-        except ParseError as error:  # the catalogue, extra text after a known message, unknown failures
-            found = messages.driver_event(message, error.column)
-            if stops_short(message, found):
-                self._held = Held(record, prefix, message, dmesg_stamp, previous, found)  # perhaps wrapped:
-                return  # the next line decides
-            if self._unknown(number, text, found) is None:
-                return
-            template = found  # type: ignore[assignment]
+        if reading.unrecognised:
+            self._count_unrecognised(number, text)
+        if reading.event is None:
+            return
+        t: float | None
+        clock: str | None
+        if stamp is not None:  # the time the record's structure gave
+            t, clock = stamp
+        elif seconds is not None:  # a plain dmesg stamp
+            t, clock = seconds, framing.MONOTONIC
         else:
-            if template.level is not INFO or template.kind in INPUTS:  # faults and lifecycle lines the
-                template = _JUDGED.get(message) or messages.judged(template)  # grammar names: the kernel's
-                # level says how bad
-        self._emit(template, number, stamp or dmesg_stamp, prefix, previous)
+            t, clock = self._time(prefix)
+        self._place(reading.event, number, t, clock, previous)
+
+    def _count_unrecognised(self, number: int, text: str) -> None:
+        """Count line *number* (*text*) as unrecognised, and keep it while fewer than the limit are kept."""
+        self.unrecognised_count += 1
+        if len(self.unrecognised) < self.config.unrecognised_limit:
+            self.unrecognised.append(Unrecognised(number, _kept(text)))
 
     def _unknown(self, number: int, raw: str, found: Event | None) -> Event | None:
         """Return *found*, the event the tolerant rules and the catalogue read in line *number* (*raw*), which the
         grammar does not read; count the line as unrecognised when they do not know it either."""
-        if found is None or found.kind == messages.UNCATALOGUED:
-            self.unrecognised_count += 1
-            if len(self.unrecognised) < self.config.unrecognised_limit:
-                self.unrecognised.append(Unrecognised(number, _kept(raw)))
+        if _unrecognised(found):
+            self._count_unrecognised(number, raw)
         return found
 
     def _emit(self, template: Event, number: int, given: Stamp | None, prefix: str, previous: Record | None) -> None:
         """Place the event of *template* at line *number*, at the time *given* or else the one *prefix* carries."""
-        stamp = given or framing.stamp(prefix, self._tz)
-        t, clock = stamp if stamp is not None else (None, None)
+        t, clock = given if given is not None else self._time(prefix)
+        self._place(template, number, t, clock, previous)
+
+    def _time(self, prefix: str) -> tuple[float | None, str | None]:
+        """Return the time and clock that the outer prefix *prefix* of a line carries, (None, None) without one."""
+        stamp = framing.stamp(prefix, self._tz)
+        return stamp if stamp is not None else (None, None)
+
+    def _place(self, template: Event, number: int, t: float | None, clock: str | None, previous: Record | None) -> None:
+        """Place the event of *template* at line *number* and time *t* on *clock* in its boot."""
         if template.kind != messages.UNCATALOGUED:
             self.events += 1
         self._boot = self._boots.place(template.at(number, t), clock, previous)

@@ -121,7 +121,13 @@ class Framed(NamedTuple):
 
     prefix: str
     message: str
-    stamp: Stamp | None = None
+    #: The seconds of a plain dmesg stamp (``[  12.345678] ``), None without one.
+    seconds: float | None = None
+
+    @property
+    def stamp(self) -> Stamp | None:
+        """Return the time of the plain dmesg stamp (kernel seconds since boot), None without one."""
+        return Stamp(self.seconds, MONOTONIC) if self.seconds is not None else None
 
 
 #: How many distinct texts after a dmesg stamp the memo of message starts keeps (messages repeat: storms, flapping).
@@ -179,14 +185,14 @@ def dmesg_stamp(line: str) -> tuple[int, float | None]:
 def frame(raw: str) -> Framed | None:
     """Split *raw* at the start of a driver message, or return None for an unrelated line.
 
-    A plain dmesg prefix (``[  12.345678] ``) is read on the way: its time is the Framed's stamp.
+    A plain dmesg prefix (``[  12.345678] ``) is read on the way: its seconds are the Framed's.
     """
     start, value = dmesg_stamp(raw)
     if start >= 0:  # dmesg: try right after the stamp first, then anywhere
         rest = raw[start:]
         message = _message_after_stamp(rest) if len(rest) <= _MEMO_TEXT else _message_at_start(rest)
         if message is not None:
-            return Framed(raw[:start], message, Stamp(value, MONOTONIC) if value is not None else None)
+            return Framed(raw[:start], message, value)
     start = find_anchor(raw)
     if start < 0:
         return None
