@@ -310,7 +310,7 @@ def test_repeated_unknown_line_raises_fresh_errors_and_keeps_no_traceback() -> N
             grammar.parse_message(text)
         raised.append(info.value)
     assert raised[0] is not raised[1] and raised[0].text == text and "column" in str(raised[0])
-    assert not isinstance(grammar._cache[text], BaseException)
+    assert not isinstance(grammar._parsed(text), BaseException)
 
 
 def test_repeated_unknown_line_keeps_memory_flat() -> None:

@@ -14,6 +14,7 @@ boots.BootSequence; the Analyzer keeps the current Boot in an attribute, as it i
 from __future__ import annotations
 
 import collections
+import functools
 import os
 
 from typing import Iterable, Iterator
@@ -35,8 +36,6 @@ from .rules import Listener
 from .input import Limits, Selection, Source, Text, open_inputs
 from .wrapped import Held, continued, cut_start, may_be_cut, stops_short
 
-_JUDGED = messages.JUDGED
-
 
 #: The longest message read as a driver's (printk prints at most about 1 KiB a line; traces' module lists
 #: run longer): a longer one is unrecognised without being parsed or matched, so no memo keeps it.
@@ -46,6 +45,57 @@ _LONGEST_MESSAGE = 8192
 _RECENT = 16
 #: The longest unrecognised line kept whole for --show-unrecognised; longer ones keep their start and a marker.
 _UNRECOGNISED_TEXT = 4096
+
+
+#: The longest message whose reading is remembered (real driver messages are far shorter).
+_REMEMBERED_MESSAGE = 1024
+
+
+@attrs.frozen
+class Reading:
+    """What a driver message reads as: its event (None: nothing), whether it stops short (perhaps wrapped: the
+    event is then what it reads as alone), and whether it counts as unrecognised."""
+
+    event: Event | None
+    short: bool = False
+    unrecognised: bool = False
+    #: The grammar reads the message whole (a wrap may still have cut its last name, id or number).
+    whole: bool = False
+
+
+def _read(message: str) -> Reading:
+    """Return the reading of driver message *message*: the grammar's event (at the level the kernel prints a fault
+    or lifecycle line at), else what the tolerant rules and the catalogue read in it."""
+    if len(message) > _LONGEST_MESSAGE:  # no driver prints this much: unrecognised, and kept out of every memo
+        return Reading(None, unrecognised=True)
+    try:
+        template = grammar.parse_message(message)
+    except ParseError as error:  # the catalogue, extra text after a known message, unknown failures
+        found = messages.driver_event(message, error.column)
+        if stops_short(message, found):
+            return Reading(found, short=True)
+        return Reading(found, unrecognised=_unrecognised(found))
+    if template.level is not INFO or template.kind in INPUTS:  # faults and lifecycle lines the grammar names:
+        template = messages.judged(template)  # the kernel's level says how bad
+    return Reading(template, whole=True)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _reading(message: str) -> Reading:
+    """Return _read(message), remembered per distinct message (a message repeats: storms, flapping, look-alikes)."""
+    return _read(message)
+
+
+def _unrecognised(found: Event | None) -> bool:
+    """Return whether a message the grammar does not read, in which the tolerant rules and the catalogue read
+    *found*, counts as unrecognised: they read nothing, or only an uncatalogued failure."""
+    return found is None or found.kind == messages.UNCATALOGUED
+
+
+def _repeats(text: str, previous: Record) -> bool:
+    """Return whether line text *text* is the stamped line *previous* again (the collector's doing, counted as a
+    duplicate): the same text, starting as a stamp or record does."""
+    return text == previous.text and text[:1] in "[{<0123456789"
 
 
 def _kept(text: str) -> str:
@@ -141,30 +191,29 @@ class Analyzer:
 
     def record(self, record: Record) -> None:
         """Take one decoded record: find the driver message, parse it, place it in its boot."""
-        # Records, frames and stamps are NamedTuples: unpacked once, because CPython 3.11 reads
-        # their fields by name through the slow generic attribute path (~0.1 µs a read).
         if self._held is not None and self._joined(record):
             return
-        number, raw, given, boot_id, structured, filler, _ = record
+        # unpacked once: a NamedTuple's fields read by name cost ~0.1 µs each in CPython 3.11
+        number, text, stamp, boot_id, structured, filler, _ = record
         previous, cut, self._cut = self._previous, self._cut, None
         if boot_id is not None and boot_id != self._boot_id:
             if self._boot_id is not None or self._boot.events:
                 self._boot = self._boots.start_next(number, previous, self._recent)
             self._boot_id = boot_id
-        if raw is None:
+        if text is None:
             if structured and not filler:
                 self._boot.last_other_line = number
                 self._previous = record
                 self._tick(record)
             return
-        content = len(raw.strip()) > 3  # not blank, not a bare bracket or an elision mark
+        content = len(text.strip()) > 3  # not blank, not a bare bracket or an elision mark
         if content:
             self._previous = record
             self._recent.append(record)
-        if previous is not None and raw == previous[1] and content and raw[:1] in "[{<0123456789":  # [1]: its text
-            self._boot.duplicates += 1  # the same stamped line twice in a row: the collector's doing
-            return
-        framed = framing.frame(raw)
+            if previous is not None and _repeats(text, previous):
+                self._boot.duplicates += 1
+                return
+        framed = framing.frame(text)
         if framed is None:
             joined = cut_start(cut[0], record) if cut is not None else None
             if joined is not None and cut is not None:  # the message start the wrap cut: read the line as it was
@@ -178,41 +227,52 @@ class Analyzer:
                 self._tick(record)
             return
         prefix, message, seconds = framed
-        if len(message) > _LONGEST_MESSAGE:  # no driver prints this much: unrecognised, and kept out of every memo
-            self._unknown(number, raw, None)
+        reading = _reading(message) if len(message) <= _REMEMBERED_MESSAGE else _read(message)
+        if reading.short:  # perhaps wrapped: the next line decides
+            self._held = Held(record, prefix, message, framed.stamp, previous, reading.event)
             return
-        try:
-            template = grammar.parse_message(message)
-        except ParseError as error:  # the catalogue, extra text after a known message, unknown failures
-            found = messages.driver_event(message, error.column)
-            if stops_short(message, found):
-                self._held = Held(record, prefix, message, seconds, previous, found)  # perhaps wrapped:
-                return  # the next line decides
-            if self._unknown(number, raw, found) is None:
-                return
-            template = found  # type: ignore[assignment]
+        if reading.whole and self._listener is None and may_be_cut(text, message):  # a terminal may have cut its
+            self._held = Held(record, prefix, message, framed.stamp, previous, reading.event, whole=True)  # last
+            return  # name (not when following: a live log is not wrapped, and its change would wait)
+        if reading.unrecognised:
+            self._count_unrecognised(number, text)
+        if reading.event is None:
+            return
+        t: float | None
+        clock: str | None
+        if stamp is not None:  # the time the record's structure gave
+            t, clock = stamp
+        elif seconds is not None:  # a plain dmesg stamp
+            t, clock = seconds, framing.MONOTONIC
         else:
-            if template.level is not INFO or template.kind in INPUTS:  # faults and lifecycle lines the
-                template = _JUDGED.get(message) or messages.judged(template)  # grammar names: the kernel's
-                # level says how bad
-            if self._listener is None and may_be_cut(raw, message):  # it reads whole, but a terminal may have cut
-                self._held = Held(record, prefix, message, seconds, previous, template, whole=True)  # its last
-                return  # name (not when following: a live log is not wrapped, and its change would wait)
-        self._emit(template, number, given or seconds, prefix, previous)
+            t, clock = self._time(prefix)
+        self._place(reading.event, number, t, clock, previous)
+
+    def _count_unrecognised(self, number: int, text: str) -> None:
+        """Count line *number* (*text*) as unrecognised, and keep it while fewer than the limit are kept."""
+        self.unrecognised_count += 1
+        if len(self.unrecognised) < self.config.unrecognised_limit:
+            self.unrecognised.append(Unrecognised(number, _kept(text)))
 
     def _unknown(self, number: int, raw: str, found: Event | None) -> Event | None:
         """Return *found*, the event the tolerant rules and the catalogue read in line *number* (*raw*), which the
         grammar does not read; count the line as unrecognised when they do not know it either."""
-        if found is None or found.kind == messages.UNCATALOGUED:
-            self.unrecognised_count += 1
-            if len(self.unrecognised) < self.config.unrecognised_limit:
-                self.unrecognised.append(Unrecognised(number, _kept(raw)))
+        if _unrecognised(found):
+            self._count_unrecognised(number, raw)
         return found
 
     def _emit(self, template: Event, number: int, given: Stamp | None, prefix: str, previous: Record | None) -> None:
         """Place the event of *template* at line *number*, at the time *given* or else the one *prefix* carries."""
-        stamp = given or framing.stamp(prefix, self._tz)
-        t, clock = stamp if stamp is not None else (None, None)
+        t, clock = given if given is not None else self._time(prefix)
+        self._place(template, number, t, clock, previous)
+
+    def _time(self, prefix: str) -> tuple[float | None, str | None]:
+        """Return the time and clock that the outer prefix *prefix* of a line carries, (None, None) without one."""
+        stamp = framing.stamp(prefix, self._tz)
+        return stamp if stamp is not None else (None, None)
+
+    def _place(self, template: Event, number: int, t: float | None, clock: str | None, previous: Record | None) -> None:
+        """Place the event of *template* at line *number* and time *t* on *clock* in its boot."""
         if template.kind != messages.UNCATALOGUED:
             self.events += 1
         self._boot = self._boots.place(template.at(number, t), clock, previous)
@@ -233,10 +293,10 @@ class Analyzer:
         first = held.record
         joined = first._replace(text=held.prefix + event.message)  # the line as it was before the wrap
         previous, self._previous = held.previous, joined
-        if previous is not None and joined[1] == previous[1] and joined[1][:1] in "[{<0123456789":  # type: ignore[index]
-            self._boot.duplicates += 1  # the same stamped line twice in a row, as record() counts it
+        if previous is not None and _repeats(joined.text, previous):  # type: ignore[arg-type]
+            self._boot.duplicates += 1  # as record() counts it
         else:
-            self._emit(event, first[0], first[2] or held.seconds, held.prefix, previous)
+            self._emit(event, first.number, first.stamp or held.seconds, held.prefix, previous)
         return True
 
     def _settle(self) -> None:
@@ -247,10 +307,10 @@ class Analyzer:
 
     def _read_held(self, held: Held) -> None:
         """Read the held line as the line it is (it was not wrapped)."""
-        number, raw = held.record[0], held.record[1]
-        found = self._unknown(number, raw, held.found)  # type: ignore[arg-type]
+        record = held.record
+        found = self._unknown(record.number, record.text, held.found)  # type: ignore[arg-type]
         if found is not None:
-            self._emit(found, number, held.record[2] or held.seconds, held.prefix, held.previous)
+            self._emit(found, record.number, record.stamp or held.seconds, held.prefix, held.previous)
 
     def _tick(self, record: Record) -> None:
         """Follow mode: let time-based findings fire as the stream's own clock moves on."""

@@ -53,8 +53,8 @@ class Record(NamedTuple):
 
 
 def plain_record(number: int, text: str) -> Record:
-    """Return the record of plain text line *number* (built without the NamedTuple's Python-level __new__)."""
-    return tuple.__new__(Record, (number, text, None, None, False, False, ""))
+    """Return the record of plain text line *number*: its text, nothing decoded from a structure."""
+    return Record(number, text)
 
 
 def unrelated_record(number: int, line: str) -> Record | None:
@@ -127,6 +127,19 @@ def _json_record(number: int, data: dict[str, Any]) -> Record | None:
         boot = data.get("_BOOT_ID")
         return Record(number, text, stamp, boot if isinstance(boot, str) else None, structured=True)
     return None
+
+
+def _json_stamp(number: int, raw: str) -> Stamp | None:
+    """Return the time of JSON object *raw* (line *number*), read without decoding the object when it can be."""
+    match = _JSON_MONOTONIC.search(raw)  # cheaper than decoding the whole object
+    if match:
+        return Stamp(int(match[1]) / 1e6, MONOTONIC)
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    decoded = _json_record(number, data) if isinstance(data, dict) else None
+    return decoded.stamp if decoded is not None else None
 
 
 class Reader:
@@ -258,25 +271,16 @@ class Reader:
     @staticmethod
     def stamp_of(record: Record, tz: Any = None) -> Stamp | None:
         """Return the time of *record*, decoding it from the raw text only when asked (end of a boot)."""
-        if record.stamp is not None:
-            return record.stamp
-        raw = record.raw.strip().rstrip(",")
-        if raw.startswith("{"):
-            match = _JSON_MONOTONIC.search(raw)  # cheaper than decoding the whole object
-            if match:
-                return Stamp(int(match[1]) / 1e6, MONOTONIC)
-            try:
-                data = json.loads(raw)
-            except ValueError:
-                return None
-            decoded = _json_record(record.number, data) if isinstance(data, dict) else None
-            return decoded.stamp if decoded is not None else None
-        text = record.text or record.raw
+        number, text, stamp, _, _, _, raw = record
+        if stamp is not None:
+            return stamp
+        if raw[:1] == "{" or raw[:1].isspace() and raw.lstrip()[:1] == "{":  # a JSON object kept raw
+            return _json_stamp(number, raw.strip().rstrip(","))
+        text = text or raw
         if not text:
             return None
         if text[:1] == "[":  # plain dmesg stamp: no need to look for a driver message
-            close = text.find("] ")
-            value = framing.seconds(text[1:close]) if close > 0 else None
+            _, value = framing.dmesg_stamp(text)
             if value is not None:
                 return Stamp(value, MONOTONIC)
         elif text[:1].isdigit():  # a /dev/kmsg record kept raw (an unrelated line of a fast block)

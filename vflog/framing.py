@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 
 from typing import Iterator, NamedTuple
@@ -120,14 +121,18 @@ class Framed(NamedTuple):
 
     prefix: str
     message: str
-    stamp: Stamp | None = None
+    #: The seconds of a plain dmesg stamp (``[  12.345678] ``), None without one.
+    seconds: float | None = None
+
+    @property
+    def stamp(self) -> Stamp | None:
+        """Return the time of the plain dmesg stamp (kernel seconds since boot), None without one."""
+        return Stamp(self.seconds, MONOTONIC) if self.seconds is not None else None
 
 
-_tuple = tuple.__new__
-#: Text after a dmesg stamp -> the message it holds, or None (messages repeat: storms, flapping).
-_after_stamp: dict[str, str | None] = {}
-_AFTER_STAMP_LIMIT = 1 << 12
-#: The longest text the memo keeps (kernel messages are at most about 1 KiB).
+#: How many distinct texts after a dmesg stamp the memo of message starts keeps (messages repeat: storms, flapping).
+_MEMO_SIZE = 1 << 12
+#: The longest text the memo keeps (kernel messages are at most about 1 KiB; a 1 MiB line is not kept).
 _MEMO_TEXT = 4096
 
 
@@ -166,31 +171,43 @@ def seconds(text: str) -> float | None:
     return value if value < MAX_SECONDS else None
 
 
+def dmesg_stamp(line: str) -> tuple[int, float | None]:
+    """Return where the text after a leading ``[seconds] `` stamp of *line* starts and the seconds it gives
+    (None when the brackets hold no seconds); (-1, None) when *line* does not start with ``[...] ``."""
+    if line[:1] != "[":
+        return -1, None
+    close = line.find("] ")
+    if close < 0:
+        return -1, None
+    return close + 2, seconds(line[1:close])
+
+
 def frame(raw: str) -> Framed | None:
     """Split *raw* at the start of a driver message, or return None for an unrelated line.
 
-    A plain dmesg prefix (``[  12.345678] ``) is read on the way: its time is the Framed's stamp.
+    A plain dmesg prefix (``[  12.345678] ``) is read on the way: its seconds are the Framed's.
     """
-    if raw[:1] == "[":  # dmesg: try right after the stamp first, then anywhere
-        close = raw.find("] ")
-        if close > 0:
-            rest = raw[close + 2:]
-            message = _after_stamp.get(rest, "")
-            if message == "":  # the anchor looks only ahead, so its verdict on the same text holds
-                message = rest.rstrip() if starts_at(raw, close + 2) else None
-                if len(rest) <= _MEMO_TEXT:  # a 1 MiB line is not kept: 4,096 of them would be gigabytes
-                    if len(_after_stamp) >= _AFTER_STAMP_LIMIT:
-                        _after_stamp.clear()
-                    _after_stamp[rest] = message
-            if message is not None:
-                inside = raw[1:close]
-                value = seconds(inside)  # (tuple.__new__ builds the NamedTuples without their Python-level __new__)
-                stamped = _tuple(Stamp, (value, MONOTONIC)) if value is not None else None
-                return _tuple(Framed, (raw[: close + 2], message, stamped))
+    start, value = dmesg_stamp(raw)
+    if start >= 0:  # dmesg: try right after the stamp first, then anywhere
+        rest = raw[start:]
+        message = _message_after_stamp(rest) if len(rest) <= _MEMO_TEXT else _message_at_start(rest)
+        if message is not None:
+            return Framed(raw[:start], message, value)
     start = find_anchor(raw)
     if start < 0:
         return None
     return Framed(raw[:start], raw[start:].rstrip())
+
+
+def _message_at_start(text: str) -> str | None:
+    """Return the driver message that *text* (what follows a dmesg stamp) is, or None when it starts none."""
+    return text.rstrip() if starts_at(text, 0) else None
+
+
+@functools.lru_cache(maxsize=_MEMO_SIZE)
+def _message_after_stamp(text: str) -> str | None:
+    """Return _message_at_start(text), remembered per distinct text (the anchor looks only ahead: its verdict holds)."""
+    return _message_at_start(text)
 
 
 def _month(name: str) -> int | None:
@@ -211,8 +228,8 @@ def stamp(prefix: str, tz: datetime.tzinfo = datetime.timezone.utc) -> Stamp | N
 
     Wall-clock times without an offset in the text are read in *tz* (UTC unless told).
     """
-    if prefix[:1] == "[" and prefix.endswith("] ") and prefix.count("[") == 1:  # plain dmesg
-        value = seconds(prefix[1:-2])
+    if prefix.endswith("] ") and prefix.count("[") == 1:  # plain dmesg
+        _, value = dmesg_stamp(prefix)
         if value is not None:
             return Stamp(value, MONOTONIC)
     found = _MONOTONIC.findall(prefix)

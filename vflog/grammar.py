@@ -38,10 +38,10 @@ _INT_TOKENS = frozenset({"SLOT", "NUM", "ERR", "VPORT", "PORT", "PD", "DB"})
 #: Token types whose field has another name than the terminal.
 _FIELD_NAMES = {"REST": "text", "VF_UNIT": "vf"}
 
+#: How many distinct messages the parse and prefix memos keep.
 _CACHE_LIMIT = 1 << 12
-#: Longest message kept in the cache (real driver messages are far shorter; lines may be up to 1 MiB).
+#: Longest message kept in the memos (real driver messages are far shorter; lines may be up to 1 MiB).
 _CACHE_TEXT_LIMIT = 1024
-_cache: dict[str, Event | _Unknown] = {}
 
 
 def grammar_text() -> str:
@@ -266,16 +266,16 @@ class _Unknown:
 
 def parse_message(text: str) -> Event:
     """Return the event for kernel message *text* (prefix included), or raise ParseError."""
-    cached = _cache.get(text)
-    if cached is None:
-        cached = _parse_uncached(text)
-        if len(text) <= _CACHE_TEXT_LIMIT:  # a long line is parsed each time: the cache stays small
-            if len(_cache) >= _CACHE_LIMIT:
-                _cache.clear()
-            _cache[text] = cached
-    if isinstance(cached, _Unknown):
-        raise ParseError(cached.reason, text, cached.column)
-    return cached
+    parsed = _parsed(text) if len(text) <= _CACHE_TEXT_LIMIT else _parse_uncached(text)  # a long line: each time
+    if isinstance(parsed, _Unknown):
+        raise ParseError(parsed.reason, text, parsed.column)
+    return parsed
+
+
+@functools.lru_cache(maxsize=_CACHE_LIMIT)
+def _parsed(text: str) -> Event | _Unknown:
+    """Return _parse_uncached(text), remembered per distinct message (failures too, as values without a traceback)."""
+    return _parse_uncached(text)
 
 
 def _parse_uncached(text: str) -> Event | _Unknown:
@@ -295,23 +295,26 @@ def _parse_uncached(text: str) -> Event | _Unknown:
 #: A driver's printk prefix cut before its message: the driver name, then at most device, interface and
 #: registration state, nothing after a ``: `` (the id may be cut anywhere, or redacted).
 _IN_PREFIX = re.compile(r"(?:" + "|".join(re.escape(name) for name in DRIVERS) + r")(?: \S+){0,3}")
-_incomplete: dict[str, bool] = {}
 
 
 def incomplete(text: str) -> bool:
     """Return whether kernel message *text* (which does not parse) stops short: it ends inside a driver's
     printk prefix, or it is a proper prefix of a message the grammar knows (ids read as the grammar reads them)."""
-    found = _incomplete.get(text)
-    if found is None:
-        found = _IN_PREFIX.fullmatch(text) is not None and ": " not in text or _known_prefix(text)
-        if not found:
-            canonical = canonical_ids(text)[0]
-            found = canonical != text and _known_prefix(canonical)
-        if len(text) <= _CACHE_TEXT_LIMIT:
-            if len(_incomplete) >= _CACHE_LIMIT:
-                _incomplete.clear()
-            _incomplete[text] = found
-    return found
+    return _remembered_incomplete(text) if len(text) <= _CACHE_TEXT_LIMIT else _incomplete(text)
+
+
+@functools.lru_cache(maxsize=_CACHE_LIMIT)
+def _remembered_incomplete(text: str) -> bool:
+    """Return _incomplete(text), remembered per distinct message."""
+    return _incomplete(text)
+
+
+def _incomplete(text: str) -> bool:
+    """Return incomplete(text), worked out."""
+    if _IN_PREFIX.fullmatch(text) is not None and ": " not in text or _known_prefix(text):
+        return True
+    canonical = canonical_ids(text)[0]
+    return canonical != text and _known_prefix(canonical)
 
 
 def _known_prefix(text: str) -> bool:
