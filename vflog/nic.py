@@ -7,7 +7,8 @@ from typing import Iterable, Iterator, NamedTuple
 
 import attrs
 
-from . import drivers, machine
+from . import machine
+from .drivers import SYNTHETIC_DRIVERS, VF_DRIVERS, reported_name
 from .events import Event
 from .machine import READDS, REMOVALS, State
 
@@ -255,7 +256,7 @@ class Nic:
         driver, kind = event.driver, event.kind
         if self.first_line is None or event.line < self.first_line:
             self.first_line, self.first_t = event.line, event.t
-        if driver in drivers.SYNTHETIC_DRIVERS:
+        if driver in SYNTHETIC_DRIVERS:
             self.driver = driver
             self.rename_synthetic(event.ifname)
             if kind == "slot_added" or kind == "slot_removed":
@@ -270,15 +271,15 @@ class Nic:
         if kind == "pci_device":
             generation.device_id = event.fields.get("vendev", "").strip("[]") or None
             generation.pci = event.device
-        if driver in drivers.VF_DRIVERS:
-            generation.driver = drivers.reported_name(driver)
+        if driver in VF_DRIVERS:
+            generation.driver = reported_name(driver)
             if generation.pci is None:
                 device = event.device
                 generation.pci = device if device and ":" in device else event.fields.get("pci")
         if kind == "renamed":  # by the VF driver or by user space (networkd), routed here by the old name
             generation.name_set.add(event.fields.get("old"))
             generation.name_set.make_current(event.ifname)
-        elif driver in drivers.VF_DRIVERS:
+        elif driver in VF_DRIVERS:
             generation.name_set.add(event.ifname)
 
     def apply(self, event: Event, detail: str = "") -> tuple[State, State | None]:

@@ -21,7 +21,7 @@ from . import machine
 from .catalogue import Severity
 from .config import Config
 from .correlate import TRACE
-from .drivers import SYNTHETIC_DRIVERS, error_code, printer_of, verbose_only
+from .drivers import KNOWN, SYNTHETIC_DRIVERS, error_code, printer_of, verbose_only
 from .events import INFO, Event
 from .machine import TRAITS, State, Wait
 from .messages import CATALOGUED, UNCATALOGUED
@@ -52,6 +52,23 @@ _KIND_CODES = {
     "udev_rename_failed": "udev-rename-failed",
     "warn_mana_reset": "vf-driver-error",
 }
+
+
+#: Kinds that some driver prints only when booted verbose (Rules.observe notes a NIC that shows one).
+_VERBOSE_KINDS = frozenset(kind for driver in KNOWN.values() for kind in driver.verbose_only)
+#: Messages whose verdict of _inert is remembered (a longer message is judged each time: the memo stays small).
+_INERT_LIMIT = 1 << 12
+_INERT_TEXT_LIMIT = 1024
+
+
+def _inert(event: Event) -> bool:
+    """Return whether no per-event rule of Rules.observe can fire on *event* whatever the NIC's state: no
+    temporary name, no identity, NIC-rule, verbose-only, refused-offer or finding kind, not a fault.
+    (What the machine's step brings, the state text and _left, is judged apart.)"""
+    kind, vf, ifname = event.kind, event.fields.get("vf"), event.ifname
+    return not ((vf and vf.startswith(_TEMP_PREFIXES)) or (ifname and ifname.startswith(_TEMP_PREFIXES))
+                or kind in _IDENTITY_KINDS or kind in _NIC_KINDS or kind in _VERBOSE_KINDS
+                or kind in _REFUSED_OFFERS or kind in _KIND_CODES or event.level is not INFO or kind == TRACE)
 
 
 def _vf_names(nic: Nic) -> set[str]:
@@ -92,6 +109,8 @@ class Rules:
         self._state_text: dict[str, tuple[int, str]] = {}
         self._absent: dict[str, tuple[int, str]] = {}
         self._deadlines = Deadlines()
+        #: Whether a message is inert (_inert), decided once per message text.
+        self._inert: dict[str, bool] = {}
 
     # -- recording ---------------------------------------------------------
     # -- findings ------------------------------------------------------------
@@ -119,10 +138,12 @@ class Rules:
         if kind == TRACE:
             self._trace(event)
             return
+        if nic is not None and before is not None and nic.state_line == event.line:
+            self._state_text[nic.key] = (event.line, event.message)
+            self._left(nic, event, before, last_other_line)
+        if self._is_inert(event):
+            return
         if nic is not None:
-            if before is not None and nic.state_line == event.line:
-                self._state_text[nic.key] = (event.line, event.message)
-                self._left(nic, event, before, last_other_line)
             vf, ifname = event.fields.get("vf"), event.ifname
             if (vf and vf.startswith(_TEMP_PREFIXES)) or (ifname and ifname.startswith(_TEMP_PREFIXES)):
                 self._names(nic, event)
@@ -149,6 +170,17 @@ class Rules:
                 severity = Severity.ERROR  # the device withdrawn under a VF in use (kernel-messages.md, 5.2)
                 message += f" (the VF's device was withdrawn while the VF was in use: {state.value})"
             self.add(code, nic, event, message, group=self._group(code, nic, event), severity=severity)
+
+    def _is_inert(self, event: Event) -> bool:
+        """Return _inert(*event*), decided once per message text."""
+        inert = self._inert.get(event.message)
+        if inert is None:
+            inert = _inert(event)
+            if event.message and len(event.message) <= _INERT_TEXT_LIMIT:
+                if len(self._inert) >= _INERT_LIMIT:
+                    self._inert.clear()
+                self._inert[event.message] = inert
+        return inert
 
     def _nic_event(self, nic: Nic, event: Event, before: State | None) -> None:
         """Judge the kinds with a rule of their own (_NIC_KINDS) on the NIC they were routed to."""
