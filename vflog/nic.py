@@ -17,6 +17,8 @@ _KEEP_OUTAGES = 100
 _KEEP_GENERATIONS = 16
 _KEEP_FLAPS = 64
 _KEEP_NAMES = 16
+#: The inputs that change a NIC's counts, outages or durations (Nic._facts).
+_FACT_KINDS = frozenset({"slot_added", "datapath_to_vf", "datapath_from_vf", *REMOVALS})
 
 
 class Step(NamedTuple):
@@ -293,7 +295,8 @@ class Nic:
             return before, None
         if kind in READDS or not self.generations:
             self._generation_for(event)
-        self._facts(event, before, after)
+        if kind in _FACT_KINDS:
+            self._facts(event, before, after)
         if after is not before:
             self.left_line, self.left_t = self.state_line, self.state_t
             self.state_line, self.state_t = event.line, event.t

@@ -369,10 +369,11 @@ class Rules:
         """Judge a state left because the VF was taken away (a gone state that awaits a re-add; a failed probe
         is its own finding): when the state waited past its threshold while the log went on (other lines
         between its start and *event*), what it waited for never came."""
-        wait = self._wait(nic, before)
         after = TRAITS[nic.state]
-        if wait is None or not after.gone or after.wait is None or after.wait.code == wait.code \
-                or event.kind in wait.steps:
+        if not after.gone or after.wait is None:
+            return
+        wait = self._wait(nic, before)
+        if wait is None or after.wait.code == wait.code or event.kind in wait.steps:
             return
         since_line, since_t = nic.left_line, nic.left_t
         if (nic.key, since_line, wait.code) in self._kept or since_t is None or event.t is None:
