@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
+import attrs
+
 from . import machine
 from .catalogue import Severity
 from .config import Config
@@ -56,19 +58,43 @@ _KIND_CODES = {
 
 #: Kinds that some driver prints only when booted verbose (Rules.observe notes a NIC that shows one).
 _VERBOSE_KINDS = frozenset(kind for driver in KNOWN.values() for kind in driver.verbose_only)
-#: Messages whose verdict of _inert is remembered (a longer message is judged each time: the memo stays small).
-_INERT_LIMIT = 1 << 12
-_INERT_TEXT_LIMIT = 1024
+#: Messages whose Judging is remembered (a longer message is judged each time: the memo stays small).
+_JUDGING_LIMIT = 1 << 12
+_JUDGING_TEXT_LIMIT = 1024
 
 
-def _inert(event: Event) -> bool:
-    """Return whether no per-event rule of Rules.observe can fire on *event* whatever the NIC's state: no
-    temporary name, no identity, NIC-rule, verbose-only, refused-offer or finding kind, not a fault.
-    (What the machine's step brings, the state text and _left, is judged apart.)"""
+@attrs.frozen(slots=True)
+class Judging:
+    """Which per-event rules of Rules.observe a message can trigger, whatever the NIC's state: decided once per
+    message text.  (What the machine's step brings, the state text and _left, is judged apart.)"""
+
+    #: It names a VF by a kernel temporary name (vf-temp-name).
+    temp_name: bool
+    #: It reveals the VF's driver or device ID (driver-changed).
+    identity: bool
+    #: It has a rule of its own on its NIC (_nic_event).
+    nic_rule: bool
+    #: Some driver prints it only when booted verbose.
+    verbose: bool
+    #: It shows an offer netvsc refused.
+    refused_offer: bool
+    #: It is a finding of its own: a kind with a code, or a fault (err/warn level).
+    finding: bool
+
+    @property
+    def inert(self) -> bool:
+        """Return whether no per-event rule can fire on the message."""
+        return not (self.temp_name or self.identity or self.nic_rule or self.verbose or self.refused_offer
+                    or self.finding)
+
+
+def judging(event: Event) -> Judging:
+    """Return which per-event rules *event* can trigger (see Judging)."""
     kind, vf, ifname = event.kind, event.fields.get("vf"), event.ifname
-    return not ((vf and vf.startswith(_TEMP_PREFIXES)) or (ifname and ifname.startswith(_TEMP_PREFIXES))
-                or kind in _IDENTITY_KINDS or kind in _NIC_KINDS or kind in _VERBOSE_KINDS
-                or kind in _REFUSED_OFFERS or kind in _KIND_CODES or event.level is not INFO or kind == TRACE)
+    return Judging(temp_name=bool((vf and vf.startswith(_TEMP_PREFIXES)) or (ifname and ifname.startswith(_TEMP_PREFIXES))),
+                   identity=kind in _IDENTITY_KINDS, nic_rule=kind in _NIC_KINDS, verbose=kind in _VERBOSE_KINDS,
+                   refused_offer=kind in _REFUSED_OFFERS,
+                   finding=kind in _KIND_CODES or event.level is not INFO)
 
 
 def _vf_names(nic: Nic) -> set[str]:
@@ -109,8 +135,8 @@ class Rules:
         self._state_text: dict[str, tuple[int, str]] = {}
         self._absent: dict[str, tuple[int, str]] = {}
         self._deadlines = Deadlines()
-        #: Whether a message is inert (_inert), decided once per message text.
-        self._inert: dict[str, bool] = {}
+        #: The Judging of each message, decided once per message text.
+        self._judging: dict[str, Judging] = {}
 
     # -- recording ---------------------------------------------------------
     # -- findings ------------------------------------------------------------
@@ -141,21 +167,21 @@ class Rules:
         if nic is not None and before is not None and nic.state_line == event.line:
             self._state_text[nic.key] = (event.line, event.message)
             self._left(nic, event, before, last_other_line)
-        if self._is_inert(event):
+        judged = self._judging_of(event)
+        if judged.inert:
             return
         if nic is not None:
-            vf, ifname = event.fields.get("vf"), event.ifname
-            if (vf and vf.startswith(_TEMP_PREFIXES)) or (ifname and ifname.startswith(_TEMP_PREFIXES)):
+            if judged.temp_name:
                 self._names(nic, event)
-            if kind in _IDENTITY_KINDS and len(nic.generations) > 1:
+            if judged.identity and len(nic.generations) > 1:
                 self._driver_change(nic, event)
-            if kind in _NIC_KINDS:
+            if judged.nic_rule:
                 self._nic_event(nic, event, before)
-            if verbose_only(nic.driver, kind):
+            if judged.verbose and verbose_only(nic.driver, kind):
                 self._verbose.add(nic.key)
-            if kind in _REFUSED_OFFERS:
+            if judged.refused_offer:
                 self._refused.add(nic.key)
-        if kind in _KIND_CODES or event.level is not INFO:
+        if judged.finding:
             code = _KIND_CODES.get(kind)
             severity = None
             if code is None:  # a fault: named by the grammar, or at the kernel's err/warn level
@@ -171,16 +197,16 @@ class Rules:
                 message += f" (the VF's device was withdrawn while the VF was in use: {state.value})"
             self.add(code, nic, event, message, group=self._group(code, nic, event), severity=severity)
 
-    def _is_inert(self, event: Event) -> bool:
-        """Return _inert(*event*), decided once per message text."""
-        inert = self._inert.get(event.message)
-        if inert is None:
-            inert = _inert(event)
-            if event.message and len(event.message) <= _INERT_TEXT_LIMIT:
-                if len(self._inert) >= _INERT_LIMIT:
-                    self._inert.clear()
-                self._inert[event.message] = inert
-        return inert
+    def _judging_of(self, event: Event) -> Judging:
+        """Return judging(*event*), decided once per message text."""
+        judged = self._judging.get(event.message)
+        if judged is None:
+            judged = judging(event)
+            if event.message and len(event.message) <= _JUDGING_TEXT_LIMIT:
+                if len(self._judging) >= _JUDGING_LIMIT:
+                    self._judging.clear()
+                self._judging[event.message] = judged
+        return judged
 
     def _nic_event(self, nic: Nic, event: Event, before: State | None) -> None:
         """Judge the kinds with a rule of their own (_NIC_KINDS) on the NIC they were routed to."""
