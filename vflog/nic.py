@@ -17,6 +17,8 @@ _KEEP_OUTAGES = 100
 _KEEP_GENERATIONS = 16
 _KEEP_FLAPS = 64
 _KEEP_NAMES = 16
+#: The name a VF report gives each VF driver (drivers.reported_name), looked up once.
+_REPORTED_AS = {driver: reported_name(driver) for driver in VF_DRIVERS}
 #: The inputs that change a NIC's counts, outages or durations (Nic._facts).
 _FACT_KINDS = frozenset({"slot_added", "datapath_to_vf", "datapath_from_vf", *REMOVALS})
 
@@ -260,7 +262,8 @@ class Nic:
             self.first_line, self.first_t = event.line, event.t
         if driver in SYNTHETIC_DRIVERS:
             self.driver = driver
-            self.rename_synthetic(event.ifname)
+            if event.ifname != self.synthetic:
+                self.rename_synthetic(event.ifname)
             if kind == "slot_added" or kind == "slot_removed":
                 self.slot = event.fields.get("slot")
             vf_name = event.fields.get("vf")
@@ -274,7 +277,7 @@ class Nic:
             generation.device_id = event.fields.get("vendev", "").strip("[]") or None
             generation.pci = event.device
         if driver in VF_DRIVERS:
-            generation.driver = reported_name(driver)
+            generation.driver = _REPORTED_AS[driver]
             if generation.pci is None:
                 device = event.device
                 generation.pci = device if device and ":" in device else event.fields.get("pci")
