@@ -80,21 +80,17 @@ class Judging:
     refused_offer: bool
     #: It is a finding of its own: a kind with a code, or a fault (err/warn level).
     finding: bool
-
-    @property
-    def inert(self) -> bool:
-        """Return whether no per-event rule can fire on the message."""
-        return not (self.temp_name or self.identity or self.nic_rule or self.verbose or self.refused_offer
-                    or self.finding)
+    #: No per-event rule can fire on it (none of the above).
+    inert: bool
 
 
 def judging(event: Event) -> Judging:
     """Return which per-event rules *event* can trigger (see Judging)."""
     kind, vf, ifname = event.kind, event.fields.get("vf"), event.ifname
-    return Judging(temp_name=bool((vf and vf.startswith(_TEMP_PREFIXES)) or (ifname and ifname.startswith(_TEMP_PREFIXES))),
-                   identity=kind in _IDENTITY_KINDS, nic_rule=kind in _NIC_KINDS, verbose=kind in _VERBOSE_KINDS,
-                   refused_offer=kind in _REFUSED_OFFERS,
-                   finding=kind in _KIND_CODES or event.level is not INFO)
+    temp_name = bool((vf and vf.startswith(_TEMP_PREFIXES)) or (ifname and ifname.startswith(_TEMP_PREFIXES)))
+    flags = {"temp_name": temp_name, "identity": kind in _IDENTITY_KINDS, "nic_rule": kind in _NIC_KINDS, "verbose": kind in _VERBOSE_KINDS,
+             "refused_offer": kind in _REFUSED_OFFERS, "finding": kind in _KIND_CODES or event.level is not INFO}
+    return Judging(**flags, inert=not any(flags.values()))
 
 
 def _vf_names(nic: Nic) -> set[str]:
@@ -167,7 +163,7 @@ class Rules:
         if nic is not None and before is not None and nic.state_line == event.line:
             self._state_text[nic.key] = (event.line, event.message)
             self._left(nic, event, before, last_other_line)
-        judged = self._judging_of(event)
+        judged = self._judging.get(event.message) or self._judge(event)
         if judged.inert:
             return
         if nic is not None:
@@ -197,15 +193,13 @@ class Rules:
                 message += f" (the VF's device was withdrawn while the VF was in use: {state.value})"
             self.add(code, nic, event, message, group=self._group(code, nic, event), severity=severity)
 
-    def _judging_of(self, event: Event) -> Judging:
-        """Return judging(*event*), decided once per message text."""
-        judged = self._judging.get(event.message)
-        if judged is None:
-            judged = judging(event)
-            if event.message and len(event.message) <= _JUDGING_TEXT_LIMIT:
-                if len(self._judging) >= _JUDGING_LIMIT:
-                    self._judging.clear()
-                self._judging[event.message] = judged
+    def _judge(self, event: Event) -> Judging:
+        """Return judging(*event*), remembered for its message text (see observe)."""
+        judged = judging(event)
+        if event.message and len(event.message) <= _JUDGING_TEXT_LIMIT:
+            if len(self._judging) >= _JUDGING_LIMIT:
+                self._judging.clear()
+            self._judging[event.message] = judged
         return judged
 
     def _nic_event(self, nic: Nic, event: Event, before: State | None) -> None:
