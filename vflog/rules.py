@@ -88,8 +88,9 @@ def judging(event: Event) -> Judging:
     """Return which per-event rules *event* can trigger (see Judging)."""
     kind, vf, ifname = event.kind, event.fields.get("vf"), event.ifname
     temp_name = bool((vf and vf.startswith(_TEMP_PREFIXES)) or (ifname and ifname.startswith(_TEMP_PREFIXES)))
-    flags = {"temp_name": temp_name, "identity": kind in _IDENTITY_KINDS, "nic_rule": kind in _NIC_KINDS, "verbose": kind in _VERBOSE_KINDS,
-             "refused_offer": kind in _REFUSED_OFFERS, "finding": kind in _KIND_CODES or event.level is not INFO}
+    flags = {"temp_name": temp_name, "identity": kind in _IDENTITY_KINDS, "nic_rule": kind in _NIC_KINDS,
+             "verbose": kind in _VERBOSE_KINDS, "refused_offer": kind in _REFUSED_OFFERS,
+             "finding": kind in _KIND_CODES or event.level is not INFO}
     return Judging(**flags, inert=not any(flags.values()))
 
 
