@@ -20,6 +20,12 @@ Files written into DIR (default /tmp/vflog-bench), never into the repository:
     dmesg-1m.log as ``journalctl -k -o json`` would print it.
 ``dmesg-1m.log.gz``
     gzip of dmesg-1m.log.
+``syslog-1m.log``
+    dmesg-1m.log as rsyslog's traditional file format keeps it (``Mon DD HH:MM:SS host kernel: [..] msg``).
+``lookalike-1m.log`` / ``lookalike-journal-1m.json``
+    1,000,000 dmesg lines like dmesg-1m.log where a quarter come from other Hyper-V and PCI drivers
+    (hv_storvsc, hv_utils, hv_balloon, hv_vmbus, the PCI core on a GPU's and an NVMe disk's buses),
+    and the same as ``journalctl -k -o json``.
 ``dmesg-1g.log`` / ``dmesg-1g.expected.json`` (only with ``--big``)
     ~1 GB of dmesg-1m-like content in one boot: the same generator run for ~9 M lines, one
     running monotonic clock (no boot restart).
@@ -996,7 +1002,7 @@ def generate(out: str, seed: int = DEFAULT_SEED, big: bool = False, quiet: bool 
     _save(p("lookalike-journal-1m.expected.json"),
           {**alike, "file": "lookalike-journal-1m.json", **alike_journal})  # type: ignore[dict-item]
     if big:
-        per_line = int(expected["bytes"]) / int(expected["lines"])  # type: ignore[call-overload]
+        per_line = int(expected["bytes"]) / int(expected["lines"])  # type: ignore[call-overload, index]
         n = int(1_000_000_000 / per_line) + 1
         data = step("dmesg-1g.log", lambda: write_dmesg(p("dmesg-1g.log"), n, seed + 2))
         _save(p("dmesg-1g.expected.json"), data)  # type: ignore[arg-type]
