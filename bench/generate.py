@@ -20,6 +20,12 @@ Files written into DIR (default /tmp/vflog-bench), never into the repository:
     dmesg-1m.log as ``journalctl -k -o json`` would print it.
 ``dmesg-1m.log.gz``
     gzip of dmesg-1m.log.
+``syslog-1m.log``
+    dmesg-1m.log as rsyslog's traditional file format keeps it (``Mon DD HH:MM:SS host kernel: [..] msg``).
+``lookalike-1m.log`` / ``lookalike-journal-1m.json``
+    1,000,000 dmesg lines like dmesg-1m.log where a quarter come from other Hyper-V and PCI drivers
+    (hv_storvsc, hv_utils, hv_balloon, hv_vmbus, the PCI core on a GPU's and an NVMe disk's buses),
+    and the same as ``journalctl -k -o json``.
 ``dmesg-1g.log`` / ``dmesg-1g.expected.json`` (only with ``--big``)
     ~1 GB of dmesg-1m-like content in one boot: the same generator run for ~9 M lines, one
     running monotonic clock (no boot restart).
@@ -56,6 +62,8 @@ HOSTNAME = "vm-bench-01"
 
 #: Share of the dmesg lines that come from the Accelerated Networking drivers.
 DRIVER_SHARE = 0.02
+#: Share of the lines of lookalike-1m.log that come from other Hyper-V and PCI drivers (LookAlike).
+LOOKALIKE_SHARE = 0.25
 #: Mean spacing of the unrelated lines (µs): 1M lines cover about 15 days.
 MEAN_GAP_US = 1_300_000
 #: Host-servicing events per million lines (each touches one or more NICs).
@@ -526,6 +534,91 @@ class Unrelated:
                 f"{self._hex(4)} used by 12:34:56:{self._hex(2)}:{self._hex(2)}:{self._hex(2)} detected!"]
 
 
+#: vPCI buses of other devices: an NVIDIA GPU (domain 0001) and an Azure NVMe disk (domain c05b); hv_pci's
+#: lines of their probe at boot, then the PCI core's (printk formats of drivers/pci/controller/pci-hyperv.c
+#: and drivers/pci/probe.c, setup-bus.c).
+_GPU_BUS, _GPU = "47505500-0001-0000-3130-444531334632", "0001:00:00.0"
+_NVME_BUS, _NVME = "c05b2d4e-97a1-4f3b-8e6c-5a1d0b9e3f72", "c05b:00:00.0"
+OTHER_VPCI_BOOT: list[tuple[int, str]] = [
+    (7_912_004, f"hv_pci {_GPU_BUS}: PCI VMBus probing: Using version 0x10004"),
+    (7_921_310, f"hv_pci {_GPU_BUS}: PCI host bridge to bus 0001:00"),
+    (7_921_313, "pci_bus 0001:00: root bus resource [mem 0xe1000000-0xe1ffffff window]"),
+    (7_921_315, "pci_bus 0001:00: root bus resource [mem 0x1800000000-0x1fffffffff window]"),
+    (7_921_317, "pci_bus 0001:00: No busn resource found for root bus, will use [bus 00-ff]"),
+    (7_930_552, f"pci {_GPU}: [10de:20b5] type 00 class 0x030200"),
+    (7_941_806, f"pci {_GPU}: reg 0x10: [mem 0xe1000000-0xe1ffffff 64bit]"),
+    (7_952_113, f"pci {_GPU}: reg 0x18: [mem 0x1800000000-0x1fffffffff 64bit pref]"),
+    (8_004_561, f"pci {_GPU}: enabling Extended Tags"),
+    (8_017_220, f"pci {_GPU}: 252.048 Gb/s available PCIe bandwidth, limited by 16.0 GT/s PCIe x16 link at "
+                f"{_GPU} (capable of 504.112 Gb/s with 32.0 GT/s PCIe x16 link)"),
+    (8_031_447, f"pci_bus 0001:00: busn_res: [bus 00-ff] end is updated to 00"),
+    (8_031_502, f"pci {_GPU}: BAR 1: assigned [mem 0x1800000000-0x1fffffffff 64bit pref]"),
+    (8_031_540, f"pci {_GPU}: BAR 0: assigned [mem 0xe1000000-0xe1ffffff 64bit]"),
+    (8_212_775, f"hv_pci {_NVME_BUS}: PCI VMBus probing: Using version 0x10004"),
+    (8_219_090, f"hv_pci {_NVME_BUS}: PCI host bridge to bus c05b:00"),
+    (8_219_093, "pci_bus c05b:00: root bus resource [mem 0xfc0000000-0xfc00fffff window]"),
+    (8_224_318, f"pci {_NVME}: [1414:b111] type 00 class 0x010802"),
+    (8_229_904, f"pci {_NVME}: reg 0x10: [mem 0xfc0000000-0xfc001ffff 64bit]"),
+    (8_241_650, f"pci {_NVME}: BAR 0: assigned [mem 0xfc0000000-0xfc001ffff 64bit]"),
+    (8_255_012, f"nvme nvme0: pci function {_NVME}"),
+    (8_301_877, "nvme nvme0: 8/0/0 default/read/poll queues"),
+]
+
+
+class LookAlike(Unrelated):
+    """Unrelated lines where about *share* of the lines come from other Hyper-V and PCI drivers.
+
+    hv_storvsc, hv_utils, hv_balloon, hv_vmbus (other drivers registering, its own notices) and the PCI
+    core on the GPU's and the NVMe disk's buses (OTHER_VPCI_BOOT): lines that a naive prefilter for the
+    Accelerated Networking drivers (hv_vmbus, pci) lets through.  Wordings are the drivers' printk
+    formats (drivers/hv/hv_util.c, hv_kvp.c, hv_snapshot.c, hv_balloon.c, vmbus_drv.c,
+    drivers/scsi/storvsc_drv.c, drivers/pci/probe.c, setup-bus.c, drivers/nvme/host/pci.c).
+    """
+
+    _FIXED = (
+        "hv_vmbus: registering driver hv_storvsc", "hv_vmbus: registering driver hv_utils",
+        "hv_vmbus: registering driver hv_balloon", "hv_vmbus: registering driver hyperv_fb",
+        "hv_vmbus: registering driver hid_hyperv", "hv_vmbus: registering driver hyperv_keyboard",
+        "hv_vmbus: registering driver hv_sock", "hv_vmbus: registering driver uio_hv_generic",
+        "hv_vmbus: unregistering driver uio_hv_generic", "hv_vmbus: Vmbus version:5.3",
+        "hv_utils: Registering HyperV Utility Driver", "hv_utils: Heartbeat IC version 3.0",
+        "hv_utils: TimeSync IC version 4.0", "hv_utils: Shutdown IC version 3.2", "hv_utils: KVP IC version 4.0",
+        "hv_utils: VSS IC version 5.0", "hv_utils: KVP: user-mode registering done.",
+        "hv_balloon: Using Dynamic Memory protocol version 2.0", "hv_balloon: Cold memory discard hint enabled",
+        "hv_balloon: Balloon request will be partially fulfilled. Balloon floor reached.",
+        "hv_balloon: Max. dynamic memory size: 8192 MB",
+        f"pci {_GPU}: [10de:20b5] type 00 class 0x030200", f"pci {_GPU}: enabling Extended Tags",
+        f"pci {_GPU}: reg 0x10: [mem 0xe1000000-0xe1ffffff 64bit]",
+        f"pci {_GPU}: BAR 1: assigned [mem 0x1800000000-0x1fffffffff 64bit pref]",
+        "pci_bus 0001:00: root bus resource [mem 0xe1000000-0xe1ffffff window]",
+        f"pci {_NVME}: [1414:b111] type 00 class 0x010802", f"pci {_NVME}: reg 0x10: [mem 0xfc0000000-0xfc001ffff 64bit]",
+        "pci_bus c05b:00: root bus resource [mem 0xfc0000000-0xfc00fffff window]",
+        f"nvme nvme0: pci function {_NVME}",
+        "pci 0000:00:08.0: [1414:5353] type 00 class 0x030000",
+    )
+
+    def __init__(self, r: random.Random, share: float) -> None:
+        super().__init__(r)
+        # base bursts average ~1.33 lines: a one-line look-alike burst with this chance makes *share* of the lines
+        self.chance = share * 1.33 / (1 - share + share * 1.33)
+        self.emitted = 0
+        self.storage = ("f8b3781a-1e82-4818-a1c3-63d806ec15bb", "00000000-0001-8899-0000-000000000000")
+
+    def burst(self, t_us: int) -> list[str]:
+        if self.r.random() >= self.chance:
+            return super().burst(t_us)
+        self.emitted += 1
+        x = self.r.random()
+        if x < 0.35:
+            return [f"hv_storvsc {self.ch(self.storage)}: tag#{self.ri(0, 1024)} cmd 0x{self.ch(('28', '2a', '85', 'a1'))} "
+                    f"status: scsi 0x{self.ch(('2', '0'))} srb 0x{self.ch(('4', '6', '20'))} hv 0xc0000001"]
+        if x < 0.45:
+            return [f"hv_balloon: Hot adding {self.ri(1, 64) * 32768} pages"]
+        if x < 0.5:
+            return [f"hv_utils: VSS: userspace daemon ver. {self.ch((129, 130))} connected"]
+        return [self.ch(self._FIXED)]
+
+
 # --------------------------------------------------------------------------- writing
 def _stamp(t: int) -> str:
     return f"[{t // S:5d}.{t % S:06d}] "
@@ -562,11 +655,16 @@ class Writer:
         return size
 
 
-def write_dmesg(path: str, n_lines: int, seed: int) -> dict[str, object]:
-    """Write one boot of *n_lines* dmesg lines with 4 NICs; return what the generator intended."""
+def write_dmesg(path: str, n_lines: int, seed: int, lookalike: float = 0.0) -> dict[str, object]:
+    """Write one boot of *n_lines* dmesg lines with 4 NICs; return what the generator intended.
+
+    With *lookalike* > 0, about that share of the lines come from other Hyper-V and PCI drivers
+    (LookAlike), and the boot also probes a GPU and an NVMe device on vPCI buses of their own.
+    """
     r = random.Random(seed)
     nics = make_nics(r, ["mlx5", "mlx5", "mana", "mlx4"])
-    unrelated = Unrelated(r)
+    unrelated: Unrelated = LookAlike(r, lookalike) if lookalike > 0 else Unrelated(r)
+    preamble = sorted(PREAMBLE + OTHER_VPCI_BOOT) if lookalike > 0 else PREAMBLE
     budget = round(n_lines * DRIVER_SHARE)
     n_unrel = n_lines - budget
 
@@ -605,7 +703,7 @@ def write_dmesg(path: str, n_lines: int, seed: int) -> dict[str, object]:
         busy_until[n.guid] = end + S
 
     # Host-servicing events, as trigger positions in the stream of unrelated lines.
-    first = len(PREAMBLE)
+    first = len(preamble)
     events_n = max(1, round(n_lines / 1e6 * r.randint(*SERVICING_PER_MILLION)))
     events: list[tuple[int, list[NicSpec]]] = []
     for k in range(events_n):
@@ -675,7 +773,7 @@ def write_dmesg(path: str, n_lines: int, seed: int) -> dict[str, object]:
                 deferred = 0
 
     index = 0
-    for t0, text in PREAMBLE:
+    for t0, text in preamble:
         drain(t0)
         w.emit(t0, text)
         t = t0
@@ -703,7 +801,10 @@ def write_dmesg(path: str, n_lines: int, seed: int) -> dict[str, object]:
     size = w.close()
     assert w.lines == n_lines, (w.lines, n_lines)
     assert w.driver_lines == budget, (w.driver_lines, budget)
-    return {
+    extra: dict[str, object] = {}
+    if isinstance(unrelated, LookAlike):
+        extra["lookalike_lines"] = unrelated.emitted  # one-line bursts: none is left in pending at the end
+    return {**extra,
         "generator_version": GENERATOR_VERSION, "seed": seed, "file": os.path.basename(path),
         "lines": w.lines, "bytes": size, "driver_lines": w.driver_lines,
         "lifecycle_lines": driver_planned, "neutral_vf_lines": filler_total, "servicing_events": events_n,
@@ -820,6 +921,39 @@ def write_journal(src: str, dst: str) -> dict[str, object]:
     return {"lines": lines, "bytes": size}
 
 
+def write_syslog(src: str, dst: str) -> dict[str, object]:
+    """Render the dmesg file *src* as rsyslog's traditional file format (RFC 3164 stamps) would keep it.
+
+    ``Mon DD HH:MM:SS host kernel: [seconds] message``: the kernel's lines with their monotonic stamp
+    (rsyslog's imklog keeps it), systemd's own lines as ``host program[pid]: message``.
+    """
+    import datetime
+    stamps: dict[int, str] = {}
+    buf: list[str] = []
+    lines = 0
+    with open(src, encoding="utf-8") as f, open(dst, "w", encoding="utf-8", newline="\n") as out:
+        for line in f:
+            close = line.index("] ")
+            sec = int(line[1:close].strip().partition(".")[0])
+            date = stamps.get(sec)
+            if date is None:
+                when = datetime.datetime.fromtimestamp(BOOT_EPOCH_US // S + sec, datetime.timezone.utc)
+                date = stamps[sec] = f"{when:%b} {when.day:2d} {when:%H:%M:%S}"
+            msg = line[close + 2:]
+            if msg.startswith("systemd"):
+                buf.append(f"{date} {HOSTNAME} {msg}")
+            else:
+                buf.append(f"{date} {HOSTNAME} kernel: {line}")
+            lines += 1
+            if len(buf) >= 32768:
+                out.write("".join(buf))
+                buf.clear()
+                stamps.clear()
+        out.write("".join(buf))
+        size = out.tell()
+    return {"lines": lines, "bytes": size}
+
+
 def write_gzip(src: str, dst: str) -> int:
     with open(src, "rb") as f, open(dst, "wb") as raw:
         with gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=raw, mtime=0) as gz:
@@ -859,8 +993,16 @@ def generate(out: str, seed: int = DEFAULT_SEED, big: bool = False, quiet: bool 
     _save(p("journal-1m.expected.json"), {**expected, "file": "journal-1m.json", **journal})  # type: ignore[dict-item]
     gz = step("dmesg-1m.log.gz", lambda: write_gzip(p("dmesg-1m.log"), p("dmesg-1m.log.gz")))
     _save(p("dmesg-1m.log.gz.expected.json"), {**expected, "file": "dmesg-1m.log.gz", "compressed_bytes": gz})  # type: ignore[dict-item]
+    syslog = step("syslog-1m.log", lambda: write_syslog(p("dmesg-1m.log"), p("syslog-1m.log")))
+    _save(p("syslog-1m.expected.json"), {**expected, "file": "syslog-1m.log", **syslog})  # type: ignore[dict-item]
+    alike = step("lookalike-1m.log", lambda: write_dmesg(p("lookalike-1m.log"), 1_000_000, seed + 3, LOOKALIKE_SHARE))
+    _save(p("lookalike-1m.expected.json"), alike)  # type: ignore[arg-type]
+    alike_journal = step("lookalike-journal-1m.json",
+                         lambda: write_journal(p("lookalike-1m.log"), p("lookalike-journal-1m.json")))
+    _save(p("lookalike-journal-1m.expected.json"),
+          {**alike, "file": "lookalike-journal-1m.json", **alike_journal})  # type: ignore[dict-item]
     if big:
-        per_line = int(expected["bytes"]) / int(expected["lines"])  # type: ignore[call-overload]
+        per_line = int(expected["bytes"]) / int(expected["lines"])  # type: ignore[call-overload, index]
         n = int(1_000_000_000 / per_line) + 1
         data = step("dmesg-1g.log", lambda: write_dmesg(p("dmesg-1g.log"), n, seed + 2))
         _save(p("dmesg-1g.expected.json"), data)  # type: ignore[arg-type]

@@ -197,3 +197,42 @@ def test_a_vf_drivers_line_on_its_pci_device_names_the_vf_without_proving_a_stat
     nic = _nics(_line(191.3, "mana 7870:00:00.0: Shutdown was called"))["pci:7870"]
     assert nic.vf is not None and (nic.vf.pci, nic.vf.driver) == ("7870:00:00.0", "mana")
     assert nic.state == "unknown" and nic.datapath == "unknown"
+
+
+def _routes(text: str) -> list[tuple[str | None, str]]:
+    """Return (NIC key, message) of every event of *text*, in line order."""
+    routed = sorted(vflog.events_text(text), key=lambda r: r.event.line)
+    return [(r.nic, r.event.message) for r in routed]
+
+
+def test_a_message_repeated_but_for_its_time_is_routed_once_while_the_ties_stay(monkeypatch) -> None:
+    """A storm repeats one VF line: its route is decided when it first goes somewhere without tying anything,
+    then every repeat goes there without being decided again."""
+    from vflog.correlate import Correlator
+    decided: list[str] = []
+    dispatch = Correlator._dispatch
+
+    def counting(self: Correlator, event: vflog.Event) -> None:
+        decided.append(event.message)
+        dispatch(self, event)
+
+    monkeypatch.setattr(Correlator, "_dispatch", counting)
+    link = "mlx5_core cf63:00:02.0 eth2: Link up"
+    text = (_line(1.0, f"hv_netvsc {A} eth0: VF registering: eth2")
+            + "".join(_line(2.0 + i, link) for i in range(50)))
+    routes = _routes(text)
+    assert [key for key, message in routes if message == link] == [A] * 50
+    assert decided.count(link) == 2  # the first ties domain cf63 to the NIC: the second is decided again
+
+
+def test_a_remembered_route_follows_a_tie_that_changed() -> None:
+    """The VF name eth2 moves from NIC A to NIC B: the repeated line about eth2 goes to A, then to B."""
+    link = "mlx5_core cf63:00:02.0 eth2: Link up"
+    text = "".join([
+        _line(1.0, f"hv_netvsc {A} eth0: VF registering: eth2"),
+        _line(2.0, link), _line(3.0, link), _line(4.0, link),
+        _line(5.0, f"hv_netvsc {A} eth0: VF unregistering: eth2"),
+        _line(6.0, f"hv_netvsc {B} eth1: VF registering: eth2"),
+        _line(7.0, link), _line(8.0, link),
+    ])
+    assert [key for key, message in _routes(text) if message == link] == [A, A, A, B, B]

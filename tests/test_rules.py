@@ -128,3 +128,18 @@ def test_netvsc_faults_on_the_vf_netdev_are_netvsc_errors_even_outside_the_catal
     text = REGISTERED + _line(2.2, "mlx5_core cf63:00:02.0 eth1: no netdev found for vf serial 1")
     codes = _codes(text)
     assert ("netvsc-error", "error") in codes and not any(code == "vf-driver-error" for code, _ in codes)
+
+
+def test_the_per_event_rules_skip_only_messages_none_of_them_can_judge() -> None:
+    """Which per-event rules a message can trigger is decided once per text (rules.judging): a message is inert
+    (Rules.observe skips its per-event rules) only when no rule can fire on it: every kind a rule looks at,
+    every fault level and every temporary name is judged."""
+    from vflog import rules
+    from vflog.events import Event
+    judged_kinds = (rules._IDENTITY_KINDS | rules._NIC_KINDS | rules._VERBOSE_KINDS | rules._REFUSED_OFFERS
+                    | frozenset(rules._KIND_CODES))
+    assert judged_kinds and not any(rules.judging(Event(kind)).inert for kind in judged_kinds)
+    assert rules.judging(Event("vf_info", driver="mlx5_core", ifname="rename7")).temp_name
+    assert rules.judging(Event("hv_info", driver="hv_netvsc", fields={"vf": "rename7"})).temp_name
+    assert rules.judging(Event("err_something", driver="mlx5_core")).finding
+    assert rules.judging(Event("lro_disabled", driver="mlx5_core", ifname="enP1s1np0")).inert

@@ -75,15 +75,20 @@ class Boot:
         before = after = None
         if nic is not None:
             kind = event.kind
-            if _proves_driver_bound(nic, event):
-                before, after = nic.apply(attrs.evolve(event, kind=machine.BOUND), "implied by the driver's own netdev")
-            if kind in INPUTS and event.line >= nic.last_input_line:
-                before, after = nic.apply(event)
-                if after is None:
-                    self.rules.refused(nic, event)
-                    before = None
-            elif kind in INPUTS or kind in _TIMELINE_EXTRA or event.level is not INFO:
-                nic.record(event, nic.state, "attributed late" if kind in INPUTS else "")
+            if kind in INPUTS:
+                if event.line >= nic.last_input_line:
+                    before, after = nic.apply(event)
+                    if after is None:
+                        self.rules.refused(nic, event)
+                        before = None
+                else:
+                    nic.record(event, nic.state, "attributed late")
+            else:
+                if event.driver in VF_DRIVERS and _proves_driver_bound(nic, event):
+                    before, after = nic.apply(attrs.evolve(event, kind=machine.BOUND),
+                                              "implied by the driver's own netdev")
+                if kind in _TIMELINE_EXTRA or event.level is not INFO:
+                    nic.record(event, nic.state)
             nic.note(event)
             if before is not None and after is not None and after is not before:  # the machine moved (facts noted)
                 self.rules.moved(nic)

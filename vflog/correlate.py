@@ -47,6 +47,9 @@ _USERSPACE = frozenset({"systemd-networkd", "NetworkManager"})
 _PENDING_LIMIT = 256
 _PENDING_KEYS = 4096
 _NAME_LIMIT = 1 << 16
+#: Messages whose route is remembered (a longer message is routed each time: the memo stays small).
+_ROUTES_LIMIT = 1 << 12
+_ROUTED_TEXT_LIMIT = 1024
 
 Deliver = Callable[[str | None, Event], None]
 
@@ -95,6 +98,18 @@ class _Trace:
         return Event(TRACE, fields=fields, message=first.message, line=first.line, t=first.t)
 
 
+@attrs.frozen(slots=True)
+class Route:
+    """Where the events of one message went (Correlator.route), decided once while the ties stay as they were."""
+
+    #: The key of the NIC they were delivered to, None when they belong to none.
+    key: str | None
+    #: They belong to some NIC's story (in_story): else they are not delivered at all.
+    in_story: bool
+    #: They are about a VF (is_vf_event): the window of a later kernel trace starts at the last of them.
+    about_vf: bool
+
+
 def is_nic_function(event: Event) -> bool:
     """Return whether a ``pci_device`` event describes a NIC virtual function."""
     vendev = str(event.get("vendev", "")).strip("[]")
@@ -123,6 +138,11 @@ class Correlator:
         self.dropped = 0
         self._trace: _Trace | None = None
         self._last_vf: Event | None = None
+        #: The route each message took, while the ties stay as they were then (see route).
+        self._routes: dict[str, Route] = {}
+        #: What the route being decided delivered (None when no route is being decided).
+        self._delivered: list[tuple[str | None, Event]] | None = None
+        self._changes = 0  # how many times a tie changed (see _changed)
 
     # -- routing ---------------------------------------------------------
     def route(self, event: Event) -> None:
@@ -130,7 +150,8 @@ class Correlator:
 
         The lines of a kernel trace are gathered into one event (delivered when the trace ends: at its
         end marker, at the next other event, or more than TRACE_GAP lines on); lines that belong to no
-        NIC's story (in_story) are not delivered at all.
+        NIC's story (in_story) are not delivered at all.  A message routed before goes where it went
+        then, without being decided again, as long as no tie changed since (see _decide).
         """
         kind = event.kind
         if kind in TRACE_KINDS:
@@ -138,10 +159,46 @@ class Correlator:
             return
         if self._trace is not None:
             self._close_trace()
-        if not in_story(event):
+        route = self._routes.get(event.message)
+        if route is None:
+            self._decide(event)
             return
-        if is_vf_event(event):
+        if route.about_vf:
             self._last_vf = event
+        if route.in_story:
+            self._downstream(route.key, event)
+
+    def _decide(self, event: Event) -> None:
+        """Route *event* by its driver and the ties known so far; remember where its message went when the route
+        only read the ties (the event itself delivered once, nothing held, tied, learnt or counted)."""
+        story, about_vf = in_story(event), is_vf_event(event)
+        if about_vf and story:
+            self._last_vf = event
+        ties = self._tie_state()
+        delivered: list[tuple[str | None, Event]] = []
+        if story:
+            self._delivered = delivered
+            self._dispatch(event)
+            self._delivered = None
+        if ((len(delivered) == 1 and delivered[0][1] is event) or not story) and self._tie_state() == ties \
+                and event.message and len(event.message) <= _ROUTED_TEXT_LIMIT:
+            if len(self._routes) >= _ROUTES_LIMIT:
+                self._routes.clear()
+            self._routes[event.message] = Route(delivered[0][0] if story else None, story, about_vf and story)
+
+    def _tie_state(self) -> tuple[int, ...]:
+        """Return a fingerprint of everything a route reads or changes (see _changed): equal before and after a
+        route means the route changed nothing."""
+        return (self._changes, self.untracked, self.dropped, len(self._nics))
+
+    def _changed(self) -> None:
+        """Note that a tie changed (a name, bus, domain or NIC learnt, an event held): every remembered route is
+        decided again."""
+        self._changes += 1
+        self._routes.clear()
+
+    def _dispatch(self, event: Event) -> None:
+        """Route *event* by its driver (see route)."""
         driver = event.driver
         if driver in SYNTHETIC_DRIVERS and event.device:
             self._netvsc(event)
@@ -196,12 +253,15 @@ class Correlator:
             if users is None:
                 users = self._domain_users[event.domain] = set()
             users.add(key)
+        if self._delivered is not None:
+            self._delivered.append((key, event))
         self._downstream(key, event)
 
     def _nic(self, key: str) -> Nic:
         nic = self._nics.get(key)
         if nic is None:
             nic = self._nics[key] = self._new_nic(key)
+            self._changed()
         return nic
 
     def _netvsc(self, event: Event) -> None:
@@ -215,8 +275,10 @@ class Correlator:
             old = event.get("old")
             if old and self._by_synthetic.get(old) == key:
                 del self._by_synthetic[old]
-        if event.ifname:
+                self._changed()
+        if event.ifname and self._by_synthetic.get(event.ifname) != key:
             self._by_synthetic[event.ifname] = key
+            self._changed()
         vf_name = event.get("vf")
         self._deliver(key, event)
         if vf_name:
@@ -237,6 +299,9 @@ class Correlator:
 
     def _map_guid(self, guid: str, domain: str) -> None:
         """Remember that the vPCI bus *guid* serves PCI domain *domain* (both ways, so ties are O(1))."""
+        if self._guid_domain.get(guid) == domain:
+            return
+        self._changed()
         if len(self._guid_domain) >= _NAME_LIMIT:
             self._guid_domain.clear()
             self._domain_guids.clear()
@@ -298,6 +363,7 @@ class Correlator:
             return
         if event.kind == "pci_device" and not is_nic_function(event):
             self._not_nic.add(domain)
+            self._changed()
             for held in self._pending.pop("domain:" + domain, ()):
                 self._deliver(None, held)
             self._deliver(None, event)
@@ -317,6 +383,7 @@ class Correlator:
 
     # -- ties ------------------------------------------------------------
     def _hold(self, where: str, event: Event) -> None:
+        self._changed()
         if where not in self._pending and len(self._pending) >= _PENDING_KEYS:
             oldest = next(iter(self._pending))
             for stale in self._pending.pop(oldest):
@@ -332,7 +399,10 @@ class Correlator:
         if len(self._by_vf_name) >= _NAME_LIMIT:
             for old in list(self._by_vf_name)[: _NAME_LIMIT // 2]:
                 del self._by_vf_name[old]
-        self._by_vf_name[name] = key
+            self._changed()
+        if self._by_vf_name.get(name) != key:
+            self._by_vf_name[name] = key
+            self._changed()
         if not self._pending:  # the usual case: nothing waits (and no key string is built)
             return
         for held in self._pending.pop("name:" + name, ()):
@@ -342,7 +412,9 @@ class Correlator:
             self._deliver(key, held)
 
     def _tie(self, domain: str, key: str) -> None:
-        self._domain_owner[domain] = key
+        if self._domain_owner.get(domain) != key:
+            self._domain_owner[domain] = key
+            self._changed()
         self._ties += 1
         if self._pending:
             for guid in tuple(self._domain_guids.get(domain, ())):

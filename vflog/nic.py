@@ -7,7 +7,8 @@ from typing import Iterable, Iterator, NamedTuple
 
 import attrs
 
-from . import drivers, machine
+from . import machine
+from .drivers import SYNTHETIC_DRIVERS, VF_DRIVERS, reported_name
 from .events import Event
 from .machine import READDS, REMOVALS, State
 
@@ -16,6 +17,10 @@ _KEEP_OUTAGES = 100
 _KEEP_GENERATIONS = 16
 _KEEP_FLAPS = 64
 _KEEP_NAMES = 16
+#: The name a VF report gives each VF driver (drivers.reported_name), looked up once.
+_REPORTED_AS = {driver: reported_name(driver) for driver in VF_DRIVERS}
+#: The inputs that change a NIC's counts, outages or durations (Nic._facts).
+_FACT_KINDS = frozenset({"slot_added", "datapath_to_vf", "datapath_from_vf", *REMOVALS})
 
 
 class Step(NamedTuple):
@@ -255,9 +260,10 @@ class Nic:
         driver, kind = event.driver, event.kind
         if self.first_line is None or event.line < self.first_line:
             self.first_line, self.first_t = event.line, event.t
-        if driver in drivers.SYNTHETIC_DRIVERS:
+        if driver in SYNTHETIC_DRIVERS:
             self.driver = driver
-            self.rename_synthetic(event.ifname)
+            if event.ifname != self.synthetic:
+                self.rename_synthetic(event.ifname)
             if kind == "slot_added" or kind == "slot_removed":
                 self.slot = event.fields.get("slot")
             vf_name = event.fields.get("vf")
@@ -265,22 +271,22 @@ class Nic:
                 self.generations[-1].name_set.add(vf_name)
             return
         if not self.generations:
-            if driver not in drivers.VF_DRIVERS or ":" not in (event.device or ""):
+            if driver not in VF_DRIVERS or ":" not in (event.device or ""):
                 return
             self._generation_for(event)  # a VF driver's line on its PCI device names the VF before any lifecycle line
         generation = self.generations[-1]
         if kind == "pci_device":
             generation.device_id = event.fields.get("vendev", "").strip("[]") or None
             generation.pci = event.device
-        if driver in drivers.VF_DRIVERS:
-            generation.driver = drivers.reported_name(driver)
+        if driver in VF_DRIVERS:
+            generation.driver = _REPORTED_AS[driver]
             if generation.pci is None:
                 device = event.device
                 generation.pci = device if device and ":" in device else event.fields.get("pci")
         if kind == "renamed":  # by the VF driver or by user space (networkd), routed here by the old name
             generation.name_set.add(event.fields.get("old"))
             generation.name_set.make_current(event.ifname)
-        elif driver in drivers.VF_DRIVERS:
+        elif driver in VF_DRIVERS:
             generation.name_set.add(event.ifname)
 
     def apply(self, event: Event, detail: str = "") -> tuple[State, State | None]:
@@ -294,7 +300,8 @@ class Nic:
             return before, None
         if kind in READDS or not self.generations:
             self._generation_for(event)
-        self._facts(event, before, after)
+        if kind in _FACT_KINDS:
+            self._facts(event, before, after)
         if after is not before:
             self.left_line, self.left_t = self.state_line, self.state_t
             self.state_line, self.state_t = event.line, event.t

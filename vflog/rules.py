@@ -17,11 +17,13 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
+import attrs
+
 from . import machine
 from .catalogue import Severity
 from .config import Config
 from .correlate import TRACE
-from .drivers import SYNTHETIC_DRIVERS, error_code, printer_of, verbose_only
+from .drivers import KNOWN, SYNTHETIC_DRIVERS, error_code, printer_of, verbose_only
 from .events import INFO, Event
 from .machine import TRAITS, State, Wait
 from .messages import CATALOGUED, UNCATALOGUED
@@ -52,6 +54,44 @@ _KIND_CODES = {
     "udev_rename_failed": "udev-rename-failed",
     "warn_mana_reset": "vf-driver-error",
 }
+
+
+#: Kinds that some driver prints only when booted verbose (Rules.observe notes a NIC that shows one).
+_VERBOSE_KINDS = frozenset(kind for driver in KNOWN.values() for kind in driver.verbose_only)
+#: Messages whose Judging is remembered (a longer message is judged each time: the memo stays small).
+_JUDGING_LIMIT = 1 << 12
+_JUDGING_TEXT_LIMIT = 1024
+
+
+@attrs.frozen(slots=True)
+class Judging:
+    """Which per-event rules of Rules.observe a message can trigger, whatever the NIC's state: decided once per
+    message text.  (What the machine's step brings, the state text and _left, is judged apart.)"""
+
+    #: It names a VF by a kernel temporary name (vf-temp-name).
+    temp_name: bool
+    #: It reveals the VF's driver or device ID (driver-changed).
+    identity: bool
+    #: It has a rule of its own on its NIC (_nic_event).
+    nic_rule: bool
+    #: Some driver prints it only when booted verbose.
+    verbose: bool
+    #: It shows an offer netvsc refused.
+    refused_offer: bool
+    #: It is a finding of its own: a kind with a code, or a fault (err/warn level).
+    finding: bool
+    #: No per-event rule can fire on it (none of the above).
+    inert: bool
+
+
+def judging(event: Event) -> Judging:
+    """Return which per-event rules *event* can trigger (see Judging)."""
+    kind, vf, ifname = event.kind, event.fields.get("vf"), event.ifname
+    temp_name = bool((vf and vf.startswith(_TEMP_PREFIXES)) or (ifname and ifname.startswith(_TEMP_PREFIXES)))
+    flags = {"temp_name": temp_name, "identity": kind in _IDENTITY_KINDS, "nic_rule": kind in _NIC_KINDS,
+             "verbose": kind in _VERBOSE_KINDS, "refused_offer": kind in _REFUSED_OFFERS,
+             "finding": kind in _KIND_CODES or event.level is not INFO}
+    return Judging(**flags, inert=not any(flags.values()))
 
 
 def _vf_names(nic: Nic) -> set[str]:
@@ -92,6 +132,8 @@ class Rules:
         self._state_text: dict[str, tuple[int, str]] = {}
         self._absent: dict[str, tuple[int, str]] = {}
         self._deadlines = Deadlines()
+        #: The Judging of each message, decided once per message text.
+        self._judging: dict[str, Judging] = {}
 
     # -- recording ---------------------------------------------------------
     # -- findings ------------------------------------------------------------
@@ -119,22 +161,24 @@ class Rules:
         if kind == TRACE:
             self._trace(event)
             return
+        if nic is not None and before is not None and nic.state_line == event.line:
+            self._state_text[nic.key] = (event.line, event.message)
+            self._left(nic, event, before, last_other_line)
+        judged = self._judging.get(event.message) or self._judge(event)
+        if judged.inert:
+            return
         if nic is not None:
-            if before is not None and nic.state_line == event.line:
-                self._state_text[nic.key] = (event.line, event.message)
-                self._left(nic, event, before, last_other_line)
-            vf, ifname = event.fields.get("vf"), event.ifname
-            if (vf and vf.startswith(_TEMP_PREFIXES)) or (ifname and ifname.startswith(_TEMP_PREFIXES)):
+            if judged.temp_name:
                 self._names(nic, event)
-            if kind in _IDENTITY_KINDS and len(nic.generations) > 1:
+            if judged.identity and len(nic.generations) > 1:
                 self._driver_change(nic, event)
-            if kind in _NIC_KINDS:
+            if judged.nic_rule:
                 self._nic_event(nic, event, before)
-            if verbose_only(nic.driver, kind):
+            if judged.verbose and verbose_only(nic.driver, kind):
                 self._verbose.add(nic.key)
-            if kind in _REFUSED_OFFERS:
+            if judged.refused_offer:
                 self._refused.add(nic.key)
-        if kind in _KIND_CODES or event.level is not INFO:
+        if judged.finding:
             code = _KIND_CODES.get(kind)
             severity = None
             if code is None:  # a fault: named by the grammar, or at the kernel's err/warn level
@@ -149,6 +193,15 @@ class Rules:
                 severity = Severity.ERROR  # the device withdrawn under a VF in use (kernel-messages.md, 5.2)
                 message += f" (the VF's device was withdrawn while the VF was in use: {state.value})"
             self.add(code, nic, event, message, group=self._group(code, nic, event), severity=severity)
+
+    def _judge(self, event: Event) -> Judging:
+        """Return judging(*event*), remembered for its message text (see observe)."""
+        judged = judging(event)
+        if event.message and len(event.message) <= _JUDGING_TEXT_LIMIT:
+            if len(self._judging) >= _JUDGING_LIMIT:
+                self._judging.clear()
+            self._judging[event.message] = judged
+        return judged
 
     def _nic_event(self, nic: Nic, event: Event, before: State | None) -> None:
         """Judge the kinds with a rule of their own (_NIC_KINDS) on the NIC they were routed to."""
@@ -337,10 +390,11 @@ class Rules:
         """Judge a state left because the VF was taken away (a gone state that awaits a re-add; a failed probe
         is its own finding): when the state waited past its threshold while the log went on (other lines
         between its start and *event*), what it waited for never came."""
-        wait = self._wait(nic, before)
         after = TRAITS[nic.state]
-        if wait is None or not after.gone or after.wait is None or after.wait.code == wait.code \
-                or event.kind in wait.steps:
+        if not after.gone or after.wait is None:
+            return
+        wait = self._wait(nic, before)
+        if wait is None or after.wait.code == wait.code or event.kind in wait.steps:
             return
         since_line, since_t = nic.left_line, nic.left_t
         if (nic.key, since_line, wait.code) in self._kept or since_t is None or event.t is None:
