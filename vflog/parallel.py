@@ -21,6 +21,7 @@ exports, which stay sequential), and only when it is big enough to be worth the 
 from __future__ import annotations
 
 import concurrent.futures as futures
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -306,11 +307,33 @@ def _guess(block: str, blocks: int) -> State:
     return framing.layout(framing.without_escapes(block)), 0, blocks
 
 
+#: The signals a worker leaves to its parent (SIGINT) or that end it (SIGTERM, SIGHUP).
+_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
 def _worker_start() -> None:
-    """In a worker: Ctrl-C is the parent's to handle; SIGTERM and SIGHUP end the process as by default."""
+    """In a worker: Ctrl-C is the parent's to handle; SIGTERM and SIGHUP end the process as by default.  The
+    signals, held since the worker was started (see _held), are let in only then."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+
+
+@contextlib.contextmanager
+def _held() -> Iterator[None]:
+    """Hold SIGINT, SIGTERM and SIGHUP while worker processes start: a signal that arrived in the middle of a
+    fork would be lost in Python's fork handlers; held, it takes effect when the block is left (in the parent)
+    or is handled by the worker's own rules (see _worker_start)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 # -- in the parent --------------------------------------------------------------------------------
@@ -357,7 +380,8 @@ def read_chunks(analyzer: Analyzer, chosen: Plan, limits: Limits, number: int, t
         waiting = iter(tasks)
         for task in tasks:
             while len(queue) < chosen.workers * AHEAD and (ahead := next(waiting, None)) is not None:
-                queue.append(executor.submit(scan_chunk, ahead))
+                with _held():  # the first submission starts the workers
+                    queue.append(executor.submit(scan_chunk, ahead))
             scanned = _result(queue.pop(0), chosen.name)
             number = _take(analyzer, task, scanned, number, tally)
             yield number
