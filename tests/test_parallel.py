@@ -85,14 +85,18 @@ def story(log: GeneratedLog, source: str) -> str:
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(log=valid_logs(max_nics=2, max_cycles=2), source=st.sampled_from(("generated", "trace", "both")),
        fmt=st.sampled_from(FORMATS), wrap=st.sampled_from((0, 0, 60, 90)), first=st.integers(64, 3000),
-       size=st.integers(16, 1500), chunk=st.integers(1, 6000), jobs=st.integers(2, 3))
+       size=st.integers(16, 1500), chunk=st.integers(1, 6000), jobs=st.integers(2, 3), junk=st.integers(0, 120),
+       repeat=st.integers(0, 5))
 def test_any_chunks_give_the_sequential_report(log: GeneratedLog, source: str, fmt: str, wrap: int, first: int,
-                                               size: int, chunk: int, jobs: int) -> None:
-    """For random logs in any format (multi-line records, wrapped lines, traces) and random chunk boundaries,
-    the report read on several processes is the sequential one, byte for byte."""
+                                               size: int, chunk: int, jobs: int, junk: int, repeat: int) -> None:
+    """For random logs in any format (multi-line records, wrapped lines, traces, repeated lines, a start in no
+    layout) and random chunk boundaries, the report read on several processes is the sequential one, byte for byte."""
     text = converters.TEXT_FORMATS[fmt](story(log, source))
     if wrap:
         text = wrap_at(text, wrap)
+    if repeat:  # every repeat-th line twice in a row (the sequential reading counts some of them)
+        text = "".join(line * (1 + (index % (repeat + 1) == 0)) for index, line in enumerate(text.splitlines(True)))
+    text = "".join(f"no layout in these words, number {i}\n" for i in range(junk)) + text
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "big.log"
         path.write_text(text)
@@ -302,3 +306,15 @@ def _children(pid: int) -> list[str]:
         return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
         return []
+
+
+def test_a_chunk_read_line_by_line_in_one_process_is_read_so_in_parallel(tmp_path: Path) -> None:
+    """After blocks without a layout, a sequential reading looks for one only in every 16th block and reads the
+    others line by line (counting repeated lines): the chunks whose workers guessed a layout are read again."""
+    junk = "".join(f"no layout in these words, number {i}\n" for i in range(300))
+    repeated = "".join(f"[{i:12.6f}] random: chatter {i}\n" * 2 for i in range(400))
+    path = tmp_path / "junk-then-dmesg.log"
+    path.write_text(junk + repeated + SERVICING)
+    with small_reads(first=512, size=256, chunk=256), counted("_read_here") as again:
+        together, alone = reports(path)
+    assert again and together == alone and "repeated verbatim" in alone
