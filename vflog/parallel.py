@@ -20,6 +20,7 @@ exports, which stay sequential), and only when it is big enough to be worth the 
 
 from __future__ import annotations
 
+import array
 import concurrent.futures as futures
 import contextlib
 import multiprocessing
@@ -47,10 +48,10 @@ from .input.export import _EXPORT
 AUTO_BYTES = 8 << 20
 #: The size of a chunk: large enough that a chunk costs far more than sending it, small enough for
 #: a steady flow to the parent (each result is a fraction of its chunk's text).
-CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 4 << 20
 #: Chunks are at least this big whatever the file's size.
-MIN_CHUNK_BYTES = 1 << 20
-#: Chunks read ahead per worker: results waiting for the parent stay few, so memory stays flat.
+MIN_CHUNK_BYTES = 1 << 19
+#: Chunks read ahead beyond one per worker: results waiting for the parent stay few, so memory stays flat.
 AHEAD = 2
 
 #: A block path's state: the layout kept, the misses in a row, the blocks seen (fastpath.BlockPath.state).
@@ -70,6 +71,9 @@ class Analyzer(LineTaker, Protocol):
 
 def default_jobs() -> int:
     """Return the number of cores this process may run on."""
+    counted = getattr(os, "process_cpu_count", None)  # Python 3.13
+    if counted is not None:
+        return max(1, counted() or 1)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
@@ -80,7 +84,6 @@ def default_jobs() -> int:
 class Plan:
     """How one plain file is read in parallel: its name, where its chunks start, and how many workers."""
 
-    path: str
     name: str
     identity: tuple[int, int]
     starts: tuple[tuple[int, int], ...]  # per chunk: (first byte, end of the read it starts after)
@@ -101,20 +104,23 @@ def plan(source: Source, jobs: int | None, limits: Limits, chunk_bytes: int | No
     if name == "-":
         return None
     try:
+        info = os.stat(name)  # never opened when it is not a regular file: a FIFO's data is for the usual reading
+        size = info.st_size
+        workers = jobs if jobs is not None else (default_jobs() if size >= AUTO_BYTES else 1)
+        if workers < 2 or not stat.S_ISREG(info.st_mode):
+            return None
         with open(name, "rb") as file:
+            head = file.read(input_text._FIRST_BLOCK)
             info = os.fstat(file.fileno())
-            head = file.read(input_text._FIRST_BLOCK) if stat.S_ISREG(info.st_mode) else b""
     except (OSError, ValueError):
         return None  # reading it the usual way gives the error
-    size = info.st_size
-    workers = jobs if jobs is not None else (default_jobs() if size >= AUTO_BYTES else 1)
-    if workers < 2 or not _plain_text(head):
+    if not _plain_text(head):
         return None
-    chunk = chunk_bytes or max(MIN_CHUNK_BYTES, min(CHUNK_BYTES, size // (workers * 4)))
+    chunk = chunk_bytes or max(MIN_CHUNK_BYTES, min(CHUNK_BYTES, size // (workers * 8)))
     starts = _chunk_starts(name, size, chunk, limits)
     if len(starts) < 2:
         return None
-    return Plan(name, name, (info.st_dev, info.st_ino), starts, workers)
+    return Plan(name, (info.st_dev, info.st_ino), starts, workers)
 
 
 def _plain_text(head: bytes) -> bool:
@@ -167,9 +173,8 @@ def _line_start_before(file: Any, end: int, limit: int) -> int | None:
 
 @attrs.frozen
 class Task:
-    """One chunk to read: bytes [start, end) of the file (end None: to its end), after the read ending at *after*."""
+    """One chunk to read: bytes [start, end) of file *name* (end None: to its end), after the read ending at *after*."""
 
-    path: str
     name: str
     identity: tuple[int, int]
     index: int
@@ -184,7 +189,7 @@ class Task:
 class Scanned(NamedTuple):
     """What a worker sends back: the calls for the Analyzer, the chunk's lines, the states, cut lines, a failure."""
 
-    calls: list[tuple[Any, ...]]
+    calls: Calls
     lines: int
     assumed: State | None  # the state the chunk was read from (None: the chunk held no block)
     final: State | None
@@ -219,6 +224,16 @@ class _Span:
         return b"".join(parts)
 
 
+@contextlib.contextmanager
+def _opened(task: Task) -> Iterator[int]:
+    """Open the file of *task* and yield its descriptor; InputError when the name is now another file."""
+    with open(task.name, "rb") as file:
+        info = os.fstat(file.fileno())
+        if (info.st_dev, info.st_ino) != task.identity:
+            raise InputError(task.name, "was replaced while being read (rotated?)")
+        yield file.fileno()
+
+
 def _blocks(descriptor: int, task: Task, tally: Tally) -> Iterator[str]:
     """Yield the text blocks of the chunk of *task*, as a sequential reading of the whole file yields them."""
     span = cast(Any, _Span(descriptor, task.start, task.after, task.end))
@@ -232,6 +247,24 @@ class _OpenObjects(Reader):
         return Record(number, None)
 
 
+class Calls(NamedTuple):
+    """The calls of the block path on its Analyzer for one chunk, compact (a result waiting for the parent holds
+    little more than the text of its lines): per call a kind, numbers, and a line's text or other fields."""
+
+    kinds: bytes
+    numbers: array.array[int]  # per call: lines counted before it, its line; for skipped lines: the count, the last
+    texts: str  # the texts of the calls that carry one, joined by line ends (a line holds none)
+    others: list[tuple[Any, ...]]  # the fields of records of no common shape
+
+
+#: Kinds of calls: feed (a candidate or not), record (a plain record, any other), skipped (no record, a record of
+#: an unrelated line whose raw text is its text, any other).
+_FEED, _FEED_CANDIDATE, _PLAIN, _RECORD, _SKIPPED, _UNRELATED, _SKIPPED_OTHER = range(7)
+#: The fields after the text of a plain record (formats.plain_record) and of an unrelated one (before its raw text).
+_PLAIN_TAIL = (None, None, False, False, "")
+_UNRELATED_MIDDLE = (None, None, False, False)
+
+
 class Recorder:
     """Stands for the Analyzer in a worker: records the calls the block path makes (fastpath.LineTaker).
 
@@ -241,7 +274,10 @@ class Recorder:
     def __init__(self) -> None:
         self.lines = 0
         self._counted = 0
-        self.calls: list[tuple[Any, ...]] = []
+        self._kinds = bytearray()
+        self._numbers = array.array("q")
+        self._texts: list[str] = []
+        self._others: list[tuple[Any, ...]] = []
         self._reader = _OpenObjects()
 
     @property
@@ -249,28 +285,48 @@ class Recorder:
         """Return whether the lines fed so far leave a multi-line object open."""
         return self._reader.pending
 
-    def _counted_since(self) -> int:
-        """Return the lines the block path counted by itself since the last call."""
-        counted, self._counted = self.lines - self._counted, self.lines
-        return counted
+    def calls(self) -> Calls:
+        """Return the calls recorded."""
+        return Calls(bytes(self._kinds), self._numbers, "\n".join(self._texts), self._others)
+
+    def _call(self, kind: int, number: int) -> None:
+        """Record a call of *kind* about line *number*, after the lines the block path counted by itself."""
+        self._kinds.append(kind)
+        self._numbers.extend((self.lines - self._counted, number))
+        self._counted = self.lines
 
     def feed(self, number: int, raw: str, candidate: bool = False) -> None:
         """Record a line fed to the Reader."""
-        self.calls.append((_FEED, self._counted_since(), number, raw, candidate))
+        self._call(_FEED_CANDIDATE if candidate else _FEED, number)
+        self._texts.append(raw)
         for _ in self._reader.feed(number, raw, candidate):
             pass
 
     def record(self, record: Record) -> None:
         """Record a decoded record (its number apart, so the parent can renumber it)."""
-        self.calls.append((_RECORD, self._counted_since(), record[0], tuple(record[1:]), None))
+        fields = tuple(record[1:])
+        if isinstance(fields[0], str) and "\n" not in fields[0] and fields[1:] == _PLAIN_TAIL:
+            self._call(_PLAIN, record[0])
+            self._texts.append(fields[0])
+        else:
+            self._call(_RECORD, record[0])
+            self._others.append(fields)
 
     def skipped(self, count: int, number: int, record: Record | None) -> None:
         """Record lines not read, and the last of them with content."""
-        fields = None if record is None else (record[0], tuple(record[1:]))
-        self.calls.append((_SKIPPED, self._counted_since(), number, count, fields))
-
-
-_FEED, _RECORD, _SKIPPED = range(3)
+        if record is None:
+            self._call(_SKIPPED, number)
+            self._numbers.append(count)
+            return
+        fields = tuple(record[1:])
+        text = fields[0]
+        if isinstance(text, str) and "\n" not in text and fields[1:5] == _UNRELATED_MIDDLE and fields[5] == text:
+            self._call(_UNRELATED, number)
+            self._texts.append(text)
+        else:
+            self._call(_SKIPPED_OTHER, number)
+            self._others.append(fields)
+        self._numbers.extend((count, record[0]))
 
 
 def scan_chunk(task: Task) -> Scanned:
@@ -283,11 +339,8 @@ def scan_chunk(task: Task) -> Scanned:
     failure = None
     try:
         input_text._FIRST_BLOCK, input_text._BLOCK = task.grid  # the parent's, also under spawn
-        with open(task.path, "rb") as file:
-            info = os.fstat(file.fileno())
-            if (info.st_dev, info.st_ino) != task.identity:
-                raise InputError(task.name, "was replaced while being read (rotated?)")
-            for block in _blocks(file.fileno(), task, tally):
+        with _opened(task) as descriptor:
+            for block in _blocks(descriptor, task, tally):
                 if assumed is None:
                     assumed = task.state if task.index == 0 else _guess(block, task.state[2])
                     path.resume(assumed)
@@ -299,7 +352,7 @@ def scan_chunk(task: Task) -> Scanned:
     except Exception as exc:  # a fault of the reader itself: named, never a traceback
         failure = f"a reader process failed ({type(exc).__name__}: {exc})"
     final = path.state if assumed is not None else None
-    return Scanned(recorder.calls, number, assumed, final, tally.cut_lines, failure)
+    return Scanned(recorder.calls(), number, assumed, final, tally.cut_lines, failure)
 
 
 def _guess(block: str, blocks: int) -> State:
@@ -363,7 +416,7 @@ def _tasks(chosen: Plan, limits: Limits, blocks: int) -> list[Task]:
         end = chosen.starts[index + 1][0] if index + 1 < len(chosen.starts) else None
         reads = 0 if index == 0 else (after - input_text._FIRST_BLOCK) // input_text._BLOCK + 1
         state: State = (None, 0, blocks + reads)
-        tasks.append(Task(chosen.path, chosen.name, chosen.identity, index, start, after, end, state, limits, grid))
+        tasks.append(Task(chosen.name, chosen.identity, index, start, after, end, state, limits, grid))
     return tasks
 
 
@@ -387,7 +440,7 @@ def read_chunks(analyzer: Analyzer, chosen: Plan, limits: Limits, number: int, t
         queue: list[futures.Future[Scanned]] = []
         waiting = iter(tasks)
         for task in tasks:
-            while len(queue) < chosen.workers * AHEAD and (ahead := next(waiting, None)) is not None:
+            while len(queue) < chosen.workers + AHEAD and (ahead := next(waiting, None)) is not None:
                 with _held():  # the first submission starts the workers
                     queue.append(executor.submit(scan_chunk, ahead))
             scanned = _result(queue.pop(0), chosen.name)
@@ -434,26 +487,36 @@ def _failed(task: Task, scanned: Scanned, number: int) -> int:
     return number
 
 
-def _replay(analyzer: Analyzer, calls: list[tuple[Any, ...]], base: int) -> None:
+def _replay(analyzer: Analyzer, calls: Calls, base: int) -> None:
     """Make the recorded calls on *analyzer*, the line numbers moved on by *base*."""
     feed, record, skipped = analyzer.feed, analyzer.record, analyzer.skipped
     new = tuple.__new__
-    for kind, counted, number, first, second in calls:
+    numbers, texts, others = iter(calls.numbers), iter(calls.texts.split("\n")), iter(calls.others)
+    for kind in calls.kinds:
+        counted, number = next(numbers), base + next(numbers)
         if counted:
             analyzer.lines += counted
-        if kind == _RECORD:
-            record(new(Record, (base + number, *first)))
-        elif kind == _FEED:
-            feed(base + number, first, second)
+        if kind == _PLAIN:
+            record(new(Record, (number, next(texts), None, None, False, False, "")))
+        elif kind == _UNRELATED:
+            text = next(texts)
+            count, last = next(numbers), base + next(numbers)
+            skipped(count, number, new(Record, (last, text, None, None, False, False, text)))
+        elif kind == _FEED or kind == _FEED_CANDIDATE:
+            feed(number, next(texts), kind == _FEED_CANDIDATE)
+        elif kind == _SKIPPED:
+            skipped(next(numbers), number, None)
+        elif kind == _RECORD:
+            record(new(Record, (number, *next(others))))
         else:
-            last = None if second is None else new(Record, (base + second[0], *second[1]))
-            skipped(first, base + number, last)
+            count, last = next(numbers), base + next(numbers)
+            skipped(count, number, new(Record, (last, *next(others))))
 
 
 def _read_here(analyzer: Analyzer, task: Task, number: int, tally: Tally) -> int:
     """Read the chunk of *task* in this process, block by block; return the number of its last line."""
-    with open(task.path, "rb") as file:
-        for block in _blocks(file.fileno(), task, tally):
+    with _opened(task) as descriptor:
+        for block in _blocks(descriptor, task, tally):
             number = analyzer.feed_block(number + 1, block)
     return number
 
