@@ -318,3 +318,17 @@ def test_a_chunk_read_line_by_line_in_one_process_is_read_so_in_parallel(tmp_pat
     with small_reads(first=512, size=256, chunk=256), counted("_read_here") as again:
         together, alone = reports(path)
     assert again and together == alone and "repeated verbatim" in alone
+
+
+def test_chunks_are_not_cut_inside_lines_over_the_limit(tmp_path: Path) -> None:
+    """A file whose lines run past the length limit for many reads is planned with each byte looked at about once,
+    and chunks start only after such lines: the report is the sequential one."""
+    path = tmp_path / "long-lines.log"
+    path.write_text(SERVICING[:3000] + "[    9.000000] " + "z" * 20000 + "\n" + SERVICING + "w" * 9000)
+    limits = Limits(max_line=2048)
+    with small_reads(first=512, size=128, chunk=128), counted("_line_end_after") as jumps:
+        planned = parallel.plan(path, 2, limits)
+        together, alone = reports(path, limits=limits)
+    assert planned is not None and jumps
+    assert all(not 3000 < start < 3000 + 20015 for start, _ in planned.starts)
+    assert together == alone and "were cut" in alone

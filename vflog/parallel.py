@@ -105,19 +105,17 @@ def plan(source: Source, jobs: int | None, limits: Limits, chunk_bytes: int | No
         return None
     try:
         info = os.stat(name)  # never opened when it is not a regular file: a FIFO's data is for the usual reading
-        size = info.st_size
-        workers = jobs if jobs is not None else (default_jobs() if size >= AUTO_BYTES else 1)
+        workers = jobs if jobs is not None else (default_jobs() if info.st_size >= AUTO_BYTES else 1)
         if workers < 2 or not stat.S_ISREG(info.st_mode):
             return None
         with open(name, "rb") as file:
-            head = file.read(input_text._FIRST_BLOCK)
             info = os.fstat(file.fileno())
+            if not _plain_text(file.read(input_text._FIRST_BLOCK)):
+                return None
+            chunk = chunk_bytes or max(MIN_CHUNK_BYTES, min(CHUNK_BYTES, info.st_size // (workers * 8)))
+            starts = _chunk_starts(file.fileno(), info.st_size, chunk, limits)
     except (OSError, ValueError):
         return None  # reading it the usual way gives the error
-    if not _plain_text(head):
-        return None
-    chunk = chunk_bytes or max(MIN_CHUNK_BYTES, min(CHUNK_BYTES, size // (workers * 8)))
-    starts = _chunk_starts(name, size, chunk, limits)
     if len(starts) < 2:
         return None
     return Plan(name, (info.st_dev, info.st_ino), starts, workers)
@@ -135,37 +133,56 @@ def _read_end(index: int) -> int:
     return input_text._FIRST_BLOCK + index * input_text._BLOCK
 
 
-def _chunk_starts(path: str, size: int, chunk: int, limits: Limits) -> tuple[tuple[int, int], ...]:
-    """Return the starts of the chunks of a file of *size* bytes, each about *chunk* bytes: the line start
-    after the last line end before the end of a read, where a sequential reading holds no cut line."""
+def _chunk_starts(descriptor: int, size: int, chunk: int, limits: Limits) -> tuple[tuple[int, int], ...]:
+    """Return the starts of the chunks of a file of *size* bytes, each about *chunk* bytes, with the end of the
+    read each starts after: the line start after the last line end before the end of a read, where a
+    sequential reading holds no cut line.  Every byte is looked at about once, even in a file of one line."""
     starts = [(0, 0)]
-    block = input_text._BLOCK
-    with open(path, "rb") as file:
-        index = max(0, -(-(chunk - input_text._FIRST_BLOCK) // block))
-        while _read_end(index) < size:
-            end = _read_end(index)
-            line_start = _line_start_before(file, end, limits.max_line)
-            if line_start is not None and line_start > starts[-1][0]:
-                starts.append((line_start, end))
-                index += max(1, chunk // block)
-            else:
-                index += 1
+    first, block = input_text._FIRST_BLOCK, input_text._BLOCK
+    index = max(0, -(-(chunk - first) // block))
+    while _read_end(index) < size:
+        end = _read_end(index)
+        line_start = _line_start_before(descriptor, end, limits.max_line)
+        if line_start is not None and line_start > starts[-1][0]:
+            starts.append((line_start, end))
+            index += max(1, chunk // block)
+            continue
+        line_end = _line_end_after(descriptor, end)  # inside a long line: try the first read after its end
+        if line_end is None:
+            break
+        index = max(index + 1, (line_end - first) // block + 1)
     return tuple(starts)
 
 
-def _line_start_before(file: Any, end: int, limit: int) -> int | None:
+def _line_start_before(descriptor: int, end: int, limit: int) -> int | None:
     """Return the offset after the last line end before *end*, if the line from there to *end* is not over
     *limit* bytes (a sequential reading then holds it whole, uncut); else None."""
     floor = max(0, end - limit - 1)
     position = end
     while position > floor:
-        start = max(floor, position - (1 << 16))
-        piece = os.pread(file.fileno(), position - start, start)
+        start = max(floor, position - _PIECE)
+        piece = os.pread(descriptor, position - start, start)
         found = piece.rfind(b"\n")
         if found >= 0:
             return start + found + 1
         position = start
     return 0 if floor == 0 else None
+
+
+def _line_end_after(descriptor: int, position: int) -> int | None:
+    """Return the offset of the first line end at or after *position*, None when there is none."""
+    while True:
+        piece = os.pread(descriptor, _PIECE, position)
+        if not piece:
+            return None
+        found = piece.find(b"\n")
+        if found >= 0:
+            return position + found
+        position += len(piece)
+
+
+#: Bytes looked at a time when a line end is looked for.
+_PIECE = 1 << 16
 
 
 # -- in a worker --------------------------------------------------------------------------------
@@ -522,12 +539,17 @@ def _read_here(analyzer: Analyzer, task: Task, number: int, tally: Tally) -> int
 
 
 def _stop(executor: futures.ProcessPoolExecutor) -> None:
-    """Shut *executor* down now: cancel the waiting chunks and end its worker processes (none outlives vflog)."""
+    """Shut *executor* down now: end its worker processes and cancel the waiting chunks (none outlives vflog).
+
+    The workers are ended first, then the pool's own thread is waited for: it notices and reaps them, so no
+    process is waited for by two threads at once (the loser of that race would never see it end).
+    """
     processes = list((getattr(executor, "_processes", None) or {}).values())
-    executor.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.terminate()
+    executor.shutdown(wait=True, cancel_futures=True)
     for process in processes:
         process.join(timeout=5)
         if process.is_alive():
             process.kill()
+            process.join(timeout=5)
