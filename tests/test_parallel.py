@@ -245,7 +245,8 @@ def test_a_failing_worker_is_a_clean_error(tmp_path: Path, scan: object, says: s
 
 
 def test_a_reader_fault_inside_a_worker_is_reported_after_the_lines_before(tmp_path: Path) -> None:
-    """A fault of the block reader in a worker becomes the input's error; the report still says what was read."""
+    """A fault of the block reader in a worker becomes the input's error; the report still says what was read, and
+    the next input's lines follow the lines read."""
     path = tmp_path / "log.txt"
     path.write_text(SERVICING * 5)
     real = parallel.BlockPath.feed_block
@@ -257,10 +258,12 @@ def test_a_reader_fault_inside_a_worker_is_reported_after_the_lines_before(tmp_p
             raise MemoryError("no room")
         return real(self, first, block)
 
+    after = SAMPLES / "normal-boot.log"
     with small_reads(chunk=100000), mock.patch.object(parallel.BlockPath, "feed_block", failing):
-        report = vflog.analyze_files([path], jobs=2)
+        report = vflog.analyze_files([path, after], jobs=2)
     assert report.errors == (f"{path}: a reader process failed (MemoryError: no room)",)
-    assert 0 < report.stats.lines < (SERVICING * 5).count("\n")
+    read = report.stats.lines - after.read_text().count("\n")
+    assert 0 < read < (SERVICING * 5).count("\n") and report.inputs[1].first_line == read + 1
 
 
 def test_ctrl_c_while_reading_in_parallel_stops_the_workers(tmp_path: Path) -> None:

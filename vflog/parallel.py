@@ -461,8 +461,15 @@ def read_chunks(analyzer: Analyzer, chosen: Plan, limits: Limits, number: int, t
                 with _held():  # the first submission starts the workers
                     queue.append(executor.submit(scan_chunk, ahead))
             scanned = _result(queue.pop(0), chosen.name)
-            number = _take(analyzer, task, scanned, number, tally)
+            if scanned.assumed is not None and (analyzer.pending or not _same(analyzer.block_path.state,
+                                                                               scanned.assumed)):
+                for number in _read_here(analyzer, task, number, tally):  # the worker's guess was wrong
+                    yield number
+                continue
+            number = _take(analyzer, scanned, number, tally)
             yield number
+            if scanned.failure is not None:  # the lines before the fault were taken
+                raise InputError(task.name, scanned.failure)
         clean = True
     finally:
         if clean:
@@ -481,27 +488,18 @@ def _result(future: futures.Future[Scanned], name: str) -> Scanned:
         raise InputError(name, f"a reader process failed ({type(exc).__name__}: {exc}); try --jobs 1") from None
 
 
-def _take(analyzer: Analyzer, task: Task, scanned: Scanned, number: int, tally: Tally) -> int:
-    """Replay a chunk's calls into *analyzer* after line *number*, or read the chunk here when the worker's
-    guess of the state was wrong; return the number of the chunk's last line."""
-    path = analyzer.block_path
+def _take(analyzer: Analyzer, scanned: Scanned, number: int, tally: Tally) -> int:
+    """Replay a chunk's calls into *analyzer* after line *number* (the worker guessed the state right); return
+    the number of the chunk's last line."""
     if scanned.assumed is None or scanned.final is None:  # no block: nothing changes
-        return _failed(task, scanned, number)
-    true = path.state
-    if analyzer.pending or not _same(true, scanned.assumed):
-        return _read_here(analyzer, task, number, tally)
+        return number
+    path = analyzer.block_path
+    before = path.state[2]
     _replay(analyzer, scanned.calls, number)
     layout, misses, blocks = scanned.final
-    path.resume((layout, misses, true[2] + blocks - scanned.assumed[2]))
+    path.resume((layout, misses, before + blocks - scanned.assumed[2]))
     tally.cut_lines += scanned.cut_lines
-    return _failed(task, scanned, number + scanned.lines)
-
-
-def _failed(task: Task, scanned: Scanned, number: int) -> int:
-    """Return *number*, or raise the InputError of a worker that could not read its chunk to the end."""
-    if scanned.failure is not None:
-        raise InputError(task.name, scanned.failure)
-    return number
+    return number + scanned.lines
 
 
 def _replay(analyzer: Analyzer, calls: Calls, base: int) -> None:
@@ -530,12 +528,13 @@ def _replay(analyzer: Analyzer, calls: Calls, base: int) -> None:
             skipped(count, number, new(Record, (last, *next(others))))
 
 
-def _read_here(analyzer: Analyzer, task: Task, number: int, tally: Tally) -> int:
-    """Read the chunk of *task* in this process, block by block; return the number of its last line."""
+def _read_here(analyzer: Analyzer, task: Task, number: int, tally: Tally) -> Iterator[int]:
+    """Read the chunk of *task* in this process, block by block, after line *number*; yield the number of the
+    last line after each block."""
     with _opened(task) as descriptor:
         for block in _blocks(descriptor, task, tally):
             number = analyzer.feed_block(number + 1, block)
-    return number
+            yield number
 
 
 def _stop(executor: futures.ProcessPoolExecutor) -> None:
