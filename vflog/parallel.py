@@ -21,16 +21,13 @@ exports, which stay sequential), and only when it is big enough to be worth the 
 from __future__ import annotations
 
 import array
-import concurrent.futures as futures
 import contextlib
-import multiprocessing
 import os
 import signal
 import stat
 import sys
 import threading
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any, Iterator, NamedTuple, Protocol, Union, cast
+from typing import TYPE_CHECKING, Any, Iterator, NamedTuple, Protocol, Union, cast
 
 import attrs
 
@@ -43,6 +40,9 @@ from .input import text as input_text
 from .input.archives import _ZIP, _is_tar
 from .input.compression import _magic
 from .input.export import _EXPORT
+
+if TYPE_CHECKING:  # the process pool is imported when a file is read in parallel: start-up stays as it was
+    import concurrent.futures as futures
 
 #: Files at least this big are read on every core when the number of processes is left to vflog.
 AUTO_BYTES = 8 << 20
@@ -419,6 +419,8 @@ def _held() -> Iterator[None]:
 
 def _context() -> Any:
     """Fork when it is safe (no other thread in this process), else a fork server or spawn."""
+    import multiprocessing
+
     methods = multiprocessing.get_all_start_methods()
     if "fork" in methods and threading.active_count() == 1 and sys.platform.startswith("linux"):
         return multiprocessing.get_context("fork")
@@ -449,6 +451,8 @@ def read_chunks(analyzer: Analyzer, chosen: Plan, limits: Limits, number: int, t
     Raise InputError for a file that cannot be read to the end (after the lines before the fault),
     and when a worker fails: no traceback of a worker reaches the caller.
     """
+    import concurrent.futures as futures
+
     tasks = _tasks(chosen, limits, analyzer.block_path.state[2])
     executor = futures.ProcessPoolExecutor(max_workers=chosen.workers, mp_context=_context(),
                                            initializer=_worker_start)
@@ -480,6 +484,8 @@ def read_chunks(analyzer: Analyzer, chosen: Plan, limits: Limits, number: int, t
 
 def _result(future: futures.Future[Scanned], name: str) -> Scanned:
     """Return what a worker sent back, or raise InputError saying why it sent nothing."""
+    from concurrent.futures.process import BrokenProcessPool
+
     try:
         return future.result()
     except BrokenProcessPool:
