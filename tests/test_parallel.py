@@ -244,23 +244,33 @@ def test_a_failing_worker_is_a_clean_error(tmp_path: Path, scan: object, says: s
     assert not multiprocessing.active_children()
 
 
-def test_a_reader_fault_inside_a_worker_is_reported_after_the_lines_before(tmp_path: Path) -> None:
-    """A fault of the block reader in a worker becomes the input's error; the report still says what was read, and
-    the next input's lines follow the lines read."""
-    path = tmp_path / "log.txt"
-    path.write_text(SERVICING * 5)
+#: The worker's task before any test patches it.
+_SCAN_CHUNK = parallel.scan_chunk
+
+
+def _scan_failing_after_one_block(task: parallel.Task) -> parallel.Scanned:
+    """A worker's task whose block reader fails at its second block (patched in the worker: any start method)."""
     real = parallel.BlockPath.feed_block
     calls = []
 
     def failing(self: parallel.BlockPath, first: int, block: str) -> int:
         calls.append(1)
-        if len(calls) > 3 and multiprocessing.parent_process() is not None:  # in a worker only
+        if len(calls) > 1:
             raise MemoryError("no room")
         return real(self, first, block)
 
+    with mock.patch.object(parallel.BlockPath, "feed_block", failing):
+        return _SCAN_CHUNK(task)
+
+
+def test_a_reader_fault_inside_a_worker_is_reported_after_the_lines_before(tmp_path: Path) -> None:
+    """A fault of the block reader in a worker becomes the input's error; the report still says what was read, and
+    the next input's lines follow the lines read."""
+    path = tmp_path / "log.txt"
+    path.write_text(SERVICING * 5)
     after = SAMPLES / "normal-boot.log"
-    with small_reads(first=20000, size=4096, chunk=20000), \
-            mock.patch.object(parallel.BlockPath, "feed_block", failing):
+    with small_reads(first=2000, size=1024, chunk=8000), \
+            mock.patch.object(parallel, "scan_chunk", _scan_failing_after_one_block):
         report = vflog.analyze_files([path, after], jobs=2)
     assert report.errors == (f"{path}: a reader process failed (MemoryError: no room)",)
     read = report.stats.lines - after.read_text().count("\n")

@@ -261,6 +261,7 @@ class _OpenObjects(Reader):
     """A Reader kept only to tell whether a multi-line object is open: complete objects are not decoded."""
 
     def _decode(self, number: int, text: str, raw: str, candidate: bool = False) -> Record:
+        """Return an empty record: only whether an object is open matters here (the parent decodes it)."""
         return Record(number, None)
 
 
