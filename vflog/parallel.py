@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import gc
 import os
 import signal
 import stat
@@ -455,8 +456,11 @@ def read_chunks(analyzer: Analyzer, chosen: Plan, limits: Limits, number: int, t
     import concurrent.futures as futures
 
     tasks = _tasks(chosen, limits, analyzer.block_path.state[2])
-    executor = futures.ProcessPoolExecutor(max_workers=chosen.workers, mp_context=_context(),
-                                           initializer=_worker_start)
+    context = _context()
+    frozen = context.get_start_method() == "fork" and not gc.get_freeze_count()
+    if frozen:
+        gc.freeze()  # forked workers' collections then leave the inherited objects (and their pages) alone
+    executor = futures.ProcessPoolExecutor(max_workers=chosen.workers, mp_context=context, initializer=_worker_start)
     clean = False
     try:
         queue: list[futures.Future[Scanned]] = []
@@ -481,6 +485,8 @@ def read_chunks(analyzer: Analyzer, chosen: Plan, limits: Limits, number: int, t
             executor.shutdown(wait=True)
         else:
             _stop(executor)
+        if frozen:
+            gc.unfreeze()
 
 
 def _result(future: futures.Future[Scanned], name: str) -> Scanned:
