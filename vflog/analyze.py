@@ -33,7 +33,9 @@ from .events import INFO, Event
 from .machine import INPUTS
 from .report import BootReport, InputSpan, Report, Stats, Unrecognised, RoutedEvent
 from .rules import Listener
-from .input import Limits, Selection, Source, Text, open_inputs
+from .input import Input, Limits, Selection, Source, Tally, Text, open_inputs
+from . import parallel
+from .parallel import Plan
 from .wrapped import Held, continued, cut_start, may_be_cut, stops_short
 
 
@@ -132,6 +134,11 @@ class Analyzer:
         self._held: Held | None = None
         #: The last line when no message starts in it: the next line may complete a message start a wrap cut.
         self._cut: tuple[Record, Record | None] | None = None  # and the content record before it
+
+    @property
+    def block_path(self) -> BlockPath:
+        """Return the block path reading this Analyzer's blocks (parallel.py keeps its state when it replays chunks)."""
+        return self._block_path
 
     @property
     def boots(self) -> list[BootReport]:
@@ -332,28 +339,42 @@ class Analyzer:
 
 
 def _run(analyzer: Analyzer, sources: Iterable[Source], selection: Selection,
-         limits: Limits) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+         limits: Limits, jobs: int | None = 1) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
     """Feed every input of every source to *analyzer* as one log; return names, errors and notes."""
     names: list[str] = []
     errors: list[str] = []
     notes: list[str] = []
-    for _ in _feeding(analyzer, sources, selection, limits, names, errors, notes):
+    for _ in _feeding(analyzer, sources, selection, limits, names, errors, notes, jobs):
         pass
     return tuple(names), tuple(errors), tuple(notes)
 
 
+def _inputs(source: Source, selection: Selection, limits: Limits, jobs: int | None) -> Iterator[Input | Plan]:
+    """Yield the inputs of *source*, or the plan to read it on several cores (parallel.plan)."""
+    chosen = parallel.plan(source, jobs, limits)
+    if chosen is not None:
+        yield chosen
+    else:
+        yield from open_inputs(source, selection=selection, limits=limits)
+
+
 def _feeding(analyzer: Analyzer, sources: Iterable[Source], selection: Selection, limits: Limits,
-             names: list[str], errors: list[str], notes: list[str]) -> Iterator[None]:
-    """Feed every input of every source to *analyzer*, pausing after each block or line; collect names, errors, notes."""
+             names: list[str], errors: list[str], notes: list[str], jobs: int | None = 1) -> Iterator[None]:
+    """Feed every input of every source to *analyzer*, pausing after each block, line or chunk; collect names,
+    errors, notes.  A big plain file is read on *jobs* cores (None: as many as it is worth), as in one."""
     number = 0
     for source in sources:
-        for item in open_inputs(source, selection=selection, limits=limits):
+        for item in _inputs(source, selection, limits, jobs):
             names.append(item.name)
-            if item.note:
+            if isinstance(item, Input) and item.note:
                 notes.append(f"{item.name}: {item.note}")
             analyzer.start_input(item.name, number + 1)
+            tally = item.tally if isinstance(item, Input) else Tally()
             try:
-                if item.chunks is not None:
+                if isinstance(item, Plan):
+                    for number in parallel.read_chunks(analyzer, item, limits, number, tally):
+                        yield
+                elif item.chunks is not None:
                     for block in item.chunks:
                         number = analyzer.feed_block(number + 1, block)
                         yield
@@ -364,21 +385,22 @@ def _feeding(analyzer: Analyzer, sources: Iterable[Source], selection: Selection
                         yield
             except InputError as exc:
                 errors.append(str(exc))
-            if item.tally.cut_lines:
-                notes.append(f"{item.name}: {item.tally.cut_lines} line(s) longer than {limits.max_line} bytes "
+            if tally.cut_lines:
+                notes.append(f"{item.name}: {tally.cut_lines} line(s) longer than {limits.max_line} bytes "
                              f"were cut to their first {limits.max_line} bytes")
 
 
 def analyze(source: Source, *, config: Config | None = None, selection: Selection = Selection(),
-            limits: Limits = Limits()) -> Report:
+            limits: Limits = Limits(), jobs: int | None = 1) -> Report:
     """Analyse a kernel log and return its Report.
 
     *source* is a path (str or os.PathLike, never log text; ``-`` is stdin), bytes, a binary or
     text stream, or an iterable of str lines; log text in a str goes to analyze_text.  Raise
     InputError when nothing at all could be read from *source* (a missing path: "no such file"),
-    TypeError for anything else.
+    TypeError for anything else.  *jobs* > 1 reads a big plain file on that many processes (None:
+    every core for a file of 8 MB or more); the report is the same as with 1.
     """
-    return analyze_files([source], config=config, selection=selection, limits=limits, strict=True)
+    return analyze_files([source], config=config, selection=selection, limits=limits, strict=True, jobs=jobs)
 
 
 def analyze_text(text: str, *, config: Config | None = None, selection: Selection = Selection(),
@@ -395,15 +417,20 @@ def _text(text: str) -> Text:
 
 
 def analyze_files(sources: Iterable[Source], *, config: Config | None = None, sink: EventSink | None = None,
-                  selection: Selection = Selection(), limits: Limits = Limits(), strict: bool = False) -> Report:
+                  selection: Selection = Selection(), limits: Limits = Limits(), strict: bool = False,
+                  jobs: int | None = 1) -> Report:
     """Analyse several sources (``-`` for stdin) as one log, in the order given.
 
     Inputs that cannot be read are listed in the report's errors; with *strict*, InputError is
-    raised instead when no line at all could be read.
+    raised instead when no line at all could be read.  A plain file (not stdin, compressed, an
+    archive or a journal export) is read on *jobs* processes (None: every core when it holds
+    8 MB or more), with the report of reading it in one; ValueError for *jobs* below 1.
     """
     _check_many(sources)
+    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
+        raise ValueError(f"jobs must be a whole number of at least 1 or None, not {jobs!r}")
     analyzer = Analyzer(config, sink)
-    names, errors, notes = _run(analyzer, sources, selection, limits)
+    names, errors, notes = _run(analyzer, sources, selection, limits, jobs)
     if strict and errors and not analyzer.lines:
         first = errors[0]
         name, _, reason = first.partition(": ")

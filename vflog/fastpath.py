@@ -58,6 +58,15 @@ class BlockPath:
         """Return the fast layout of the current input, None while there is none."""
         return self._layout
 
+    @property
+    def state(self) -> tuple[str | None, int, int]:
+        """Return what the layout of the next block depends on: the layout kept, the misses in a row, the blocks seen."""
+        return self._layout, self._layout_misses, self._blocks
+
+    def resume(self, state: tuple[str | None, int, int]) -> None:
+        """Go on from *state* (see state), as if the blocks that led to it had been read here."""
+        self._layout, self._layout_misses, self._blocks = state
+
     def start_input(self) -> None:
         """Forget the layout: a new input may have another one."""
         self._layout = None

@@ -22,7 +22,7 @@ from ..output import Guarded, OutputError, Unfailing
 from ..render import clean
 from .check import add_check_parser, check_command
 from .commands import events_command, explain_command, follow_command, report_command, timeline_command
-from .options import MIN_POLL, ExitStatus, Parser, display_options, input_options, poll_seconds
+from .options import MIN_POLL, ExitStatus, Parser, display_options, input_options, jobs_option, poll_seconds
 
 __all__ = ["COMMANDS", "ExitStatus", "Parser", "Terminated", "build_parser", "main", "run"]
 
@@ -64,6 +64,7 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     report.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
                         help="change a threshold, e.g. readd_max=600 (see README)")
     input_options(report)
+    jobs_option(report)
     display_options(report)
     report.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 

@@ -46,7 +46,8 @@ def _analysed(args: argparse.Namespace, stderr: IO[str], command: str = "report"
     if _stdin_is_terminal(args.files):
         raise UsageError(f"no log given: pipe one in (dmesg | vflog {command}) or name a file (vflog {command} kern.log)")
     config, selection, limits = settings(args)
-    report = analyze_files(_paths(args.files), config=config, selection=selection, limits=limits)
+    report = analyze_files(_paths(args.files), config=config, selection=selection, limits=limits,
+                           jobs=getattr(args, "jobs", 1))
     _print_errors(report.errors, stderr)
     if report.errors and not report.stats.lines:
         return None

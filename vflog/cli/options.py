@@ -54,6 +54,24 @@ def input_options(parser: argparse.ArgumentParser) -> None:
                         help="archives nested deeper than N are skipped (default 3)")
 
 
+def jobs_option(parser: argparse.ArgumentParser) -> None:
+    """Add --jobs: how many processes read one big plain file (default: every core for 8 MB or more)."""
+    parser.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
+                        help="read a big plain log file (not stdin, compressed or an archive) on N processes; the "
+                             "report is the same as with 1 (default: every core for files of 8 MB or more, else 1)")
+
+
+def _jobs(text: str) -> int:
+    """Parse a number of processes: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"needs at least 1 process, not {text!r}")
+    return value
+
+
 def _size(text: str) -> int:
     """Parse 4G, 500M, 64K or a plain number of bytes (finite, not negative)."""
     units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}

@@ -32,8 +32,9 @@ _NOT_CONTROL = bytes(b for b in range(256) if b not in _CONTROL)
 _SAMPLE = 1 << 16
 
 
-def _text_chunks(binary: IO[bytes], name: str, limits: Limits, tally: Tally) -> Iterator[str]:
-    """Yield the text of a binary stream in large blocks that end at line ends.
+def _text_chunks(binary: IO[bytes], name: str, limits: Limits, tally: Tally, checked: bool = False) -> Iterator[str]:
+    """Yield the text of a binary stream in large blocks that end at line ends (*checked*: the stream is the
+    rest of a file whose start passed the binary check, so it is not checked again).
 
     Lines end at LF only: a CRLF counts once (its CR is dropped), a lone CR and every other
     separator stay inside their line, so line numbers are those of ``grep -n``.  UTF-8 with bad
@@ -45,7 +46,7 @@ def _text_chunks(binary: IO[bytes], name: str, limits: Limits, tally: Tally) -> 
         if head.startswith(_EXPORT):
             yield from _batched(_export_lines(binary, name, limits, tally))
             return
-        yield from _plain_blocks(binary, name, limits, tally)
+        yield from _plain_blocks(binary, name, limits, tally, checked)
     except InputError:
         raise
     except (EOFError, OSError, lzma.LZMAError, zlib.error, tarfile.TarError, zipfile.BadZipFile) as exc:
@@ -64,12 +65,12 @@ def _batched(lines: Iterable[str]) -> Iterator[str]:
         yield "\n".join(batch) + "\n"
 
 
-def _plain_blocks(binary: IO[bytes], name: str, limits: Limits, tally: Tally) -> Iterator[str]:
+def _plain_blocks(binary: IO[bytes], name: str, limits: Limits, tally: Tally, checked: bool = False) -> Iterator[str]:
     """Yield the blocks of _text_chunks for a stream that is not a journal export."""
     limit = limits.max_line
     pending = b""
     dropping = False  # inside a line cut at the limit: its bytes up to the next LF are dropped
-    undecided = True  # the binary check has not seen a sample yet
+    undecided = not checked  # the binary check has not seen a sample yet
     size = _FIRST_BLOCK
     while True:
         block = binary.read(size)
