@@ -136,9 +136,13 @@ class Analyzer:
         self._cut: tuple[Record, Record | None] | None = None  # and the content record before it
 
     @property
-    def block_path(self) -> BlockPath:
-        """Return the block path reading this Analyzer's blocks (parallel.py keeps its state when it replays chunks)."""
-        return self._block_path
+    def block_state(self) -> tuple[str | None, int, int]:
+        """Return what the block path's layout of the next block depends on (parallel.py carries it across chunks)."""
+        return self._block_path.state
+
+    def resume_blocks(self, state: tuple[str | None, int, int]) -> None:
+        """Let the block path go on from *state*, as if the blocks that led to it had been read here."""
+        self._block_path.resume(state)
 
     @property
     def boots(self) -> list[BootReport]:

@@ -60,11 +60,15 @@ State = tuple[Union[str, None], int, int]
 
 
 class Analyzer(LineTaker, Protocol):
-    """What the replay needs of the Analyzer (analyze.Analyzer): the calls of the block path, its blocks, its block path."""
+    """What the replay needs of the Analyzer (analyze.Analyzer): the calls of the block path, its blocks, and the
+    state its block path carries from block to block."""
 
     @property
-    def block_path(self) -> BlockPath:
-        """Return the block path reading the Analyzer's blocks."""
+    def block_state(self) -> State:
+        """Return what the block path's layout of the next block depends on."""
+
+    def resume_blocks(self, state: State) -> None:
+        """Let the block path go on from *state*."""
 
     def feed_block(self, first: int, block: str) -> int:
         """Take a block of text whose first line has number *first*; return the number of its last line."""
@@ -455,7 +459,7 @@ def read_chunks(analyzer: Analyzer, chosen: Plan, limits: Limits, number: int, t
     """
     import concurrent.futures as futures
 
-    tasks = _tasks(chosen, limits, analyzer.block_path.state[2])
+    tasks = _tasks(chosen, limits, analyzer.block_state[2])
     context = _context()
     frozen = context.get_start_method() == "fork" and not gc.get_freeze_count()
     if frozen:
@@ -470,7 +474,7 @@ def read_chunks(analyzer: Analyzer, chosen: Plan, limits: Limits, number: int, t
                 with _held():  # the first submission starts the workers
                     queue.append(executor.submit(scan_chunk, ahead))
             scanned = _result(queue.pop(0), chosen.name)
-            if scanned.assumed is not None and (analyzer.pending or not _same(analyzer.block_path.state,
+            if scanned.assumed is not None and (analyzer.pending or not _same(analyzer.block_state,
                                                                                scanned.assumed)):
                 for number in _read_here(analyzer, task, number, tally):  # the worker's guess was wrong
                     yield number
@@ -506,11 +510,10 @@ def _take(analyzer: Analyzer, scanned: Scanned, number: int, tally: Tally) -> in
     the number of the chunk's last line."""
     if scanned.assumed is None or scanned.final is None:  # no block: nothing changes
         return number
-    path = analyzer.block_path
-    before = path.state[2]
+    before = analyzer.block_state[2]
     _replay(analyzer, scanned.calls, number)
     layout, misses, blocks = scanned.final
-    path.resume((layout, misses, before + blocks - scanned.assumed[2]))
+    analyzer.resume_blocks((layout, misses, before + blocks - scanned.assumed[2]))
     tally.cut_lines += scanned.cut_lines
     return number + scanned.lines
 
