@@ -11,9 +11,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Modules that only some sub-commands or output formats need: the check (live system, sosreports), tables,
-#: the HTML page, process pools and databases, and difflib (which suggests a command for a misspelt one).
+#: the HTML page, process pools, databases, difflib (a command suggested for a misspelt one) and subprocess
+#: (programs the live check runs).
 OPTIONAL = ("vflog.check", "vflog.check.gather", "vflog.check.judge", "vflog.render_check", "tabulate", "jinja2",
-            "multiprocessing", "concurrent.futures", "sqlite3", "tqdm", "vflog.fleet", "difflib")
+            "multiprocessing", "concurrent.futures", "sqlite3", "tqdm", "vflog.fleet", "difflib", "subprocess")
 #: What a report run may not load: as above, but the check package's front (whether an input is a sosreport)
 #: is asked of every input, so it is allowed; its gathering and judging are not.
 NOT_IN_A_REPORT = tuple(name for name in OPTIONAL if name != "vflog.check")
