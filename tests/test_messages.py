@@ -405,3 +405,18 @@ def test_overlong_driver_line_is_not_matched_against_formats() -> None:
     start = time.perf_counter()
     assert lookup("mlx5_core", message.split(": ", 1)[1]) is None
     assert time.perf_counter() - start < 0.5
+
+
+def test_a_drivers_index_is_built_when_one_of_its_messages_is_looked_up() -> None:
+    """Looking up a message of one driver reads only that driver's rows; the candidates are the same as when every
+    driver's index was built first (one matcher per row, shared by the drivers that print it)."""
+    from vflog.messages import Catalogue, _rows, catalogue_text
+    rows = list(_rows(catalogue_text()))
+    lazy, full = Catalogue(rows), Catalogue(rows)
+    every = list(full.matchers())
+    assert len(every) > len({id(m) for m in every})  # rows printed by several drivers share their matcher
+    message = "unable to open device (ret 5)."
+    assert [m.row for m in lazy.candidates("hv_netvsc", message)] == [m.row for m in full.candidates("hv_netvsc", message)]
+    assert set(lazy._indexes) == {"hv_netvsc"}
+    assert {found[0].row for found in lazy._read.values() if found} >= {m.row for m in lazy.candidates("hv_netvsc", message)}
+    assert len(lazy._read) < len(rows) / 4

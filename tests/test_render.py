@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 from hypothesis import given
+from hypothesis import strategies as st
 
 import vflog
-from vflog.render import clean, pretty_json, render_json, render_table
+from vflog.render import clean, pretty_json, render_json, render_table, simple_table
 
 from .strategies import json_values
 
@@ -63,3 +64,41 @@ def test_evidence_not_quoted_is_listed_by_number_and_never_empty() -> None:
     text = render_table(vflog.Report("x.log", (boot,), Stats(9, 2, 0)))
     assert "| ... 2 more evidence line(s): 6, 7" in text
     assert text.count("more evidence") == 1
+
+
+#: Table cells: mostly text of the NIC table's characters, some with what tabulate treats specially (digits and
+#: signs that read as numbers, thousands commas, edge spaces, colour codes, wide and combining characters, line
+#: breaks).
+_CELL_TEXT = st.one_of(
+    st.text(alphabet="abxyz019-./<:, ", min_size=1, max_size=10),
+    st.lists(st.sampled_from(list("0123456789+-.,_eEnaifTrueFls xyz:/<()-") +
+                             ["\x1b[31m", "\x1b[0m", "\n", "\t", "界", "\u0301", "é", "ﬁ", "True", "nan", "1,234"]),
+             max_size=6).map("".join))
+
+#: Headers: mostly plain words, some empty or with edge spaces.
+_HEADER_TEXT = st.one_of(st.text(alphabet="abcXY/-", min_size=1, max_size=10), st.text(alphabet="abcXY /-", max_size=10))
+
+
+@given(st.integers(min_value=1, max_value=4).flatmap(
+    lambda width: st.tuples(st.lists(_HEADER_TEXT, min_size=width, max_size=width),
+                            st.lists(st.lists(_CELL_TEXT, min_size=width, max_size=width), max_size=5))))
+def test_simple_table_prints_what_tabulate_prints(table: tuple[list[str], list[list[str]]]) -> None:
+    """The NIC and code tables drawn without tabulate are, cell for cell, what tabulate's "simple" format prints."""
+    import tabulate
+    headers, rows = table
+    assert simple_table(rows, headers) == tabulate.tabulate(rows, headers=headers, tablefmt="simple")
+
+
+def test_simple_table_of_plain_cells_does_not_import_tabulate() -> None:
+    """A table of plain text cells (the usual NIC table) is drawn without importing tabulate."""
+    import subprocess
+    import sys
+    code = ("import sys\nfrom vflog.render import simple_table\n"
+            "print(simple_table([['eth0', '0.5 s', '-'], ['eth1', '1/0', 'open']], ['NIC', 'time', 'outages']))\n"
+            "assert 'tabulate' not in sys.modules")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=600)
+    assert done.returncode == 0, done.stderr
+    import tabulate
+    assert done.stdout == tabulate.tabulate([["eth0", "0.5 s", "-"], ["eth1", "1/0", "open"]],
+                                            headers=["NIC", "time", "outages"], tablefmt="simple") + "\n"

@@ -12,6 +12,7 @@ per distinct message.  The catalogue is read on the first lookup only.
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections import defaultdict
 from typing import Any, Iterable, Iterator, Mapping
@@ -190,10 +191,11 @@ def _rows(text: str) -> Iterable[Row]:
     lines = iter(text.splitlines())
     header = next(lines, "").split("\t")
     order = [header.index(name) for name in ("driver", "file", "function", "level", "format", "versions", "notes")]
+    pick, versions, width = operator.itemgetter(*order), order[5], len(header)
     for line in lines:
         cells = line.split("\t")
-        if len(cells) == len(header) and not cells[order[5]].startswith("freebsd"):
-            yield Row(*(cells[i] for i in order))
+        if len(cells) == width and not cells[versions].startswith("freebsd"):
+            yield Row(*pick(cells))
 
 
 def catalogue_text() -> str:
@@ -206,46 +208,62 @@ def catalogue_text() -> str:
 
 
 class Catalogue:
-    """The rows of our drivers, indexed by printk driver name and first word."""
+    """The rows of our drivers, indexed by printk driver name and first word (a driver's index is built the first
+    time one of its messages is looked up: a log of two drivers does not pay for the rows of the others)."""
 
     def __init__(self, rows: Iterable[Row]) -> None:
-        self.rows: list[Row] = []
-        self._by_word: dict[str, dict[str, list[Matcher]]] = defaultdict(lambda: defaultdict(list))
-        self._floating: dict[str, list[Matcher]] = defaultdict(list)
+        self.rows: list[Row] = list(rows)
         owners: dict[str, list[str]] = defaultdict(list)
         for driver in DRIVERS.values():
             for name in driver.catalogue_names:
                 owners[name].append(driver.name)
-        for row in rows:
-            self.rows.append(row)
-            names = owners.get(row.driver)
-            if not names:
-                continue
+        #: Per driver name, the positions in ``rows`` of the rows it prints, in catalogue order.
+        self._owned: dict[str, list[int]] = defaultdict(list)
+        for position, row in enumerate(self.rows):
+            for name in owners.get(row.driver, ()):
+                self._owned[name].append(position)
+        self._indexes: dict[str, tuple[dict[str, list[Matcher]], list[Matcher]]] = {}
+        #: The matcher and index word of each row position read so far (one matcher per row, shared by its drivers).
+        self._read: dict[int, tuple[Matcher, str | None] | None] = {}
+
+    def _matcher_at(self, position: int) -> tuple[Matcher, str | None] | None:
+        """Return the matcher and index word of the row at *position* (None when it prints no literal text)."""
+        if position not in self._read:
+            row = self.rows[position]
             fmt = row.format
             if fmt.startswith(_OWN_NAMES) and row.macro.startswith(("pr_", "printk")):
                 fmt = _OWN_PREFIX.sub("", fmt, count=1)
-            found = _matcher(row, fmt)
-            if found is None:
-                continue
-            matcher, word = found
-            for name in names:
-                if word is not None:
-                    self._by_word[name][word].append(matcher)
-                else:
-                    self._floating[name].append(matcher)
+            self._read[position] = _matcher(row, fmt)
+        return self._read[position]
+
+    def _index(self, driver: str) -> tuple[dict[str, list[Matcher]], list[Matcher]]:
+        """Return *driver*'s matchers by first word and those without one (floating), built on first use."""
+        index = self._indexes.get(driver)
+        if index is None:
+            by_word: dict[str, list[Matcher]] = defaultdict(list)
+            floating: list[Matcher] = []
+            for position in self._owned.get(driver, ()):
+                found = self._matcher_at(position)
+                if found is not None:
+                    matcher, word = found
+                    (floating if word is None else by_word[word]).append(matcher)
+            index = self._indexes[driver] = (dict(by_word), floating)
+        return index
 
     def matchers(self) -> Iterator[Matcher]:
         """Yield every matcher of the catalogue (once per driver that prints its row)."""
-        for words in self._by_word.values():
-            for found in words.values():
+        indexes = [self._index(driver) for driver in self._owned]
+        for by_word, _ in indexes:
+            for found in by_word.values():
                 yield from found
-        for floating in self._floating.values():
+        for _, floating in indexes:
             yield from floating
 
     def candidates(self, driver: str, message: str) -> list[Matcher]:
         """Return the matchers that may match *message* of *driver*: same first word, or a needle it holds."""
-        found = list(self._by_word.get(driver, {}).get(first_word(message), ()))
-        found.extend(m for m in self._floating.get(driver, ()) if m.needle in message)
+        by_word, floating = self._index(driver)
+        found = list(by_word.get(first_word(message), ()))
+        found.extend(m for m in floating if m.needle in message)
         return found
 
     def match(self, driver: str, message: str, function: str | None = None) -> Row | None:

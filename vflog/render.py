@@ -218,15 +218,47 @@ def verdict_line(nic: NicReport, boot: BootReport, display: Display = PLAIN, nam
     return line[:head] + display.paint(line[head:head + 1], colour) + line[head + 1:]
 
 
+#: A cell that tabulate prints as it is, left-aligned: printable ASCII without spaces at its edges (so no
+#: colour codes, wide characters or line breaks, which tabulate measures and splits its own way).
+_PLAIN_CELL = re.compile(r"[!-~](?:[ -~]*[!-~])?")
+
+
+def _plain(cell: str) -> bool:
+    """Return whether *cell* is plain text to tabulate: printable ASCII without edge spaces that does not read
+    as a number (thousands commas included) or a boolean, which tabulate would align right or reformat."""
+    if _PLAIN_CELL.fullmatch(cell) is None or cell in ("True", "False"):
+        return False
+    for text in (cell, cell.replace(",", "")):
+        try:
+            float(text)
+        except ValueError:
+            continue
+        return False
+    return True
+
+
+def simple_table(rows: list[list[str]], headers: list[str]) -> str:
+    """Return *rows* under *headers* exactly as tabulate's "simple" format prints them: drawn here when every
+    cell is plain text (left-aligned columns two spaces apart, each at least its header and two wide), by
+    tabulate (imported only then, as it costs start-up time) for anything else."""
+    if rows and all(len(row) == len(headers) for row in rows) and all(map(_plain, headers)) \
+            and all(_plain(cell) for row in rows for cell in row):
+        widths = [max(len(header) + 2, *(len(row[i]) for row in rows)) for i, header in enumerate(headers)]
+        lines = [headers, ["-" * width for width in widths], *rows]
+        return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)
+    import tabulate
+    table: str = tabulate.tabulate(rows, headers=headers, tablefmt="simple")
+    return table
+
+
 _NIC_HEADERS = ["NIC", "VMBus id", "VF (names)", "driver", "PCI", "state", "data path",
                 "to/from VF", "time to VF", "servicing outages"]
 
 
 def _nic_table(nics: Iterable[NicReport], display: Display) -> str:
     """Return the NIC table; when it is wider than the display, one stacked block per NIC instead."""
-    import tabulate  # imported here: machine formats and start-up do not pay for it
     rows = [_nic_row(n) for n in nics]
-    table = tabulate.tabulate(rows, headers=_NIC_HEADERS, tablefmt="simple")
+    table = simple_table(rows, _NIC_HEADERS)
     if display.fits(table):
         return table
     label = max(map(len, _NIC_HEADERS[1:]))
@@ -376,10 +408,10 @@ def render_code(code: Code, display: Display = PLAIN) -> str:
 
 def render_codes(display: Display = PLAIN) -> str:
     """Return the list of every finding code with its summary, meanings wrapped to the display's width."""
-    import tabulate
     rows = [[c.code, c.severity.value, c.summary] for c in CODES.values()]
-    table = tabulate.tabulate(rows, headers=["code", "severity", "meaning"], tablefmt="simple")
+    table = simple_table(rows, ["code", "severity", "meaning"])
     if not display.fits(table) and display.width:
+        import tabulate
         room = max(display.width - table.splitlines()[0].index("meaning"), 20)
         table = tabulate.tabulate(rows, headers=["code", "severity", "meaning"], tablefmt="simple",
                                   maxcolwidths=[None, None, room])

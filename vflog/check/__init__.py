@@ -4,25 +4,45 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from ..analyze import analyze_text
-from .gather import Facts, gather
-from .judge import judge
-from .result import CheckResult
-from .tree import open_tree
+if TYPE_CHECKING:
+    from .gather import Facts
+    from .result import CheckResult
 
 __all__ = ["CheckResult", "Facts", "check", "check_facts", "gather_facts"]
+
+#: Names of this package defined by its modules, loaded on first use (a report run never needs them): name -> module.
+_LAZY = {"CheckResult": "vflog.check.result", "Facts": "vflog.check.gather"}
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    """Load the check's value types on first use, not when the package is imported."""
+    if name in _LAZY:
+        import importlib
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'vflog.check' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """List the package's names with the value types that load on first use."""
+    return sorted(set(globals()) | set(__all__))
 
 
 def gather_facts(root: str | os.PathLike[str] | None = None, *, interval: float = 2.0,
                  sleep: Callable[[float], None] = time.sleep) -> Facts:
     """Return the facts of the live system (*root* None) or of a directory or tarball at *root*."""
+    from .gather import gather  # the check machinery loads when a check runs, not at start-up
+    from .tree import open_tree
     return gather(open_tree(root), interval=interval, sleep=sleep)
 
 
 def check_facts(facts: Facts) -> CheckResult:
     """Return the verdicts and findings of *facts*, their kernel log (when there is one) analysed with them."""
+    from ..analyze import analyze_text
+    from .judge import judge
     log = analyze_text(facts.kernel_log) if facts.kernel_log else None
     return judge(facts, log)
 

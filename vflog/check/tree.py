@@ -13,13 +13,15 @@ import abc
 import contextlib
 import errno
 import os
-import selectors
 import signal
 import stat
-import subprocess
 import tarfile
 import time
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import subprocess
 
 from ..errors import InputError
 
@@ -214,6 +216,7 @@ def run_bounded(argv: list[str], timeout: float, limit: int) -> bytes | None:
 
     None when it cannot start, exits non-zero, or runs longer than *timeout* seconds (it is killed).
     """
+    import subprocess  # only the live system runs programs; a report asks this module whether a path is a sosreport
     try:
         process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                    stderr=subprocess.DEVNULL, env=ENVIRONMENT, start_new_session=True)
@@ -245,6 +248,7 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
 
 def _collect(descriptor: int, deadline: float, limit: int) -> tuple[bytes, bool | None]:
     """Read *descriptor* until its end (True), *limit* bytes (False: output cut) or *deadline* (None: too slow)."""
+    import selectors
     chunks: list[bytes] = []
     size = 0
     with selectors.DefaultSelector() as selector:

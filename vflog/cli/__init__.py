@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import io
 import os
 import signal
@@ -130,6 +129,7 @@ def _refuse_typo(arg: str) -> None:
     """Raise UsageError when *arg* is not an existing file and looks like a misspelt command."""
     if arg.startswith("-") or os.path.lexists(arg):
         return
+    import difflib  # only for an argument that is neither an option nor a file
     close = difflib.get_close_matches(arg, COMMANDS, n=1)
     if close:
         raise UsageError(f"unknown command {arg!r} (did you mean {close[0]!r}?)")

@@ -5,18 +5,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from typing import IO, Any, Sequence
+from typing import IO, TYPE_CHECKING, Any, Sequence
 
 from ..catalogue import Severity
-from ..check import check_facts, gather_facts
-from ..check.save import save
-from ..check.result import CheckResult
-from ..check.tree import is_sosreport
 from ..errors import UsageError, VflogError
 from ..output import output_to
 from ..render import clean, pretty_json
-from ..render_check import render_check_json, render_check_table
 from .options import ExitStatus
+
+if TYPE_CHECKING:
+    from ..check.result import CheckResult
+
+# The check machinery (vflog.check's gather, judge, save and renderer) is imported inside the functions that
+# use it: a report of a plain log never loads it, so start-up does not pay for it.
 
 
 def add_check_parser(sub: Any) -> None:
@@ -48,6 +49,9 @@ def _interval(text: str) -> float:
 
 def check_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) -> int:
     """Gather, judge and print; exit 0, 1 when a finding reaches --fail-on, 2 when nothing could be read."""
+    from ..check import check_facts, gather_facts
+    from ..check.save import save
+    from ..render_check import render_check_json, render_check_table
     facts = gather_facts(args.root, interval=args.interval)
     if args.save:
         save(facts, args.save)
@@ -65,6 +69,8 @@ def check_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
 
 def sosreport_checks(files: Sequence[str]) -> list[CheckResult]:
     """Return the check of every sosreport among *files* whose command outputs show a network interface."""
+    from ..check import check_facts, gather_facts
+    from ..check.tree import is_sosreport
     results = []
     for name in files:
         if name != "-" and is_sosreport(name):
@@ -85,6 +91,7 @@ def with_checks(text: str, checks: Sequence[CheckResult], form: str) -> str:
         document = json.loads(text)
         document["checks"] = [result.to_dict() for result in checks]
         return pretty_json(document) + "\n"
+    from ..render_check import render_check_table
     return text + "".join("\n" + render_check_table(result) for result in checks)
 
 

@@ -1,0 +1,69 @@
+"""Start-up: importing vflog and its command line, or reporting on a plain log, loads no optional machinery."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: Modules that only some sub-commands or output formats need: the check (live system, sosreports), tables,
+#: the HTML page, process pools, databases, difflib (a command suggested for a misspelt one) and subprocess
+#: (programs the live check runs).
+OPTIONAL = ("vflog.check", "vflog.check.gather", "vflog.check.judge", "vflog.render_check", "tabulate", "jinja2",
+            "multiprocessing", "concurrent.futures", "sqlite3", "tqdm", "vflog.fleet", "difflib", "subprocess")
+#: What a report run may not load: as above, but the check package's front (whether an input is a sosreport)
+#: is asked of every input, so it is allowed; its gathering and judging are not.
+NOT_IN_A_REPORT = tuple(name for name in OPTIONAL if name != "vflog.check")
+
+#: Prints which of the modules named in argv[1] (JSON) are loaded after the code in argv[2] ran.
+SCRIPT = """
+import contextlib, io, json, sys
+exec(sys.argv[2])
+print(json.dumps(sorted(name for name in json.loads(sys.argv[1]) if name in sys.modules)))
+"""
+
+
+def _loaded(code: str, names: tuple[str, ...]) -> list[str]:
+    """Return which of *names* a fresh interpreter has loaded after running *code* with the checkout's vflog."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(names), code], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_importing_vflog_and_its_cli_loads_no_optional_machinery() -> None:
+    """`import vflog; import vflog.cli` loads neither the check, nor tabulate, jinja2, process pools nor sqlite3."""
+    assert _loaded("import vflog; import vflog.cli", OPTIONAL) == []
+
+
+def test_a_table_report_of_a_plain_log_loads_no_check_table_library_html_or_pool() -> None:
+    """`vflog report` of a plain log (table output) loads neither the check, tabulate, jinja2, pools nor sqlite3:
+    its NIC table of plain text is drawn without tabulate."""
+    code = ("import vflog.cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    vflog.cli.main(['report', 'samples/normal-boot.log'])")
+    assert _loaded(code, (*NOT_IN_A_REPORT, "wcwidth")) == []
+
+
+def test_a_json_report_of_a_plain_log_loads_no_table_library() -> None:
+    """`vflog report --format json` of a plain log does not load tabulate (nor wcwidth) either."""
+    code = ("import vflog.cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    vflog.cli.main(['report', '--format', 'json', 'samples/normal-boot.log'])")
+    assert _loaded(code, (*NOT_IN_A_REPORT, "wcwidth")) == []
+
+
+def test_the_check_values_still_load_from_the_packages() -> None:
+    """The check's values stay reachable as before: vflog.check.CheckResult/Facts and vflog.NicCheck load on use."""
+    code = ("import vflog, vflog.check\n"
+            "from vflog.check.result import CheckResult\n"
+            "from vflog.check.gather import Facts\n"
+            "assert vflog.check.CheckResult is CheckResult and vflog.check.Facts is Facts\n"
+            "assert vflog.NicCheck.__module__ == 'vflog.check.result'\n"
+            "assert {'CheckResult', 'Facts', 'check'} <= set(dir(vflog.check))")
+    assert _loaded(code, ("vflog.check.result",)) == ["vflog.check.result"]
