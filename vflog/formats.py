@@ -97,8 +97,9 @@ def _message_of(value: Any) -> str | None:
     return None
 
 
-def _json_record(number: int, data: dict[str, Any]) -> Record | None:
-    """Return the record of a decoded dmesg or journal JSON object, or None when it is neither."""
+def _json_record(number: int, data: dict[str, Any], raw: str = "") -> Record | None:
+    """Return the record of a decoded dmesg or journal JSON object (its text *raw* kept as the record's), or None
+    when it is neither."""
     if "msg" in data:  # dmesg --json
         t = data.get("time", data.get("time_usec"))
         stamp = None
@@ -108,7 +109,7 @@ def _json_record(number: int, data: dict[str, Any]) -> Record | None:
             value = _json_seconds(t, 1e6 if "time" not in data and "time_usec" in data else 1)
             stamp = Stamp(value, MONOTONIC) if value is not None else None
         text = data.get("msg")
-        return Record(number, text if isinstance(text, str) else None, stamp, structured=True)
+        return Record(number, text if isinstance(text, str) else None, stamp, structured=True, raw=raw)
     if "MESSAGE" in data:  # journalctl -o json / export
         text = _message_of(data.get("MESSAGE"))
         stamp = None
@@ -125,7 +126,7 @@ def _json_record(number: int, data: dict[str, Any]) -> Record | None:
             pid = data.get("SYSLOG_PID") or data.get("_PID")
             text = f"{ident}[{pid}]: {text}" if pid else f"{ident}: {text}"
         boot = data.get("_BOOT_ID")
-        return Record(number, text, stamp, boot if isinstance(boot, str) else None, structured=True)
+        return Record(number, text, stamp, boot if isinstance(boot, str) else None, structured=True, raw=raw)
     return None
 
 
@@ -254,19 +255,18 @@ class Reader:
 
     def _decode(self, number: int, text: str, raw: str, candidate: bool = False) -> Record:
         """Decode one JSON object, only when it could hold one of our messages."""
-        boot = _BOOT_ID.search(text)
-        boot_id = boot[1] if boot else None
         if not candidate and framing.find_anchor(text) < 0 and "Linux version" not in text and \
-                not any(hint in text for hint in _JSON_HINTS):
-            return Record(number, None, boot_id=boot_id, structured=True, raw=text)
+                not any(hint in text for hint in _JSON_HINTS):  # kept undecoded: only its boot id is read
+            boot = _BOOT_ID.search(text)
+            return Record(number, None, boot_id=boot[1] if boot else None, structured=True, raw=text)
         try:
             data = json.loads(text)
         except ValueError:
             return Record(number, raw)
         if not isinstance(data, dict):
             return Record(number, raw)
-        record = _json_record(number, data)
-        return record._replace(raw=text) if record is not None else Record(number, raw)
+        record = _json_record(number, data, text)
+        return record if record is not None else Record(number, raw)
 
     @staticmethod
     def stamp_of(record: Record, tz: Any = None) -> Stamp | None:

@@ -290,12 +290,14 @@ _USERSPACE_WORDS = ("systemd-udevd", "systemd-networkd", "NetworkManager")
 #: Layout name -> the literal-led patterns whose matches mark candidate lines (the first finds most).
 LAYOUT_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     "dmesg": (re.compile(r"\] " + _KEYS),),
-    "syslog": (re.compile(r": (?:\[[^\]\n]*\] ?){0,2}" + _KEYS), re.compile(r":\[[^\]\n]*\] ?(?:\[[^\]\n]*\] ?)?" + _KEYS),
-               re.compile(" (?:" + "|".join(_USERSPACE_WORDS) + r")\[")),
+    "syslog": (re.compile(r": (?:\[[^\]\n]*\] ?){0,2}" + _KEYS), re.compile(r":\[[^\]\n]*\] ?(?:\[[^\]\n]*\] ?)?" + _KEYS)),
     "kmsg": (re.compile(";" + _KEYS),),  # the message follows the record's ';'
     # JSON: the message key leads (see _json_candidates)
     "json": (),
 }
+#: Layout -> texts whose lines are candidates too: a program's ``name[pid]`` in syslog.  Plain searches
+#: skip through a block far faster than a regex led by a space, which stops at every word.
+LAYOUT_WORDS: dict[str, tuple[str, ...]] = {"syslog": tuple(f" {word}[" for word in _USERSPACE_WORDS)}
 
 # -- line shapes: which lines the fast search of a layout reads as the per-line path does ------
 #
@@ -468,11 +470,17 @@ def _json_candidates(block: str) -> list[int]:
         if key in block:
             starts.update(rfind("\n", 0, match.start()) + 1 for match in pattern.finditer(block))
     for word in _USERSPACE_WORDS:  # rare in kernel logs: plain searches skip through the block
-        index = find(word)
-        while index >= 0:
-            starts.add(rfind("\n", 0, index) + 1)
-            index = find(word, index + len(word))
+        starts.update(_word_lines(block, word))
     return sorted(starts)
+
+
+def _word_lines(block: str, word: str) -> Iterator[int]:
+    """Yield the start of each line of *block* where *word* stands (a line as often as it stands there)."""
+    find, rfind = block.find, block.rfind
+    index = find(word)
+    while index >= 0:
+        yield rfind("\n", 0, index) + 1
+        index = find(word, index + len(word))
 
 
 def _frames(block: str) -> Iterator[int]:
@@ -499,5 +507,7 @@ def candidates(block: str, kind: str) -> list[int]:
             starts.append(start)
             last = start
     found = {rfind("\n", 0, match.start()) + 1 for pattern in others for match in pattern.finditer(block)}
+    for word in LAYOUT_WORDS.get(kind, ()):
+        found.update(_word_lines(block, word))
     found.update(rfind("\n", 0, index) + 1 for index in _frames(block))
     return sorted(found.union(starts)) if found else starts
