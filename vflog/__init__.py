@@ -8,6 +8,8 @@ Every type that appears in a public signature is exported here (``vflog.__all__`
 
 from __future__ import annotations
 
+from .lazy import lazy_names
+
 __version__ = "0.1.0"
 
 from .analyze import Analyzer, EventStream, RoutedEvent, analyze, analyze_files, analyze_text, events, events_text
@@ -46,16 +48,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # type: ignore[no-untyped-def]
-    """Load the fleet-scan API (process pools, Dask) and the check values on first use, not at import."""
-    if name in _LAZY:
-        import importlib
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'vflog' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    """List the module's names with the fleet-scan API, which loads on first use (so ``help(vflog)`` shows it)."""
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names('vflog', _LAZY, globals(), __all__)
+del lazy_names

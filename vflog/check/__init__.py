@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..lazy import lazy_names
+
 import os
 import time
 from typing import TYPE_CHECKING, Callable
@@ -16,19 +18,8 @@ __all__ = ["CheckResult", "Facts", "check", "check_facts", "gather_facts"]
 _LAZY = {"CheckResult": "vflog.check.result", "Facts": "vflog.check.gather"}
 
 
-def __getattr__(name: str):  # type: ignore[no-untyped-def]
-    """Load the check's value types on first use, not when the package is imported."""
-    if name in _LAZY:
-        import importlib
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'vflog.check' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    """List the package's names with the value types that load on first use."""
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names('vflog.check', _LAZY, globals(), __all__)
+del lazy_names
 
 
 def gather_facts(root: str | os.PathLike[str] | None = None, *, interval: float = 2.0,

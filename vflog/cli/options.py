@@ -63,10 +63,7 @@ def jobs_option(parser: argparse.ArgumentParser) -> None:
 
 def _jobs(text: str) -> int:
     """Parse a number of processes: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    value = _count(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"needs at least 1 process, not {text!r}")
     return value
