@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import vflog
-from vflog import grammar
+from vflog import partial
 from vflog import wrapped as wrapped_module
 from vflog.input import Text
 from vflog.input import text as input_text
@@ -226,7 +226,7 @@ def _broken_after_prefix(line: str, driver: str) -> str:
 def test_a_line_that_is_no_prefix_of_a_known_message_is_not_joined() -> None:
     """A driver line whose message cannot start a known one stays as it is: the next line is not joined to it."""
     line = f"[    3.918902] hv_netvsc {GUID} eth0: VF slot x"
-    assert not grammar.incomplete(line[15:])
+    assert not partial.incomplete(line[15:])
     text = SERVICING.replace(f"[    3.918902] hv_netvsc {GUID} eth0: VF slot 1 added", line + "\nadded")
     report = vflog.analyze_text(text)
     assert [u.text for u in report.unrecognised] == [line]
@@ -246,7 +246,7 @@ def test_a_line_that_is_no_prefix_of_a_known_message_is_not_joined() -> None:
 def test_a_next_line_with_a_stamp_or_prefix_of_its_own_is_not_joined(continuation: str) -> None:
     """The line after a message cut short is not joined when it carries a stamp, a prefix or nothing."""
     first = f"[    3.918902] hv_netvsc {GUID} eth0: VF slot"
-    assert grammar.incomplete(first[15:])
+    assert partial.incomplete(first[15:])
     text = SERVICING.replace(f"[    3.918902] hv_netvsc {GUID} eth0: VF slot 1 added", first + "\n" + continuation)
     for report in (vflog.analyze_text(text), by_lines(text)):
         assert first in [u.text for u in report.unrecognised]
@@ -298,7 +298,7 @@ def _continuation_offsets(text: str) -> list[int]:
     lines = text.splitlines(keepends=True)
     for line, after in zip(lines, lines[1:]):
         position += len(line.encode())
-        if grammar.incomplete(line[15:].rstrip()) and not after.startswith("["):
+        if partial.incomplete(line[15:].rstrip()) and not after.startswith("["):
             offsets.append(position)
     return offsets
 

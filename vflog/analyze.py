@@ -9,6 +9,9 @@ analyze_files, events, events_text, EventStream) feed the inputs of sources (inp
 
 The sequence of boots (when one ends and the next starts, the reports kept) is a collaborator,
 boots.BootSequence; the Analyzer keeps the current Boot in an attribute, as it is read on every line.
+
+Longer than 400 lines because the Analyzer's record path and the public entry points share its state;
+the block path, the boots, wrapped lines and parallel reading are already modules of their own.
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ kernel trace become one ``kernel_trace`` event (its lines are its evidence,
 and it carries the last line about a VF before it, for the trace window), and
 lines that belong to no NIC's story (``hv_vmbus: registering driver
 hv_balloon``) are not delivered at all.
+
+Longer than 400 lines because the routing state (names, buses, domains, lines waiting for a tie) and
+every rule that changes it, with the route memo that any change clears, must change together.
 """
 
 from __future__ import annotations

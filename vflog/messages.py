@@ -7,6 +7,9 @@ regular expression (conversions become the text they print, the rest is literal)
 indexed by the driver names they print under and by the first word of their text, so a message
 is compared with the few formats that can match it, never with all of them; answers are cached
 per distinct message.  The catalogue is read on the first lookup only.
+
+Longer than 400 lines because turning a printk format into a regular expression, indexing the rows and
+matching a message are the construction and lookup of one data structure.
 """
 
 from __future__ import annotations

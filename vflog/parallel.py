@@ -16,6 +16,9 @@ the parent, block by block, exactly as a sequential reading would: slower, never
 
 Only a plain regular file is read this way (not stdin, compressed files, archives or journal
 exports, which stay sequential), and only when it is big enough to be worth the processes.
+
+Longer than 400 lines because the chunk plan, the worker protocol and the in-order replay are one
+protocol whose three parts must agree.
 """
 
 from __future__ import annotations

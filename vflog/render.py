@@ -1,4 +1,8 @@
-"""Turn a Report (or events) into text for people or programs; the only module that knows tabulate."""
+"""Turn a Report (or events) into text for people or programs; the only module that knows tabulate.
+
+Longer than 400 lines because the text report's sections (at a glance, NIC table, stacked layout,
+findings) share one display's width, colour and cutting rules, and the JSON writer beside them is small.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""The result of an analysis as plain frozen values, and its JSON-ready form."""
+"""The result of an analysis as plain frozen values, and its JSON-ready form.
+
+Longer than 400 lines because it is the one frozen report model every renderer reads, each value with
+its JSON round trip and its deprecated aliases beside its fields.
+"""
 
 from __future__ import annotations
 

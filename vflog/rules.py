@@ -10,6 +10,9 @@ Rules decide what is a finding; findings.py keeps them (drafting, grouping, per-
 quotes, withdrawal) and deadlines.py schedules the time-based checks of follow mode.  The
 per-event rules and the time-based rules share what they learn of each NIC, so they stay in
 one class (about 420 lines).
+
+Longer than 400 lines because its rules read and write one boot's judging state (awaited steps, recent
+faults, the per-message Judging); split by kind, every rule module would need all of it.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import re
 
 import attrs
 
-from . import framing, grammar, messages
+from . import framing, grammar, messages, partial
 from .drivers import read_prefix
 from .errors import ParseError
 from .events import INFO, Event
@@ -57,7 +57,7 @@ def stops_short(message: str, found: Event | None) -> bool:
     """Return whether driver message *message*, which the grammar does not read (*found* is what the tolerant
     rules and the catalogue read in it), stops short, perhaps wrapped: it ends inside the driver's prefix or
     is the start of a message the grammar knows, or nothing reads it and it is the start of a catalogued one."""
-    return grammar.incomplete(message) or (found is None or found.kind == messages.UNCATALOGUED) and \
+    return partial.incomplete(message) or (found is None or found.kind == messages.UNCATALOGUED) and \
         _catalogue_start(message)
 
 
@@ -69,7 +69,7 @@ def _catalogue_start(message: str) -> bool:
     if prefix is None or " " not in prefix.message:  # a first word cut short is not looked up
         return False
     texts = {text for text in (prefix.message, prefix.plain) if text}
-    return any(grammar.starts_match(messages.pattern(matcher.format), False, text)
+    return any(partial.starts_match(messages.pattern(matcher.format), False, text)
                for text in texts for matcher in messages.catalogue().candidates(prefix.driver, text))
 
 
@@ -79,7 +79,7 @@ def _rejoined(message: str, text: str, glued: bool) -> Event | None:
     When *glued* (no white space at the break) the break may have been inside a word or id (a terminal
     wraps anywhere) or at a space the wrapper took (mail wraps between words).  Of the joins without and
     with a space that the grammar reads, the one the catalogue lists wins, then the one whose tokens agree
-    with the break (see grammar.break_agrees; a break before a closing mark or after an opening one had no
+    with the break (see partial.break_agrees; a break before a closing mark or after an opening one had no
     space), the join without a space first among those, the one with a space among the rest; when the grammar reads neither, one the tolerant rules and the catalogue read.
     """
     joins = ((message + text, False), (message + " " + text, True)) if glued else ((message + " " + text, True),)
@@ -92,7 +92,7 @@ def _rejoined(message: str, text: str, glued: bool) -> Event | None:
             columns.append(error.column)
             continue
         columns.append(None)
-        agrees = grammar.break_agrees(joined, len(message), spaced) or not spaced and _no_space_there(message, text)
+        agrees = partial.break_agrees(joined, len(message), spaced) or not spaced and _no_space_there(message, text)
         read.append((_catalogued(event), agrees, spaced != agrees, event))  # an agreeing glued join first
     if read:
         return _judged(max(read, key=lambda reading: reading[:3])[3])
@@ -166,7 +166,7 @@ def _extended(message: str, text: str) -> Event | None:
         event = grammar.parse_message(joined)
     except ParseError:
         return None
-    return _judged(event) if grammar.break_agrees(joined, len(message), False) else None
+    return _judged(event) if partial.break_agrees(joined, len(message), False) else None
 
 
 def cut_start(first: Record, record: Record) -> Record | None:
