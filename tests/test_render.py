@@ -86,7 +86,8 @@ def test_simple_table_prints_what_tabulate_prints(table: tuple[list[str], list[l
     """The NIC and code tables drawn without tabulate are, cell for cell, what tabulate's "simple" format prints."""
     import tabulate
     headers, rows = table
-    assert simple_table(rows, headers) == tabulate.tabulate(rows, headers=headers, tablefmt="simple")
+    assert simple_table(rows, headers) == tabulate.tabulate(rows, headers=headers, tablefmt="simple",
+                                                            disable_numparse=True)
 
 
 def test_simple_table_of_plain_cells_does_not_import_tabulate() -> None:
@@ -102,3 +103,11 @@ def test_simple_table_of_plain_cells_does_not_import_tabulate() -> None:
     import tabulate
     assert done.stdout == tabulate.tabulate([["eth0", "0.5 s", "-"], ["eth1", "1/0", "open"]],
                                             headers=["NIC", "time", "outages"], tablefmt="simple") + "\n"
+
+
+def test_a_number_like_interface_name_is_printed_as_it_is() -> None:
+    """A NIC or VF name that reads as a number (``1e5``, ``nan``, ``0x10``) is text in the table, not a number."""
+    rows = [["1e5", "nan", "0x10"], ["eth0", "1,000", "-"]]
+    table = simple_table(rows, ["NIC", "VF", "driver"])
+    assert table.splitlines()[2].split() == ["1e5", "nan", "0x10"]
+    assert table.splitlines()[3].split() == ["eth0", "1,000", "-"]

@@ -242,16 +242,17 @@ def _plain(cell: str) -> bool:
 
 
 def simple_table(rows: list[list[str]], headers: list[str]) -> str:
-    """Return *rows* under *headers* exactly as tabulate's "simple" format prints them: drawn here when every
-    cell is plain text (left-aligned columns two spaces apart, each at least its header and two wide), by
-    tabulate (imported only then, as it costs start-up time) for anything else."""
+    """Return *rows* under *headers* as tabulate's "simple" format prints text cells (never read as numbers, so a
+    NIC named ``1e5`` stays ``1e5``): drawn here when every cell is plain text (left-aligned columns two spaces
+    apart, each at least its header and two wide), by tabulate (imported only then, as it costs start-up time)
+    for anything else."""
     if rows and all(len(row) == len(headers) for row in rows) and all(map(_plain, headers)) \
             and all(_plain(cell) for row in rows for cell in row):
         widths = [max(len(header) + 2, *(len(row[i]) for row in rows)) for i, header in enumerate(headers)]
         lines = [headers, ["-" * width for width in widths], *rows]
         return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in lines)
     import tabulate
-    table: str = tabulate.tabulate(rows, headers=headers, tablefmt="simple")
+    table: str = tabulate.tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
     return table
 
 
@@ -418,7 +419,7 @@ def render_codes(display: Display = PLAIN) -> str:
         import tabulate
         room = max(display.width - table.splitlines()[0].index("meaning"), 20)
         table = tabulate.tabulate(rows, headers=["code", "severity", "meaning"], tablefmt="simple",
-                                  maxcolwidths=[None, None, room])
+                                  maxcolwidths=[None, None, room], disable_numparse=True)
     return table + "\n"
 
 
