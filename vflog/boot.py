@@ -55,16 +55,19 @@ class Boot:
 
     def add(self, event: Event) -> None:
         """Take one event of this boot."""
+        self.take(event, event.line, event.t)
+
+    def take(self, template: Event, line: int, t: float | None) -> None:
+        """Take the event of *template* (a message's cached parse) placed at *line* and time *t*."""
         self.events += 1
-        self.end_line = event.line
-        t = event.t
+        self.end_line = line
         if t is not None and (self.t_end is None or t > self.t_end):
             self.t_end = t
             if self.t_start is None:
                 self.t_start = t
-        if event.kind == "boot":
-            self.kernel = str(event.get("text", "")).split(" ", 1)[0] or None
-        self.correlator.route(event)
+        if template.kind == "boot":
+            self.kernel = str(template.get("text", "")).split(" ", 1)[0] or None
+        self.correlator.route_at(template, line, t)
 
     def _deliver(self, key: str | None, event: Event) -> None:
         nic = self.nics.get(key) if key is not None else None

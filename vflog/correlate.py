@@ -156,19 +156,23 @@ class Correlator:
         NIC's story (in_story) are not delivered at all.  A message routed before goes where it went
         then, without being decided again, as long as no tie changed since (see _decide).
         """
-        kind = event.kind
-        if kind in TRACE_KINDS:
-            self._trace_line(event)
+        self.route_at(event, event.line, event.t)
+
+    def route_at(self, template: Event, line: int, t: float | None) -> None:
+        """Route the event of *template* placed at *line* and time *t* (see route): the placed event is only made
+        when it goes somewhere, so a remembered message outside every NIC's story costs a dict lookup."""
+        if template.kind in TRACE_KINDS:
+            self._trace_line(template.at(line, t))
             return
         if self._trace is not None:
             self._close_trace()
-        route = self._routes.get(event.message)
+        route = self._routes.get(template.message)
         if route is None:
-            self._decide(event)
-            return
-        if route.about_vf:
-            self._last_vf = event
-        if route.in_story:
+            self._decide(template.at(line, t))
+        elif route.in_story:
+            event = template.at(line, t)
+            if route.about_vf:
+                self._last_vf = event
             self._downstream(route.key, event)
 
     def _decide(self, event: Event) -> None:
