@@ -289,7 +289,7 @@ class Analyzer:
         """Place the event of *template* at line *number* and time *t* on *clock* in its boot."""
         if template.kind != messages.UNCATALOGUED:
             self.events += 1
-        self._boot = self._boots.place(template.at(number, t), clock, previous)
+        self._boot = self._boots.place_at(template, number, t, clock, previous)
 
     def _joined(self, record: Record) -> bool:
         """Join the held line with *record* when *record* continues it (a wrapped line) into a message that is

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-import attrs
 
 from . import machine
 from .config import Config
@@ -55,46 +54,51 @@ class Boot:
 
     def add(self, event: Event) -> None:
         """Take one event of this boot."""
+        self.take(event, event.line, event.t)
+
+    def take(self, template: Event, line: int, t: float | None) -> None:
+        """Take the event of *template* (a message's cached parse) placed at *line* and time *t*."""
         self.events += 1
-        self.end_line = event.line
-        t = event.t
+        self.end_line = line
         if t is not None and (self.t_end is None or t > self.t_end):
             self.t_end = t
             if self.t_start is None:
                 self.t_start = t
-        if event.kind == "boot":
-            self.kernel = str(event.get("text", "")).split(" ", 1)[0] or None
-        self.correlator.route(event)
+        if template.kind == "boot":
+            self.kernel = str(template.get("text", "")).split(" ", 1)[0] or None
+        self.correlator.route_at(template, line, t)
 
-    def _deliver(self, key: str | None, event: Event) -> None:
+    def _deliver(self, key: str | None, event: Event, line: int, t: float | None) -> None:
+        """Drive NIC *key*'s machine with the event of *event* (a message's parse) at *line* and time *t*, note its
+        facts and let the rules judge it; the placed event is only made for those that keep or hand it on."""
         nic = self.nics.get(key) if key is not None else None
         if key is not None and nic is None:
             nic = self.nics[key] = self._new_nic(key)
         if self._sink is not None:
-            self._sink(self.index, key, event)
+            self._sink(self.index, key, event.at(line, t))
         before = after = None
         if nic is not None:
             kind = event.kind
             if kind in INPUTS:
-                if event.line >= nic.last_input_line:
-                    before, after = nic.apply(event)
+                if line >= nic.last_input_line:
+                    before, after = nic.step(kind, line, t)
                     if after is None:
-                        self.rules.refused(nic, event)
+                        self.rules.refused(nic, event.at(line, t))
                         before = None
                 else:
-                    nic.record(event, nic.state, "attributed late")
+                    nic.record_at(line, t, kind, nic.state, "attributed late")
             else:
-                if event.driver in VF_DRIVERS and _proves_driver_bound(nic, event):
-                    before, after = nic.apply(attrs.evolve(event, kind=machine.BOUND),
-                                              "implied by the driver's own netdev")
+                if event.driver in VF_DRIVERS and _proves_driver_bound(nic, event, line):
+                    before, after = nic.step(machine.BOUND, line, t, "implied by the driver's own netdev")
                 if kind in _TIMELINE_EXTRA or event.level is not INFO:
-                    nic.record(event, nic.state)
-            nic.note(event)
+                    nic.record_at(line, t, kind, nic.state)
+            nic.note(event, line, t)
             if before is not None and after is not None and after is not before:  # the machine moved (facts noted)
                 self.rules.moved(nic)
                 if self._listener is not None:
-                    self._listener(StateChange(self.index, nic.key, nic.synthetic, event, before.value, after.value))
-        self.rules.observe(nic, event, before, self.last_other_line)
+                    self._listener(StateChange(self.index, nic.key, nic.synthetic, event.at(line, t), before.value,
+                                               after.value))
+        self.rules.observe_at(nic, event, line, t, before, self.last_other_line)
         if self._listener is not None and nic is not None:
             self.rules.schedule(nic)  # what it awaits may have changed: follow mode ticks by deadline
 
@@ -120,11 +124,11 @@ class Boot:
         return report
 
 
-def _proves_driver_bound(nic: Nic, event: Event) -> bool:
-    """Return whether *event*, a VF driver's non-input line on its own registered netdev, proves the driver bound
-    while *nic*'s machine has not seen it bind (the line stands for the driver-bound input the log lacks)."""
+def _proves_driver_bound(nic: Nic, event: Event, line: int) -> bool:
+    """Return whether *event* at *line*, a VF driver's non-input line on its own registered netdev, proves the driver
+    bound while *nic*'s machine has not seen it bind (the line stands for the driver-bound input the log lacks)."""
     return (event.kind not in INPUTS and event.driver in VF_DRIVERS and bool(event.ifname) and event.regstate is None
-            and nic.state in machine.BEFORE_DRIVER and event.line >= nic.last_input_line)
+            and nic.state in machine.BEFORE_DRIVER and line >= nic.last_input_line)
 
 
 def repeated_boots(boots: list[BootReport]) -> list[str]:

@@ -45,9 +45,14 @@ class BootSequence:
         *clock* is the clock of the event's time (event.t), None when the line gave no time; *previous* is the
         record before the event's.  Return the current boot.
         """
+        return self.place_at(event, event.line, event.t, clock, previous)
+
+    def place_at(self, template: Event, line: int, t: float | None, clock: str | None,
+                 previous: Record | None) -> Boot:
+        """Place the event of *template* (a message's cached parse) at *line* and time *t* as place does; the placed
+        event is only made when the boot needs it (Boot.take).  Return the current boot."""
         boot = self.current
         last = self._last_mono
-        t = event.t
         monotonic = clock == framing.MONOTONIC and t is not None  # a clock comes with a time
         if monotonic and previous is not None and previous[0] != self._last_event_number:  # [0]: its number
             prior = Reader.stamp_of(previous, self._tz)  # an unrelated line's time; an event's is in last already
@@ -55,25 +60,24 @@ class BootSequence:
                 prior_t, prior_clock = prior
                 if prior_clock == framing.MONOTONIC and (last is None or prior_t > last):
                     last = prior_t
-        if event.kind == "boot" and boot.events:
-            self.start_next(event.line, previous)
+        if template.kind == "boot" and boot.events:
+            boot = self.start_next(line, previous)
         elif monotonic and last is not None and t is not None:
             if t < last - self.config.boot_regression:
-                self.start_next(event.line, previous)
+                boot = self.start_next(line, previous)
             elif t < last:
-                boot.rules.time_regression(event, last)
-        boot = self.current
+                boot.rules.time_regression(template.at(line, t), last)
         if clock is not None:
             if boot.clock is None:
                 boot.clock = clock
             if clock != boot.clock:
-                event = attrs.evolve(event, t=None)
+                t = None
             elif monotonic and t is not None and (self._last_mono is None or t > self._last_mono):
                 self._last_mono = t
-        boot.add(event)
-        self._last_event_number = event.line
-        if self._listener is not None and event.t is not None:
-            boot.rules.tick(event.t, boot.last_other_line)
+        boot.take(template, line, t)
+        self._last_event_number = line
+        if self._listener is not None and t is not None:
+            boot.rules.tick(t, boot.last_other_line)
         return boot
 
     def _close(self, end_t: float | None) -> BootReport:

@@ -54,7 +54,10 @@ _NAME_LIMIT = 1 << 16
 _ROUTES_LIMIT = 1 << 12
 _ROUTED_TEXT_LIMIT = 1024
 
-Deliver = Callable[[str | None, Event], None]
+#: Where the events go: (NIC key or None, the event or its message's parse, its line, its time).
+Deliver = Callable[[str | None, Event, int, "float | None"], None]
+#: The last line about a VF: (its message's parse, its line, its time).
+_Seen = tuple[Event, int, "float | None"]
 
 
 def in_story(event: Event) -> bool:
@@ -140,7 +143,7 @@ class Correlator:
         self._domain_users: dict[str, set[str]] = {}
         self.dropped = 0
         self._trace: _Trace | None = None
-        self._last_vf: Event | None = None
+        self._last_vf: _Seen | None = None
         #: The route each message took, while the ties stay as they were then (see route).
         self._routes: dict[str, Route] = {}
         #: What the route being decided delivered (None when no route is being decided).
@@ -156,27 +159,30 @@ class Correlator:
         NIC's story (in_story) are not delivered at all.  A message routed before goes where it went
         then, without being decided again, as long as no tie changed since (see _decide).
         """
-        kind = event.kind
-        if kind in TRACE_KINDS:
-            self._trace_line(event)
+        self.route_at(event, event.line, event.t)
+
+    def route_at(self, template: Event, line: int, t: float | None) -> None:
+        """Route the event of *template* placed at *line* and time *t* (see route): the placed event is only made
+        when it goes somewhere, so a remembered message outside every NIC's story costs a dict lookup."""
+        if template.kind in TRACE_KINDS:
+            self._trace_line(template.at(line, t))
             return
         if self._trace is not None:
             self._close_trace()
-        route = self._routes.get(event.message)
+        route = self._routes.get(template.message)
         if route is None:
-            self._decide(event)
-            return
-        if route.about_vf:
-            self._last_vf = event
-        if route.in_story:
-            self._downstream(route.key, event)
+            self._decide(template.at(line, t))
+        elif route.in_story:
+            if route.about_vf:
+                self._last_vf = (template, line, t)
+            self._downstream(route.key, template, line, t)
 
     def _decide(self, event: Event) -> None:
         """Route *event* by its driver and the ties known so far; remember where its message went when the route
         only read the ties (the event itself delivered once, nothing held, tied, learnt or counted)."""
         story, about_vf = in_story(event), is_vf_event(event)
         if about_vf and story:
-            self._last_vf = event
+            self._last_vf = (event, event.line, event.t)
         ties = self._tie_state()
         delivered: list[tuple[str | None, Event]] = []
         if story:
@@ -247,7 +253,11 @@ class Correlator:
         """Deliver the open trace as one event (to no NIC)."""
         trace, self._trace = self._trace, None
         if trace is not None:
-            self._deliver(None, trace.event(self._last_vf))
+            after = None
+            if self._last_vf is not None:
+                template, line, t = self._last_vf
+                after = template.at(line, t)
+            self._deliver(None, trace.event(after))
 
     def _deliver(self, key: str | None, event: Event) -> None:
         """Hand *event* on, remembering which NICs' VF netdevs live on which PCI domain."""
@@ -258,7 +268,7 @@ class Correlator:
             users.add(key)
         if self._delivered is not None:
             self._delivered.append((key, event))
-        self._downstream(key, event)
+        self._downstream(key, event, event.line, event.t)
 
     def _nic(self, key: str) -> Nic:
         nic = self._nics.get(key)

@@ -244,22 +244,24 @@ class Nic:
             self.synthetic = name
             self.synthetic_name_set.add(name)
 
-    def _generation_for(self, event: Event) -> VfGeneration:
-        """Return the VF generation *event* belongs to, opening a new one on a re-add."""
+    def _generation_for(self, kind: str, line: int, t: float | None) -> VfGeneration:
+        """Return the VF generation an event of *kind* at *line* and time *t* belongs to, opening a new one on a
+        re-add."""
         current = self.vf
-        if current is None or (machine.TRAITS[self.state].gone and event.kind in READDS):
-            current = VfGeneration(event.line, event.t)
+        if current is None or (machine.TRAITS[self.state].gone and kind in READDS):
+            current = VfGeneration(line, t)
             self.generations.append(current)
             self.generations_total += 1
             if len(self.generations) > _KEEP_GENERATIONS:  # a servicing storm: keep the newest
                 del self.generations[0]
         return current
 
-    def note(self, event: Event) -> None:
-        """Take the VF identity facts (PCI address, driver, device ID, names) from *event*."""
+    def note(self, event: Event, line: int, t: float | None) -> None:
+        """Take the VF identity facts (PCI address, driver, device ID, names) from *event* (a message's parse) at
+        *line* and time *t*."""
         driver, kind = event.driver, event.kind
-        if self.first_line is None or event.line < self.first_line:
-            self.first_line, self.first_t = event.line, event.t
+        if self.first_line is None or line < self.first_line:
+            self.first_line, self.first_t = line, t
         if driver in SYNTHETIC_DRIVERS:
             self.driver = driver
             if event.ifname != self.synthetic:
@@ -273,7 +275,8 @@ class Nic:
         if not self.generations:
             if driver not in VF_DRIVERS or ":" not in (event.device or ""):
                 return
-            self._generation_for(event)  # a VF driver's line on its PCI device names the VF before any lifecycle line
+            self._generation_for(kind, line, t)  # a VF driver's line on its PCI device names the VF before any
+            # lifecycle line
         generation = self.generations[-1]
         if kind == "pci_device":
             generation.device_id = event.fields.get("vendev", "").strip("[]") or None
@@ -292,33 +295,41 @@ class Nic:
     def apply(self, event: Event, detail: str = "") -> tuple[State, State | None]:
         """Feed lifecycle *event* to the machine (its timeline step noted with *detail*); return (state before,
         state after or None if refused)."""
+        return self.step(event.kind, event.line, event.t, detail)
+
+    def step(self, kind: str, line: int, t: float | None, detail: str = "") -> tuple[State, State | None]:
+        """Feed lifecycle input *kind* at *line* and time *t* to the machine (its timeline step noted with
+        *detail*); return (state before, state after or None if refused)."""
         before = self.state
-        kind = event.kind
-        after = machine.next_state(before, kind)
+        after = machine.TRANSITIONS[before].get(kind)  # machine.next_state, read inline: once per input
         if after is None:
-            self.record(event, before, "refused")
+            self.record_at(line, t, kind, before, "refused")
             return before, None
         if kind in READDS or not self.generations:
-            self._generation_for(event)
+            self._generation_for(kind, line, t)
         if kind in _FACT_KINDS:
-            self._facts(event, before, after)
+            self._facts(kind, line, t, before)
         if after is not before:
             self.left_line, self.left_t = self.state_line, self.state_t
-            self.state_line, self.state_t = event.line, event.t
+            self.state_line, self.state_t = line, t
             self.state = after
             proof = machine.DATAPATH[after]
             if proof is not None:
                 self.path_proof = proof
-        self.last_input_line = event.line
-        self.record(event, after, detail)
+        self.last_input_line = line
+        self.record_at(line, t, kind, after, detail)
         return before, after
 
     def record(self, event: Event, state: State, detail: str = "") -> None:
         """Append *event* to the timeline with the state after it."""
+        self.record_at(event.line, event.t, event.kind, state, detail)
+
+    def record_at(self, line: int, t: float | None, kind: str, state: State, detail: str = "") -> None:
+        """Append an event of *kind* at *line* and time *t* to the timeline with the state after it."""
         # (tuple.__new__ builds the NamedTuple without its Python-level __new__: once per input)
-        self.timeline.append(tuple.__new__(Step, (event.line, event.t, event.kind, state._value_, detail)))
-        if event.t is not None:
-            self.last_t = event.t
+        self.timeline.append(tuple.__new__(Step, (line, t, kind, state._value_, detail)))
+        if t is not None:
+            self.last_t = t
 
     def _add_outage(self, outage: Outage) -> None:
         """Open an outage; only the newest ones are kept (their number is counted): at most _KEEP_OUTAGES,
@@ -330,33 +341,33 @@ class Nic:
         else:
             self.budget.left -= 1
 
-    def _facts(self, event: Event, before: State, after: State) -> None:
-        """Update switch counts, outages, flaps and durations for an allowed input."""
-        kind = event.kind
+    def _facts(self, kind: str, line: int, t: float | None, before: State) -> None:
+        """Update switch counts, outages, flaps and durations for an allowed input of *kind* at *line* and time *t*
+        (the state *before* it)."""
         generation = self.vf
         if kind == "slot_added" and generation is not None and generation.slot_added_t is None:
-            generation.slot_added_t = event.t if event.t is not None else None
+            generation.slot_added_t = t
         if kind == "datapath_to_vf":
             self.switches_to_vf += 1
             if generation is not None and generation.switched_to_vf_t is None:
-                generation.switched_to_vf_t, generation.switched_to_vf_line = event.t, event.line
+                generation.switched_to_vf_t, generation.switched_to_vf_line = t, line
             outage = self.outages[-1] if self.outages else None
             if outage is not None and outage.end_line is None:
-                outage.end_line, outage.end_t = event.line, event.t
+                outage.end_line, outage.end_t = line, t
                 if outage.vf_removed:
                     self.servicing_cycles += 1
                 else:
-                    self.flaps.append((event.line, event.t))
+                    self.flaps.append((line, t))
         elif kind == "datapath_from_vf":
             self.switches_from_vf += 1
             if not self.outages or self.outages[-1].end_line is not None:
-                self._add_outage(Outage(event.line, event.t))
+                self._add_outage(Outage(line, t))
         elif kind in REMOVALS:
             outage = self.outages[-1] if self.outages else None
             if outage is not None and outage.end_line is None:
                 outage.vf_removed = True
             elif before in machine.ON_VF or (before is State.UNKNOWN and kind != "slot_removed"):
-                self._add_outage(Outage(event.line, event.t, vf_removed=True))
+                self._add_outage(Outage(line, t, vf_removed=True))
 
 
 def bounds_notes(nics: Iterable[Nic], budget: Budget, budget_size: int) -> list[str]:

@@ -157,31 +157,38 @@ class Rules:
     def observe(self, nic: Nic | None, event: Event, before: State | None, last_other_line: int = 0) -> None:
         """Judge one routed event; *before* is the NIC's state before it (None if not a machine input),
         *last_other_line* the last line so far that came from no driver of ours."""
+        self.observe_at(nic, event, event.line, event.t, before, last_other_line)
+
+    def observe_at(self, nic: Nic | None, event: Event, line: int, t: float | None, before: State | None,
+                   last_other_line: int = 0) -> None:
+        """Judge the routed event of *event* (a message's parse) at *line* and time *t* as observe does; the placed
+        event is only made when a rule keeps it (a finding, an awaited association)."""
         kind = event.kind
-        self._findings.remember(event.line, event.message)
+        self._findings.remember(line, event.message)
         if self._from_banner is None:  # the boot's first event: the log shows the whole boot when it is the banner
             self._from_banner = kind == "boot"
         if kind == TRACE:
-            self._trace(event)
+            self._trace(event.at(line, t))
             return
-        if nic is not None and before is not None and nic.state_line == event.line:
-            self._state_text[nic.key] = (event.line, event.message)
-            self._left(nic, event, before, last_other_line)
+        if nic is not None and before is not None and nic.state_line == line:
+            self._state_text[nic.key] = (line, event.message)
+            self._left(nic, kind, line, t, before, last_other_line)
         judged = self._judging.get(event.message) or self._judge(event)
         if judged.inert:
             return
         if nic is not None:
             if judged.temp_name:
-                self._names(nic, event)
+                self._names(nic, event.at(line, t))
             if judged.identity and len(nic.generations) > 1:
-                self._driver_change(nic, event)
+                self._driver_change(nic, event, line, t)
             if judged.nic_rule:
-                self._nic_event(nic, event, before)
+                self._nic_event(nic, event, line, t, before)
             if judged.verbose and verbose_only(nic.driver, kind):
                 self._verbose.add(nic.key)
             if judged.refused_offer:
                 self._refused.add(nic.key)
         if judged.finding:
+            event = event.at(line, t)
             code = _KIND_CODES.get(kind)
             severity = None
             if code is None:  # a fault: named by the grammar, or at the kernel's err/warn level
@@ -206,29 +213,31 @@ class Rules:
             self._judging[event.message] = judged
         return judged
 
-    def _nic_event(self, nic: Nic, event: Event, before: State | None) -> None:
-        """Judge the kinds with a rule of their own (_NIC_KINDS) on the NIC they were routed to."""
+    def _nic_event(self, nic: Nic, event: Event, line: int, t: float | None, before: State | None) -> None:
+        """Judge the kinds with a rule of their own (_NIC_KINDS) on the NIC they were routed to (*event*: a message's
+        parse, at *line* and time *t*)."""
         kind = event.kind
         if kind == "userspace_configures" and event.ifname in _vf_names(nic):
-            self.add("vf-managed-by-userspace", nic, event,
+            self.add("vf-managed-by-userspace", nic, event.at(line, t),
                      f"{_name(nic)}: {event.driver} configures the VF interface {event.ifname}; only the synthetic "
                      f"interface {nic.synthetic or ''} should be configured", group="userspace")
         if kind == "datapath_to_vf" and before is not None:
-            self._switched_back(nic, event)
+            self._switched_back(nic, line, t)
         if kind == "association_wait":
-            self._waits.setdefault(nic.key, event)
+            if nic.key not in self._waits:
+                self._waits[nic.key] = event.at(line, t)
         elif kind == "datapath_to_vf" and nic.key in self._waits:
             wait = self._waits.pop(nic.key)
             self.add("association-wait", nic, wait,
                      f"{_name(nic)}: netvsc waited for the host's VF association before switching; it came",
-                     [event.line], severity=Severity.INFO)
+                     [line], severity=Severity.INFO)
         if kind in machine.WITHDRAWALS or kind in _VANISHED:
             state = before if before is not None else nic.state
             if TRAITS[state].registered:
-                self.add("surprise-removal", nic, event,
+                self.add("surprise-removal", nic, event.at(line, t),
                          f"{_name(nic)}: {kind.replace('_', ' ')} while the VF was {state.value}")
         elif kind == "vf_unregistering" and before in machine.ON_VF:
-            self.add("surprise-removal", nic, event,
+            self.add("surprise-removal", nic, event.at(line, t),
                      f"{_name(nic)}: VF unregistered while still carrying traffic (no switch from VF first)",
                      severity=Severity.WARNING)
 
@@ -268,7 +277,9 @@ class Rules:
                 self.add("vf-temp-name", nic, event,
                          f"{_name(nic)}: the VF carried the kernel temporary name {name}; a udev rename failed", group="temp")
 
-    def _driver_change(self, nic: Nic, event: Event) -> None:
+    def _driver_change(self, nic: Nic, event: Event, line: int, t: float | None) -> None:
+        """Report a VF that came back with another driver or device ID (*event*: a message's parse that reveals
+        them, at *line* and time *t*), once per VF generation."""
         if len(nic.generations) < 2:
             return
         now, before = nic.generations[-1], nic.generations[-2]
@@ -282,7 +293,7 @@ class Rules:
         for field, new, old in (("driver", now.driver, before.driver), ("device id", now.device_id, before.device_id)):
             if new and old and new != old:
                 self._changed.add((nic.key, index))
-                self.add("driver-changed", nic, event,
+                self.add("driver-changed", nic, event.at(line, t),
                          f"{_name(nic)}: after the re-add the VF {field} is {new} (was {old}): the VM moved to other hardware")
                 return
 
@@ -389,26 +400,26 @@ class Rules:
                      f"{_name(nic)}: the log ends in state {nic.state.value} ({how_long}), so vflog cannot tell "
                      f"whether {wait.pending}", [since_line], quotes=quotes, t=since_t)
 
-    def _left(self, nic: Nic, event: Event, before: State, last_other_line: int) -> None:
+    def _left(self, nic: Nic, kind: str, line: int, t: float | None, before: State, last_other_line: int) -> None:
         """Judge a state left because the VF was taken away (a gone state that awaits a re-add; a failed probe
-        is its own finding): when the state waited past its threshold while the log went on (other lines
-        between its start and *event*), what it waited for never came."""
+        is its own finding) by an input of *kind* at *line* and time *t*: when the state waited past its threshold
+        while the log went on (other lines between its start and *line*), what it waited for never came."""
         after = TRAITS[nic.state]
         if not after.gone or after.wait is None:
             return
         wait = self._wait(nic, before)
-        if wait is None or after.wait.code == wait.code or event.kind in wait.steps:
+        if wait is None or after.wait.code == wait.code or kind in wait.steps:
             return
         since_line, since_t = nic.left_line, nic.left_t
-        if (nic.key, since_line, wait.code) in self._kept or since_t is None or event.t is None:
+        if (nic.key, since_line, wait.code) in self._kept or since_t is None or t is None:
             return
-        elapsed = event.t - since_t
-        if elapsed < getattr(self.config, wait.threshold) or not since_line < last_other_line < event.line \
+        elapsed = t - since_t
+        if elapsed < getattr(self.config, wait.threshold) or not since_line < last_other_line < line \
                 or self._unprovable(nic, wait):
             return
         self.add(wait.code, nic, None,
                  f"{_name(nic)}: {wait.failure} ({_ago(elapsed)} in state {before.value} until the VF was taken away)",
-                 [since_line, event.line], t=since_t)
+                 [since_line, line], t=since_t)
 
     def absence_shown(self, nic: Nic) -> bool:
         """Return whether the log went on past the step *nic* awaits in its current state."""
@@ -455,25 +466,26 @@ class Rules:
                 continue
             self._findings.withdraw(draft)
 
-    def _switched_back(self, nic: Nic, event: Event) -> None:
-        """Judge the outage that a switch back to the VF just closed: too long, or one flap too many."""
+    def _switched_back(self, nic: Nic, line: int, t: float | None) -> None:
+        """Judge the outage that a switch back to the VF at *line* and time *t* just closed: too long, or one flap
+        too many."""
         outage = nic.outages[-1] if nic.outages else None
-        if outage is None or outage.end_line != event.line:
+        if outage is None or outage.end_line != line:
             return
         seconds = outage.seconds
         if seconds is not None and seconds > self.config.outage_max:
             self.add("long-outage", nic, None, f"{_name(nic)}: traffic ran on the synthetic path for {_ago(seconds)}",
-                     [outage.start_line, event.line], t=outage.start_t)
-        if outage.vf_removed or event.t is None:
+                     [outage.start_line, line], t=outage.start_t)
+        if outage.vf_removed or t is None:
             return
         window, allowed = self.config.flap_window, self.config.flap_allowed
-        recent = [(line, t) for line, t in nic.flaps if t is not None and event.t - t <= window]
+        recent = [(flap_line, flap_t) for flap_line, flap_t in nic.flaps if flap_t is not None and t - flap_t <= window]
         if len(recent) <= allowed:
             return
         group, last = self._flap_burst.get(nic.key, (None, None))
-        if group is None or last is None or event.t - last > window:
+        if group is None or last is None or t - last > window:
             group = recent[0][0]
-        self._flap_burst[nic.key] = (group, event.t)
+        self._flap_burst[nic.key] = (group, t)
         self.add("datapath-flapping", nic, None,
                  f"{_name(nic)}: the data path left the VF and came back more than {allowed} times within {_ago(window)}",
-                 [line for line, _ in recent], group=("flap", group), t=recent[0][1])
+                 [flap_line for flap_line, _ in recent], group=("flap", group), t=recent[0][1])
