@@ -155,7 +155,7 @@ class Analyzer(Front):
         recent = self._recent
         for step in steps:
             if type(step) is Placed:
-                self._place(step.template, step.number + base, step.t, step.clock, moved(step.previous, base))
+                self._place(step.template, step.number + base, step.t, step.clock, step.previous(base))
             elif type(step) is Other:
                 self._boot.last_other_line = step.number + base
             elif type(step) is Duplicates:

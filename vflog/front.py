@@ -86,13 +86,23 @@ def _repeats(text: str, previous: Record) -> bool:
 
 
 class Placed(NamedTuple):
-    """An event to place: its template, line, time and clock, and the record before its line."""
+    """An event to place: its template, line, time and clock, and the line and time of the record before its line
+    (what the boots read of that record: see stand_in)."""
 
     template: Event
     number: int
     t: float | None
     clock: str | None
-    previous: Record | None
+    before: int | None  # None: no record before
+    before_t: float | None
+    before_clock: str | None
+
+    def previous(self, base: int) -> Record | None:
+        """Return the record before the event as the boots read it (stand_in), its line moved on by *base*."""
+        if self.before is None:
+            return None
+        stamp = Stamp(self.before_t, self.before_clock) if self.before_t is not None and self.before_clock else None
+        return Record(self.before + base, None, stamp)
 
 
 class Other(NamedTuple):
@@ -108,8 +118,9 @@ class Duplicates(NamedTuple):
 
 
 class BootId(NamedTuple):
-    """A record whose boot id differs from the last one seen: its line, the id, the record before it and the last
-    records with content before it (those seen since the steps began: the parent knows the ones before)."""
+    """A record whose boot id differs from the last one seen: its line, the id, and the record before it and the
+    last records with content before it as the boots read them (stand_in; those seen since the steps began: the
+    parent knows the ones before)."""
 
     number: int
     boot_id: str
@@ -135,6 +146,12 @@ class Lines(NamedTuple):
     cut: tuple[Record, Record | None] | None
     previous: Record | None
     recent: tuple[Record, ...]
+
+
+def stand_in(record: Record, tz: datetime.tzinfo | None) -> Record:
+    """Return what the boots read of *record* (boots.BootSequence: the record before an event, the last records of a
+    boot): its line number and its time, decoded here once (the text is left out)."""
+    return Record(record.number, None, Reader.stamp_of(record, tz))
 
 
 def moved(record: Record | None, base: int) -> Record | None:
