@@ -29,7 +29,7 @@ from .errors import InputError
 from .fastpath import BlockPath
 from .formats import Reader, Record
 from .events import Event
-from .front import RECENT, BootId, Duplicates, Front, Lines, Other, Placed, Step, moved, moved_lines
+from .front import RECENT, Front, Lines, Steps, moved_lines
 from .front import _reading as _reading  # re-exported: its memo is read by tests
 from .report import BootReport, InputSpan, Report, Stats, Unrecognised, RoutedEvent
 from .rules import Listener
@@ -65,6 +65,8 @@ class Analyzer(Front):
         self.spans: list[InputSpan] = []
         self._boots = BootSequence(self.config, sink, listener, self.spans)
         self._boot = self._boots.current  # the boot being replayed, read on every line
+        #: While a worker's steps are taken: the last content records before them.
+        self._before_steps: tuple[Record, ...] = ()
 
     @property
     def block_state(self) -> tuple[str | None, int, int]:
@@ -149,26 +151,34 @@ class Analyzer(Front):
         if len(self.unrecognised) < self.config.unrecognised_limit:
             self.unrecognised.append(Unrecognised(number, _kept(text)))
 
-    def take_steps(self, steps: Iterable[Step], after: Lines, base: int) -> None:
-        """Make the hook calls *steps* that a worker's Front recorded (its lines numbered from *base* on) and go on
-        from its per-line state *after*; the worker's Front started after this one's last line."""
-        recent = self._recent
-        for step in steps:
-            if type(step) is Placed:
-                self._place(step.template, step.number + base, step.t, step.clock, step.previous(base))
-            elif type(step) is Other:
-                self._boot.last_other_line = step.number + base
-            elif type(step) is Duplicates:
-                self._boot.duplicates += step.count
-            elif type(step) is BootId:
-                if step.boot_id != self._boot_id:
-                    latest = (*recent, *moved_lines(Lines(None, None, None, step.recent), base).recent)
-                    self._boot_changes(step.number + base, step.boot_id, moved(step.previous, base), latest[-RECENT:])
-            else:
-                self._count_unrecognised(step.number + base, step.text)
+    def take_steps(self, steps: Steps, after: Lines, base: int) -> None:
+        """Make the hook calls *steps* that a worker's front end recorded (its lines numbered from *base* on) and go
+        on from its per-line state *after*; the worker's front end started after this one's last line."""
+        self._before_steps = tuple(self._recent)
+        steps.replay(self, base)
         state = moved_lines(after, base)
         self._held, self._cut, self._previous = state.held, state.cut, state.previous
-        self._recent = collections.deque((*recent, *state.recent), maxlen=RECENT)
+        self._recent = collections.deque((*self._before_steps, *state.recent), maxlen=RECENT)
+
+    take_event = _place
+
+    def take_other_line(self, number: int) -> None:
+        """Take line *number* as the boot's latest line that is no event."""
+        self._boot.last_other_line = number
+
+    def take_duplicates(self, count: int) -> None:
+        """Count *count* lines repeated verbatim right after themselves in the boot."""
+        self._boot.duplicates += count
+
+    def take_boot_id(self, number: int, boot_id: str, previous: Record | None, recent: tuple[Record, ...]) -> None:
+        """Take record *number* of a worker whose boot id may be new; *recent* are the last content records the
+        worker saw before it (after those this Analyzer kept)."""
+        if boot_id != self._boot_id:
+            self._boot_changes(number, boot_id, previous, (*self._before_steps, *recent)[-RECENT:])
+
+    def take_unrecognised(self, number: int, text: str) -> None:
+        """Count line *number* (*text*) as unrecognised."""
+        self._count_unrecognised(number, text)
 
     def finish(self, source: str = "<input>", sources: tuple[str, ...] = ()) -> Report:
         """Close the last boot and return the report."""

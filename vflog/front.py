@@ -4,16 +4,17 @@ line whose message start a wrap may have cut).
 
 Front takes the calls of the block path (fastpath.LineTaker: feed, record, skipped) and hands what reaches the
 boots to five hooks: an event to place, a line that is no event, a duplicate, a new boot id, an unrecognised
-line.  The Analyzer (analyze.py) gives them the boots; a worker of parallel.py records them (as the Step values
-below) for its parent, which makes them on its boots.  Nothing here depends on the state of a NIC or a boot.
+line.  The Analyzer (analyze.py) gives them the boots; a worker of parallel.py records them (Steps) for its
+parent, which makes them on its boots.  Nothing here depends on the state of a NIC or a boot.
 """
 
 from __future__ import annotations
 
+import array
 import collections
 import datetime
 import functools
-from typing import NamedTuple, Union
+from typing import Any, Iterable, NamedTuple, Protocol
 
 import attrs
 
@@ -84,59 +85,111 @@ def _repeats(text: str, previous: Record) -> bool:
 
 # -- what the hooks are given, as a worker records it ------------------------------------------------------------
 
-
-class Placed(NamedTuple):
-    """An event to place: its template, line, time and clock, and the line and time of the record before its line
-    (what the boots read of that record: see stand_in)."""
-
-    template: Event
-    number: int
-    t: float | None
-    clock: str | None
-    before: int | None  # None: no record before
-    before_t: float | None
-    before_clock: str | None
-
-    def previous(self, base: int) -> Record | None:
-        """Return the record before the event as the boots read it (stand_in), its line moved on by *base*."""
-        if self.before is None:
-            return None
-        stamp = Stamp(self.before_t, self.before_clock) if self.before_t is not None and self.before_clock else None
-        return Record(self.before + base, None, stamp)
+#: Kinds of hook calls: an event placed, the latest line that is no event, duplicates, a new boot id, an
+#: unrecognised line.
+_PLACED, _OTHER, _DUPLICATES, _BOOT_ID, _UNREAD = range(5)
 
 
-class Other(NamedTuple):
-    """The last line read that is no event (the rules' 'the log went on' line), since the step before."""
+class StepTaker(Protocol):
+    """What a worker's recorded hook calls are made on (the Analyzer)."""
 
-    number: int
+    def take_event(self, template: Event, number: int, t: float | None, clock: str | None,
+                   previous: Record | None) -> None:
+        """Place the event of *template* at line *number*, time *t* on *clock*; *previous* is the record before."""
 
+    def take_other_line(self, number: int) -> None:
+        """Take line *number* as the latest line that is no event."""
 
-class Duplicates(NamedTuple):
-    """Lines repeated verbatim right after themselves, since the step before."""
+    def take_duplicates(self, count: int) -> None:
+        """Count *count* lines repeated verbatim right after themselves."""
 
-    count: int
+    def take_boot_id(self, number: int, boot_id: str, previous: Record | None, recent: tuple[Record, ...]) -> None:
+        """Take record *number* whose boot id *boot_id* may be new; *recent*: the last content records before it
+        that the worker saw (the taker knows those before)."""
 
-
-class BootId(NamedTuple):
-    """A record whose boot id differs from the last one seen: its line, the id, and the record before it and the
-    last records with content before it as the boots read them (stand_in; those seen since the steps began: the
-    parent knows the ones before)."""
-
-    number: int
-    boot_id: str
-    previous: Record | None
-    recent: tuple[Record, ...]
+    def take_unrecognised(self, number: int, text: str) -> None:
+        """Count line *number* (*text*) as unrecognised."""
 
 
-class Unread(NamedTuple):
-    """An unrecognised line: its number and text."""
+class Steps:
+    """The hook calls of a worker's Front, in columns: per call a kind, then its line numbers, times and other
+    values (a chunk's calls pickle as a few arrays and one list, many times faster than an object per call).
 
-    number: int
-    text: str
+    Line numbers count from 1 (0: no record); a time is 0.0 where its clock is None (a clock comes with a time).
+    The record before an event, and the last records before a boot id, are kept as the boots read them
+    (stand_in: line and time).
+    """
 
+    def __init__(self) -> None:
+        self.kinds = bytearray()
+        self.numbers = array.array("q")
+        self.times = array.array("d")
+        self.values: list[Any] = []
 
-#: One hook call, as a worker records it.
-Step = Union[Placed, Other, Duplicates, BootId, Unread]
+    def __len__(self) -> int:
+        """Return the number of calls recorded."""
+        return len(self.kinds)
+
+    def place(self, template: Event, number: int, t: float | None, clock: str | None, before: Record | None,
+              tz: datetime.tzinfo) -> None:
+        """Record an event to place, and the line and time of the record *before* it (decoded now)."""
+        stamp = Reader.stamp_of(before, tz) if before is not None else None
+        self.kinds.append(_PLACED)
+        self.numbers.extend((number, before.number if before is not None else 0))
+        self.times.extend((t if clock is not None and t is not None else 0.0, stamp.t if stamp is not None else 0.0))
+        self.values.extend((template, clock, stamp.clock if stamp is not None else None))
+
+    def other(self, number: int) -> None:
+        """Record the latest line that is no event (one call for a run of them)."""
+        if self.kinds and self.kinds[-1] == _OTHER:
+            self.numbers[-1] = number
+        else:
+            self.kinds.append(_OTHER)
+            self.numbers.append(number)
+
+    def duplicate(self) -> None:
+        """Record a duplicate (one call for a run of them)."""
+        if self.kinds and self.kinds[-1] == _DUPLICATES:
+            self.numbers[-1] += 1
+        else:
+            self.kinds.append(_DUPLICATES)
+            self.numbers.append(1)
+
+    def boot_id(self, number: int, boot_id: str, previous: Record | None, recent: Iterable[Record],
+                tz: datetime.tzinfo) -> None:
+        """Record a boot id that differs from the last one the worker saw."""
+        self.kinds.append(_BOOT_ID)
+        self.numbers.append(number)
+        self.values.extend((boot_id, stand_in(previous, tz) if previous is not None else None,
+                            tuple(stand_in(record, tz) for record in recent)))
+
+    def unread(self, number: int, text: str) -> None:
+        """Record an unrecognised line."""
+        self.kinds.append(_UNREAD)
+        self.numbers.append(number)
+        self.values.append(text)
+
+    def replay(self, taker: StepTaker, base: int) -> None:
+        """Make the recorded calls on *taker*, every line number moved on by *base*."""
+        numbers, times, values = iter(self.numbers), iter(self.times), iter(self.values)
+        for kind in self.kinds:
+            number = next(numbers) + base
+            if kind == _PLACED:
+                template, clock, before_clock = next(values), next(values), next(values)
+                before, t, before_t = next(numbers), next(times), next(times)
+                previous = Record(before + base, None, None if before_clock is None else Stamp(before_t, before_clock)) \
+                    if before else None
+                taker.take_event(template, number, t if clock is not None else None, clock, previous)
+            elif kind == _OTHER:
+                taker.take_other_line(number)
+            elif kind == _DUPLICATES:
+                taker.take_duplicates(number - base)
+            elif kind == _BOOT_ID:
+                boot_id, previous, recent = next(values), next(values), next(values)
+                taker.take_boot_id(number, boot_id, moved(previous, base),
+                                   tuple(record._replace(number=record.number + base) for record in recent))
+            else:
+                taker.take_unrecognised(number, next(values))
 
 
 class Lines(NamedTuple):
@@ -148,7 +201,7 @@ class Lines(NamedTuple):
     recent: tuple[Record, ...]
 
 
-def stand_in(record: Record, tz: datetime.tzinfo | None) -> Record:
+def stand_in(record: Record, tz: datetime.tzinfo) -> Record:
     """Return what the boots read of *record* (boots.BootSequence: the record before an event, the last records of a
     boot): its line number and its time, decoded here once (the text is left out)."""
     return Record(record.number, None, Reader.stamp_of(record, tz))
@@ -163,7 +216,8 @@ def moved_lines(state: Lines, base: int) -> Lines:
     """Return the per-line state *state* with every line number in it moved on by *base*."""
     held = state.held
     if held is not None and base:
-        held = attrs.evolve(held, record=moved(held.record, base), previous=moved(held.previous, base))
+        held = attrs.evolve(held, record=held.record._replace(number=held.record.number + base),
+                            previous=moved(held.previous, base))
     cut = state.cut
     if cut is not None and base:
         cut = (cut[0]._replace(number=cut[0].number + base), moved(cut[1], base))
@@ -175,7 +229,7 @@ class Front:
     """Read records one by one: frame and read their driver messages, hold lines that may be wrapped, count
     duplicates; hand events and the other lines to the hooks (which subclasses give)."""
 
-    def __init__(self, tz: datetime.tzinfo | None, following: bool) -> None:
+    def __init__(self, tz: datetime.tzinfo, following: bool) -> None:
         self.lines = 0
         self._tz = tz
         #: In follow mode a line that reads whole is not held for a possible wrap (a live log is not wrapped).

@@ -41,7 +41,7 @@ from .errors import InputError
 from .fastpath import BlockPath, LineTaker
 from .formats import Reader, Record
 from .events import Event
-from .front import BootId, Duplicates, Front, Lines, Other, Placed, Step, Unread, stand_in
+from .front import Front, Lines, Steps
 from .input import Limits, Source, Tally
 from .input import text as input_text
 from .input.archives import _ZIP, _is_tar
@@ -83,7 +83,7 @@ class Analyzer(LineTaker, Protocol):
     def front_config(self) -> Config | None:
         """Return the configuration workers read lines with, None when they only pass the lines on."""
 
-    def take_steps(self, steps: list[Step], after: Lines, base: int) -> None:
+    def take_steps(self, steps: Steps, after: Lines, base: int) -> None:
         """Make the hook calls a worker's front end recorded (lines numbered from *base* on); go on from *after*."""
 
 
@@ -360,7 +360,7 @@ class Recorder:
             self._others.append(fields)
         self._numbers.extend((count, record[0]))
 
-    def front(self, steps: list[Step], after: Lines, counted: int) -> None:
+    def front(self, steps: Steps, after: Lines, counted: int) -> None:
         """Record the hook calls of lines read in the worker, and the per-line state they left."""
         self._call(_FRONT, 0, counted)
         self._others.append((steps, after))
@@ -379,15 +379,15 @@ class _Worker(Front):
     block path's layout), the worker passes the calls on; after a gap of unrelated lines with a last one with
     content it reads the lines here: the per-line state is then what the gap left in the parent too (nothing
     held, the gap's last record the one before), but for the last records with content before the gap, which
-    the parent adds (Analyzer.take_steps).  The hook calls are recorded as steps (front.Step).
+    the parent adds (Analyzer.take_steps).  The hook calls are recorded in columns (front.Steps).
     """
 
     def __init__(self, config: Config | None) -> None:
-        super().__init__(config.tzinfo() if config is not None else None, following=False)
+        super().__init__((config or Config()).tzinfo(), following=False)
         self.recorder = Recorder()
         self._allowed = config is not None
         self._here = False  # whether lines are read here (else passed on)
-        self._steps: list[Step] = []
+        self._steps = Steps()
         self._passed = 0  # the lines the parent has counted after the calls passed on so far
 
     @property
@@ -436,45 +436,29 @@ class _Worker(Front):
         """Pass the steps of the lines read here on, with the per-line state they left; pass lines on from now."""
         if self._here:
             self.recorder.front(self._steps, self.lines_state, self._counted())
-            self._here, self._steps = False, []
+            self._here, self._steps = False, Steps()
 
     def _place(self, template: Event, number: int, t: float | None, clock: str | None,
                previous: Record | None) -> None:
         """Record an event to place, with the line and time of the record before it (decoded here, not in the parent)."""
-        if previous is None:
-            self._steps.append(Placed(template, number, t, clock, None, None, None))
-            return
-        stamp = Reader.stamp_of(previous, self._tz)
-        before_t, before_clock = stamp if stamp is not None else (None, None)
-        self._steps.append(Placed(template, number, t, clock, previous.number, before_t, before_clock))
+        self._steps.place(template, number, t, clock, previous, self._tz)
 
     def _other(self, number: int, record: Record) -> None:
-        """Record the latest line that is no event (one step for a run of them)."""
-        steps = self._steps
-        if steps and type(steps[-1]) is Other:
-            steps[-1] = Other(number)
-        else:
-            steps.append(Other(number))
+        """Record the latest line that is no event."""
+        self._steps.other(number)
 
     def _duplicate(self) -> None:
-        """Record a duplicate (one step for a run of them)."""
-        steps = self._steps
-        last = steps[-1] if steps else None
-        if type(last) is Duplicates:
-            steps[-1] = Duplicates(last.count + 1)
-        else:
-            steps.append(Duplicates(1))
+        """Record a duplicate."""
+        self._steps.duplicate()
 
     def _boot_changes(self, number: int, boot_id: str, previous: Record | None) -> None:
         """Record a boot id that differs from the last one seen here (the parent compares it with its own)."""
-        tz = self._tz
-        self._steps.append(BootId(number, boot_id, stand_in(previous, tz) if previous is not None else None,
-                                  tuple(stand_in(record, tz) for record in self._recent)))
+        self._steps.boot_id(number, boot_id, previous, self._recent, self._tz)
         self._boot_id = boot_id
 
     def _count_unrecognised(self, number: int, text: str) -> None:
         """Record an unrecognised line."""
-        self._steps.append(Unread(number, text))
+        self._steps.unread(number, text)
 
 
 def scan_chunk(task: Task) -> Scanned:
