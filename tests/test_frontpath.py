@@ -29,12 +29,14 @@ from .test_wrapped import wrap_at
 CHATTER = "".join(f"[{i / 1000:12.6f}] random: chatter line {i}\n" for i in range(40))
 
 
-def _tasks(path: Path, chunk: int) -> list[parallel.Task]:
-    """Return the tasks of reading *path* on 2 processes in chunks of about *chunk* bytes."""
+def _scanned(path: Path, chunk: int, index: int = 1) -> tuple[parallel.Task, parallel.Scanned]:
+    """Return the task of chunk *index* of reading *path* on 2 processes in chunks of about *chunk* bytes, and what
+    its worker sends back (read here, with the read sizes patched only meanwhile: a worker sets them for good)."""
     with small_reads(first=512, size=256, chunk=chunk):
         chosen = parallel.plan(path, 2, Limits())
         assert chosen is not None
-        return parallel._tasks(chosen, Limits(), 0, Config())
+        task = parallel._tasks(chosen, Limits(), 0, Config())[index]
+        return task, parallel.scan_chunk(task)
 
 
 def _front_steps(scanned: parallel.Scanned) -> list[Steps]:
@@ -47,8 +49,7 @@ def test_a_worker_reads_its_lines_and_passes_on_only_the_start_of_its_chunk(tmp_
     holds the events to place (not the lines), and only the lines before that gap are passed on."""
     path = tmp_path / "dmesg.log"
     path.write_text((CHATTER + SERVICING) * 4)
-    tasks = _tasks(path, 4096)
-    scanned = parallel.scan_chunk(tasks[1])
+    _, scanned = _scanned(path, 4096)
     steps = _front_steps(scanned)
     passed = len(scanned.calls.kinds) - len(steps)
     placed = sum(steps.kinds.count(0) for steps in steps)  # front._PLACED
@@ -61,8 +62,7 @@ def test_a_run_of_unrelated_lines_is_one_call_and_the_calls_pickle_small(tmp_pat
     into far fewer bytes than its text."""
     path = tmp_path / "dmesg.log"
     path.write_text((CHATTER * 5 + SERVICING) * 64)
-    task = _tasks(path, 1 << 16)[1]
-    scanned = parallel.scan_chunk(task)
+    task, scanned = _scanned(path, 1 << 16)
     assert len(pickle.dumps(scanned)) * 3 < (task.end or path.stat().st_size) - task.start
     kinds = b"".join(bytes(steps.kinds) for steps in _front_steps(scanned))
     assert kinds and b"\x01\x01" not in kinds  # _OTHER twice in a row would be one run

@@ -4,7 +4,7 @@ The Analyzer is the per-line front end (front.Front: records framed and read, wr
 whose hooks place the events in boots: it splits the log into boots (boot lines, boot ids, the monotonic clock
 going back) and hands each event to the current Boot (boot.py) through the boot sequence (boots.py).  The
 block path by layout (fastpath.BlockPath) is a collaborator that calls back feed, record and skipped; a worker
-of parallel.py runs the front end on its chunk and the Analyzer makes the hook calls it recorded (take_steps).
+of parallel.py runs the front end on its chunk and the Analyzer makes the hook calls it recorded (_take_steps).
 The public entry points (analyze, analyze_text, analyze_files, events, events_text, EventStream) feed the inputs
 of sources (input/) to an Analyzer.
 
@@ -151,7 +151,7 @@ class Analyzer(Front):
         if len(self.unrecognised) < self.config.unrecognised_limit:
             self.unrecognised.append(Unrecognised(number, _kept(text)))
 
-    def take_steps(self, steps: Steps, after: Lines, base: int) -> None:
+    def _take_steps(self, steps: Steps, after: Lines, base: int) -> None:
         """Make the hook calls *steps* that a worker's front end recorded (its lines numbered from *base* on) and go
         on from its per-line state *after*; the worker's front end started after this one's last line."""
         self._before_steps = tuple(self._recent)

@@ -193,7 +193,7 @@ class Steps:
 
 
 class Lines(NamedTuple):
-    """The per-line state of a Front between two lines (see Front.lines_state)."""
+    """The per-line state of a Front between two lines (see Front._lines_state)."""
 
     held: Held | None
     cut: tuple[Record, Record | None] | None
@@ -271,7 +271,7 @@ class Front:
     # -- the lines -------------------------------------------------------------------------------------------
 
     @property
-    def lines_state(self) -> Lines:
+    def _lines_state(self) -> Lines:
         """Return the per-line state: the held line, the cut line, the record before, the last content records."""
         return Lines(self._held, self._cut, self._previous, tuple(self._recent))
 

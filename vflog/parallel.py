@@ -3,10 +3,12 @@
 The file is cut into chunks at the end offsets of the reads a sequential reading makes
 (input/text.py reads a first block, then blocks of a fixed size, each cut at its last line end),
 so every chunk yields the very blocks a sequential reading yields.  Worker processes run the
-block path (fastpath.BlockPath) over their chunks and send back only what it hands the Analyzer:
-the candidate and misfit lines with their numbers, and for the lines between a count and the last
-one with content (a Recorder).  The parent replays those calls in order into its one Analyzer,
-which owns every record, wrapped line, clock, boot and finding: the report is the sequential one.
+block path (fastpath.BlockPath) over their chunks with the per-line front end (front.Front) behind
+it, and send back what the parent needs: the events to place and the other calls on the boots, in
+columns (front.Steps), and, as lines, only what the parent's own state decides (a chunk's first
+lines up to a gap of unrelated lines, lines only the parent's Reader can read).  The parent replays
+all of it in order into its one Analyzer, which owns every boot, NIC and finding: the report is the
+sequential one.
 
 A worker cannot know the state the block path had before its chunk (the layout kept, the blocks
 seen) nor whether a multi-line object (pretty-printed JSON) was left open: it guesses (the
@@ -83,7 +85,7 @@ class Analyzer(LineTaker, Protocol):
     def front_config(self) -> Config | None:
         """Return the configuration workers read lines with, None when they only pass the lines on."""
 
-    def take_steps(self, steps: Steps, after: Lines, base: int) -> None:
+    def _take_steps(self, steps: Steps, after: Lines, base: int) -> None:
         """Make the hook calls a worker's front end recorded (lines numbered from *base* on); go on from *after*."""
 
 
@@ -379,7 +381,7 @@ class _Worker(Front):
     block path's layout), the worker passes the calls on; after a gap of unrelated lines with a last one with
     content it reads the lines here: the per-line state is then what the gap left in the parent too (nothing
     held, the gap's last record the one before), but for the last records with content before the gap, which
-    the parent adds (Analyzer.take_steps).  The hook calls are recorded in columns (front.Steps).
+    the parent adds (Analyzer._take_steps).  The hook calls are recorded in columns (front.Steps).
     """
 
     def __init__(self, config: Config | None) -> None:
@@ -435,7 +437,7 @@ class _Worker(Front):
     def finish(self) -> None:
         """Pass the steps of the lines read here on, with the per-line state they left; pass lines on from now."""
         if self._here:
-            self.recorder.front(self._steps, self.lines_state, self._counted())
+            self.recorder.front(self._steps, self._lines_state, self._counted())
             self._here, self._steps = False, Steps()
 
     def _place(self, template: Event, number: int, t: float | None, clock: str | None,
@@ -652,7 +654,7 @@ def _replay(analyzer: Analyzer, calls: Calls, base: int) -> None:
             record(new(Record, (number, *next(others))))
         elif kind == _FRONT:
             steps, after = next(others)
-            analyzer.take_steps(steps, after, base)
+            analyzer._take_steps(steps, after, base)
         else:
             count, last = next(numbers), base + next(numbers)
             skipped(count, number, new(Record, (last, *next(others))))
