@@ -133,3 +133,29 @@ def test_a_repeated_look_alike_line_is_read_once(tmp_path: Path) -> None:
     _reading.cache_clear()
     report = vflog.analyze(path)
     assert _reading.cache_info().misses < 100 and report.stats.lines == SERVICING.count("\n") + 500
+
+
+def test_a_kmsg_chunk_is_read_in_the_worker(tmp_path: Path) -> None:
+    """/dev/kmsg records, which the block path feeds to the Reader, are read in the worker too (a record the
+    Reader reads alone): only the chunk's first lines are passed on, and the report is the sequential one."""
+    path = tmp_path / "kmsg.log"
+    path.write_text(converters.TEXT_FORMATS["kmsg"](CHATTER + SERVICING) * 4)
+    _, scanned = _scanned(path, 4096)
+    placed = sum(steps.kinds.count(0) for steps in _front_steps(scanned))
+    assert placed > 5 and len(scanned.calls.kinds) - len(_front_steps(scanned)) <= 3
+    with small_reads(first=512, size=256, chunk=4096):
+        together, alone = reports(path)
+    assert together == alone
+
+
+def test_the_lines_a_reader_reads_alone() -> None:
+    """Records that need nothing of the lines before (plain, kmsg, RFC 5424, a whole JSON object) are read alone;
+    an unclosed JSON object, a journal boot mark and relative or human dmesg stamps need the Reader's state."""
+    from vflog.formats import Reader
+
+    alone = ["[    1.000000] hv_netvsc: x", "6,339,5140900,-;hv_netvsc x", '{"MESSAGE": "x"}', '  {"a": 1},',
+             "<6>1 2026-09-03T05:08:01Z host kernel - - - x", "Sep  3 05:08:01 host kernel: x", ""]
+    not_alone = ['{"MESSAGE": "x",', "-- Reboot --", "-- Boot 0123456789abcdef0123456789abcdef --",
+                 "[  +0.113671] hv_netvsc: x", "[Sep 3 05:08] hv_netvsc: x", "\x1b[1m[  +0.1] x"]
+    assert all(Reader.reads_alone(line) for line in alone)
+    assert not any(Reader.reads_alone(line) for line in not_alone)

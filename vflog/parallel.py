@@ -368,17 +368,12 @@ class Recorder:
         self._others.append((steps, after))
 
 
-def _closed(raw: str) -> bool:
-    """Return whether JSON line *raw* holds a whole object (the Reader decodes it alone, its state untouched)."""
-    return raw.lstrip()[:1] == "{" and raw.strip().rstrip(",").endswith("}")
-
-
 class _Worker(Front):
     """Stands for the Analyzer in a worker (fastpath.LineTaker): reads the lines of its chunk itself where the
     parent's state before them cannot matter, and passes the other calls on (Recorder).
 
-    At its chunk's start, and after a line only the parent can read (one that is not a whole record of the
-    block path's layout), the worker passes the calls on; after a gap of unrelated lines with a last one with
+    At its chunk's start, and after a line only the parent's Reader can read (formats.Reader.reads_alone), the
+    worker passes the calls on; after a gap of unrelated lines with a last one with
     content it reads the lines here: the per-line state is then what the gap left in the parent too (nothing
     held, the gap's last record the one before), but for the last records with content before the gap, which
     the parent adds (Analyzer._take_steps).  The hook calls are recorded in columns (front.Steps).
@@ -403,9 +398,9 @@ class _Worker(Front):
         return counted
 
     def feed(self, number: int, raw: str, candidate: bool = False) -> None:
-        """Read a whole JSON record of the layout here; pass any other line on (the Reader's state is the parent's)."""
+        """Read a line here that the Reader reads alone; pass any other line on (the Reader's state is the parent's)."""
         if self._here:
-            if candidate and _closed(raw):
+            if Reader.reads_alone(raw):
                 Front.feed(self, number, raw, candidate)
                 return
             self.finish()
