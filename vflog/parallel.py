@@ -373,10 +373,10 @@ class _Worker(Front):
     parent's state before them cannot matter, and passes the other calls on (Recorder).
 
     At its chunk's start, and after a line only the parent's Reader can read (formats.Reader.reads_alone), the
-    worker passes the calls on; after a gap of unrelated lines with a last one with
-    content it reads the lines here: the per-line state is then what the gap left in the parent too (nothing
-    held, the gap's last record the one before), but for the last records with content before the gap, which
-    the parent adds (Analyzer._take_steps).  The hook calls are recorded in columns (front.Steps).
+    worker passes the calls on; after a gap of two or more unrelated lines whose last one has content, it reads
+    the lines here: the per-line state is then what the gap left in the parent too (nothing held, the gap's last
+    record the one before), but for the last records with content before the gap, which the parent adds
+    (Analyzer._take_steps).  The hook calls are recorded in columns (front.Steps).
     """
 
     def __init__(self, config: Config | None) -> None:
