@@ -159,3 +159,18 @@ def test_the_lines_a_reader_reads_alone() -> None:
                  "[  +0.113671] hv_netvsc: x", "[Sep 3 05:08] hv_netvsc: x", "\x1b[1m[  +0.1] x"]
     assert all(Reader.reads_alone(line) for line in alone)
     assert not any(Reader.reads_alone(line) for line in not_alone)
+
+
+def test_workers_read_wall_clock_times_in_the_configured_zone(tmp_path: Path) -> None:
+    """A syslog read by workers gives its wall-clock times in the zone of the configuration (--tz), as one process
+    does: the workers read the lines with the parent's configuration."""
+    from vflog.render import render_json
+
+    path = tmp_path / "syslog.log"
+    path.write_text(converters.TEXT_FORMATS["syslog_rfc3164"](CHATTER + SERVICING) * 3)
+    config = Config(tz="America/New_York")
+    with small_reads(first=512, size=256, chunk=2048), counted("read_chunks") as used:
+        together = render_json(vflog.analyze(path, jobs=2, config=config), show_unrecognised=True)
+    alone = render_json(vflog.analyze(path, jobs=1, config=config), show_unrecognised=True)
+    utc = render_json(vflog.analyze(path, jobs=1), show_unrecognised=True)
+    assert used and together == alone != utc
