@@ -1,106 +1,45 @@
 """Run the pipeline: lines -> events -> boots -> per-NIC machines -> findings -> Report.
 
-The Analyzer reads records (formats.Reader), frames and parses their driver messages, splits the
-log into boots (boot lines, boot ids, the monotonic clock going back) and hands each event to the
-current Boot (boot.py) through the boot sequence (boots.py).  Its helpers have their own modules: the block path by layout
-(fastpath.BlockPath, a collaborator that calls back feed, record and skipped) and the holding and
-joining of wrapped lines (wrapped.py).  The public entry points (analyze, analyze_text,
-analyze_files, events, events_text, EventStream) feed the inputs of sources (input/) to an Analyzer.
+The Analyzer is the per-line front end (front.Front: records framed and read, wrapped lines held and joined)
+whose hooks place the events in boots: it splits the log into boots (boot lines, boot ids, the monotonic clock
+going back) and hands each event to the current Boot (boot.py) through the boot sequence (boots.py).  The
+block path by layout (fastpath.BlockPath) is a collaborator that calls back feed, record and skipped; a worker
+of parallel.py runs the front end on its chunk and the Analyzer makes the hook calls it recorded (_take_steps).
+The public entry points (analyze, analyze_text, analyze_files, events, events_text, EventStream) feed the inputs
+of sources (input/) to an Analyzer.
 
 The sequence of boots (when one ends and the next starts, the reports kept) is a collaborator,
 boots.BootSequence; the Analyzer keeps the current Boot in an attribute, as it is read on every line.
-
-Longer than 400 lines because the Analyzer's record path and the public entry points share its state;
-the block path, the boots, wrapped lines and parallel reading are already modules of their own.
 """
 
 from __future__ import annotations
 
 import collections
-import functools
 import os
 
 from typing import Iterable, Iterator
 
 import attrs
 
-from . import framing, grammar, messages
+from . import messages
 from .boot import EventSink
 from .boots import BootSequence
 from .config import Config
-from .errors import InputError, ParseError
+from .errors import InputError
 from .fastpath import BlockPath
 from .formats import Reader, Record
-from .framing import Stamp
-from .events import INFO, Event
-from .machine import INPUTS
+from .events import Event
+from .front import RECENT, Front, Lines, Steps, moved_lines
+from .front import _reading as _reading  # re-exported: its memo is read by tests
 from .report import BootReport, InputSpan, Report, Stats, Unrecognised, RoutedEvent
 from .rules import Listener
 from .input import Input, Limits, Selection, Source, Tally, Text, open_inputs
 from . import parallel
 from .parallel import Plan
-from .wrapped import Held, continued, cut_start, may_be_cut, stops_short
 
 
-#: The longest message read as a driver's (printk prints at most about 1 KiB a line; traces' module lists
-#: run longer): a longer one is unrecognised without being parsed or matched, so no memo keeps it.
-_LONGEST_MESSAGE = 8192
-#: How many of the last content records the end of a boot looks back through for a time (a line a narrow
-#: terminal wrapped into rows, the rows unstamped).
-_RECENT = 16
 #: The longest unrecognised line kept whole for --show-unrecognised; longer ones keep their start and a marker.
 _UNRECOGNISED_TEXT = 4096
-
-
-#: The longest message whose reading is remembered (real driver messages are far shorter).
-_REMEMBERED_MESSAGE = 1024
-
-
-@attrs.frozen
-class Reading:
-    """What a driver message reads as: its event (None: nothing), whether it stops short (perhaps wrapped: the
-    event is then what it reads as alone), and whether it counts as unrecognised."""
-
-    event: Event | None
-    short: bool = False
-    unrecognised: bool = False
-    #: The grammar reads the message whole (a wrap may still have cut its last name, id or number).
-    whole: bool = False
-
-
-def _read(message: str) -> Reading:
-    """Return the reading of driver message *message*: the grammar's event (at the level the kernel prints a fault
-    or lifecycle line at), else what the tolerant rules and the catalogue read in it."""
-    if len(message) > _LONGEST_MESSAGE:  # no driver prints this much: unrecognised, and kept out of every memo
-        return Reading(None, unrecognised=True)
-    try:
-        template = grammar.parse_message(message)
-    except ParseError as error:  # the catalogue, extra text after a known message, unknown failures
-        found = messages.driver_event(message, error.column)
-        if stops_short(message, found):
-            return Reading(found, short=True)
-        return Reading(found, unrecognised=_unrecognised(found))
-    if template.level is not INFO or template.kind in INPUTS:  # faults and lifecycle lines the grammar names:
-        template = messages.judged(template)  # the kernel's level says how bad
-    return Reading(template, whole=True)
-
-
-@functools.lru_cache(maxsize=1 << 12)
-def _reading(message: str) -> Reading:
-    """Return _read(message), remembered per distinct message (a message repeats: storms, flapping, look-alikes)."""
-    return _read(message)
-
-
-def _unrecognised(found: Event | None) -> bool:
-    """Return whether a message the grammar does not read, in which the tolerant rules and the catalogue read
-    *found*, counts as unrecognised: they read nothing, or only an uncatalogued failure."""
-    return found is None or found.kind == messages.UNCATALOGUED
-
-
-def _repeats(text: str, previous: Record) -> bool:
-    """Return whether line text *text* is the stamped line *previous* again (the collector's doing, counted as a
-    duplicate): the same text, starting as a stamp or record does."""
-    return text == previous.text and text[:1] in "[{<0123456789"
 
 
 def _kept(text: str) -> str:
@@ -110,33 +49,24 @@ def _kept(text: str) -> str:
     return f"{text[:_UNRECOGNISED_TEXT]} ... [{len(text) - _UNRECOGNISED_TEXT} more characters]"
 
 
-class Analyzer:
+class Analyzer(Front):
     """Feed raw lines in, get a Report out; boots are split and replayed as the lines arrive."""
 
     def __init__(self, config: Config | None = None, sink: EventSink | None = None,
                  listener: Listener | None = None) -> None:
         self.config = config or Config()
+        super().__init__(self.config.tzinfo(), following=listener is not None)
         self._sink = sink
         self._listener = listener
         self.unrecognised: list[Unrecognised] = []
         self.unrecognised_count = 0
-        self.lines = 0
         self.events = 0
-        self._previous: Record | None = None
-        #: The last content records, the latest last (the time of a boot's end is the latest one's that has a time:
-        #: the rows a terminal wrapped a last line into have none).
-        self._recent: collections.deque[Record] = collections.deque(maxlen=_RECENT)
-        self._reader = Reader()
         self._block_path = BlockPath(self)
         self.spans: list[InputSpan] = []
         self._boots = BootSequence(self.config, sink, listener, self.spans)
         self._boot = self._boots.current  # the boot being replayed, read on every line
-        self._boot_id: str | None = None
-        self._tz = self.config.tzinfo()
-        #: A driver line cut short (perhaps wrapped), waiting for the next line to tell.
-        self._held: Held | None = None
-        #: The last line when no message starts in it: the next line may complete a message start a wrap cut.
-        self._cut: tuple[Record, Record | None] | None = None  # and the content record before it
+        #: While a worker's steps are taken: the last content records before them.
+        self._before_steps: tuple[Record, ...] = ()
 
     @property
     def block_state(self) -> tuple[str | None, int, int]:
@@ -146,6 +76,12 @@ class Analyzer:
     def resume_blocks(self, state: tuple[str | None, int, int]) -> None:
         """Let the block path go on from *state*, as if the blocks that led to it had been read here."""
         self._block_path.resume(state)
+
+    @property
+    def front_config(self) -> Config | None:
+        """Return the configuration a worker reads lines with (parallel.py), None when lines are read only here
+        (follow mode: its ticks need the boots)."""
+        return None if self._following else self.config
 
     @property
     def boots(self) -> list[BootReport]:
@@ -178,89 +114,36 @@ class Analyzer:
         """
         return self._block_path.feed_block(first, block)
 
-    def skipped(self, count: int, number: int, record: Record | None) -> None:
-        """Account for *count* unrelated lines the block path did not read; *record* is the last of them with
-        content or a time (line *number*), None when there is none."""
-        if self._held is not None:  # lines of the layout's shape carry their own stamp: none continues it
-            self._settle()
-        self.lines += count
-        before = self._previous if count == 1 else None  # the line before the gap's last, when known
-        if record is not None:
-            self._boot.last_other_line = number
-            self._previous = record
-            self._recent.append(record)
-            self._tick(record)
-        self._cut = (record, before) if record is not None and number == self.lines else None
+    # -- the hooks of the Front: the boots ----------------------------------------------------------------------
 
-    def feed(self, number: int, raw: str, candidate: bool = False) -> None:
-        """Take raw line *number* of the current input (a *candidate* has the shape of the block path's JSON layout)."""
-        self.lines += 1
-        for record in self._reader.feed(number, raw, candidate):
-            self.record(record)
+    def _place(self, template: Event, number: int, t: float | None, clock: str | None,
+               previous: Record | None) -> None:
+        """Place the event of *template* at line *number* and time *t* on *clock* in its boot."""
+        if template.kind != messages.UNCATALOGUED:
+            self.events += 1
+        self._boot = self._boots.place_at(template, number, t, clock, previous)
 
-    @property
-    def pending(self) -> bool:
-        """Return whether the last line opened a multi-line object (JSON) whose lines follow."""
-        return self._reader.pending
+    def _other(self, number: int, record: Record) -> None:
+        """Take line *number* as the boot's last line that is no event; follow mode: let time-based findings fire
+        as the stream's own clock moves on."""
+        self._boot.last_other_line = number
+        if self._listener is None:
+            return
+        stamp = Reader.stamp_of(record, self._tz)
+        if stamp is not None and stamp.clock == self._boot.clock:
+            self._boot.rules.tick(stamp.t, self._boot.last_other_line)
 
-    def record(self, record: Record) -> None:
-        """Take one decoded record: find the driver message, parse it, place it in its boot."""
-        if self._held is not None and self._joined(record):
-            return
-        # unpacked once: a NamedTuple's fields read by name cost ~0.1 µs each in CPython 3.11
-        number, text, stamp, boot_id, structured, filler, _ = record
-        previous, cut, self._cut = self._previous, self._cut, None
-        if boot_id is not None and boot_id != self._boot_id:
-            if self._boot_id is not None or self._boot.events:
-                self._boot = self._boots.start_next(number, previous, self._recent)
-            self._boot_id = boot_id
-        if text is None:
-            if structured and not filler:
-                self._boot.last_other_line = number
-                self._previous = record
-                self._tick(record)
-            return
-        content = len(text.strip()) > 3  # not blank, not a bare bracket or an elision mark
-        if content:
-            self._previous = record
-            self._recent.append(record)
-            if previous is not None and _repeats(text, previous):
-                self._boot.duplicates += 1
-                return
-        framed = framing.frame(text)
-        if framed is None:
-            joined = cut_start(cut[0], record) if cut is not None else None
-            if joined is not None and cut is not None:  # the message start the wrap cut: read the line as it was
-                self._previous = cut[1]
-                self.record(joined)
-                return
-            if content:
-                self._cut = record, previous
-            if structured or content:
-                self._boot.last_other_line = number
-                self._tick(record)
-            return
-        prefix, message, seconds = framed
-        reading = _reading(message) if len(message) <= _REMEMBERED_MESSAGE else _read(message)
-        if reading.short:  # perhaps wrapped: the next line decides
-            self._held = Held(record, prefix, message, framed.stamp, previous, reading.event)
-            return
-        if reading.whole and self._listener is None and may_be_cut(text, message):  # a terminal may have cut its
-            self._held = Held(record, prefix, message, framed.stamp, previous, reading.event, whole=True)  # last
-            return  # name (not when following: a live log is not wrapped, and its change would wait)
-        if reading.unrecognised:
-            self._count_unrecognised(number, text)
-        if reading.event is None:
-            return
-        t: float | None
-        clock: str | None
-        if stamp is not None:  # the time the record's structure gave
-            t, clock = stamp
-        elif seconds is not None:  # a plain dmesg stamp
-            t, clock = seconds, framing.MONOTONIC
-        else:
-            t, clock = self._time(prefix)
-        self._place(reading.event, number, t, clock, previous)
+    def _duplicate(self) -> None:
+        """Count a line repeated verbatim right after itself in the boot."""
+        self._boot.duplicates += 1
+
+    def _boot_changes(self, number: int, boot_id: str, previous: Record | None,
+                      recent: Iterable[Record] | None = None) -> None:
+        """Start the next boot at record *number* whose boot id is new (unless nothing happened yet); *recent* are
+        the last content records (by default those kept here)."""
+        if self._boot_id is not None or self._boot.events:
+            self._boot = self._boots.start_next(number, previous, tuple(recent) if recent is not None else self._recent)
+        self._boot_id = boot_id
 
     def _count_unrecognised(self, number: int, text: str) -> None:
         """Count line *number* (*text*) as unrecognised, and keep it while fewer than the limit are kept."""
@@ -268,71 +151,34 @@ class Analyzer:
         if len(self.unrecognised) < self.config.unrecognised_limit:
             self.unrecognised.append(Unrecognised(number, _kept(text)))
 
-    def _unknown(self, number: int, raw: str, found: Event | None) -> Event | None:
-        """Return *found*, the event the tolerant rules and the catalogue read in line *number* (*raw*), which the
-        grammar does not read; count the line as unrecognised when they do not know it either."""
-        if _unrecognised(found):
-            self._count_unrecognised(number, raw)
-        return found
+    def _take_steps(self, steps: Steps, after: Lines, base: int) -> None:
+        """Make the hook calls *steps* that a worker's front end recorded (its lines numbered from *base* on) and go
+        on from its per-line state *after*; the worker's front end started after this one's last line."""
+        self._before_steps = tuple(self._recent)
+        steps.replay(self, base)
+        state = moved_lines(after, base)
+        self._held, self._cut, self._previous = state.held, state.cut, state.previous
+        self._recent = collections.deque((*self._before_steps, *state.recent), maxlen=RECENT)
 
-    def _emit(self, template: Event, number: int, given: Stamp | None, prefix: str, previous: Record | None) -> None:
-        """Place the event of *template* at line *number*, at the time *given* or else the one *prefix* carries."""
-        t, clock = given if given is not None else self._time(prefix)
-        self._place(template, number, t, clock, previous)
+    take_event = _place
 
-    def _time(self, prefix: str) -> tuple[float | None, str | None]:
-        """Return the time and clock that the outer prefix *prefix* of a line carries, (None, None) without one."""
-        stamp = framing.stamp(prefix, self._tz)
-        return stamp if stamp is not None else (None, None)
+    def take_other_line(self, number: int) -> None:
+        """Take line *number* as the boot's latest line that is no event."""
+        self._boot.last_other_line = number
 
-    def _place(self, template: Event, number: int, t: float | None, clock: str | None, previous: Record | None) -> None:
-        """Place the event of *template* at line *number* and time *t* on *clock* in its boot."""
-        if template.kind != messages.UNCATALOGUED:
-            self.events += 1
-        self._boot = self._boots.place_at(template, number, t, clock, previous)
+    def take_duplicates(self, count: int) -> None:
+        """Count *count* lines repeated verbatim right after themselves in the boot."""
+        self._boot.duplicates += count
 
-    def _joined(self, record: Record) -> bool:
-        """Join the held line with *record* when *record* continues it (a wrapped line) into a message that is
-        read, and place that event at the held line; hold the joined line instead when it still stops short (a
-        line wrapped more than once); otherwise read the held line alone.  Return whether *record* was taken."""
-        held, self._held = self._held, None
-        assert held is not None
-        event = continued(held, record)
-        if isinstance(event, Held):  # still short: the next line may continue it further
-            self._held = event
-            return True
-        if event is None:
-            self._read_held(held)
-            return False
-        first = held.record
-        joined = first._replace(text=held.prefix + event.message)  # the line as it was before the wrap
-        previous, self._previous = held.previous, joined
-        if previous is not None and _repeats(joined.text, previous):  # type: ignore[arg-type]
-            self._boot.duplicates += 1  # as record() counts it
-        else:
-            self._emit(event, first.number, first.stamp or held.seconds, held.prefix, previous)
-        return True
+    def take_boot_id(self, number: int, boot_id: str, previous: Record | None, recent: tuple[Record, ...]) -> None:
+        """Take record *number* of a worker whose boot id may be new; *recent* are the last content records the
+        worker saw before it (after those this Analyzer kept)."""
+        if boot_id != self._boot_id:
+            self._boot_changes(number, boot_id, previous, (*self._before_steps, *recent)[-RECENT:])
 
-    def _settle(self) -> None:
-        """Read the held line alone: the line after it (or the end of the input) does not continue it."""
-        held, self._held, self._cut = self._held, None, None
-        if held is not None:
-            self._read_held(held)
-
-    def _read_held(self, held: Held) -> None:
-        """Read the held line as the line it is (it was not wrapped)."""
-        record = held.record
-        found = self._unknown(record.number, record.text, held.found)  # type: ignore[arg-type]
-        if found is not None:
-            self._emit(found, record.number, record.stamp or held.seconds, held.prefix, held.previous)
-
-    def _tick(self, record: Record) -> None:
-        """Follow mode: let time-based findings fire as the stream's own clock moves on."""
-        if self._listener is None:
-            return
-        stamp = Reader.stamp_of(record, self._tz)
-        if stamp is not None and stamp.clock == self._boot.clock:
-            self._boot.rules.tick(stamp.t, self._boot.last_other_line)
+    def take_unrecognised(self, number: int, text: str) -> None:
+        """Count line *number* (*text*) as unrecognised."""
+        self._count_unrecognised(number, text)
 
     def finish(self, source: str = "<input>", sources: tuple[str, ...] = ()) -> Report:
         """Close the last boot and return the report."""

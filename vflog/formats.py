@@ -218,6 +218,19 @@ class Reader:
         return bool(self._pending)
 
     @staticmethod
+    def reads_alone(line: str) -> bool:
+        """Return whether a Reader with no object open reads *line* as it would after any other lines, and is left
+        as it was: not a JSON line that leaves an object open, a journal boot mark, or a line whose stamp may be
+        relative to a running clock (dmesg -H, -d)."""
+        line = clean_line(line)
+        head = line.lstrip()[:1]
+        if head == "{":
+            return line.strip().rstrip(",").endswith("}")
+        if head == "-":
+            return not line.startswith("-- ")
+        return not (head == "[" and ("+" in line[:16] or line[1:2].isalpha()))
+
+    @staticmethod
     def kmsg_continuation(line: str) -> bool:
         """Return whether *line* looks like a /dev/kmsg continuation (`` SUBSYSTEM=pci``)."""
         key = line.strip().split("=", 1)[0]

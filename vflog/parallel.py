@@ -3,10 +3,12 @@
 The file is cut into chunks at the end offsets of the reads a sequential reading makes
 (input/text.py reads a first block, then blocks of a fixed size, each cut at its last line end),
 so every chunk yields the very blocks a sequential reading yields.  Worker processes run the
-block path (fastpath.BlockPath) over their chunks and send back only what it hands the Analyzer:
-the candidate and misfit lines with their numbers, and for the lines between a count and the last
-one with content (a Recorder).  The parent replays those calls in order into its one Analyzer,
-which owns every record, wrapped line, clock, boot and finding: the report is the sequential one.
+block path (fastpath.BlockPath) over their chunks with the per-line front end (front.Front) behind
+it, and send back what the parent needs: the events to place and the other calls on the boots, in
+columns (front.Steps), and, as lines, only what the parent's own state decides (a chunk's first
+lines up to a gap of unrelated lines, lines only the parent's Reader can read).  The parent replays
+all of it in order into its one Analyzer, which owns every boot, NIC and finding: the report is the
+sequential one.
 
 A worker cannot know the state the block path had before its chunk (the layout kept, the blocks
 seen) nor whether a multi-line object (pretty-printed JSON) was left open: it guesses (the
@@ -36,9 +38,12 @@ from typing import TYPE_CHECKING, Any, Iterator, NamedTuple, Protocol, Union, ca
 import attrs
 
 from . import framing
+from .config import Config
 from .errors import InputError
 from .fastpath import BlockPath, LineTaker
 from .formats import Reader, Record
+from .events import Event
+from .front import Front, Lines, Steps
 from .input import Limits, Source, Tally
 from .input import text as input_text
 from .input.archives import _ZIP, _is_tar
@@ -75,6 +80,13 @@ class Analyzer(LineTaker, Protocol):
 
     def feed_block(self, first: int, block: str) -> int:
         """Take a block of text whose first line has number *first*; return the number of its last line."""
+
+    @property
+    def front_config(self) -> Config | None:
+        """Return the configuration workers read lines with, None when they only pass the lines on."""
+
+    def _take_steps(self, steps: Steps, after: Lines, base: int) -> None:
+        """Make the hook calls a worker's front end recorded (lines numbered from *base* on); go on from *after*."""
 
 
 def default_jobs() -> int:
@@ -208,6 +220,7 @@ class Task:
     end: int | None
     state: State  # chunk 0: the true state; later chunks: its count of blocks, the layout being guessed
     limits: Limits
+    config: Config | None  # what the worker reads lines with (None: it passes every line on)
     grid: tuple[int, int]  # the sequential reading's first and later read sizes
 
 
@@ -284,22 +297,18 @@ class Calls(NamedTuple):
 
 
 #: Kinds of calls: feed (a candidate or not), record (a plain record, any other), skipped (no record, a record of
-#: an unrelated line whose raw text is its text, any other).
-_FEED, _FEED_CANDIDATE, _PLAIN, _RECORD, _SKIPPED, _UNRELATED, _SKIPPED_OTHER = range(7)
+#: an unrelated line whose raw text is its text, any other), and the steps of lines read in the worker (front).
+_FEED, _FEED_CANDIDATE, _PLAIN, _RECORD, _SKIPPED, _UNRELATED, _SKIPPED_OTHER, _FRONT = range(8)
 #: The fields after the text of a plain record (formats.plain_record) and of an unrelated one (before its raw text).
 _PLAIN_TAIL = (None, None, False, False, "")
 _UNRELATED_MIDDLE = (None, None, False, False)
 
 
 class Recorder:
-    """Stands for the Analyzer in a worker: records the calls the block path makes (fastpath.LineTaker).
-
-    Each call is kept with the lines the block path counted by itself since the previous call.
-    """
+    """Records the calls a worker passes on to the parent's Analyzer, each with the lines counted before it that
+    the call itself does not count (the block path's own count, and the lines read in the worker)."""
 
     def __init__(self) -> None:
-        self.lines = 0
-        self._counted = 0
         self._kinds = bytearray()
         self._numbers = array.array("q")
         self._texts: list[str] = []
@@ -315,50 +324,144 @@ class Recorder:
         """Return the calls recorded."""
         return Calls(bytes(self._kinds), self._numbers, "\n".join(self._texts), self._others)
 
-    def _call(self, kind: int, number: int) -> None:
-        """Record a call of *kind* about line *number*, after the lines the block path counted by itself."""
+    def _call(self, kind: int, number: int, counted: int) -> None:
+        """Record a call of *kind* about line *number*, after *counted* lines."""
         self._kinds.append(kind)
-        self._numbers.extend((self.lines - self._counted, number))
-        self._counted = self.lines
+        self._numbers.extend((counted, number))
 
-    def feed(self, number: int, raw: str, candidate: bool = False) -> None:
+    def feed(self, number: int, raw: str, candidate: bool, counted: int) -> None:
         """Record a line fed to the Reader."""
-        self._call(_FEED_CANDIDATE if candidate else _FEED, number)
+        self._call(_FEED_CANDIDATE if candidate else _FEED, number, counted)
         self._texts.append(raw)
         for _ in self._reader.feed(number, raw, candidate):
             pass
 
-    def record(self, record: Record) -> None:
+    def record(self, record: Record, counted: int) -> None:
         """Record a decoded record (its number apart, so the parent can renumber it)."""
         fields = tuple(record[1:])
         if isinstance(fields[0], str) and "\n" not in fields[0] and fields[1:] == _PLAIN_TAIL:
-            self._call(_PLAIN, record[0])
+            self._call(_PLAIN, record[0], counted)
             self._texts.append(fields[0])
         else:
-            self._call(_RECORD, record[0])
+            self._call(_RECORD, record[0], counted)
             self._others.append(fields)
 
-    def skipped(self, count: int, number: int, record: Record | None) -> None:
+    def skipped(self, count: int, number: int, record: Record | None, counted: int) -> None:
         """Record lines not read, and the last of them with content."""
         if record is None:
-            self._call(_SKIPPED, number)
+            self._call(_SKIPPED, number, counted)
             self._numbers.append(count)
             return
         fields = tuple(record[1:])
         text = fields[0]
         if isinstance(text, str) and "\n" not in text and fields[1:5] == _UNRELATED_MIDDLE and fields[5] == text:
-            self._call(_UNRELATED, number)
+            self._call(_UNRELATED, number, counted)
             self._texts.append(text)
         else:
-            self._call(_SKIPPED_OTHER, number)
+            self._call(_SKIPPED_OTHER, number, counted)
             self._others.append(fields)
         self._numbers.extend((count, record[0]))
+
+    def front(self, steps: Steps, after: Lines, counted: int) -> None:
+        """Record the hook calls of lines read in the worker, and the per-line state they left."""
+        self._call(_FRONT, 0, counted)
+        self._others.append((steps, after))
+
+
+class _Worker(Front):
+    """Stands for the Analyzer in a worker (fastpath.LineTaker): reads the lines of its chunk itself where the
+    parent's state before them cannot matter, and passes the other calls on (Recorder).
+
+    At its chunk's start, and after a line only the parent's Reader can read (formats.Reader.reads_alone), the
+    worker passes the calls on; after a gap of two or more unrelated lines whose last one has content, it reads
+    the lines here: the per-line state is then what the gap left in the parent too (nothing held, the gap's last
+    record the one before), but for the last records with content before the gap, which the parent adds
+    (Analyzer._take_steps).  The hook calls are recorded in columns (front.Steps).
+    """
+
+    def __init__(self, config: Config | None) -> None:
+        super().__init__((config or Config()).tzinfo(), following=False)
+        self.recorder = Recorder()
+        self._allowed = config is not None
+        self._here = False  # whether lines are read here (else passed on)
+        self._steps = Steps()
+        self._passed = 0  # the lines the parent has counted after the calls passed on so far
+
+    @property
+    def pending(self) -> bool:
+        """Return whether the lines fed so far leave a multi-line object open."""
+        return self._reader.pending if self._here else self.recorder.pending
+
+    def _counted(self) -> int:
+        """Return the lines counted since the last call passed on (the parent counts them before the next)."""
+        counted, self._passed = self.lines - self._passed, self.lines
+        return counted
+
+    def feed(self, number: int, raw: str, candidate: bool = False) -> None:
+        """Read a line here that the Reader reads alone; pass any other line on (the Reader's state is the parent's)."""
+        if self._here:
+            if Reader.reads_alone(raw):
+                Front.feed(self, number, raw, candidate)
+                return
+            self.finish()
+        self.recorder.feed(number, raw, candidate, self._counted())
+        self.lines += 1
+        self._passed = self.lines
+
+    def record(self, record: Record) -> None:
+        """Read a record here, or pass it on."""
+        if self._here:
+            Front.record(self, record)
+        else:
+            self.recorder.record(record, self._counted())
+
+    def skipped(self, count: int, number: int, record: Record | None) -> None:
+        """Account for lines not read here, or pass them on; after a gap of two lines or more with a last record,
+        read the lines that follow here."""
+        if self._here:
+            Front.skipped(self, count, number, record)
+            return
+        self.recorder.skipped(count, number, record, self._counted())
+        self.lines += count
+        self._passed = self.lines
+        if record is not None and count >= 2 and self._allowed:  # the parent's state is now this one
+            self._here, self._held, self._previous, self._boot_id = True, None, record, None
+            self._recent.clear()
+            self._cut = (record, None) if number == self.lines else None
+
+    def finish(self) -> None:
+        """Pass the steps of the lines read here on, with the per-line state they left; pass lines on from now."""
+        if self._here:
+            self.recorder.front(self._steps, self._lines_state, self._counted())
+            self._here, self._steps = False, Steps()
+
+    def _place(self, template: Event, number: int, t: float | None, clock: str | None,
+               previous: Record | None) -> None:
+        """Record an event to place, with the line and time of the record before it (decoded here, not in the parent)."""
+        self._steps.place(template, number, t, clock, previous, self._tz)
+
+    def _other(self, number: int, record: Record) -> None:
+        """Record the latest line that is no event."""
+        self._steps.other(number)
+
+    def _duplicate(self) -> None:
+        """Record a duplicate."""
+        self._steps.duplicate()
+
+    def _boot_changes(self, number: int, boot_id: str, previous: Record | None) -> None:
+        """Record a boot id that differs from the last one seen here (the parent compares it with its own)."""
+        self._steps.boot_id(number, boot_id, previous, self._recent, self._tz)
+        self._boot_id = boot_id
+
+    def _count_unrecognised(self, number: int, text: str) -> None:
+        """Record an unrecognised line."""
+        self._steps.unread(number, text)
 
 
 def scan_chunk(task: Task) -> Scanned:
     """Read the chunk of *task* with the block path, recording what it hands the Analyzer (in a worker)."""
-    recorder = Recorder()
-    path = BlockPath(recorder)
+    worker = _Worker(task.config)
+    path = BlockPath(worker)
     tally = Tally()
     number = 0
     assumed: State | None = None
@@ -377,8 +480,9 @@ def scan_chunk(task: Task) -> Scanned:
         failure = f"cannot be read to the end ({exc.strerror or exc})"
     except Exception as exc:  # a fault of the reader itself: named, never a traceback
         failure = f"a reader process failed ({type(exc).__name__}: {exc})"
+    worker.finish()
     final = path.state if assumed is not None else None
-    return Scanned(recorder.calls(), number, assumed, final, tally.cut_lines, failure)
+    return Scanned(worker.recorder.calls(), number, assumed, final, tally.cut_lines, failure)
 
 
 def _guess(block: str, blocks: int) -> State:
@@ -386,13 +490,18 @@ def _guess(block: str, blocks: int) -> State:
     guess: the parent checks it, so a cheap count of misfits does instead of framing.layout)."""
     end = block.find("\n", _GUESS_CHARS)
     sample = framing.without_escapes(block if end < 0 else block[: end + 1])
-    misfits = {kind: len(framing.misfits(sample, kind)) for kind in framing.LAYOUTS}
-    kind = min(framing.LAYOUTS, key=misfits.__getitem__)
+    misfits: dict[str, int] = {}
+    for kind in framing.LAYOUTS:  # in the order of preference, the first with the fewest misfits wins
+        misfits[kind] = len(framing.misfits(sample, kind))
+        if not misfits[kind]:
+            break  # every line fits: no later layout has fewer misfits
+    kind = min(misfits, key=misfits.__getitem__)
     return (kind if misfits[kind] * 2 <= sample.count("\n") else None), 0, blocks
 
 
-#: How much of its first block a worker looks at to guess the layout the block path keeps there.
-_GUESS_CHARS = 1 << 16
+#: How much of its first block a worker looks at to guess the layout the block path keeps there (a few dozen
+#: lines of any layout: a wrong guess costs a reading in the parent, never a different report).
+_GUESS_CHARS = 1 << 14
 
 #: The signals a worker leaves to its parent (SIGINT) or that end it (SIGTERM, SIGHUP).
 _SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
@@ -436,15 +545,16 @@ def _context() -> Any:
     return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
-def _tasks(chosen: Plan, limits: Limits, blocks: int) -> list[Task]:
-    """Return the tasks of the chunks of *chosen*; *blocks* is the count of blocks the Analyzer saw before."""
+def _tasks(chosen: Plan, limits: Limits, blocks: int, config: Config | None) -> list[Task]:
+    """Return the tasks of the chunks of *chosen*; *blocks* is the count of blocks the Analyzer saw before, *config*
+    what the workers read lines with."""
     grid = (input_text._FIRST_BLOCK, input_text._BLOCK)
     tasks = []
     for index, (start, after) in enumerate(chosen.starts):
         end = chosen.starts[index + 1][0] if index + 1 < len(chosen.starts) else None
         reads = 0 if index == 0 else (after - input_text._FIRST_BLOCK) // input_text._BLOCK + 1
         state: State = (None, 0, blocks + reads)
-        tasks.append(Task(chosen.name, chosen.identity, index, start, after, end, state, limits, grid))
+        tasks.append(Task(chosen.name, chosen.identity, index, start, after, end, state, limits, config, grid))
     return tasks
 
 
@@ -462,7 +572,7 @@ def read_chunks(analyzer: Analyzer, chosen: Plan, limits: Limits, number: int, t
     """
     import concurrent.futures as futures
 
-    tasks = _tasks(chosen, limits, analyzer.block_state[2])
+    tasks = _tasks(chosen, limits, analyzer.block_state[2], analyzer.front_config)
     context = _context()
     frozen = context.get_start_method() == "fork" and not gc.get_freeze_count()
     if frozen:
@@ -542,6 +652,9 @@ def _replay(analyzer: Analyzer, calls: Calls, base: int) -> None:
             skipped(next(numbers), number, None)
         elif kind == _RECORD:
             record(new(Record, (number, *next(others))))
+        elif kind == _FRONT:
+            steps, after = next(others)
+            analyzer._take_steps(steps, after, base)
         else:
             count, last = next(numbers), base + next(numbers)
             skipped(count, number, new(Record, (last, *next(others))))
