@@ -56,11 +56,6 @@ XFAIL: dict[str, dict[str, str]] = {
                   "to the first VF's own entry (pci:9ba0), the 'only NIC' rule counting a VF-only entry as a NIC; "
                   "expected two VF-only entries",
     },
-    "65-wsl-41622-mirrored-netvsc-sub-channel-enomem-redacted-guid-x4.log": {
-        "golden": "a device id redacted as a placeholder word with a hyphen (`hv_netvsc <device-guid> eth4: ...`) is not "
-                  "taken for a device id by the line anchor (only `<word>` is), so the netvsc line is not even seen: "
-                  "no NIC, content no-an-lines, instead of NIC eth4 (unknown / unknown)",
-    },
 }
 
 

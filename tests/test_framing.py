@@ -202,3 +202,18 @@ def test_the_anchor_and_the_prefilter_know_every_driver_of_the_registry() -> Non
     for driver in BSD_DRIVERS.values():
         line = f"{driver.name}0: link state changed to UP"
         assert framing.frame(line) is not None, driver.name
+
+
+@pytest.mark.parametrize("placeholder", ["<GUID>", "<device-guid>", "<vmbus-dev-id>", "{GUID}", "{device-guid}"])
+def test_a_redacted_device_id_of_several_words_still_anchors_the_line(placeholder: str) -> None:
+    """A poster's placeholder for the VMBus id, in angle brackets or braces and with hyphens, starts a message."""
+    line = f"[    5.100000] hv_netvsc {placeholder} eth4: sub channel open failed: -12"
+    framed = framing.frame(line)
+    assert framed is not None and framed.message == line[len("[    5.100000] "):]
+    assert framing.candidates(line + "\n", "dmesg") == [0]
+
+
+def test_a_bracketed_word_that_is_no_placeholder_does_not_anchor() -> None:
+    """Only a driver's name followed by the placeholder anchors: prose in brackets is no device id."""
+    assert framing.frame("[    5.100000] see <device-guid> eth4: sub channel open failed") is None
+    assert framing.frame("[    5.100000] hv_netvsc <a b> eth4: sub channel open failed") is None

@@ -17,8 +17,8 @@ from .drivers import BSD_DRIVERS, BUS, DRIVERS, PCI_CORE, SYNTHETIC
 
 
 #: Where a device id stands in a prefix: a VMBus GUID (or vmbus_N), a PCI address or bus.  Ids may be
-#: redacted (``uuid``, ``<GUID>``, ``XXXXXXXX-...``, ``xxxx:00:02.0``) or upper-case.
-_GUID_ID = r"(?:[0-9a-fA-FxX]{8}-|vmbus_\d|uuid\b|<\w+>)"
+#: redacted (``uuid``, ``<GUID>``, ``<device-guid>``, ``{vmbus-id}``, ``XXXXXXXX-...``, ``xxxx:00:02.0``) or upper-case.
+_GUID_ID = r"(?:[0-9a-fA-FxX]{8}-|vmbus_\d|uuid\b|<[\w-]+>|\{[\w-]+\})"
 _PCI_ID = r"[0-9a-fA-FxX]{4,8}:"
 
 
