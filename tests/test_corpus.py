@@ -51,11 +51,6 @@ XFAIL: dict[str, dict[str, str]] = {
                   "(enP1s1) is read as holding no Accelerated Networking line: a VF known only from its udev name "
                   "gets no entry of its own (pci:0001, state and data path unknown)",
     },
-    "64-photon-esxi-on-azure-ps-comment-grep-virtual-two-mlx4.log": {
-        "golden": "two VFs on two PCI domains with no synthetic NIC in the log: the second domain's line (85e5) is tied "
-                  "to the first VF's own entry (pci:9ba0), the 'only NIC' rule counting a VF-only entry as a NIC; "
-                  "expected two VF-only entries",
-    },
 }
 
 

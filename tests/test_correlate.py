@@ -177,6 +177,18 @@ def test_a_vf_known_only_from_benign_lines_on_its_netdev_gets_an_entry_of_its_ow
     assert nic.state == "link-up" and nic.datapath == "unknown"
 
 
+def test_a_vf_entry_of_its_own_never_owns_another_vfs_domain() -> None:
+    """Two VFs on two PCI domains and no synthetic NIC (a log grepped for the VF driver): two entries, not one."""
+    text = "".join([
+        _line(8.89, "mlx4_core 9ba0:00:02.0: Detected virtual function - running in slave mode"),
+        _line(8.92, "mlx4_core 85e5:00:02.0: Detected virtual function - running in slave mode"),
+        _line(9.10, "mana 7870:00:00.0 enP30832s1: Configured vPort 0 PD 18 DB 16"),
+    ])
+    nics = _nics(text)
+    assert sorted(nics) == ["pci:7870", "pci:85e5", "pci:9ba0"]
+    assert [nics[k].vf.pci for k in ("pci:85e5", "pci:9ba0")] == ["85e5:00:02.0", "9ba0:00:02.0"]
+
+
 def test_a_vmbus_probe_failure_of_a_device_no_nic_or_bus_names_is_not_the_nics() -> None:
     """`hv_vmbus: probe failed for device G` when only that line names G (a frame buffer, say) stays with the VM:
     the one NIC of the log is not blamed. A GUID that is the NIC's own still goes to the NIC."""

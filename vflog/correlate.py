@@ -437,11 +437,13 @@ class Correlator:
             self._deliver(key, held)
 
     def _candidates(self) -> list[str]:
-        """Return the NICs that could own an untied VF: the only NIC, or the NICs no PCI domain is tied to yet."""
+        """Return the NICs that could own an untied VF: the only NIC, or the NICs no PCI domain is tied to yet; a VF's
+        entry of its own (``pci:<domain>``) never owns another domain."""
+        synthetic = [k for k in self._nics if not k.startswith("pci:")]
         if len(self._nics) == 1:
-            return list(self._nics)
+            return synthetic
         owned = set(self._domain_owner.values())
-        return [k for k in self._nics if k not in owned and not k.startswith("pci:")]
+        return [k for k in synthetic if k not in owned]
 
     def _own_entry(self, event: Event) -> str | None:
         """Return the key of a VF entry of its own (``pci:<domain>``, made if need be) for a VF driver's line on its
