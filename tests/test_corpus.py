@@ -46,11 +46,6 @@ XFAIL: dict[str, dict[str, str]] = {
         "golden": "a whole boot from FreeBSD's copyright banner with a synthetic NIC and no VF ends in unknown/incomplete; "
                   "the absence of any vPCI offer across the whole VMBus enumeration is real: synthetic",
     },
-    "61-aks-engine-4341-networkd-carrier-flap-enP1s1-host-placeholder.log": {
-        "golden": "a user-space-only log (systemd-networkd carrier lines) naming a VF interface by its vPCI slot name "
-                  "(enP1s1) is read as holding no Accelerated Networking line: a VF known only from its udev name "
-                  "gets no entry of its own (pci:0001, state and data path unknown)",
-    },
 }
 
 

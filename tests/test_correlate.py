@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 import vflog
+from vflog.correlate import slot_domain
 
 A = "000d3af5-76bd-000d-3af5-76bd000d3af5"
 B = "000d3af6-76be-000d-3af6-76be000d3af6"
@@ -187,6 +190,32 @@ def test_a_vf_entry_of_its_own_never_owns_another_vfs_domain() -> None:
     nics = _nics(text)
     assert sorted(nics) == ["pci:7870", "pci:85e5", "pci:9ba0"]
     assert [nics[k].vf.pci for k in ("pci:85e5", "pci:9ba0")] == ["85e5:00:02.0", "9ba0:00:02.0"]
+
+
+def test_a_vf_known_only_from_user_space_lines_on_its_slot_name_gets_an_entry_of_its_own() -> None:
+    """networkd lines on an interface udev named after its PCI slot (enP1s1) make a VF entry on that domain."""
+    text = "".join(f"Mar 18 18:35:04 vm systemd-networkd[975]: {name}: Gained carrier\n"
+                   for name in ("eth0", "enP1s1", "vethb2aa6e21"))
+    nics = _nics(text)
+    assert list(nics) == ["pci:0001"]
+    assert nics["pci:0001"].vf.name == "enP1s1" and nics["pci:0001"].state == "unknown"
+
+
+def test_a_slot_names_domain_joins_the_vf_the_kernel_lines_name() -> None:
+    """The decimal domain of enP30832s1 is PCI domain 7870: its user-space lines go to the VF of that domain."""
+    text = "".join([
+        _line(231.5, "mana 7870:00:00.0: Configured vPort 0 PD 18 DB 16"),
+    ]) + "Mar 18 18:35:04 vm systemd-networkd[975]: enP30832s1: Gained carrier\n"
+    assert list(_nics(text)) == ["pci:7870"]
+
+
+@pytest.mark.parametrize(("name", "domain"), [
+    ("enP1s1", "0001"), ("enP30832s1", "7870"), ("enP53091s1np0", "cf63"), ("enP2p0s2f1", "0002"),
+    ("eth1", None), ("enP70000s1", None), ("enp1s0", None), ("enP1", None),
+])
+def test_slot_domain_reads_udevs_pci_slot_names(name: str, domain: str | None) -> None:
+    """udev's slot names carry the PCI domain in decimal; other names carry none."""
+    assert slot_domain(name) == domain
 
 
 def test_a_vmbus_probe_failure_of_a_device_no_nic_or_bus_names_is_not_the_nics() -> None:

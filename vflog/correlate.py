@@ -52,6 +52,9 @@ _PENDING_KEYS = 4096
 _NAME_LIMIT = 1 << 16
 #: Messages whose route is remembered (a longer message is routed each time: the memo stays small).
 _ROUTES_LIMIT = 1 << 12
+#: udev's name of a PCI slot's interface (enP<domain>[p<bus>]s<slot>[f<function>][np<port>|n<name>]): the domain
+#: is in decimal, as in ``enP30832s1`` for the VF on PCI domain 7870.
+_SLOT_NAME = re.compile(r"enP(\d{1,5})(?:p\d+)?s\d+(?:f\d+)?(?:np\d+|n\w+)?")
 _ROUTED_TEXT_LIMIT = 1024
 
 #: Where the events go: (NIC key or None, the event or its message's parse, its line, its time).
@@ -120,6 +123,14 @@ def is_nic_function(event: Event) -> bool:
     """Return whether a ``pci_device`` event describes a NIC virtual function."""
     vendev = str(event.get("vendev", "")).strip("[]")
     return vendev in VF_DEVICE_IDS or str(event.get("class", "")).startswith("0x0200")
+
+
+def slot_domain(ifname: str) -> str | None:
+    """Return the PCI domain (``7870``) of an interface that udev named after its PCI slot (``enP30832s1``), else None."""
+    found = _SLOT_NAME.fullmatch(ifname)
+    if found is None or int(found.group(1)) > 0xFFFF:
+        return None
+    return f"{int(found.group(1)):04x}"
 
 
 class Correlator:
@@ -447,9 +458,15 @@ class Correlator:
 
     def _own_entry(self, event: Event) -> str | None:
         """Return the key of a VF entry of its own (``pci:<domain>``, made if need be) for a VF driver's line on its
-        netdev that no NIC can own; None for any other line, or when no more NICs may be made."""
-        domain = event.pci_domain
-        if event.driver not in VF_DRIVERS or not domain:
+        netdev that no NIC can own, or for a user-space line on an interface udev named after its PCI slot; None for
+        any other line, or when no more NICs may be made."""
+        if event.driver in VF_DRIVERS:
+            domain = event.pci_domain
+        elif event.driver in _USERSPACE and event.ifname:
+            domain = slot_domain(event.ifname)
+        else:
+            return None
+        if not domain:
             return None
         owner = self._domain_owner.get(domain)
         if owner is None:

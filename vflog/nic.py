@@ -272,8 +272,9 @@ class Nic:
             if vf_name and self.generations:
                 self.generations[-1].name_set.add(vf_name)
             return
+        own_entry = self.key.startswith("pci:") and driver not in VF_DRIVERS and bool(event.ifname)
         if not self.generations:
-            if driver not in VF_DRIVERS or ":" not in (event.device or ""):
+            if not own_entry and (driver not in VF_DRIVERS or ":" not in (event.device or "")):
                 return
             self._generation_for(kind, line, t)  # a VF driver's line on its PCI device names the VF before any
             # lifecycle line
@@ -289,7 +290,7 @@ class Nic:
         if kind == "renamed":  # by the VF driver or by user space (networkd), routed here by the old name
             generation.name_set.add(event.fields.get("old"))
             generation.name_set.make_current(event.ifname)
-        elif driver in VF_DRIVERS:
+        elif driver in VF_DRIVERS or own_entry:  # a line about an interface reaches a VF's own entry by its name
             generation.name_set.add(event.ifname)
 
     def apply(self, event: Event, detail: str = "") -> tuple[State, State | None]:
