@@ -21,7 +21,7 @@ from ..output import Guarded, OutputError, Unfailing
 from ..render import clean
 from .check import add_check_parser, check_command
 from .commands import events_command, explain_command, follow_command, report_command, timeline_command
-from .options import MIN_POLL, ExitStatus, Parser, display_options, input_options, jobs_option, poll_seconds
+from .options import MIN_POLL, SCAN_HELP, ExitStatus, Parser, display_options, input_options, jobs_option, poll_seconds
 
 __all__ = ["COMMANDS", "ExitStatus", "Parser", "Terminated", "build_parser", "main", "run"]
 
@@ -103,7 +103,7 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
         from .scan import add_scan_parser
         add_scan_parser(sub)
     else:
-        sub.add_parser("scan", help="analyse many logs in parallel and summarise them (fleet)")
+        sub.add_parser("scan", help=SCAN_HELP)
     return parser
 
 
@@ -165,7 +165,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     try:
         with _unwinding_signals():
             argv = _with_default_command(argv)
-            full = "scan" in argv or any(a in ("-h", "--help") for a in argv[:1])
+            full = "scan" in argv  # the command list of --help shows scan's one line, not its options
             args = build_parser(full).parse_args(argv)
             args.env = env  # the handlers read COLUMNS and NO_COLOR from here, never from os.environ
             status = int(_HANDLERS[args.command](args, out, err))  # type: ignore[arg-type]

@@ -14,6 +14,10 @@ from ..input import Limits, Selection
 from ..render import Display
 
 
+#: The one-line help of ``vflog scan`` in the command list (the same whether or not its machinery is loaded).
+SCAN_HELP = "analyse many logs in parallel (files, directories, globs, archives, URLs) and summarise"
+
+
 class ExitStatus(enum.IntEnum):
     """Exit statuses of the vflog command (a documented contract); SIGTERM and SIGHUP exit 128 + the signal (143, 129)."""
 
