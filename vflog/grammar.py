@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import marshal
@@ -9,7 +10,7 @@ import os
 import stat
 import sys
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, Collection, Mapping, NamedTuple
 
 import attrs
 import lark
@@ -213,10 +214,52 @@ class _FirstCharLexer(lark.lexer.BasicLexer):
         return _FirstCharScanner(terminals, self.g_regex_flags, self.re, self.use_bytes)
 
 
+class _StateLexers(dict):  # type: ignore[type-arg]
+    """The basic lexer of each parser state, made by *make* the first time the state reads a token."""
+
+    def __init__(self, make: Callable[[int], lark.lexer.BasicLexer]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, state: int) -> lark.lexer.BasicLexer:
+        lexer = self[state] = self._make(state)
+        return lexer
+
+
 class _ContextualLexer(lark.lexer.ContextualLexer):
-    """Lark's contextual lexer whose states scan with _FirstCharLexer (Lark's ``_plugins`` hook)."""
+    """Lark's contextual lexer (put in place through Lark's ``_plugins`` option), with two differences in cost
+    only: a state's basic lexer is made the first time the state reads a token (Lark makes all of them,
+    some 140, when the parser loads; states accepting the same terminals still share one), and each
+    scans with a _FirstCharScanner."""
 
     BasicLexer = _FirstCharLexer
+
+    def __init__(self, conf: lark.lexer.LexerConf, states: Mapping[int, Collection[str]],
+                 always_accept: Collection[str] = ()) -> None:
+        self._conf = conf
+        self._states = states
+        self._always = frozenset(conf.ignore) | frozenset(always_accept)
+        self._shared: dict[frozenset[str], lark.lexer.BasicLexer] = {}
+        self.lexers = _StateLexers(self._lexer_of)  # type: ignore[assignment]
+
+    def _lexer_of(self, state: int) -> lark.lexer.BasicLexer:
+        """Return the basic lexer of the terminals *state* accepts (and the ignored ones), as Lark makes it."""
+        accepts = frozenset(self._states[state])
+        lexer = self._shared.get(accepts)
+        if lexer is None:
+            conf = copy.copy(self._conf)
+            by_name = self._conf.terminals_by_name
+            conf.terminals = [by_name[name] for name in accepts | self._always if name in by_name]
+            lexer = self._shared[accepts] = self.BasicLexer(conf)
+        return lexer
+
+    @functools.cached_property
+    def root_lexer(self) -> lark.lexer.BasicLexer:  # type: ignore[override]
+        """Return the lexer of all terminals (Lark reads the token a state did not expect with it, for its error)."""
+        conf = copy.copy(self._conf)
+        conf.terminals = list(self._conf.terminals)
+        conf.skip_validation = True
+        return self.BasicLexer(conf)
 
 
 #: The Lark options that put the contextual lexer above in place, when the parser is built and when it is loaded.
