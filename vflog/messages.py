@@ -157,36 +157,49 @@ _OWN_NAMES = tuple(DRIVERS)
 
 
 class Matcher:
-    """One row with its regex (compiled on first use) and the longest literal a matching message contains."""
+    """One row with its regex and the longest literal a matching message contains (each worked out on first use)."""
 
-    __slots__ = ("row", "format", "needle", "weight", "_regex")
+    def __init__(self, row: Row, fmt: str) -> None:
+        self.row, self.format = row, fmt
 
-    def __init__(self, row: Row, fmt: str, needle: str, weight: int) -> None:
-        self.row, self.format, self.needle, self.weight = row, fmt, needle, weight
-        self._regex: re.Pattern[str] | None = None
+    @functools.cached_property
+    def _pieces(self) -> list[str]:
+        """Return the non-empty literal pieces of the format's first line."""
+        return [part for part in literals(self.format) if part]
 
-    @property
+    @functools.cached_property
+    def needle(self) -> str:
+        """Return the longest literal piece, without surrounding spaces: a message the format printed holds it."""
+        return max(self._pieces, key=len).strip()
+
+    @functools.cached_property
+    def weight(self) -> int:
+        """Return how many literal characters the format prints (more is a more specific format)."""
+        return sum(len(part) for part in self._pieces)
+
+    @functools.cached_property
     def regex(self) -> re.Pattern[str]:
         """Return the compiled regex (most rows are never compared with anything, so compiling waits)."""
-        if self._regex is None:
-            try:
-                self._regex = re.compile(pattern(self.format), re.S)
-            except re.error as exc:  # a catalogue row the converter cannot read is a packaging bug
-                raise GrammarError(f"{CATALOGUE_FILE}: format {self.row.format!r} does not compile: {exc}") from exc
-        return self._regex
+        try:
+            return re.compile(pattern(self.format), re.S)
+        except re.error as exc:  # a catalogue row the converter cannot read is a packaging bug
+            raise GrammarError(f"{CATALOGUE_FILE}: format {self.row.format!r} does not compile: {exc}") from exc
 
 
 def _matcher(row: Row, fmt: str) -> tuple[Matcher, str | None] | None:
     """Return the matcher of *row* (its format *fmt* with any own driver prefix taken off) and its index word
-    (None when the format does not start with a whole literal word), or None when it prints no literal text."""
-    pieces = literals(fmt)
-    literal = [part for part in pieces if part]
-    if not "".join(literal).strip():
+    (None when the format does not start with a whole literal word), or None when it prints no literal text.
+
+    Only the text before the first conversion is read here; a format that starts with a conversion is read
+    whole to see whether it prints any literal text at all.
+    """
+    line = first_line(fmt)
+    conversion = CONVERSION.search(line)
+    head = _literal(line[:conversion.start()] if conversion is not None else line)
+    if not head.strip() and not "".join(literals(fmt)).strip():
         return None
-    needle = max(literal, key=len).strip()
-    head = pieces[0]
-    word = first_word(head) if head and (" " in head or len(pieces) == 1) else None
-    return Matcher(row, fmt, needle, sum(len(part) for part in literal)), word
+    word = first_word(head) if head and (" " in head or conversion is None) else None
+    return Matcher(row, fmt), word
 
 
 def _rows(text: str) -> Iterable[Row]:
