@@ -11,7 +11,7 @@ from ..catalogue import Severity
 from ..errors import UsageError, VflogError
 from ..output import output_to
 from ..render import clean, pretty_json
-from .options import ExitStatus
+from .options import HELP, ExitStatus
 
 if TYPE_CHECKING:
     from ..check.result import CheckResult
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def add_check_parser(sub: Any) -> None:
     """Add ``vflog check`` to the sub-command parsers *sub*."""
-    ch = sub.add_parser("check", help="the VM's present state (or a sosreport's) judged with its kernel log")
+    ch = sub.add_parser("check", help=HELP["check"])
     ch.add_argument("--root", metavar="DIR", help="read a sosreport (directory or tarball) or a saved tree instead "
                                                    "of the live system")
     ch.add_argument("--interval", type=_interval, default=2.0, metavar="SECONDS",
