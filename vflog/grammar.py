@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
 import marshal
@@ -10,7 +9,7 @@ import os
 import stat
 import sys
 from pathlib import Path
-from typing import Any, Callable, Collection, Mapping, NamedTuple
+from typing import Any
 
 import attrs
 import lark
@@ -19,6 +18,7 @@ import lark.lexer
 
 from .errors import GrammarError, ParseError
 from .events import Event
+from .lexing import PLUGINS
 
 #: The grammar file, relative to the installed package and to the checkout root.
 GRAMMAR_FILE = "grammars/kernel.lark"
@@ -129,143 +129,6 @@ class EventBuilder(lark.Transformer):
         )
 
 
-class _Candidate(NamedTuple):
-    """A terminal a scanner tries: its name and either the string it matches or its compiled expression."""
-
-    name: str
-    literal: str | None
-    regex: Any
-
-
-class _FirstCharScanner(lark.lexer.Scanner):
-    """Lark's scanner of one parser state, without compiling the state's terminals into one expression.
-
-    Lark's scanner is one alternation of every terminal the state accepts, in Lark's order, the first
-    alternative that matches winning; compiling it is most of the cost of a state's first token (some
-    states accept seventy terminals, most of them long strings).  This scanner tries the same terminals
-    in the same order and returns the first that matches, which is what the alternation returns: a string
-    terminal is compared as a string, and only where the text holds its first character; a regular
-    expression is compiled on its own (once per process, by ``re``'s cache).
-    """
-
-    def __init__(self, terminals: list[lark.lexer.TerminalDef], g_regex_flags: int, re_: Any,
-                 use_bytes: bool) -> None:
-        self.terminals = terminals
-        self.g_regex_flags = g_regex_flags
-        self.re_ = re_
-        self.use_bytes = use_bytes
-        self.allowed_types = {t.name for t in terminals}
-        self._by_char: dict[str, tuple[_Candidate, ...]] = {}
-
-    def _literal(self, terminal: lark.lexer.TerminalDef) -> str | None:
-        """Return the text *terminal* matches when it is a plain string (no flags), else None."""
-        pattern = terminal.pattern
-        plain = isinstance(pattern, lark.lexer.PatternStr) and not pattern.flags and not self.g_regex_flags
-        return pattern.value if plain and not self.use_bytes else None
-
-    def _candidates(self, char: str) -> tuple[_Candidate, ...]:
-        """Return, in Lark's order, the terminals that can match where the text holds *char*."""
-        found = self._by_char.get(char)
-        if found is None:
-            chosen = []
-            for terminal in self.terminals:
-                literal = self._literal(terminal)
-                if literal is None:
-                    regex = self.re_.compile(terminal.pattern.to_regexp(), self.g_regex_flags)
-                    chosen.append(_Candidate(terminal.name, None, regex))
-                elif literal.startswith(char):
-                    chosen.append(_Candidate(terminal.name, literal, None))
-            found = self._by_char[char] = tuple(chosen)
-        return found
-
-    def match(self, text: Any, pos: int) -> tuple[str, str] | None:
-        """Return the token (its text, its terminal's name) at *pos* of the text slice *text*, or None."""
-        source, end = text.text, text.end
-        for name, literal, regex in self._candidates(source[pos:pos + 1]):
-            if literal is not None:
-                if source.startswith(literal, pos, end):
-                    return literal, name
-            else:
-                found = regex.match(source, pos, end)
-                if found:
-                    return found.group(0), name
-        return None
-
-    def fullmatch(self, text: str) -> str | None:
-        """Return the name of the first terminal that matches all of *text*, or None."""
-        for name, literal, regex in self._candidates(text[:1]):
-            if (text == literal) if literal is not None else regex.fullmatch(text):
-                return name
-        return None
-
-
-class _FirstCharLexer(lark.lexer.BasicLexer):
-    """Lark's basic lexer of one parser state, scanning with a _FirstCharScanner."""
-
-    def _build_scanner(self) -> lark.lexer.Scanner:
-        """Return the scanner of this state's terminals (Lark's own construction, with the other scanner)."""
-        terminals, self.callback = lark.lexer._create_unless(self.terminals, self.g_regex_flags, self.re,
-                                                             self.use_bytes)
-        for type_, f in self.user_callbacks.items():
-            if type_ in self.callback:
-                self.callback[type_] = lark.lexer.CallChain(self.callback[type_], f, lambda t: t.type == type_)
-            else:
-                self.callback[type_] = f
-        return _FirstCharScanner(terminals, self.g_regex_flags, self.re, self.use_bytes)
-
-
-class _StateLexers(dict):  # type: ignore[type-arg]
-    """The basic lexer of each parser state, made by *make* the first time the state reads a token."""
-
-    def __init__(self, make: Callable[[int], lark.lexer.BasicLexer]) -> None:
-        super().__init__()
-        self._make = make
-
-    def __missing__(self, state: int) -> lark.lexer.BasicLexer:
-        lexer = self[state] = self._make(state)
-        return lexer
-
-
-class _ContextualLexer(lark.lexer.ContextualLexer):
-    """Lark's contextual lexer (put in place through Lark's ``_plugins`` option), with two differences in cost
-    only: a state's basic lexer is made the first time the state reads a token (Lark makes all of them,
-    some 140, when the parser loads; states accepting the same terminals still share one), and each
-    scans with a _FirstCharScanner."""
-
-    BasicLexer = _FirstCharLexer
-
-    def __init__(self, conf: lark.lexer.LexerConf, states: Mapping[int, Collection[str]],
-                 always_accept: Collection[str] = ()) -> None:
-        self._conf = conf
-        self._states = states
-        self._always = frozenset(conf.ignore) | frozenset(always_accept)
-        self._shared: dict[frozenset[str], lark.lexer.BasicLexer] = {}
-        self.lexers = _StateLexers(self._lexer_of)  # type: ignore[assignment]
-
-    def _lexer_of(self, state: int) -> lark.lexer.BasicLexer:
-        """Return the basic lexer of the terminals *state* accepts (and the ignored ones), as Lark makes it."""
-        accepts = frozenset(self._states[state])
-        lexer = self._shared.get(accepts)
-        if lexer is None:
-            conf = copy.copy(self._conf)
-            by_name = self._conf.terminals_by_name
-            conf.terminals = [by_name[name] for name in accepts | self._always if name in by_name]
-            lexer = self._shared[accepts] = self.BasicLexer(conf)
-        return lexer
-
-    @functools.cached_property
-    def root_lexer(self) -> lark.lexer.BasicLexer:  # type: ignore[override]
-        """Return the lexer of all terminals (Lark reads the token a state did not expect with it, for its error)."""
-        conf = copy.copy(self._conf)
-        conf.terminals = list(self._conf.terminals)
-        conf.skip_validation = True
-        return self.BasicLexer(conf)
-
-
-#: The Lark options that put the contextual lexer above in place, when the parser is built and when it is loaded.
-_PLUGINS = {"ContextualLexer": _ContextualLexer}
-
-
 #: Where the compiled parser is kept between runs: a directory of the user's own cache home.
 CACHE_SUBDIR = "vflog"
 #: File-system protections the cache needs: descriptors relative to a directory, no symlink following.
@@ -324,7 +187,7 @@ def _read_cached(dir_fd: int, name: str) -> lark.Lark | None:
             saved = marshal.loads(file.read())
         if saved.get("key") != name:
             return None
-        return lark.Lark._load_from_dict(saved["data"], saved["memo"], transformer=EventBuilder(), _plugins=_PLUGINS)
+        return lark.Lark._load_from_dict(saved["data"], saved["memo"], transformer=EventBuilder(), _plugins=PLUGINS)
     except Exception:  # a damaged or outdated cache file is rebuilt, whatever is wrong with it
         return None
 
@@ -351,7 +214,7 @@ def build() -> lark.Lark:
     """Compile the grammar into the LALR parser (no cache)."""
     try:
         return lark.Lark(grammar_text(), parser="lalr", lexer="contextual", transformer=EventBuilder(),
-                         maybe_placeholders=False, _plugins=_PLUGINS)
+                         maybe_placeholders=False, _plugins=PLUGINS)
     except lark.exceptions.LarkError as exc:  # a broken grammar file is a packaging bug
         raise GrammarError(f"{GRAMMAR_FILE} does not compile: {exc}") from exc
 

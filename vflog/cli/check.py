@@ -69,17 +69,19 @@ def check_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
 
 def sosreport_checks(files: Sequence[str]) -> list[CheckResult]:
     """Return the check of every sosreport among *files* whose command outputs show a network interface."""
-    from ..check import check_facts, gather_facts
-    from ..check.tree import is_sosreport
+    from ..check.sosreport import is_sosreport
+    sosreports = [name for name in files if name != "-" and is_sosreport(name)]
+    if not sosreports:
+        return []
+    from ..check import check_facts, gather_facts  # the check machinery loads only for a sosreport
     results = []
-    for name in files:
-        if name != "-" and is_sosreport(name):
-            try:
-                result = check_facts(gather_facts(name, interval=0))
-            except VflogError:
-                continue  # the report already says what could not be read
-            if result.nics:
-                results.append(result)
+    for name in sosreports:
+        try:
+            result = check_facts(gather_facts(name, interval=0))
+        except VflogError:
+            continue  # the report already says what could not be read
+        if result.nics:
+            results.append(result)
     return results
 
 
