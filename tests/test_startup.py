@@ -16,8 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 OPTIONAL = ("vflog.check", "vflog.check.gather", "vflog.check.judge", "vflog.render_check", "tabulate", "jinja2",
             "multiprocessing", "concurrent.futures", "sqlite3", "tqdm", "vflog.fleet", "difflib", "subprocess")
 #: What a report run may not load: as above, but the check package's front (whether an input is a sosreport)
-#: is asked of every input, so it is allowed; its gathering and judging are not.
-NOT_IN_A_REPORT = tuple(name for name in OPTIONAL if name != "vflog.check")
+#: is asked of every input, so it is allowed; its gathering and judging are not, nor its tree of files (tarballs),
+#: nor the options of the other sub-commands (scan's machinery), nor glob (only for a name that is a pattern).
+NOT_IN_A_REPORT = (*(name for name in OPTIONAL if name != "vflog.check"), "vflog.check.tree", "vflog.cli.scan",
+                   "glob")
 
 #: Prints which of the modules named in argv[1] (JSON) are loaded after the code in argv[2] ran.
 SCRIPT = """
@@ -67,3 +69,19 @@ def test_the_check_values_still_load_from_the_packages() -> None:
             "assert vflog.NicCheck.__module__ == 'vflog.check.result'\n"
             "assert {'CheckResult', 'Facts', 'check'} <= set(dir(vflog.check))")
     assert _loaded(code, ("vflog.check.result",)) == ["vflog.check.result"]
+
+
+def test_the_command_list_of_help_loads_no_scan_machinery() -> None:
+    """`vflog --help` lists every sub-command (scan too, by its one-line help) without loading scan's machinery."""
+    code = ("import vflog.cli\n"
+            "out = io.StringIO()\n"
+            "with contextlib.redirect_stdout(out):\n"
+            "    assert vflog.cli.main(['--help']) == 0\n"
+            "assert all(name in out.getvalue() for name in vflog.cli.COMMANDS)")
+    assert _loaded(code, ("vflog.cli.scan", "vflog.fleet", "vflog.check.tree")) == []
+
+
+def test_help_lists_the_same_commands_whether_or_not_their_options_are_defined() -> None:
+    """The command list of `vflog --help` is the same text when main() defines only the command it runs."""
+    from vflog.cli import build_parser
+    assert build_parser(only=()).format_help() == build_parser().format_help()
