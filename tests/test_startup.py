@@ -85,3 +85,17 @@ def test_help_lists_the_same_commands_whether_or_not_their_options_are_defined()
     """The command list of `vflog --help` is the same text when main() defines only the command it runs."""
     from vflog.cli import build_parser
     assert build_parser(only=()).format_help() == build_parser().format_help()
+
+
+def test_the_catalogue_reads_a_row_from_its_line_when_its_driver_is_looked_up() -> None:
+    """The catalogue read from its file makes no row at first; a lookup reads the rows of that driver only; its rows,
+    indexes and answers are those of the catalogue made from all rows at once."""
+    from vflog.messages import Catalogue, _rows, catalogue_text
+    text = catalogue_text()
+    lazy, full = Catalogue.of_text(text), Catalogue(_rows(text))
+    assert lazy._rows.count(None) == len(lazy._rows) > 2000
+    message = "VF slot 1 added"
+    assert lazy.match("hv_netvsc", message) == full.match("hv_netvsc", message)
+    assert 0 < len(lazy._rows) - lazy._rows.count(None) < len(lazy._rows) // 2
+    assert lazy.rows == full.rows and list(lazy._owned.items()) == list(full._owned.items())
+    assert [(m.row, m.needle, m.weight) for m in lazy.matchers()] == [(m.row, m.needle, m.weight) for m in full.matchers()]

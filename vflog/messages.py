@@ -202,16 +202,37 @@ def _matcher(row: Row, fmt: str) -> tuple[Matcher, str | None] | None:
     return Matcher(row, fmt), word
 
 
+class _Table:
+    """The catalogue file's text: its Linux lines (FreeBSD rows and malformed lines left out), each line's driver
+    column, and the Row of a line (split only when asked)."""
+
+    def __init__(self, text: str) -> None:
+        lines = text.splitlines()
+        header = lines[0].split("\t") if lines else []
+        order = [header.index(name) for name in ("driver", "file", "function", "level", "format", "versions", "notes")]
+        self._pick, self._driver, self._versions = operator.itemgetter(*order), order[0], order[5]
+        self._tabs = len(header) - 1
+        self.lines = [line for line in lines[1:] if self._is_linux(line)]
+
+    def _is_linux(self, line: str) -> bool:
+        """Return whether *line* has the header's columns and is not a FreeBSD row (its versions ``freebsd...``)."""
+        if line.count("\t") != self._tabs:
+            return False
+        return "\tfreebsd" not in line or not line.split("\t")[self._versions].startswith("freebsd")
+
+    def driver(self, line: str) -> str:
+        """Return the driver column of *line*."""
+        return line.split("\t", self._driver + 1)[self._driver]
+
+    def row(self, line: str) -> Row:
+        """Return the Row of *line*."""
+        return Row(*self._pick(line.split("\t")))
+
+
 def _rows(text: str) -> Iterable[Row]:
     """Yield the Linux rows of the catalogue text *text* (tab-separated, header line first)."""
-    lines = iter(text.splitlines())
-    header = next(lines, "").split("\t")
-    order = [header.index(name) for name in ("driver", "file", "function", "level", "format", "versions", "notes")]
-    pick, versions, width = operator.itemgetter(*order), order[5], len(header)
-    for line in lines:
-        cells = line.split("\t")
-        if len(cells) == width and not cells[versions].startswith("freebsd"):
-            yield Row(*pick(cells))
+    table = _Table(text)
+    return (table.row(line) for line in table.lines)
 
 
 def catalogue_text() -> str:
@@ -228,24 +249,51 @@ class Catalogue:
     time one of its messages is looked up: a log of two drivers does not pay for the rows of the others)."""
 
     def __init__(self, rows: Iterable[Row]) -> None:
-        self.rows: list[Row] = list(rows)
+        self._rows: list[Row | None] = list(rows)
+        self._table: _Table | None = None
+        self._own([row.driver for row in self._rows if row is not None])
+
+    @classmethod
+    def of_text(cls, text: str) -> Catalogue:
+        """Return the catalogue of the catalogue file's *text*; a line becomes a Row when its row is first read."""
+        catalogue = cls.__new__(cls)
+        table = catalogue._table = _Table(text)
+        catalogue._rows = [None] * len(table.lines)
+        catalogue._own([table.driver(line) for line in table.lines])
+        return catalogue
+
+    def _own(self, drivers: list[str]) -> None:
+        """Index the row positions by the printk driver names that print them (*drivers*: each row's column)."""
         owners: dict[str, list[str]] = defaultdict(list)
         for driver in DRIVERS.values():
             for name in driver.catalogue_names:
                 owners[name].append(driver.name)
         #: Per driver name, the positions in ``rows`` of the rows it prints, in catalogue order.
         self._owned: dict[str, list[int]] = defaultdict(list)
-        for position, row in enumerate(self.rows):
-            for name in owners.get(row.driver, ()):
+        for position, column in enumerate(drivers):
+            for name in owners.get(column, ()):
                 self._owned[name].append(position)
         self._indexes: dict[str, tuple[dict[str, list[Matcher]], list[Matcher]]] = {}
         #: The matcher and index word of each row position read so far (one matcher per row, shared by its drivers).
         self._read: dict[int, tuple[Matcher, str | None] | None] = {}
 
+    def _row(self, position: int) -> Row:
+        """Return the row at *position*, read from its line the first time."""
+        row = self._rows[position]
+        if row is None:
+            assert self._table is not None
+            row = self._rows[position] = self._table.row(self._table.lines[position])
+        return row
+
+    @functools.cached_property
+    def rows(self) -> list[Row]:
+        """Return every Linux row of the catalogue, in its order (all read from their lines, once)."""
+        return [self._row(position) for position in range(len(self._rows))]
+
     def _matcher_at(self, position: int) -> tuple[Matcher, str | None] | None:
         """Return the matcher and index word of the row at *position* (None when it prints no literal text)."""
         if position not in self._read:
-            row = self.rows[position]
+            row = self._row(position)
             fmt = row.format
             if fmt.startswith(_OWN_NAMES) and row.macro.startswith(("pr_", "printk")):
                 fmt = _OWN_PREFIX.sub("", fmt, count=1)
@@ -303,7 +351,7 @@ class Catalogue:
 @functools.cache
 def catalogue() -> Catalogue:
     """Return the catalogue, read and compiled once per process on first use."""
-    return Catalogue(_rows(catalogue_text()))
+    return Catalogue.of_text(catalogue_text())
 
 
 #: The longest message the kernel prints on one line (printk's LOG_LINE_MAX is 1024 with its prefix):
