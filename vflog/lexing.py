@@ -67,8 +67,10 @@ class _FirstCharScanner(lark.lexer.Scanner):
         return found
 
     def match(self, text: Any, pos: int) -> tuple[str, str] | None:
-        """Return the token (its text, its terminal's name) at *pos* of the text slice *text*, or None."""
-        source, end = text.text, text.end
+        """Return the token (its text, its terminal's name) at *pos* of *text* (a str, or Lark's TextSlice of one), or
+        None."""
+        source = getattr(text, "text", text)
+        end = getattr(text, "end", len(source))
         for name, literal, regex in self._candidates(source[pos:pos + 1]):
             if literal is not None:
                 if source.startswith(literal, pos, end):
@@ -99,7 +101,8 @@ class _FirstCharLexer(lark.lexer.BasicLexer):
                 self.callback[type_] = lark.lexer.CallChain(self.callback[type_], f, lambda t: t.type == type_)
             else:
                 self.callback[type_] = f
-        return _FirstCharScanner(terminals, self.g_regex_flags, self.re, self.use_bytes)
+        self._scanner = _FirstCharScanner(terminals, self.g_regex_flags, self.re, self.use_bytes)
+        return self._scanner  # kept and returned: Lark 1.1 keeps what this sets, later versions what it returns
 
 
 class _StateLexers(dict):  # type: ignore[type-arg]
