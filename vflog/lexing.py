@@ -113,6 +113,7 @@ class _StateLexers(dict):  # type: ignore[type-arg]
         self._make = make
 
     def __missing__(self, state: int) -> lark.lexer.BasicLexer:
+        """Make, keep and return the lexer of *state*."""
         lexer = self[state] = self._make(state)
         return lexer
 
