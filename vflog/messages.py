@@ -18,7 +18,7 @@ import functools
 import operator
 import re
 from collections import defaultdict
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import attrs
 
@@ -159,8 +159,13 @@ _OWN_NAMES = tuple(DRIVERS)
 class Matcher:
     """One row with its regex and the longest literal a matching message contains (each worked out on first use)."""
 
-    def __init__(self, row: Row, fmt: str) -> None:
-        self.row, self.format = row, fmt
+    def __init__(self, fmt: str, read_row: Callable[[], Row]) -> None:
+        self.format, self._read_row = fmt, read_row
+
+    @functools.cached_property
+    def row(self) -> Row:
+        """Return the catalogue row of the format (read from its line the first time a message is compared)."""
+        return self._read_row()
 
     @functools.cached_property
     def _pieces(self) -> list[str]:
@@ -186,8 +191,9 @@ class Matcher:
             raise GrammarError(f"{CATALOGUE_FILE}: format {self.row.format!r} does not compile: {exc}") from exc
 
 
-def _matcher(row: Row, fmt: str) -> tuple[Matcher, str | None] | None:
-    """Return the matcher of *row* (its format *fmt* with any own driver prefix taken off) and its index word
+def _matcher(fmt: str, read_row: Callable[[], Row]) -> tuple[Matcher, str | None] | None:
+    """Return the matcher of a row (its format *fmt* with any own driver prefix taken off; *read_row* returns the
+    row) and its index word
     (None when the format does not start with a whole literal word), or None when it prints no literal text.
 
     Only the text before the first conversion is read here; a format that starts with a conversion is read
@@ -199,7 +205,7 @@ def _matcher(row: Row, fmt: str) -> tuple[Matcher, str | None] | None:
     if not head.strip() and not "".join(literals(fmt)).strip():
         return None
     word = first_word(head) if head and (" " in head or conversion is None) else None
-    return Matcher(row, fmt), word
+    return Matcher(fmt, read_row), word
 
 
 class _Table:
@@ -210,7 +216,7 @@ class _Table:
         lines = text.splitlines()
         header = lines[0].split("\t") if lines else []
         order = [header.index(name) for name in ("driver", "file", "function", "level", "format", "versions", "notes")]
-        self._pick, self._driver, self._versions = operator.itemgetter(*order), order[0], order[5]
+        self._pick, self._driver, self._format, self._versions = operator.itemgetter(*order), order[0], order[4], order[5]
         self._tabs = len(header) - 1
         self.lines = [line for line in lines[1:] if self._is_linux(line)]
 
@@ -227,6 +233,10 @@ class _Table:
     def row(self, line: str) -> Row:
         """Return the Row of *line*."""
         return Row(*self._pick(line.split("\t")))
+
+    def format(self, line: str) -> str:
+        """Return the format column of *line*."""
+        return line.split("\t", self._format + 1)[self._format]
 
 
 def _rows(text: str) -> Iterable[Row]:
@@ -293,12 +303,19 @@ class Catalogue:
     def _matcher_at(self, position: int) -> tuple[Matcher, str | None] | None:
         """Return the matcher and index word of the row at *position* (None when it prints no literal text)."""
         if position not in self._read:
-            row = self._row(position)
-            fmt = row.format
-            if fmt.startswith(_OWN_NAMES) and row.macro.startswith(("pr_", "printk")):
+            fmt = self._format(position)
+            if fmt.startswith(_OWN_NAMES) and self._row(position).macro.startswith(("pr_", "printk")):
                 fmt = _OWN_PREFIX.sub("", fmt, count=1)
-            self._read[position] = _matcher(row, fmt)
+            self._read[position] = _matcher(fmt, functools.partial(self._row, position))
         return self._read[position]
+
+    def _format(self, position: int) -> str:
+        """Return the format of the row at *position* (from its line, without reading the whole row)."""
+        row = self._rows[position]
+        if row is not None:
+            return row.format
+        assert self._table is not None
+        return self._table.format(self._table.lines[position])
 
     def _index(self, driver: str) -> tuple[dict[str, list[Matcher]], list[Matcher]]:
         """Return *driver*'s matchers by first word and those without one (floating), built on first use."""
