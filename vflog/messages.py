@@ -192,12 +192,12 @@ class Matcher:
 
 
 def _matcher(fmt: str, read_row: Callable[[], Row]) -> tuple[Matcher, str | None] | None:
-    """Return the matcher of a row (its format *fmt* with any own driver prefix taken off; *read_row* returns the
-    row) and its index word
-    (None when the format does not start with a whole literal word), or None when it prints no literal text.
+    """Return the matcher of a row and its index word (None when the format does not start with a whole literal
+    word), or None when the format prints no literal text.
 
-    Only the text before the first conversion is read here; a format that starts with a conversion is read
-    whole to see whether it prints any literal text at all.
+    *fmt* is the row's format with any own driver prefix taken off; *read_row* returns the row.  Only the text
+    before the first conversion is read here; a format that starts with a conversion is read whole to see
+    whether it prints any literal text at all.
     """
     line = first_line(fmt)
     conversion = CONVERSION.search(line)
