@@ -99,3 +99,41 @@ def test_the_catalogue_reads_a_row_from_its_line_when_its_driver_is_looked_up() 
     assert 0 < len(lazy._rows) - lazy._rows.count(None) < len(lazy._rows) // 2
     assert lazy.rows == full.rows and list(lazy._owned.items()) == list(full._owned.items())
     assert [(m.row, m.needle, m.weight) for m in lazy.matchers()] == [(m.row, m.needle, m.weight) for m in full.matchers()]
+
+
+def test_importing_vflog_and_loading_the_parser_start_no_garbage_collection() -> None:
+    """Importing vflog and loading its parser start no collection of the cyclic garbage collector (their values are
+    long-lived, so a collection would free nothing), and leave it enabled."""
+    code = ("import gc\n"
+            "runs = []\n"
+            "gc.callbacks.append(lambda phase, info: runs.append(phase) if phase == 'start' else None)\n"
+            "import vflog\n"
+            "from vflog import grammar\n"
+            "grammar.parser()\n"
+            "assert runs == [] and gc.isenabled(), (runs, gc.isenabled())\n")
+    assert _loaded(code, ()) == []
+
+
+def test_a_pause_of_the_garbage_collector_keeps_the_callers_state() -> None:
+    """paused_gc leaves the collector disabled when the caller had disabled it, and a caller's frozen objects frozen."""
+    import gc
+
+    from vflog.lazy import paused_gc
+    enabled = gc.isenabled()
+    try:
+        gc.disable()
+        with paused_gc():
+            pass
+        assert not gc.isenabled()
+        gc.enable()
+        gc.freeze()
+        frozen = gc.get_freeze_count()
+        with paused_gc():
+            [object() for _ in range(100)]
+        assert gc.get_freeze_count() == frozen and gc.isenabled()
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+        else:
+            gc.disable()

@@ -18,6 +18,7 @@ import lark.lexer
 
 from .errors import GrammarError, ParseError
 from .events import Event
+from .lazy import paused_gc
 from .lexing import PLUGINS
 
 #: The grammar file, relative to the installed package and to the checkout root.
@@ -239,7 +240,8 @@ def load_or_build() -> lark.Lark:
 @functools.cache
 def parser() -> lark.Lark:
     """Return the LALR parser, built (or loaded from the per-user cache) once per process."""
-    return load_or_build()
+    with paused_gc():  # its tables are long-lived: collections while they are made would free nothing
+        return load_or_build()
 
 
 @functools.cache
