@@ -16,7 +16,7 @@ from typing import Callable
 import lark
 import pytest
 
-from vflog import grammar, machine
+from vflog import grammar, lexing, machine
 from vflog.errors import ParseError
 from vflog.events import Level
 
@@ -360,3 +360,77 @@ def test_redacted_or_re_cased_mac_is_read(mac: str) -> None:
     assert grammar.parse_message(f"hn0: Ethernet address: {mac}").kind == "bsd_mac_address"
     event = grammar.parse_message(f"hv_netvsc 000d3a43-d6d4-000d-3a43-d6d4000d3a43: Device MAC {mac} link state up")
     assert event.kind == "synthetic_link_state"
+
+
+# -- the contextual lexer (vflog.lexing): Lark's readings at a lower start-up cost -------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _texts_to_read() -> list[str]:
+    """Return messages of the golden list, the seed, the samples and the real corpus: each line from the
+    message after its stamp and from every driver or program name on, and each of those cut short."""
+    import re
+    texts = {text for _, text in _golden()}
+    paths = [SEED, *sorted((ROOT / "samples").glob("*.log")), *sorted((ROOT / "tests" / "corpus" / "real").glob("*.log"))]
+    starts = re.compile(r"\] |hv_|mlx|mana|pci|vmbus|systemd|Network|kernel: |hn\d|mce\d")
+    for path in paths:
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            for match in starts.finditer(line[:400]):
+                texts.add(line[match.end() if match.group() == "] " else match.start():400].strip())
+    for text in sorted(texts):
+        texts.update(text[:cut] for cut in range(len(text) // 3, len(text), max(1, len(text) // 3)))
+    return sorted(texts)
+
+
+def _reading(parser: lark.Lark, text: str) -> tuple[str, object]:
+    """Return what *parser* makes of *text*: its event, or the kind of error and the column it names."""
+    try:
+        return "event", parser.parse(text)
+    except lark.exceptions.UnexpectedInput as exc:
+        return type(exc).__name__, getattr(exc, "column", None)
+
+
+def test_the_lexer_reads_every_text_as_larks_own_contextual_lexer() -> None:
+    """The parser (its lexer made per state on first use, each state's terminals tried in Lark's order without one
+    compiled alternation) reads every message of the golden list, seed, samples and real corpus, whole or cut
+    short, exactly as Lark's own contextual lexer does: the same event, or the same error at the same column."""
+    lark_own = lark.Lark(grammar.grammar_text(), parser="lalr", lexer="contextual", transformer=grammar.EventBuilder(),
+                         maybe_placeholders=False)
+    ours = grammar.parser()
+    texts = _texts_to_read()
+    readings = [(_reading(ours, text), _reading(lark_own, text)) for text in texts]
+    assert len(texts) > 3000 and sum(theirs[0] == "event" for _, theirs in readings) > 500
+    assert [text for text, (mine, theirs) in zip(texts, readings) if mine != theirs] == []
+
+
+def test_a_loaded_parser_makes_a_states_lexer_when_the_state_first_reads() -> None:
+    """Loading the parser makes no state's lexer; parsing a message makes those of the states it reads in, and
+    states that accept the same terminals share one lexer."""
+    fresh = grammar.load_or_build()
+    lexer = fresh.parser.lexer
+    assert isinstance(lexer, lexing._ContextualLexer) and len(lexer.lexers) == 0
+    fresh.parse("hv_netvsc 000d3af5-76bd-000d-3af5-76bd000d3af5 eth0: VF slot 1 added")
+    made = len(lexer.lexers)
+    assert 0 < made < 30
+    assert len({id(state_lexer) for state_lexer in lexer.lexers.values()}) <= made
+
+
+def test_the_scanner_returns_the_first_terminal_in_larks_order_that_matches() -> None:
+    """Of the terminals a state accepts, the scanner returns the first in Lark's order that matches at the position,
+    as Lark's alternation does: a longer string is tried before its prefix, a pattern before a string it covers."""
+    import re
+
+    import lark.utils
+    from lark.lexer import PatternRE, PatternStr, TerminalDef
+    text_slice = getattr(lark.utils, "TextSlice", None)  # what Lark 1.2 and later give a scanner; Lark 1.1 a str
+    terminals = [TerminalDef("LONG", PatternStr("VF slot")), TerminalDef("WORD", PatternRE(r"[A-Za-z]+")),
+                 TerminalDef("SHORT", PatternStr("VF")), TerminalDef("SPACE", PatternStr(" "))]
+    scanner = lexing._FirstCharScanner(terminals, 0, re, False)
+    lark_scanner = lark.lexer.Scanner(terminals, 0, re, False)
+    for text in ("VF slot 1", "VF 1", "Vx", " slot", "1"):
+        given = text_slice(text, 0, len(text)) if text_slice is not None else text
+        for pos in range(len(text)):
+            assert scanner.match(given, pos) == lark_scanner.match(given, pos)
+        if hasattr(lark_scanner, "fullmatch"):  # Lark 1.2 and later
+            assert scanner.fullmatch(text) == lark_scanner.fullmatch(text)

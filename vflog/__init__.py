@@ -8,24 +8,25 @@ Every type that appears in a public signature is exported here (``vflog.__all__`
 
 from __future__ import annotations
 
-from .lazy import lazy_names
+from .lazy import lazy_names, paused_gc
 
 __version__ = "0.1.0"
 
-from .analyze import Analyzer, EventStream, RoutedEvent, analyze, analyze_files, analyze_text, events, events_text
-from .catalogue import CODES, Code, Severity, explain
-from .config import Config
-from .errors import GrammarError, InputError, ParseError, UsageError, VflogError
-from .events import Event, Level
-from .formats import Record
-from .framing import Stamp
-from .grammar import parse_message
-from .input import Limits, Selection
-from .input.values import Source, Text
-from .machine import STATES, TRANSITIONS, State
-from .follow import Follower, follow
-from .report import (SCHEMA, BootReport, Finding, InputSpan, NicReport, OutageReport, Quote, Report, StateChange,
-                     Stats, TimelineEntry, Unrecognised, VfReport, Withdrawn)
+with paused_gc():  # the modules build long-lived values: collections during their import would free nothing
+    from .analyze import Analyzer, EventStream, RoutedEvent, analyze, analyze_files, analyze_text, events, events_text
+    from .catalogue import CODES, Code, Severity, explain
+    from .config import Config
+    from .errors import GrammarError, InputError, ParseError, UsageError, VflogError
+    from .events import Event, Level
+    from .formats import Record
+    from .framing import Stamp
+    from .grammar import parse_message
+    from .input import Limits, Selection
+    from .input.values import Source, Text
+    from .machine import STATES, TRANSITIONS, State
+    from .follow import Follower, follow
+    from .report import (SCHEMA, BootReport, Finding, InputSpan, NicReport, OutageReport, Quote, Report, StateChange,
+                         Stats, TimelineEntry, Unrecognised, VfReport, Withdrawn)
 
 #: The fleet-scan API (process pools, Dask) and the check values a scan result holds (a sosreport's present
 #: state), loaded on first use: name -> the module that defines it.
@@ -49,4 +50,4 @@ __all__ = [
 
 
 __getattr__, __dir__ = lazy_names('vflog', _LAZY, globals(), __all__)
-del lazy_names
+del lazy_names, paused_gc

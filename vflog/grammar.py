@@ -18,6 +18,8 @@ import lark.lexer
 
 from .errors import GrammarError, ParseError
 from .events import Event
+from .lazy import paused_gc
+from .lexing import PLUGINS
 
 #: The grammar file, relative to the installed package and to the checkout root.
 GRAMMAR_FILE = "grammars/kernel.lark"
@@ -186,7 +188,7 @@ def _read_cached(dir_fd: int, name: str) -> lark.Lark | None:
             saved = marshal.loads(file.read())
         if saved.get("key") != name:
             return None
-        return lark.Lark._load_from_dict(saved["data"], saved["memo"], transformer=EventBuilder())
+        return lark.Lark._load_from_dict(saved["data"], saved["memo"], transformer=EventBuilder(), _plugins=PLUGINS)
     except Exception:  # a damaged or outdated cache file is rebuilt, whatever is wrong with it
         return None
 
@@ -194,7 +196,7 @@ def _read_cached(dir_fd: int, name: str) -> lark.Lark | None:
 def _write_cached(dir_fd: int, name: str, built: lark.Lark) -> None:
     """Save *built* as *name* in the cache directory: written to a fresh private file, then renamed."""
     data, memo = built.memo_serialize([lark.lexer.TerminalDef, lark.grammar.Rule])
-    data["options"] = {k: v for k, v in data["options"].items() if k not in ("transformer", "cache")}
+    data["options"] = {k: v for k, v in data["options"].items() if k not in ("transformer", "cache", "_plugins")}
     temp = f".{name}.{os.getpid()}.{os.urandom(8).hex()}"
     try:
         blob = marshal.dumps({"key": name, "data": data, "memo": memo})
@@ -213,7 +215,7 @@ def build() -> lark.Lark:
     """Compile the grammar into the LALR parser (no cache)."""
     try:
         return lark.Lark(grammar_text(), parser="lalr", lexer="contextual", transformer=EventBuilder(),
-                         maybe_placeholders=False)
+                         maybe_placeholders=False, _plugins=PLUGINS)
     except lark.exceptions.LarkError as exc:  # a broken grammar file is a packaging bug
         raise GrammarError(f"{GRAMMAR_FILE} does not compile: {exc}") from exc
 
@@ -238,7 +240,8 @@ def load_or_build() -> lark.Lark:
 @functools.cache
 def parser() -> lark.Lark:
     """Return the LALR parser, built (or loaded from the per-user cache) once per process."""
-    return load_or_build()
+    with paused_gc():  # its tables are long-lived: collections while they are made would free nothing
+        return load_or_build()
 
 
 @functools.cache

@@ -1,9 +1,12 @@
-"""Names of a package that load on first use (PEP 562 module ``__getattr__`` and ``__dir__``)."""
+"""Start-up helpers: names of a package that load on first use (PEP 562 module ``__getattr__`` and ``__dir__``),
+and a pause of the cyclic garbage collector while long-lived values are built."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib
-from typing import Any, Callable, Mapping, MutableMapping
+from typing import Any, Callable, Iterator, Mapping, MutableMapping
 
 
 def lazy_names(package: str, names: Mapping[str, str], namespace: MutableMapping[str, Any],
@@ -22,3 +25,22 @@ def lazy_names(package: str, names: Mapping[str, str], namespace: MutableMapping
         return sorted(set(namespace) | set(public))
 
     return __getattr__, __dir__
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Within the block the cyclic garbage collector does not run; after it, it runs again if it ran before.
+
+    Loading vflog builds long-lived values (classes, compiled expressions, the parser's tables) whose many
+    allocations would otherwise start collections that free nothing; reference counting still frees the rest.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            if not gc.get_freeze_count():  # (a caller's frozen objects stay frozen)
+                gc.freeze()  # the values built in the block join the oldest generation without being traversed
+                gc.unfreeze()
+            gc.enable()

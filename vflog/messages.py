@@ -18,7 +18,7 @@ import functools
 import operator
 import re
 from collections import defaultdict
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import attrs
 
@@ -157,48 +157,92 @@ _OWN_NAMES = tuple(DRIVERS)
 
 
 class Matcher:
-    """One row with its regex (compiled on first use) and the longest literal a matching message contains."""
+    """One row with its regex and the longest literal a matching message contains (each worked out on first use)."""
 
-    __slots__ = ("row", "format", "needle", "weight", "_regex")
+    def __init__(self, fmt: str, read_row: Callable[[], Row]) -> None:
+        self.format, self._read_row = fmt, read_row
 
-    def __init__(self, row: Row, fmt: str, needle: str, weight: int) -> None:
-        self.row, self.format, self.needle, self.weight = row, fmt, needle, weight
-        self._regex: re.Pattern[str] | None = None
+    @functools.cached_property
+    def row(self) -> Row:
+        """Return the catalogue row of the format (read from its line the first time a message is compared)."""
+        return self._read_row()
 
-    @property
+    @functools.cached_property
+    def _pieces(self) -> list[str]:
+        """Return the non-empty literal pieces of the format's first line."""
+        return [part for part in literals(self.format) if part]
+
+    @functools.cached_property
+    def needle(self) -> str:
+        """Return the longest literal piece, without surrounding spaces: a message the format printed holds it."""
+        return max(self._pieces, key=len).strip()
+
+    @functools.cached_property
+    def weight(self) -> int:
+        """Return how many literal characters the format prints (more is a more specific format)."""
+        return sum(len(part) for part in self._pieces)
+
+    @functools.cached_property
     def regex(self) -> re.Pattern[str]:
         """Return the compiled regex (most rows are never compared with anything, so compiling waits)."""
-        if self._regex is None:
-            try:
-                self._regex = re.compile(pattern(self.format), re.S)
-            except re.error as exc:  # a catalogue row the converter cannot read is a packaging bug
-                raise GrammarError(f"{CATALOGUE_FILE}: format {self.row.format!r} does not compile: {exc}") from exc
-        return self._regex
+        try:
+            return re.compile(pattern(self.format), re.S)
+        except re.error as exc:  # a catalogue row the converter cannot read is a packaging bug
+            raise GrammarError(f"{CATALOGUE_FILE}: format {self.row.format!r} does not compile: {exc}") from exc
 
 
-def _matcher(row: Row, fmt: str) -> tuple[Matcher, str | None] | None:
-    """Return the matcher of *row* (its format *fmt* with any own driver prefix taken off) and its index word
-    (None when the format does not start with a whole literal word), or None when it prints no literal text."""
-    pieces = literals(fmt)
-    literal = [part for part in pieces if part]
-    if not "".join(literal).strip():
+def _matcher(fmt: str, read_row: Callable[[], Row]) -> tuple[Matcher, str | None] | None:
+    """Return the matcher of a row and its index word (None when the format does not start with a whole literal
+    word), or None when the format prints no literal text.
+
+    *fmt* is the row's format with any own driver prefix taken off; *read_row* returns the row.  Only the text
+    before the first conversion is read here; a format that starts with a conversion is read whole to see
+    whether it prints any literal text at all.
+    """
+    line = first_line(fmt)
+    conversion = CONVERSION.search(line)
+    head = _literal(line[:conversion.start()] if conversion is not None else line)
+    if not head.strip() and not "".join(literals(fmt)).strip():
         return None
-    needle = max(literal, key=len).strip()
-    head = pieces[0]
-    word = first_word(head) if head and (" " in head or len(pieces) == 1) else None
-    return Matcher(row, fmt, needle, sum(len(part) for part in literal)), word
+    word = first_word(head) if head and (" " in head or conversion is None) else None
+    return Matcher(fmt, read_row), word
+
+
+class _Table:
+    """The catalogue file's text: its Linux lines (FreeBSD rows and malformed lines left out), each line's driver
+    column, and the Row of a line (split only when asked)."""
+
+    def __init__(self, text: str) -> None:
+        lines = text.splitlines()
+        header = lines[0].split("\t") if lines else []
+        order = [header.index(name) for name in ("driver", "file", "function", "level", "format", "versions", "notes")]
+        self._pick, self._driver, self._format, self._versions = operator.itemgetter(*order), order[0], order[4], order[5]
+        self._tabs = len(header) - 1
+        self.lines = [line for line in lines[1:] if self._is_linux(line)]
+
+    def _is_linux(self, line: str) -> bool:
+        """Return whether *line* has the header's columns and is not a FreeBSD row (its versions ``freebsd...``)."""
+        if line.count("\t") != self._tabs:
+            return False
+        return "\tfreebsd" not in line or not line.split("\t")[self._versions].startswith("freebsd")
+
+    def driver(self, line: str) -> str:
+        """Return the driver column of *line*."""
+        return line.split("\t", self._driver + 1)[self._driver]
+
+    def row(self, line: str) -> Row:
+        """Return the Row of *line*."""
+        return Row(*self._pick(line.split("\t")))
+
+    def format(self, line: str) -> str:
+        """Return the format column of *line*."""
+        return line.split("\t", self._format + 1)[self._format]
 
 
 def _rows(text: str) -> Iterable[Row]:
     """Yield the Linux rows of the catalogue text *text* (tab-separated, header line first)."""
-    lines = iter(text.splitlines())
-    header = next(lines, "").split("\t")
-    order = [header.index(name) for name in ("driver", "file", "function", "level", "format", "versions", "notes")]
-    pick, versions, width = operator.itemgetter(*order), order[5], len(header)
-    for line in lines:
-        cells = line.split("\t")
-        if len(cells) == width and not cells[versions].startswith("freebsd"):
-            yield Row(*pick(cells))
+    table = _Table(text)
+    return (table.row(line) for line in table.lines)
 
 
 def catalogue_text() -> str:
@@ -215,29 +259,63 @@ class Catalogue:
     time one of its messages is looked up: a log of two drivers does not pay for the rows of the others)."""
 
     def __init__(self, rows: Iterable[Row]) -> None:
-        self.rows: list[Row] = list(rows)
+        self._rows: list[Row | None] = list(rows)
+        self._table: _Table | None = None
+        self._own([row.driver for row in self._rows if row is not None])
+
+    @classmethod
+    def of_text(cls, text: str) -> Catalogue:
+        """Return the catalogue of the catalogue file's *text*; a line becomes a Row when its row is first read."""
+        catalogue = cls.__new__(cls)
+        table = catalogue._table = _Table(text)
+        catalogue._rows = [None] * len(table.lines)
+        catalogue._own([table.driver(line) for line in table.lines])
+        return catalogue
+
+    def _own(self, drivers: list[str]) -> None:
+        """Index the row positions by the printk driver names that print them (*drivers*: each row's column)."""
         owners: dict[str, list[str]] = defaultdict(list)
         for driver in DRIVERS.values():
             for name in driver.catalogue_names:
                 owners[name].append(driver.name)
         #: Per driver name, the positions in ``rows`` of the rows it prints, in catalogue order.
         self._owned: dict[str, list[int]] = defaultdict(list)
-        for position, row in enumerate(self.rows):
-            for name in owners.get(row.driver, ()):
+        for position, column in enumerate(drivers):
+            for name in owners.get(column, ()):
                 self._owned[name].append(position)
         self._indexes: dict[str, tuple[dict[str, list[Matcher]], list[Matcher]]] = {}
         #: The matcher and index word of each row position read so far (one matcher per row, shared by its drivers).
         self._read: dict[int, tuple[Matcher, str | None] | None] = {}
 
+    def _row(self, position: int) -> Row:
+        """Return the row at *position*, read from its line the first time."""
+        row = self._rows[position]
+        if row is None:
+            assert self._table is not None
+            row = self._rows[position] = self._table.row(self._table.lines[position])
+        return row
+
+    @functools.cached_property
+    def rows(self) -> list[Row]:
+        """Return every Linux row of the catalogue, in its order (all read from their lines, once)."""
+        return [self._row(position) for position in range(len(self._rows))]
+
     def _matcher_at(self, position: int) -> tuple[Matcher, str | None] | None:
         """Return the matcher and index word of the row at *position* (None when it prints no literal text)."""
         if position not in self._read:
-            row = self.rows[position]
-            fmt = row.format
-            if fmt.startswith(_OWN_NAMES) and row.macro.startswith(("pr_", "printk")):
+            fmt = self._format(position)
+            if fmt.startswith(_OWN_NAMES) and self._row(position).macro.startswith(("pr_", "printk")):
                 fmt = _OWN_PREFIX.sub("", fmt, count=1)
-            self._read[position] = _matcher(row, fmt)
+            self._read[position] = _matcher(fmt, functools.partial(self._row, position))
         return self._read[position]
+
+    def _format(self, position: int) -> str:
+        """Return the format of the row at *position* (from its line, without reading the whole row)."""
+        row = self._rows[position]
+        if row is not None:
+            return row.format
+        assert self._table is not None
+        return self._table.format(self._table.lines[position])
 
     def _index(self, driver: str) -> tuple[dict[str, list[Matcher]], list[Matcher]]:
         """Return *driver*'s matchers by first word and those without one (floating), built on first use."""
@@ -290,7 +368,7 @@ class Catalogue:
 @functools.cache
 def catalogue() -> Catalogue:
     """Return the catalogue, read and compiled once per process on first use."""
-    return Catalogue(_rows(catalogue_text()))
+    return Catalogue.of_text(catalogue_text())
 
 
 #: The longest message the kernel prints on one line (printk's LOG_LINE_MAX is 1024 with its prefix):

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import subprocess
 
 from ..errors import InputError
+from .sosreport import is_sosreport as is_sosreport  # re-exported (a report asks it without loading this module)
 
 #: At most this many bytes are read from one file (a kernel log may be long; sysfs files are short).
 MAX_FILE = 32 << 20
@@ -340,14 +341,6 @@ def _wanted(name: str) -> bool:
     """Return whether a member (with or without a top directory) is one a check reads."""
     below = name.split("/", 1)[1] if "/" in name else name
     return any(name.startswith(w) or below.startswith(w) for w in WANTED)
-
-
-def is_sosreport(path: str | os.PathLike[str]) -> bool:
-    """Return whether *path* is a sosreport: a directory with ``sos_commands/``, or a ``sosreport*.tar*`` file."""
-    candidate = Path(path)
-    if candidate.is_dir():
-        return (candidate / "sos_commands").is_dir()
-    return candidate.is_file() and candidate.name.startswith("sosreport") and ".tar" in candidate.name
 
 
 def open_tree(root: str | os.PathLike[str] | None) -> Tree:

@@ -13,7 +13,7 @@ import signal
 import sys
 import traceback
 from types import FrameType
-from typing import IO, Callable, Iterator, Mapping, Sequence
+from typing import IO, Any, Callable, Collection, Iterator, Mapping, Sequence
 
 from .. import __version__
 from ..errors import UsageError, VflogError
@@ -21,7 +21,7 @@ from ..output import Guarded, OutputError, Unfailing
 from ..render import clean
 from .check import add_check_parser, check_command
 from .commands import events_command, explain_command, follow_command, report_command, timeline_command
-from .options import MIN_POLL, ExitStatus, Parser, display_options, input_options, jobs_option, poll_seconds
+from .options import HELP, MIN_POLL, ExitStatus, Parser, display_options, input_options, jobs_option, poll_seconds
 
 __all__ = ["COMMANDS", "ExitStatus", "Parser", "Terminated", "build_parser", "main", "run"]
 
@@ -45,14 +45,28 @@ class Terminated(KeyboardInterrupt):
         return signal.Signals(self.signum).name
 
 
-def build_parser(full: bool = True) -> argparse.ArgumentParser:
-    """Return the argument parser of the vflog command."""
+def build_parser(full: bool = True, only: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """Return the argument parser of the vflog command.
+
+    The options of the sub-commands in *only* are defined (all of them when it is None); the others are listed
+    with their one-line help alone (main() defines just the command it runs).  Without *full*, scan is only
+    listed too: its options load its machinery (process pools, SQLite, Dask).
+    """
     parser = Parser(prog="vflog", description="Explain Azure Accelerated Networking (SR-IOV VF) events in a Linux kernel log.")
     parser.add_argument("--version", action="version", version=f"vflog {__version__}")
     parser.add_argument("--traceback", action="store_true", help="show a Python traceback on internal errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in HELP:
+        if (only is None or name in only) and (full or name != "scan"):
+            _DEFINE[name](sub)
+        else:
+            sub.add_parser(name, help=HELP[name])
+    return parser
 
-    report = sub.add_parser("report", help="per-NIC verdicts and findings (the default command)")
+
+def _report_parser(sub: Any) -> None:
+    """Add ``vflog report`` to the sub-command parsers *sub*."""
+    report = sub.add_parser("report", help=HELP["report"])
     report.add_argument("files", nargs="*", metavar="FILE", help="log files read as one log, in order; '-' or none for stdin")
     report.add_argument("--format", choices=("table", "json", "html"), default="table",
                         help="table for people, json for programs, html: one self-contained page with timelines")
@@ -67,13 +81,19 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     display_options(report)
     report.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
-    ev = sub.add_parser("events", help="one JSON object per recognised line (JSON Lines), printed as the log is read")
+
+def _events_parser(sub: Any) -> None:
+    """Add ``vflog events`` to the sub-command parsers *sub*."""
+    ev = sub.add_parser("events", help=HELP["events"])
     ev.add_argument("files", nargs="*", metavar="FILE")
     ev.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE", help=argparse.SUPPRESS)
     input_options(ev)
     ev.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
-    fo = sub.add_parser("follow", help="watch a live log (dmesg -w, journalctl -kf) and print each change")
+
+def _follow_parser(sub: Any) -> None:
+    """Add ``vflog follow`` to the sub-command parsers *sub*."""
+    fo = sub.add_parser("follow", help=HELP["follow"])
     fo.add_argument("file", nargs="?", default="-", metavar="FILE", help="a growing file to follow, or '-' (default)")
     fo.add_argument("--format", choices=("text", "jsonl"), default="text")
     fo.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error")
@@ -84,7 +104,10 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     display_options(fo)
     fo.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
-    tl = sub.add_parser("timeline", help="draw each boot's NICs as lanes over time: data path, findings, time axis")
+
+def _timeline_parser(sub: Any) -> None:
+    """Add ``vflog timeline`` to the sub-command parsers *sub*."""
+    tl = sub.add_parser("timeline", help=HELP["timeline"])
     tl.add_argument("files", nargs="*", metavar="FILE", help="log files read as one log, in order; '-' or none for stdin")
     tl.add_argument("--ascii", action="store_true", help="draw with ASCII characters only (no block characters)")
     tl.add_argument("--fail-on", choices=("error", "warning", "info", "never"), default="error",
@@ -94,17 +117,25 @@ def build_parser(full: bool = True) -> argparse.ArgumentParser:
     display_options(tl)
     tl.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
 
-    ex = sub.add_parser("explain", help="what a finding code means, why it happens, what to check")
+
+def _explain_parser(sub: Any) -> None:
+    """Add ``vflog explain`` to the sub-command parsers *sub*."""
+    ex = sub.add_parser("explain", help=HELP["explain"])
     ex.add_argument("code", nargs="?", help="a finding code; without one, list them all")
     display_options(ex)
     ex.add_argument("--traceback", action="store_true", help=argparse.SUPPRESS)
-    add_check_parser(sub)
-    if full:  # the scan machinery (process pools, SQLite, Dask) is only loaded when needed
-        from .scan import add_scan_parser
-        add_scan_parser(sub)
-    else:
-        sub.add_parser("scan", help="analyse many logs in parallel and summarise them (fleet)")
-    return parser
+
+
+def _scan_parser(sub: Any) -> None:
+    """Add ``vflog scan`` to the sub-command parsers *sub* (this loads the scan machinery)."""
+    from .scan import add_scan_parser
+    add_scan_parser(sub)
+
+
+#: How each sub-command's options are defined, by name.
+_DEFINE: dict[str, Callable[[Any], object]] = {
+    "report": _report_parser, "events": _events_parser, "follow": _follow_parser, "timeline": _timeline_parser,
+    "explain": _explain_parser, "check": add_check_parser, "scan": _scan_parser}
 
 
 def _with_default_command(argv: Sequence[str]) -> list[str]:
@@ -165,8 +196,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     try:
         with _unwinding_signals():
             argv = _with_default_command(argv)
-            full = "scan" in argv or any(a in ("-h", "--help") for a in argv[:1])
-            args = build_parser(full).parse_args(argv)
+            args = build_parser(only=[arg for arg in argv if arg in COMMANDS][:1]).parse_args(argv)
             args.env = env  # the handlers read COLUMNS and NO_COLOR from here, never from os.environ
             status = int(_HANDLERS[args.command](args, out, err))  # type: ignore[arg-type]
             out.flush()

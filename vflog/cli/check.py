@@ -11,7 +11,7 @@ from ..catalogue import Severity
 from ..errors import UsageError, VflogError
 from ..output import output_to
 from ..render import clean, pretty_json
-from .options import ExitStatus
+from .options import HELP, ExitStatus
 
 if TYPE_CHECKING:
     from ..check.result import CheckResult
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def add_check_parser(sub: Any) -> None:
     """Add ``vflog check`` to the sub-command parsers *sub*."""
-    ch = sub.add_parser("check", help="the VM's present state (or a sosreport's) judged with its kernel log")
+    ch = sub.add_parser("check", help=HELP["check"])
     ch.add_argument("--root", metavar="DIR", help="read a sosreport (directory or tarball) or a saved tree instead "
                                                    "of the live system")
     ch.add_argument("--interval", type=_interval, default=2.0, metavar="SECONDS",
@@ -69,17 +69,19 @@ def check_command(args: argparse.Namespace, stdout: IO[str], stderr: IO[str]) ->
 
 def sosreport_checks(files: Sequence[str]) -> list[CheckResult]:
     """Return the check of every sosreport among *files* whose command outputs show a network interface."""
-    from ..check import check_facts, gather_facts
-    from ..check.tree import is_sosreport
+    from ..check.sosreport import is_sosreport
+    sosreports = [name for name in files if name != "-" and is_sosreport(name)]
+    if not sosreports:
+        return []
+    from ..check import check_facts, gather_facts  # the check machinery loads only for a sosreport
     results = []
-    for name in files:
-        if name != "-" and is_sosreport(name):
-            try:
-                result = check_facts(gather_facts(name, interval=0))
-            except VflogError:
-                continue  # the report already says what could not be read
-            if result.nics:
-                results.append(result)
+    for name in sosreports:
+        try:
+            result = check_facts(gather_facts(name, interval=0))
+        except VflogError:
+            continue  # the report already says what could not be read
+        if result.nics:
+            results.append(result)
     return results
 
 

@@ -14,6 +14,19 @@ from ..input import Limits, Selection
 from ..render import Display
 
 
+#: The one-line help of each sub-command in the command list of ``vflog --help``, in its order (the same whether
+#: or not the sub-command's options are defined).
+HELP = {
+    "report": "per-NIC verdicts and findings (the default command)",
+    "events": "one JSON object per recognised line (JSON Lines), printed as the log is read",
+    "follow": "watch a live log (dmesg -w, journalctl -kf) and print each change",
+    "timeline": "draw each boot's NICs as lanes over time: data path, findings, time axis",
+    "explain": "what a finding code means, why it happens, what to check",
+    "check": "the VM's present state (or a sosreport's) judged with its kernel log",
+    "scan": "analyse many logs in parallel (files, directories, globs, archives, URLs) and summarise",
+}
+
+
 class ExitStatus(enum.IntEnum):
     """Exit statuses of the vflog command (a documented contract); SIGTERM and SIGHUP exit 128 + the signal (143, 129)."""
 

@@ -19,7 +19,7 @@ from ..fleet import (
 from ..output import output_to
 from ..render import clean
 from ..render_scan import FORMATS, displayable, plural, writer_for
-from .options import ExitStatus, display_for, display_options, input_options, settings
+from .options import HELP, ExitStatus, display_for, display_options, input_options, settings
 
 
 class Progress:
@@ -81,7 +81,7 @@ def add_scan_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register the ``scan`` subcommand on an argparse subparsers object and return its parser."""
     
     parser = subparsers.add_parser(
-        "scan", help="analyse many logs in parallel (files, directories, globs, archives, URLs) and summarise",
+        "scan", help=HELP["scan"],
         description="Analyse every log under PATH... independently, in parallel, and summarise the findings. "
                     "Each file is one log; an archive (sosreport, logs.zip) is one log; rotated siblings "
                     "(kern.log.1 + kern.log) in one directory are one log.")

@@ -8,7 +8,6 @@ becomes an input whose reading raises InputError, so the other members are still
 from __future__ import annotations
 
 import functools
-import glob as globbing
 import io
 import lzma
 import os
@@ -157,6 +156,7 @@ def _path_inputs(source: str | os.PathLike[str], selection: Selection, limits: L
         yield Input(name, _failing(name, f"cannot be opened ({reason})"))
         return
     if mode is None and any(ch in name for ch in "*?["):
+        import glob as globbing  # only for a name that is a pattern
         matches = sorted(globbing.glob(name, recursive=True), key=rotation_key)
         if not matches:
             yield Input(name, _failing(name, "no file matches this pattern"))
