@@ -434,3 +434,20 @@ def test_the_scanner_returns_the_first_terminal_in_larks_order_that_matches() ->
             assert scanner.match(given, pos) == lark_scanner.match(given, pos)
         if hasattr(lark_scanner, "fullmatch"):  # Lark 1.2 and later
             assert scanner.fullmatch(text) == lark_scanner.fullmatch(text)
+
+
+def test_a_lark_whose_internals_the_fast_lexer_does_not_fit_gets_larks_own_lexer(monkeypatch) -> None:
+    """When the fast lexer fails on the probe message (another Lark's internals), the parser uses Lark's own."""
+    from vflog import lexing
+
+    def broken(self, text, pos):  # what a renamed Lark internal would look like at the first token
+        raise AttributeError("no such Lark internal")
+
+    monkeypatch.setattr(lexing._FirstCharScanner, "match", broken)
+    grammar.parser.cache_clear()
+    try:
+        made = grammar.parser()
+        assert not isinstance(made.parser.lexer, lexing._ContextualLexer)
+        assert made.parse(grammar.PROBE).kind == "vf_registering"
+    finally:
+        grammar.parser.cache_clear()
