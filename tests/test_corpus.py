@@ -33,10 +33,6 @@ XFAIL: dict[str, dict[str, str]] = {
     "43-wsl-14070-fence-glued-netvsc-enodev.log": {
         "recognised": "the excerpt's last line is cut inside the message ('unable to'): no message to recognise",
     },
-    "46-linux-rdma-mana-reset-rescan-interleaved-console.log": {
-        "golden": "one oops split in two by interleaved console output and an elision line: the finding's headline is "
-                  "'Call Trace:' (line 14), not the 'BUG: unable to handle page fault' that opens it (line 1)",
-    },
     "48-eve-ng-notes-4.9-serial-hv-pci-irq-failed-mlx4-gpf.log": {
         "golden": "a vPCI bus with no device line is not tied to the only NIC although a trace shows the VF driver "
                   "(mlx4_init_one) crashing on that bus's interrupt (hv_irq_unmask): hv_pci errors stay VM-level and "

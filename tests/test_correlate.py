@@ -149,6 +149,34 @@ def test_an_end_marker_or_a_gap_separates_two_traces() -> None:
     assert [r.event.kind for r in vflog.events_text(text)] == ["kernel_trace"] * 4
 
 
+def test_a_trace_interleaved_with_another_drivers_line_stays_one_trace() -> None:
+    """Console output interleaved with an oops (a driver line between its header and its call trace) does not
+    split it: one kernel_trace opened by the header, and the driver line is still its own event."""
+    header = _line(5.0, TRACE_LINES[0])
+    rest = "".join(_line(5.1, m) for m in TRACE_LINES[3:])
+    text = header + _line(5.0, "mana 7870:00:00.0 enP30832s1: Configured vPort 0 PD 18 DB 16") + rest
+    routed = list(vflog.events_text(text))
+    traces = [r.event for r in routed if r.event.kind == "kernel_trace"]
+    assert len(traces) == 1 and traces[0].line == 1 and traces[0].get("end_line") == 7
+    assert any(r.event.line == 2 and r.event.driver == "mana" for r in routed)
+
+
+def test_a_new_header_or_a_far_driver_line_after_an_interruption_ends_the_trace() -> None:
+    """After an interleaved driver line, a new trace header starts a new trace; a driver line further than
+    TRACE_INTERLEAVE lines from the trace ends it, so a later call trace is a trace of its own."""
+    from vflog.correlate import TRACE_INTERLEAVE
+    header = _line(5.0, TRACE_LINES[0])
+    vf = _line(5.0, "mana 7870:00:00.0 enP30832s1: Configured vPort 0 PD 18 DB 16")
+
+    def traces(text: str) -> list[tuple[int, int]]:
+        return [(r.event.line, r.event.get("end_line")) for r in vflog.events_text(text) if r.event.kind == "kernel_trace"]
+
+    assert traces(header + vf + header) == [(1, 1), (3, 3)]
+    gap = "".join(_line(5.0, f"unrelated line {i}") for i in range(TRACE_INTERLEAVE + 1))
+    far = 2 + TRACE_INTERLEAVE + 1
+    assert traces(header + gap + vf + _line(5.2, "Call Trace:")) == [(1, 1), (far + 1, far + 1)]
+
+
 def test_a_trace_keeps_a_bounded_number_of_lines() -> None:
     """A hostile endless trace is one event that keeps its first lines and counts the rest."""
     text = _line(5.0, "Call Trace:") + "".join(_line(5.0, f" f{i}+0x1/0x2") for i in range(5000))

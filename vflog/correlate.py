@@ -40,6 +40,9 @@ TRACE_KINDS = frozenset({"trace_start", "trace_calls", "trace_modules", "trace_r
 TRACE = "kernel_trace"
 #: Two trace lines further apart than this many lines belong to two traces.
 TRACE_GAP = 80
+#: A driver line this many lines or fewer after a trace's last line leaves the trace open (console output
+#: interleaved with an oops); the trace goes on if its next line continues it (not a new header).
+TRACE_INTERLEAVE = 16
 #: Lines of one trace kept as its evidence (a longer trace is counted, not kept).
 _TRACE_KEEP = 64
 _TRACE_WORDS = re.compile("|".join(re.escape(word) for word in TRACE_WORDS))
@@ -81,6 +84,10 @@ class _Trace:
 
     first: Event
     last_line: int
+    #: The last VF event before the trace: (its message's parse, line, time).
+    after: tuple[Event, int, float | None] | None = None
+    #: Another driver's line came after the trace's last line (interleaved console output).
+    interrupted: bool = False
     lines: list[int] = attrs.field(factory=list)
     texts: list[str] = attrs.field(factory=list)
     count: int = 0
@@ -178,8 +185,12 @@ class Correlator:
         if template.kind in TRACE_KINDS:
             self._trace_line(template.at(line, t))
             return
-        if self._trace is not None:
-            self._close_trace()
+        trace = self._trace
+        if trace is not None:
+            if line - trace.last_line > TRACE_INTERLEAVE:
+                self._close_trace()
+            else:
+                trace.interrupted = True
         route = self._routes.get(template.message)
         if route is None:
             self._decide(template.at(line, t))
@@ -251,11 +262,12 @@ class Correlator:
     def _trace_line(self, event: Event) -> None:
         """Add one trace line to the open trace, or open one; its end marker closes it."""
         trace = self._trace
-        if trace is not None and event.line - trace.last_line > TRACE_GAP:
+        if trace is not None and (event.line - trace.last_line > TRACE_GAP
+                                  or (trace.interrupted and event.kind == "trace_start")):
             self._close_trace()
             trace = None
         if trace is None:
-            trace = self._trace = _Trace(event, event.line)
+            trace = self._trace = _Trace(event, event.line, self._last_vf)
         trace.add(event)
         if event.kind == "trace_end":
             self._close_trace()
@@ -265,8 +277,8 @@ class Correlator:
         trace, self._trace = self._trace, None
         if trace is not None:
             after = None
-            if self._last_vf is not None:
-                template, line, t = self._last_vf
+            if trace.after is not None:
+                template, line, t = trace.after
                 after = template.at(line, t)
             self._deliver(None, trace.event(after))
 
