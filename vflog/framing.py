@@ -194,7 +194,7 @@ def frame(raw: str) -> Framed | None:
     start, value = dmesg_stamp(raw)
     if start >= 0:  # dmesg: try right after the stamp first, then anywhere
         rest = raw[start:]
-        message = _message_after_stamp(rest) if len(rest) <= _MEMO_TEXT else _message_at_start(rest)
+        message = _message_after_stamp(rest) if len(rest) <= _MEMO_TEXT else message_at_start(rest)
         if message is not None:
             return Framed(raw[:start], message, value)
     start = find_anchor(raw)
@@ -203,15 +203,15 @@ def frame(raw: str) -> Framed | None:
     return Framed(raw[:start], raw[start:].rstrip())
 
 
-def _message_at_start(text: str) -> str | None:
+def message_at_start(text: str) -> str | None:
     """Return the driver message that *text* (what follows a dmesg stamp) is, or None when it starts none."""
     return text.rstrip() if starts_at(text, 0) else None
 
 
 @functools.lru_cache(maxsize=_MEMO_SIZE)
 def _message_after_stamp(text: str) -> str | None:
-    """Return _message_at_start(text), remembered per distinct text (the anchor looks only ahead: its verdict holds)."""
-    return _message_at_start(text)
+    """Return message_at_start(text), remembered per distinct text (the anchor looks only ahead: its verdict holds)."""
+    return message_at_start(text)
 
 
 def _month(name: str) -> int | None:
