@@ -210,3 +210,22 @@ def test_remembered_routes_give_the_report_of_fresh_decisions_on_servicing_logs(
     with _nothing_remembered():
         fresh = vflog.analyze_text(log.text)
     assert remembered == fresh
+
+
+# -- the per-line front end: a stamp read by one match, a stamped line read once per distinct text ---------------
+
+
+def _stamp_by_definition(line: str) -> tuple[int, float | None]:
+    """Return what dmesg_stamp's docstring says: the text after the first ``] `` of a line that starts with ``[``,
+    and the seconds of the brackets' text (framing.seconds)."""
+    close = line.find("] ") if line[:1] == "[" else -1
+    return (-1, None) if close < 0 else (close + 2, framing.seconds(line[1:close]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="[] .0123456789e+-_nainf\t", max_size=24))
+def test_a_dmesg_stamp_read_by_one_match_agrees_with_its_definition(line: str) -> None:
+    """dmesg_stamp, which reads a plain ``[  12.5] `` stamp by one match, gives what the first ``] `` and
+    framing.seconds give for every line (spaces, huge values, ``nan``, ``1e3``, brackets inside)."""
+    assert framing.dmesg_stamp(line) == _stamp_by_definition(line)
+    assert framing.dmesg_stamp(f"[{'9' * 13}.5] x") == (18, None)

@@ -175,11 +175,19 @@ def seconds(text: str) -> float | None:
     return value if value < MAX_SECONDS else None
 
 
+#: A leading dmesg stamp of seconds (the common case of dmesg_stamp, read by one match).
+_SECONDS_STAMP = re.compile(r"\[( *[0-9]+\.[0-9]+)\] ")
+
+
 def dmesg_stamp(line: str) -> tuple[int, float | None]:
     """Return where the text after a leading ``[seconds] `` stamp of *line* starts and the seconds it gives
     (None when the brackets hold no seconds); (-1, None) when *line* does not start with ``[...] ``."""
     if line[:1] != "[":
         return -1, None
+    match = _SECONDS_STAMP.match(line)  # the brackets hold no "] ": they close where the stamp does
+    if match is not None:
+        value = float(match[1])
+        return match.end(), value if value < MAX_SECONDS else None
     close = line.find("] ")
     if close < 0:
         return -1, None

@@ -376,13 +376,6 @@ class Front:
         if record.structured or content:
             self._other(record.number, record)
 
-    def _unknown(self, number: int, raw: str, found: Event | None) -> Event | None:
-        """Return *found*, the event the tolerant rules and the catalogue read in line *number* (*raw*), which the
-        grammar does not read; count the line as unrecognised when they do not know it either."""
-        if _unrecognised(found):
-            self._count_unrecognised(number, raw)
-        return found
-
     def _emit(self, template: Event, number: int, given: Stamp | None, seconds: float | None, prefix: str,
               previous: Record | None) -> None:
         """Place the event of *template* at line *number*, at the time *given*, else at the *seconds* of a plain
@@ -432,7 +425,8 @@ class Front:
 
     def _read_held(self, held: Held) -> None:
         """Read the held line as the line it is (it was not wrapped)."""
-        record = held.record
-        found = self._unknown(record.number, record.text, held.found)  # type: ignore[arg-type]
+        record, found = held.record, held.found
+        if _unrecognised(found):  # the tolerant rules and the catalogue do not know it either
+            self._count_unrecognised(record.number, record.text)  # type: ignore[arg-type]
         if found is not None:
             self._emit(found, record.number, record.stamp, held.seconds, held.prefix, held.previous)
