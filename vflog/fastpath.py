@@ -108,9 +108,11 @@ class BlockPath:
             line = block[start:end]
             if start in misfit:
                 analyzer.feed(number, line)
-            elif plain and "\r" not in line:  # a plain text line of the layout's shape: nothing to decode
-                analyzer.lines += 1
+            elif plain and "\r" not in line:  # a plain text line of the layout's shape: nothing to decode, and
+                analyzer.lines += 1  # no multi-line object opens (the Reader does not see it)
                 analyzer.record(Record(number, line))  # formats.plain_record, made here
+                number, position = number + 1, end + 1
+                continue
             else:
                 self._feed_candidate(number, line, kind)
             number, position = number + 1, end + 1
