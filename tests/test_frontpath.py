@@ -175,3 +175,23 @@ def test_workers_read_wall_clock_times_in_the_configured_zone(tmp_path: Path) ->
     alone = render_json(vflog.analyze(path, jobs=1, config=config), show_unrecognised=True)
     utc = render_json(vflog.analyze(path, jobs=1), show_unrecognised=True)
     assert used and together == alone != utc
+
+
+def test_a_stamped_driver_line_is_framed_and_read_once_per_distinct_text(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A driver line after a plain dmesg stamp, repeated with new stamps, is framed and read once for all its
+    repeats (one look-up of the text after the stamp), also when each is held one line in case a terminal wrapped
+    it (60 columns or more, ending in a number); each repeat is still an event at its own stamp's time."""
+    from vflog import framing, front
+
+    slot = "hv_netvsc 000d3a11-2233-000d-3a11-2233000d3a11 eth0: VF slot 7 added, front path test"
+    held = "hv_netvsc 000d3a11-2233-000d-3a11-2233000d3a11 eth0: VF slot 7 added and more text 42"
+    assert len(held) >= 60 and held[-1].isdigit()
+    reads: list[str] = []
+    frames: list[str] = []
+    monkeypatch.setattr(front, "_read", lambda text, read=front._read: reads.append(text) or read(text))
+    monkeypatch.setattr(framing, "frame", lambda raw, frame=framing.frame: frames.append(raw) or frame(raw))
+    path = tmp_path / "repeats.log"
+    path.write_text("".join(f"[{i + 1:12.6f}] {message}\n" for message in (slot, held) for i in range(5)))
+    report = vflog.analyze(path, jobs=1)
+    assert sorted(reads) == sorted({slot, held}) and frames == []
+    assert report.stats.lines == 10 and report.boots[0].t_start == 1.0 and report.boots[0].t_end == 5.0
