@@ -349,17 +349,8 @@ class Front:
             return  # wrapped.may_be_cut; not when following: a live log is not wrapped, and its change would wait)
         if reading.unrecognised:
             self._count_unrecognised(number, text)
-        if reading.event is None:
-            return
-        t: float | None
-        clock: str | None
-        if stamp is not None:  # the time the record's structure gave
-            t, clock = stamp
-        elif seconds is not None:  # a plain dmesg stamp
-            t, clock = seconds, framing.MONOTONIC
-        else:
-            t, clock = self._time(prefix)
-        self._place(reading.event, number, t, clock, previous)
+        if reading.event is not None:  # at the time the record's structure gave, else its prefix's
+            self._emit(reading.event, number, stamp, seconds, prefix, previous)
 
     def _unframed(self, record: Record, content: bool, cut: tuple[Record, Record | None] | None,
                   previous: Record | None) -> None:
@@ -380,14 +371,8 @@ class Front:
               previous: Record | None) -> None:
         """Place the event of *template* at line *number*, at the time *given*, else at the *seconds* of a plain
         dmesg stamp, else at the time the outer prefix *prefix* carries."""
-        t: float | None
-        clock: str | None
-        if given is not None:
-            t, clock = given
-        elif seconds is not None:
-            t, clock = seconds, framing.MONOTONIC
-        else:
-            t, clock = self._time(prefix)
+        t, clock = given if given is not None else (seconds, framing.MONOTONIC) if seconds is not None \
+            else self._time(prefix)
         self._place(template, number, t, clock, previous)
 
     def _time(self, prefix: str) -> tuple[float | None, str | None]:
