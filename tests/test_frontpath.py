@@ -125,14 +125,15 @@ def test_boots_findings_and_unrecognised_lines_read_in_workers_give_the_sequenti
 def test_a_repeated_look_alike_line_is_read_once(tmp_path: Path) -> None:
     """A look-alike line (a Hyper-V driver that is not ours) repeated with new stamps is read once: its message's
     reading is remembered, and the report is that of one process."""
-    from vflog.front import _reading
+    from vflog.front import _after_stamp, _reading
 
     lines = "".join(f"[{i:12.6f}] hv_vmbus: registering driver hv_storvsc\n" for i in range(500))
     path = tmp_path / "lookalikes.log"
     path.write_text(SERVICING + lines)
     _reading.cache_clear()
+    _after_stamp.cache_clear()
     report = vflog.analyze(path)
-    assert _reading.cache_info().misses < 100 and report.stats.lines == SERVICING.count("\n") + 500
+    assert _reading.cache_info().misses + _after_stamp.cache_info().misses < 100 and report.stats.lines == SERVICING.count("\n") + 500
 
 
 def test_a_kmsg_chunk_is_read_in_the_worker(tmp_path: Path) -> None:
@@ -174,3 +175,23 @@ def test_workers_read_wall_clock_times_in_the_configured_zone(tmp_path: Path) ->
     alone = render_json(vflog.analyze(path, jobs=1, config=config), show_unrecognised=True)
     utc = render_json(vflog.analyze(path, jobs=1), show_unrecognised=True)
     assert used and together == alone != utc
+
+
+def test_a_stamped_driver_line_is_framed_and_read_once_per_distinct_text(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A driver line after a plain dmesg stamp, repeated with new stamps, is framed and read once for all its
+    repeats (one look-up of the text after the stamp), also when each is held one line in case a terminal wrapped
+    it (60 columns or more, ending in a number); each repeat is still an event at its own stamp's time."""
+    from vflog import framing, front
+
+    slot = "hv_netvsc 000d3a11-2233-000d-3a11-2233000d3a11 eth0: VF slot 7 added, front path test"
+    held = "hv_netvsc 000d3a11-2233-000d-3a11-2233000d3a11 eth0: VF slot 7 added and more text 42"
+    assert len(held) >= 60 and held[-1].isdigit()
+    reads: list[str] = []
+    frames: list[str] = []
+    monkeypatch.setattr(front, "_read", lambda text, read=front._read: reads.append(text) or read(text))
+    monkeypatch.setattr(framing, "frame", lambda raw, frame=framing.frame: frames.append(raw) or frame(raw))
+    path = tmp_path / "repeats.log"
+    path.write_text("".join(f"[{i + 1:12.6f}] {message}\n" for message in (slot, held) for i in range(5)))
+    report = vflog.analyze(path, jobs=1)
+    assert sorted(reads) == sorted({slot, held}) and frames == []
+    assert report.stats.lines == 10 and report.boots[0].t_start == 1.0 and report.boots[0].t_end == 5.0

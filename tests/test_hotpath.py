@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 
 import vflog
-from vflog import correlate, framing, grammar, rules
-from vflog.analyze import Analyzer, _reading
+from vflog import correlate, framing, front, grammar, rules
+from vflog.analyze import Analyzer
 from vflog.events import Event, Level
 
 from .strategies import GeneratedLog, faulty_logs
@@ -62,15 +62,15 @@ def test_framing_a_dmesg_line_gives_its_seconds() -> None:
     assert framed is not None and framed.seconds == 12.5 and framed.stamp == framing.Stamp(12.5, framing.MONOTONIC)
 
 
-def test_a_repeated_unknown_message_is_read_once() -> None:
+def test_a_repeated_unknown_message_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """A driver message the grammar does not know is worked out once; its repeats reuse the remembered reading."""
     message = "mlx5_core cf63:00:02.0: a message no grammar or catalogue knows, hotpath test"
     analyzer = Analyzer()
-    before = _reading.cache_info()
+    reads: list[str] = []
+    monkeypatch.setattr(front, "_read", lambda text, read=front._read: reads.append(text) or read(text))
     for second in range(5):
         analyzer.feed(second + 1, f"[ {second}.000000] {message}")
-    after = _reading.cache_info()
-    assert after.misses - before.misses == 1 and after.hits - before.hits == 4
+    assert reads == [message]
     assert analyzer.unrecognised_count == 5 and [u.line for u in analyzer.unrecognised] == [1, 2, 3, 4, 5]
 
 
@@ -210,3 +210,22 @@ def test_remembered_routes_give_the_report_of_fresh_decisions_on_servicing_logs(
     with _nothing_remembered():
         fresh = vflog.analyze_text(log.text)
     assert remembered == fresh
+
+
+# -- the per-line front end: a stamp read by one match, a stamped line read once per distinct text ---------------
+
+
+def _stamp_by_definition(line: str) -> tuple[int, float | None]:
+    """Return what dmesg_stamp's docstring says: the text after the first ``] `` of a line that starts with ``[``,
+    and the seconds of the brackets' text (framing.seconds)."""
+    close = line.find("] ") if line[:1] == "[" else -1
+    return (-1, None) if close < 0 else (close + 2, framing.seconds(line[1:close]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="[] .0123456789e+-_nainf\t", max_size=24))
+def test_a_dmesg_stamp_read_by_one_match_agrees_with_its_definition(line: str) -> None:
+    """dmesg_stamp, which reads a plain ``[  12.5] `` stamp by one match, gives what the first ``] `` and
+    framing.seconds give for every line (spaces, huge values, ``nan``, ``1e3``, brackets inside)."""
+    assert framing.dmesg_stamp(line) == _stamp_by_definition(line)
+    assert framing.dmesg_stamp(f"[{'9' * 13}.5] x") == (18, None)

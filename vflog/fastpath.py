@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from . import framing
-from .formats import Record, plain_record, unrelated_record
+from .formats import Record, unrelated_record
 
 #: Blocks in a row without a fast layout after which only every _LAYOUT_RETRY-th block is looked at again.
 _LAYOUT_MISSES = 3
@@ -23,6 +23,8 @@ _LAYOUT_RETRY = 16
 #: A layout is kept while at most half the lines of a block do not fit it; up to one misfit per
 #: 2**_FEW_MISFITS characters the lines are not even counted.
 _FEW_MISFITS = 10
+#: The layouts whose candidate lines are plain text (a record of the line as it is, unless the Reader cleans it).
+_PLAIN_LAYOUTS = frozenset(("dmesg", "syslog"))
 
 
 class LineTaker(Protocol):
@@ -88,6 +90,7 @@ class BlockPath:
         if kind is None:
             return self._feed_lines(number, block, position) - 1
         starts = framing.candidates(block, kind)
+        plain = kind in _PLAIN_LAYOUTS
         if odd:
             misfit = set(odd)
             starts = sorted(misfit.union(starts))
@@ -99,12 +102,17 @@ class BlockPath:
             if start > position:  # unrelated lines between the last line read and this one
                 count = block.count("\n", position, start)
                 number += count
-                self._gap(block, position, start, number - 1, count)
+                analyzer.skipped(count, *_last_unrelated(block, position, start, number - 1))
             end = block.find("\n", start)
             end = len(block) if end < 0 else end
             line = block[start:end]
             if start in misfit:
                 analyzer.feed(number, line)
+            elif plain and "\r" not in line:  # a plain text line of the layout's shape: nothing to decode, and
+                analyzer.lines += 1  # no multi-line object opens (the Reader does not see it)
+                analyzer.record(Record(number, line))  # formats.plain_record, made here
+                number, position = number + 1, end + 1
+                continue
             else:
                 self._feed_candidate(number, line, kind)
             number, position = number + 1, end + 1
@@ -115,7 +123,7 @@ class BlockPath:
         count = block.count("\n", position)
         if not block.endswith("\n"):
             count += 1  # the last line has no line end
-        self._gap(block, position, len(block), number + count - 1, count)
+        analyzer.skipped(count, *_last_unrelated(block, position, len(block), number + count - 1))
         return number + count - 1
 
     def _block_layout(self, block: str) -> tuple[str | None, list[int]]:
@@ -136,15 +144,13 @@ class BlockPath:
         return kind, framing.misfits(block, kind) if kind is not None else []
 
     def _feed_candidate(self, number: int, line: str, kind: str) -> None:
-        """Read a candidate line of a block in layout *kind* (one that fits the layout's shape)."""
+        """Read a candidate line of a block in layout *kind* (one that fits the layout's shape) that the Reader
+        decodes or cleans: a JSON or kmsg line, or a plain one with a carriage return."""
         analyzer = self._analyzer
         if kind == "json":
             analyzer.feed(number, line, candidate=True)
-        elif kind == "kmsg" or "\r" in line:  # structured, or to be cleaned first
+        else:  # structured (kmsg), or to be cleaned first
             analyzer.feed(number, line)
-        else:  # a plain text line of the layout's shape: nothing to decode
-            analyzer.lines += 1
-            analyzer.record(plain_record(number, line))
 
     def _feed_open_object(self, number: int, block: str, position: int) -> tuple[int, int]:
         """Feed the lines of *block* from *position* on (line *number*) one by one while the Reader holds
@@ -167,11 +173,6 @@ class BlockPath:
         for offset, line in enumerate(lines):
             feed(number + offset, line)
         return number + len(lines)
-
-    def _gap(self, block: str, start: int, end: int, last_number: int, count: int) -> None:
-        """Account for the *count* unrelated lines block[start:end]; *last_number* is the number of the last."""
-        self._analyzer.skipped(count, *_last_unrelated(block, start, end, last_number))
-
 
 def _last_unrelated(block: str, start: int, end: int, last_number: int) -> tuple[int, Record | None]:
     """Return the number and record of the last line of block[start:end] with content or a time (None: no such

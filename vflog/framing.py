@@ -175,11 +175,19 @@ def seconds(text: str) -> float | None:
     return value if value < MAX_SECONDS else None
 
 
+#: A leading dmesg stamp of seconds (the common case of dmesg_stamp, read by one match).
+_SECONDS_STAMP = re.compile(r"\[( *[0-9]+\.[0-9]+)\] ")
+
+
 def dmesg_stamp(line: str) -> tuple[int, float | None]:
     """Return where the text after a leading ``[seconds] `` stamp of *line* starts and the seconds it gives
     (None when the brackets hold no seconds); (-1, None) when *line* does not start with ``[...] ``."""
     if line[:1] != "[":
         return -1, None
+    match = _SECONDS_STAMP.match(line)  # the brackets hold no "] ": they close where the stamp does
+    if match is not None:
+        value = float(match[1])
+        return match.end(), value if value < MAX_SECONDS else None
     close = line.find("] ")
     if close < 0:
         return -1, None
@@ -194,7 +202,7 @@ def frame(raw: str) -> Framed | None:
     start, value = dmesg_stamp(raw)
     if start >= 0:  # dmesg: try right after the stamp first, then anywhere
         rest = raw[start:]
-        message = _message_after_stamp(rest) if len(rest) <= _MEMO_TEXT else _message_at_start(rest)
+        message = _message_after_stamp(rest) if len(rest) <= _MEMO_TEXT else message_at_start(rest)
         if message is not None:
             return Framed(raw[:start], message, value)
     start = find_anchor(raw)
@@ -203,15 +211,15 @@ def frame(raw: str) -> Framed | None:
     return Framed(raw[:start], raw[start:].rstrip())
 
 
-def _message_at_start(text: str) -> str | None:
+def message_at_start(text: str) -> str | None:
     """Return the driver message that *text* (what follows a dmesg stamp) is, or None when it starts none."""
     return text.rstrip() if starts_at(text, 0) else None
 
 
 @functools.lru_cache(maxsize=_MEMO_SIZE)
 def _message_after_stamp(text: str) -> str | None:
-    """Return _message_at_start(text), remembered per distinct text (the anchor looks only ahead: its verdict holds)."""
-    return _message_at_start(text)
+    """Return message_at_start(text), remembered per distinct text (the anchor looks only ahead: its verdict holds)."""
+    return message_at_start(text)
 
 
 def _month(name: str) -> int | None:

@@ -24,7 +24,7 @@ from .events import INFO, Event
 from .formats import Reader, Record
 from .framing import Stamp
 from .machine import INPUTS
-from .wrapped import Held, continued, cut_start, may_be_cut, stops_short
+from .wrapped import NARROWEST, Held, continued, cut_start, ends_in_name, stops_short
 
 #: The longest message read as a driver's (printk prints at most about 1 KiB a line; traces' module lists
 #: run longer): a longer one is unrecognised without being parsed or matched, so no memo keeps it.
@@ -46,6 +46,8 @@ class Reading:
     unrecognised: bool = False
     #: The grammar reads the message whole (a wrap may still have cut its last name, id or number).
     whole: bool = False
+    #: The message reads whole and ends in a name, id or number: a wrap may have cut it (see wrapped.may_be_cut).
+    cut_end: bool = False
 
 
 def _read(message: str) -> Reading:
@@ -62,13 +64,21 @@ def _read(message: str) -> Reading:
         return Reading(found, unrecognised=_unrecognised(found))
     if template.level is not INFO or template.kind in INPUTS:  # faults and lifecycle lines the grammar names:
         template = messages.judged(template)  # the kernel's level says how bad
-    return Reading(template, whole=True)
+    return Reading(template, whole=True, cut_end=ends_in_name(message))
 
 
 @functools.lru_cache(maxsize=1 << 12)
 def _reading(message: str) -> Reading:
     """Return _read(message), remembered per distinct message (a message repeats: storms, flapping, look-alikes)."""
     return _read(message)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _after_stamp(text: str) -> tuple[str, Reading] | None:
+    """Return the driver message that the text *text* after a dmesg stamp is, and its reading, remembered per
+    distinct text (framing.frame's first try on a stamped line); None when no driver message starts it."""
+    message = framing.message_at_start(text)
+    return (message, _read(message)) if message is not None else None
 
 
 def _unrecognised(found: Event | None) -> bool:
@@ -216,8 +226,8 @@ def moved_lines(state: Lines, base: int) -> Lines:
     """Return the per-line state *state* with every line number in it moved on by *base*."""
     held = state.held
     if held is not None and base:
-        held = attrs.evolve(held, record=held.record._replace(number=held.record.number + base),
-                            previous=moved(held.previous, base))
+        held = held._replace(record=held.record._replace(number=held.record.number + base),
+                             previous=moved(held.previous, base))
     cut = state.cut
     if cut is not None and base:
         cut = (cut[0]._replace(number=cut[0].number + base), moved(cut[1], base))
@@ -320,50 +330,49 @@ class Front:
             if previous is not None and _repeats(text, previous):
                 self._duplicate()
                 return
-        framed = framing.frame(text)
-        if framed is None:
-            joined = cut_start(cut[0], record) if cut is not None else None
-            if joined is not None and cut is not None:  # the message start the wrap cut: read the line as it was
-                self._previous = cut[1]
-                self.record(joined)
+        start, seconds = framing.dmesg_stamp(text)  # a stamped driver line is read once per distinct message
+        known = _after_stamp(text[start:]) if 0 <= start and len(text) - start <= _REMEMBERED_MESSAGE else None
+        if known is not None:
+            prefix, (message, reading) = text[:start], known
+        else:
+            framed = framing.frame(text)
+            if framed is None:
+                self._unframed(record, content, cut, previous)
                 return
-            if content:
-                self._cut = record, previous
-            if structured or content:
-                self._other(number, record)
-            return
-        prefix, message, seconds = framed
-        reading = _reading(message) if len(message) <= _REMEMBERED_MESSAGE else _read(message)
+            prefix, message, seconds = framed
+            reading = _reading(message) if len(message) <= _REMEMBERED_MESSAGE else _read(message)
         if reading.short:  # perhaps wrapped: the next line decides
-            self._held = Held(record, prefix, message, framed.stamp, previous, reading.event)
+            self._held = Held(record, prefix, message, seconds, previous, reading.event)
             return
-        if reading.whole and not self._following and may_be_cut(text, message):  # a terminal may have cut its
-            self._held = Held(record, prefix, message, framed.stamp, previous, reading.event, whole=True)  # last
-            return  # name (not when following: a live log is not wrapped, and its change would wait)
+        if reading.cut_end and len(text) >= NARROWEST and not self._following:  # a terminal may have cut its last
+            self._held = Held(record, prefix, message, seconds, previous, reading.event, whole=True)  # name (see
+            return  # wrapped.may_be_cut; not when following: a live log is not wrapped, and its change would wait)
         if reading.unrecognised:
             self._count_unrecognised(number, text)
-        if reading.event is None:
+        if reading.event is not None:  # at the time the record's structure gave, else its prefix's
+            self._emit(reading.event, number, stamp, seconds, prefix, previous)
+
+    def _unframed(self, record: Record, content: bool, cut: tuple[Record, Record | None] | None,
+                  previous: Record | None) -> None:
+        """Take *record*, in which no driver message starts (*content*: it has content; *cut*: the line before when
+        no message starts in it either, *previous*: the record before): read it joined to *cut* when the two
+        make a message start a wrap cut, else as a line that is no event."""
+        joined = cut_start(cut[0], record) if cut is not None else None
+        if joined is not None and cut is not None:  # the message start the wrap cut: read the line as it was
+            self._previous = cut[1]
+            self.record(joined)
             return
-        t: float | None
-        clock: str | None
-        if stamp is not None:  # the time the record's structure gave
-            t, clock = stamp
-        elif seconds is not None:  # a plain dmesg stamp
-            t, clock = seconds, framing.MONOTONIC
-        else:
-            t, clock = self._time(prefix)
-        self._place(reading.event, number, t, clock, previous)
+        if content:
+            self._cut = record, previous
+        if record.structured or content:
+            self._other(record.number, record)
 
-    def _unknown(self, number: int, raw: str, found: Event | None) -> Event | None:
-        """Return *found*, the event the tolerant rules and the catalogue read in line *number* (*raw*), which the
-        grammar does not read; count the line as unrecognised when they do not know it either."""
-        if _unrecognised(found):
-            self._count_unrecognised(number, raw)
-        return found
-
-    def _emit(self, template: Event, number: int, given: Stamp | None, prefix: str, previous: Record | None) -> None:
-        """Place the event of *template* at line *number*, at the time *given* or else the one *prefix* carries."""
-        t, clock = given if given is not None else self._time(prefix)
+    def _emit(self, template: Event, number: int, given: Stamp | None, seconds: float | None, prefix: str,
+              previous: Record | None) -> None:
+        """Place the event of *template* at line *number*, at the time *given*, else at the *seconds* of a plain
+        dmesg stamp, else at the time the outer prefix *prefix* carries."""
+        t, clock = given if given is not None else (seconds, framing.MONOTONIC) if seconds is not None \
+            else self._time(prefix)
         self._place(template, number, t, clock, previous)
 
     def _time(self, prefix: str) -> tuple[float | None, str | None]:
@@ -390,7 +399,7 @@ class Front:
         if previous is not None and _repeats(joined.text, previous):  # type: ignore[arg-type]
             self._duplicate()  # as record() counts it
         else:
-            self._emit(event, first.number, first.stamp or held.seconds, held.prefix, previous)
+            self._emit(event, first.number, first.stamp, held.seconds, held.prefix, previous)
         return True
 
     def _settle(self) -> None:
@@ -401,7 +410,8 @@ class Front:
 
     def _read_held(self, held: Held) -> None:
         """Read the held line as the line it is (it was not wrapped)."""
-        record = held.record
-        found = self._unknown(record.number, record.text, held.found)  # type: ignore[arg-type]
+        record, found = held.record, held.found
+        if _unrecognised(found):  # the tolerant rules and the catalogue do not know it either
+            self._count_unrecognised(record.number, record.text)  # type: ignore[arg-type]
         if found is not None:
-            self._emit(found, record.number, record.stamp or held.seconds, held.prefix, held.previous)
+            self._emit(found, record.number, record.stamp, held.seconds, held.prefix, held.previous)

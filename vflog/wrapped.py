@@ -15,27 +15,25 @@ from __future__ import annotations
 
 import functools
 import re
-
-import attrs
+from typing import NamedTuple
 
 from . import framing, grammar, messages, partial
 from .drivers import read_prefix
 from .errors import ParseError
 from .events import INFO, Event
 from .formats import Record
-from .framing import Stamp
 from .machine import INPUTS
 
 
-@attrs.frozen
-class Held:
+class Held(NamedTuple):
     """A driver line whose message stops short, held until the next line says whether it continues it: the
-    line's record, outer prefix, message, dmesg stamp, the record before it, and what is read in it alone."""
+    line's record, outer prefix, message, the seconds of its dmesg stamp, the record before it, and what is read
+    in it alone (a NamedTuple: one is made for most long driver lines, so it must be cheap to make)."""
 
     record: Record
     prefix: str
     message: str
-    seconds: Stamp | None
+    seconds: float | None
     previous: Record | None
     found: Event | None
     #: The message reads whole (*found* is its grammar event), but its last name, id or number may be cut.
@@ -50,7 +48,12 @@ def may_be_cut(raw: str, message: str) -> bool:
     """Return whether line *raw*, whose driver message *message* the grammar reads whole, may still be the first
     row of a wrapped line: it fills a row of the narrowest wrap and its message ends in a letter or digit (a
     name, id or number the wrap may have cut)."""
-    return len(raw) >= NARROWEST and message[-1:].isalnum()
+    return len(raw) >= NARROWEST and ends_in_name(message)
+
+
+def ends_in_name(message: str) -> bool:
+    """Return whether driver message *message* ends in a letter or digit (a name, id or number a wrap may cut)."""
+    return message[-1:].isalnum()
 
 
 def stops_short(message: str, found: Event | None) -> bool:
@@ -141,8 +144,8 @@ def _still_short(held: Held, text: str, glued: bool) -> Held | None:
         except ParseError as error:
             found = messages.driver_event(joined, error.column)
             if stops_short(joined, found):
-                return attrs.evolve(held, record=held.record._replace(text=held.prefix + joined), message=joined,
-                                    found=found)
+                return held._replace(record=held.record._replace(text=held.prefix + joined), message=joined,
+                                     found=found)
     return None
 
 
@@ -214,6 +217,6 @@ def continued(held: Held, record: Record) -> Event | Held | None:
     if event is None:
         return _still_short(held, text, glued)
     if may_be_cut(raw or "", event.message):  # a middle row: the next one may hold the rest of its last name
-        return attrs.evolve(held, record=held.record._replace(text=held.prefix + event.message),
-                            message=event.message, found=event, whole=True)
+        return held._replace(record=held.record._replace(text=held.prefix + event.message),
+                             message=event.message, found=event, whole=True)
     return event
