@@ -300,3 +300,33 @@ def test_a_text_without_an_lines_says_so_and_is_not_an_error(tmp_path: Path) -> 
     assert status == ExitStatus.OK and "No Accelerated Networking lines" in out and "Findings: none" not in out
     status, out, _ = run("report", "--format", "json", str(other))
     assert json.loads(out)["content"] == "no-an-lines"
+
+
+def _run_script(script: str) -> subprocess.CompletedProcess[str]:
+    """Run *script* in a fresh interpreter with this checkout's vflog first on the path."""
+    root = str(Path(__file__).resolve().parents[1])
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=root, timeout=120)
+
+
+def test_the_console_entry_runs_exit_handlers_and_keeps_its_status_and_output() -> None:
+    """vflog ends its process at once after main, but exit handlers still run and stdout is complete."""
+    script = ("import atexit, sys\nimport vflog.cli\n"
+              "atexit.register(lambda: print('handler ran', file=sys.stderr))\n"
+              f"sys.argv = ['vflog', 'report', '--format', 'json', {str(SAMPLES / 'finding-hv-pci-error.log')!r}]\n"
+              "vflog.cli.run()\n")
+    proc = _run_script(script)
+    assert "handler ran" in proc.stderr
+    assert proc.returncode == 1 and json.loads(proc.stdout)["schema"] == 2
+    missing = _run_script("import sys, vflog.cli\nsys.argv = ['vflog', 'report', '/nonexistent/kern.log']\nvflog.cli.run()\n")
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def test_the_console_entry_waits_for_another_running_thread() -> None:
+    """While another thread still runs, vflog's exit is a normal one that lets the thread finish."""
+    script = ("import sys, threading, time\nimport vflog.cli\n"
+              "def late():\n    time.sleep(0.3)\n    print('thread finished', flush=True)\n"
+              "threading.Thread(target=late).start()\n"
+              f"sys.argv = ['vflog', 'report', {str(SAMPLES / 'normal-boot.log')!r}]\n"
+              "vflog.cli.run()\n")
+    proc = _run_script(script)
+    assert proc.returncode == 0 and proc.stdout.rstrip().endswith("thread finished")

@@ -6,14 +6,16 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import io
 import os
 import signal
 import sys
+import threading
 import traceback
 from types import FrameType
-from typing import IO, Any, Callable, Collection, Iterator, Mapping, Sequence
+from typing import IO, Any, Callable, Collection, Iterator, Mapping, NoReturn, Sequence
 
 from .. import __version__
 from ..errors import UsageError, VflogError
@@ -302,6 +304,19 @@ def _silence_stdout() -> None:
         pass
 
 
-def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+def run() -> NoReturn:
+    """Console-script entry point: run main, then leave (see leave)."""
+    leave(main())
+
+
+def leave(status: int) -> NoReturn:
+    """End the process with *status*: when no other thread runs, the exit handlers run, the standard streams
+    are flushed and the process ends at once, without freeing its objects one by one (about 30 ms of a
+    short run; the system frees them all); while another thread runs, a normal exit that waits for it."""
+    if threading.active_count() > 1:
+        sys.exit(status)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # closed, gone or a broken pipe
+            stream.flush()
+    os._exit(status)
