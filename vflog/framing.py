@@ -302,7 +302,10 @@ _USERSPACE_WORDS = ("systemd-udevd", "systemd-networkd", "NetworkManager")
 #: Layout name -> the literal-led patterns whose matches mark candidate lines (the first finds most).
 LAYOUT_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     "dmesg": (re.compile(r"\] " + _KEYS),),
-    "syslog": (re.compile(r": (?:\[[^\]\n]*\] ?){0,2}" + _KEYS), re.compile(r":\[[^\]\n]*\] ?(?:\[[^\]\n]*\] ?)?" + _KEYS)),
+    # A key word after ``: `` or ``:`` and up to two ``[...]`` groups (the kernel's stamp, the journal's): the
+    # bracketed forms all end in ``]`` or ``] `` right before it, and ``]`` stands about once a line where
+    # ``: `` stands several times (and a pattern led by it would read the brackets at every stop).
+    "syslog": (re.compile(r"\] ?" + _KEYS), re.compile(": " + _KEYS)),
     "kmsg": (re.compile(";" + _KEYS),),  # the message follows the record's ';'
     # JSON: the message key leads (see _json_candidates)
     "json": (),
