@@ -237,7 +237,7 @@ def test_syslog_candidates_hold_every_line_of_the_reference_patterns(pieces: lis
     block = "".join(pieces)
     starts = framing.candidates(block, "syslog")
     wanted = {block.rfind("\n", 0, match.start()) + 1 for pattern in _SYSLOG_REFERENCE for match in pattern.finditer(block)}
-    wanted.update(block.rfind("\n", 0, index) + 1 for word in framing.LAYOUT_WORDS["syslog"]
+    wanted.update(block.rfind("\n", 0, index) + 1 for word in (f" {name}[" for name in framing._USERSPACE_WORDS)
                   for index in range(len(block)) if block.startswith(word, index))
     assert wanted <= set(starts)
     assert starts == sorted(set(starts)) and all(start == 0 or block[start - 1] == "\n" for start in starts)
