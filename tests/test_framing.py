@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -217,3 +218,38 @@ def test_a_bracketed_word_that_is_no_placeholder_does_not_anchor() -> None:
     """Only a driver's name followed by the placeholder anchors: prose in brackets is no device id."""
     assert framing.frame("[    5.100000] see <device-guid> eth4: sub channel open failed") is None
     assert framing.frame("[    5.100000] hv_netvsc <a b> eth4: sub channel open failed") is None
+
+
+#: The syslog candidate patterns as they were before the search was led by ``]``: a key word after ``: ``
+#: and up to two ``[...]`` groups, or after ``:`` and one or two groups (the reference the fast search keeps).
+_SYSLOG_REFERENCE = (re.compile(r": (?:\[[^\]\n]*\] ?){0,2}" + framing._KEYS),
+                     re.compile(r":\[[^\]\n]*\] ?(?:\[[^\]\n]*\] ?)?" + framing._KEYS))
+_SYSLOG_PIECES = ("Jun  1 00:00:00 vm kernel", "systemd-journald[236]", ":", ": ", " ", "[", "]", "] ", "\n", "x",
+                  "[    0.000001]", "[T1]", "[a[b]", "hv_netvsc", "hv_pci", "mlx5", "mana:", "pci", "hn0", "Oops",
+                  "---[ end", " systemd-udevd[", " NetworkManager[", "+0x1a/0x20", "\u2028", "é")
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from(_SYSLOG_PIECES), max_size=40))
+def test_syslog_candidates_hold_every_line_of_the_reference_patterns(pieces: list[str]) -> None:
+    """Every line in which a key word follows ``: `` or ``:`` and up to two bracket groups (the former
+    ``: ``-led patterns), a program word or a stack frame is a syslog candidate, found from rarer leads."""
+    block = "".join(pieces)
+    starts = framing.candidates(block, "syslog")
+    wanted = {block.rfind("\n", 0, match.start()) + 1 for pattern in _SYSLOG_REFERENCE for match in pattern.finditer(block)}
+    wanted.update(block.rfind("\n", 0, index) + 1 for word in (f" {name}[" for name in framing._USERSPACE_WORDS)
+                  for index in range(len(block)) if block.startswith(word, index))
+    assert wanted <= set(starts)
+    assert starts == sorted(set(starts)) and all(start == 0 or block[start - 1] == "\n" for start in starts)
+
+
+def test_syslog_candidates_are_found_with_and_without_the_kernel_stamp() -> None:
+    """A driver line of syslog is a candidate after ``kernel: [seconds] ``, ``kernel:[seconds]``, a second
+    bracket group, and right after ``kernel: `` or a program's ``name[pid]: ``."""
+    lines = [f"Jun  1 00:00:00 vm kernel: [    1.000000] {MSG}", f"Jun  1 00:00:00 vm kernel:[    1.000000]{MSG}",
+             f"Jun  1 00:00:00 vm kernel: [    1.000000] [T1] {MSG}", f"Jun  1 00:00:00 vm kernel: {MSG}",
+             "Jun  1 00:00:00 vm systemd-journald[236]: Journal started", f"Jun  1 00:00:00 vm prog[7]: {MSG}",
+             "Jun  1 00:00:00 vm systemd-udevd[312]: eth1: Failed to rename network interface"]
+    block = "\n".join(lines) + "\n"
+    found = {block.count("\n", 0, start) for start in framing.candidates(block, "syslog")}
+    assert found == {0, 1, 2, 3, 5, 6}

@@ -299,17 +299,20 @@ _FRAME = re.compile(r"\+0x[0-9a-f]+/0x")
 _FRAME_START = r" *\?? *[\w.$]+\+0x"
 #: User-space programs whose lines about interfaces we read.
 _USERSPACE_WORDS = ("systemd-udevd", "systemd-networkd", "NetworkManager")
+#: Lookbehinds: a user-space program's `` name[`` ends right here (tried after a ``[``).
+_PROGRAM_WORDS = "|".join(rf"(?<=\ {re.escape(word)}\[)" for word in _USERSPACE_WORDS)
 #: Layout name -> the literal-led patterns whose matches mark candidate lines (the first finds most).
 LAYOUT_PATTERNS: dict[str, tuple[re.Pattern[str], ...]] = {
     "dmesg": (re.compile(r"\] " + _KEYS),),
-    "syslog": (re.compile(r": (?:\[[^\]\n]*\] ?){0,2}" + _KEYS), re.compile(r":\[[^\]\n]*\] ?(?:\[[^\]\n]*\] ?)?" + _KEYS)),
+    # A key word after ``: `` or ``:`` and up to two ``[...]`` groups (the kernel's stamp, the journal's): the
+    # bracketed forms all end in ``[...]`` or ``[...] `` right before it, found from the ``[``, which stands
+    # about once a line where ``: `` stands several times (a pattern led by ``: `` would read the brackets
+    # at every stop); the same stops find a program's `` name[`` (see _PROGRAM_WORDS).
+    "syslog": (re.compile(r"\[(?:[^\]\n]*+\] ?" + _KEYS + "|" + _PROGRAM_WORDS + ")"), re.compile(": " + _KEYS)),
     "kmsg": (re.compile(";" + _KEYS),),  # the message follows the record's ';'
     # JSON: the message key leads (see _json_candidates)
     "json": (),
 }
-#: Layout -> texts whose lines are candidates too: a program's ``name[pid]`` in syslog.  Plain searches
-#: skip through a block far faster than a regex led by a space, which stops at every word.
-LAYOUT_WORDS: dict[str, tuple[str, ...]] = {"syslog": tuple(f" {word}[" for word in _USERSPACE_WORDS)}
 
 # -- line shapes: which lines the fast search of a layout reads as the per-line path does ------
 #
@@ -519,7 +522,5 @@ def candidates(block: str, kind: str) -> list[int]:
             starts.append(start)
             last = start
     found = {rfind("\n", 0, match.start()) + 1 for pattern in others for match in pattern.finditer(block)}
-    for word in LAYOUT_WORDS.get(kind, ()):
-        found.update(_word_lines(block, word))
     found.update(rfind("\n", 0, index) + 1 for index in _frames(block))
     return sorted(found.union(starts)) if found else starts
