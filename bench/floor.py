@@ -182,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-#: A process that starts Python, imports vflog and loads the cached parser, and stops.
-STARTUP = [sys.executable, "-c", "import vflog.cli, vflog.grammar; vflog.grammar.parser()"]
+#: A process that starts Python, imports vflog and loads the cached parser, and stops as the command does.
+STARTUP = [sys.executable, "-c", "import vflog.cli, vflog.grammar; vflog.grammar.parser(); vflog.cli.leave(0)"]
 
 
 def process(command: list[str], pycache: str) -> float:
