@@ -10,6 +10,7 @@ parent, which makes them on its boots.  Nothing here depends on the state of a N
 
 from __future__ import annotations
 
+import abc
 import array
 import collections
 import datetime
@@ -235,7 +236,7 @@ def moved_lines(state: Lines, base: int) -> Lines:
                                                                   for record in state.recent) if base else state.recent)
 
 
-class Front:
+class Front(abc.ABC):
     """Read records one by one: frame and read their driver messages, hold lines that may be wrapped, count
     duplicates; hand events and the other lines to the hooks (which subclasses give)."""
 
@@ -257,26 +258,26 @@ class Front:
 
     # -- the hooks -------------------------------------------------------------------------------------------
 
+    @abc.abstractmethod
     def _place(self, template: Event, number: int, t: float | None, clock: str | None,
                previous: Record | None) -> None:
         """Place the event of *template* at line *number* and time *t* on *clock*; *previous* is the record before."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _other(self, number: int, record: Record) -> None:
         """Take line *number* (*record*), read and found to be no event, as the latest such line."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _duplicate(self) -> None:
         """Count a line repeated verbatim right after itself."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _boot_changes(self, number: int, boot_id: str, previous: Record | None) -> None:
         """Take record *number*, whose boot id *boot_id* differs from the last one seen; it becomes the last one."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _count_unrecognised(self, number: int, text: str) -> None:
         """Count line *number* (*text*) as unrecognised."""
-        raise NotImplementedError
 
     # -- the lines -------------------------------------------------------------------------------------------
 
