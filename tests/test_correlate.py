@@ -246,6 +246,19 @@ def test_slot_domain_reads_udevs_pci_slot_names(name: str, domain: str | None) -
     assert slot_domain(name) == domain
 
 
+def test_a_vf_drivers_lines_on_the_host_pci_domain_are_no_vf() -> None:
+    """mlx5 lines on PCI domain 0000 (a bare-metal host's own NIC; Hyper-V never numbers a vPCI bus 0000) make no
+    VF entry, with or without a synthetic NIC in the log."""
+    bare = "".join([
+        _line(115.69, "pci 0000:41:00.1: [15b3:101e] type 00 class 0x020700"),
+        _line(115.69, "mlx5_core 0000:41:00.1: firmware version: 28.39.1002"),
+        _line(115.89, "mlx5_core 0000:41:00.1 ibp65s0v0: renamed from ib0"),
+    ])
+    assert _nics(bare) == {}
+    assert vflog.analyze_text(bare).content == "no-an-lines"
+    assert list(_nics(_line(1.0, f"hv_netvsc {A} eth0: VF slot 1 added") + bare)) == [A]
+
+
 def test_a_vmbus_probe_failure_of_a_device_no_nic_or_bus_names_is_not_the_nics() -> None:
     """`hv_vmbus: probe failed for device G` when only that line names G (a frame buffer, say) stays with the VM:
     the one NIC of the log is not blamed. A GUID that is the NIC's own still goes to the NIC."""

@@ -55,6 +55,9 @@ _PENDING_KEYS = 4096
 _NAME_LIMIT = 1 << 16
 #: Messages whose route is remembered (a longer message is routed each time: the memo stays small).
 _ROUTES_LIMIT = 1 << 12
+#: The PCI domain of the machine's own root bus: Hyper-V never gives a vPCI bus this domain, so a device on it is
+#: no VF of Accelerated Networking (a host's or a bare-metal machine's own NIC).
+HOST_DOMAIN = "0000"
 #: udev's name of a PCI slot's interface (enP<domain>[p<bus>]s<slot>[f<function>][np<port>|n<name>]): the domain
 #: is in decimal, as in ``enP30832s1`` for the VF on PCI domain 7870.
 _SLOT_NAME = re.compile(r"enP(\d{1,5})(?:p\d+)?s\d+(?:f\d+)?(?:np\d+|n\w+)?")
@@ -478,7 +481,7 @@ class Correlator:
             domain = slot_domain(event.ifname)
         else:
             return None
-        if not domain:
+        if not domain or domain == HOST_DOMAIN:
             return None
         owner = self._domain_owner.get(domain)
         if owner is None:
@@ -513,7 +516,7 @@ class Correlator:
                     self._deliver(target, event)
                 continue
             if kind == "domain":
-                if not any(e.kind == "pci_device" or e.driver in VF_DRIVERS for e in held):
+                if name == HOST_DOMAIN or not any(e.kind == "pci_device" or e.driver in VF_DRIVERS for e in held):
                     self._pending.pop(where)
                     for event in held:
                         self._deliver(None, event)
