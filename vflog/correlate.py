@@ -29,8 +29,8 @@ from typing import Any, Callable
 import attrs
 
 from . import machine
-from .drivers import (PCI_CORE_DRIVERS, SYNTHETIC_DRIVERS, TRACE_WORDS, VF_DEVICE_IDS, VF_DRIVERS, VMBUS_CLIENTS,
-                      VPCI_DRIVERS)
+from .drivers import (HOST_DOMAIN, PCI_CORE_DRIVERS, SYNTHETIC_DRIVERS, TRACE_WORDS, VF_DEVICE_IDS, VF_DRIVERS,
+                      VMBUS_CLIENTS, VPCI_DRIVERS)
 from .events import Event
 from .nic import Nic
 
@@ -55,9 +55,6 @@ _PENDING_KEYS = 4096
 _NAME_LIMIT = 1 << 16
 #: Messages whose route is remembered (a longer message is routed each time: the memo stays small).
 _ROUTES_LIMIT = 1 << 12
-#: The PCI domain of the machine's own root bus: Hyper-V never gives a vPCI bus this domain, so a device on it is
-#: no VF of Accelerated Networking (a host's or a bare-metal machine's own NIC).
-HOST_DOMAIN = "0000"
 #: udev's name of a PCI slot's interface (enP<domain>[p<bus>]s<slot>[f<function>][np<port>|n<name>]): the domain
 #: is in decimal, as in ``enP30832s1`` for the VF on PCI domain 7870.
 _SLOT_NAME = re.compile(r"enP(\d{1,5})(?:p\d+)?s\d+(?:f\d+)?(?:np\d+|n\w+)?")

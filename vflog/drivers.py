@@ -96,6 +96,9 @@ def named(role: str) -> frozenset[str]:
 
 
 #: Drivers of the synthetic NIC and of the VF (Linux and FreeBSD).
+#: The PCI domain of the machine's own root bus: Hyper-V never gives a vPCI bus this domain, so a device on it is
+#: no VF of Accelerated Networking (a host's or a bare-metal machine's own NIC).
+HOST_DOMAIN = "0000"
 SYNTHETIC_DRIVERS = named(SYNTHETIC)
 VF_DRIVERS = named(VF)
 #: Drivers of the PCI core, whose lines name a PCI address or bus.

@@ -13,7 +13,7 @@ import re
 from typing import Iterator, NamedTuple
 
 from .clock import MONOTONIC, NO_YEAR, WALL  # re-exported: the clocks of a Stamp
-from .drivers import BSD_DRIVERS, BUS, DRIVERS, PCI_CORE, SYNTHETIC
+from .drivers import BSD_DRIVERS, BUS, DRIVERS, HOST_DOMAIN, PCI_CORE, SYNTHETIC
 
 
 #: Where a device id stands in a prefix: a VMBus GUID (or vmbus_N), a PCI address or bus.  Ids may be
@@ -31,8 +31,8 @@ def _driver_starts() -> str:
             starts.append(rf"{name}\ {_GUID_ID}" + (rf"|{name}:\ " if "pr" in driver.shapes else ""))
         elif driver.role == BUS:  # the VMBus core: pr_* lines only
             starts.append(rf"{name}:\ ")
-        elif driver.role == PCI_CORE:  # the PCI core names the device (domain 0000 is not a vPCI bus)
-            starts.append(rf"{name}\ (?!0000:){_PCI_ID}")
+        elif driver.role == PCI_CORE:  # the PCI core names the device (the host's own domain is no vPCI bus)
+            starts.append(rf"{name}\ (?!{HOST_DOMAIN}:){_PCI_ID}")
         else:  # a VF driver: the PCI device, or its own `<name>: ` lines
             starts.append(rf"{name}(?:\ {_PCI_ID}|:\ )")
     for driver in BSD_DRIVERS.values():  # FreeBSD's if_printf: `<name><unit>: `
